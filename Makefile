@@ -1,0 +1,39 @@
+# Two commands for a fresh machine:
+#   make demo   set up .venv and run the main job on the bundled samples (output in out/)
+#   make test   set up .venv with the test tools and run lint + the whole test suite
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+YEAR ?= 2025
+
+.PHONY: demo test lint format bench clean
+
+$(BIN)/wbtools: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+$(VENV)/.dev: $(BIN)/wbtools
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+demo: $(BIN)/wbtools
+	$(BIN)/wbtools template --roster samples/roster.csv --year $(YEAR) -o out/templates/
+
+test: $(VENV)/.dev lint
+	$(BIN)/pytest -q
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(BIN)/wbtools
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf out .pytest_cache .ruff_cache

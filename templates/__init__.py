@@ -1,0 +1,1 @@
+"""Bundled report-format specs (YAML), shipped inside the package as workbook_tools.templates."""

@@ -1,0 +1,60 @@
+"""Shared fixtures: the bundled spec, generated templates, the shared/ examples, LibreOffice."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from workbook_tools import office, spec, template
+from workbook_tools.roster import Unit
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+TOWNSHIP = Unit("徐营镇", "101", "乡镇")
+
+
+@pytest.fixture(scope="session")
+def spec21():
+    return spec.load()
+
+
+@pytest.fixture(scope="session")
+def template_bytes(spec21) -> bytes:
+    return template.render(spec21, TOWNSHIP, 2024)
+
+
+@pytest.fixture(scope="session")
+def template_book(template_bytes):
+    return openpyxl.load_workbook(io.BytesIO(template_bytes))
+
+
+@pytest.fixture()
+def rng():
+    return random.Random(20241231)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"../shared is not beside the project ({SHARED})")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def soffice():
+    """LibreOffice, or a skip with the reason; under CI it must be there (a failure, not a skip)."""
+    found = office.find_soffice()
+    if found is None:
+        if os.environ.get("WBTOOLS_REQUIRE_LIBREOFFICE"):
+            pytest.fail(
+                "LibreOffice is required here (WBTOOLS_REQUIRE_LIBREOFFICE) but not installed"
+            )
+        pytest.skip(
+            "LibreOffice (soffice) is not installed: apt-get install libreoffice-calc-nogui"
+        )
+    return found

@@ -1,0 +1,155 @@
+"""The rule engine: parsing, and every rule proven both ways over datapoint values."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from workbook_tools import layout, rules, synth
+
+
+def failing(spec, values, kind="乡镇"):
+    return {inst.key for _, inst in spec.failures(values, kind)}
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("a.b", "expected exactly one of"),
+        ("a == b == c", "expected exactly one of"),
+        ("a + == b", "empty term"),
+        ("sum(t3.{r}.x for a in s) == 0", "sum variable 'a' is not used"),
+        ("a * 2 == b", "cannot read term"),
+    ],
+)
+def test_parse_errors_name_the_problem(text, problem):
+    with pytest.raises(rules.RuleSyntaxError, match=problem):
+        rules.parse(text)
+
+
+def test_parse_sum_terms_and_constants():
+    expr = rules.parse("t3.{r}.total == sum(t3.{r}.{a} for a in applicants) + 2")
+    assert expr.op == "=="
+    assert expr.left.terms == (rules.Term("t3.{r}.total"),)
+    assert expr.right.terms == (rules.Term("t3.{r}.{a}", "a", "applicants"),)
+    assert expr.right.constant == 2
+    assert expr.variables() == {"r"}
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_consistent_filings_pass_every_rule(spec21, seed):
+    values = synth.consistent_values(spec21, random.Random(seed))
+    assert failing(spec21, values) == set()
+    assert any(values[i] for i in spec21.inputs), "the generator produced an all-zero filing"
+
+
+def _base(spec21):
+    values = synth.consistent_values(spec21, random.Random(7))
+    values.update({"t3.deny_secret.research": 0, "t2.rules.issued": 0})
+    return spec21.compute(values)
+
+
+def test_r1_one_input_changed(spec21):
+    values = _base(spec21)
+    values["t3.new.natural"] += 1
+    assert failing(spec21, spec21.compute(values)) == {"R1[natural]", "R1[total]"}
+
+
+def test_r2_row_total_overwritten(spec21):
+    values = _base(spec21)
+    values["t3.granted.total"] += 1  # typed over the formula, nothing recomputed
+    assert failing(spec21, values) == {"R2[granted]", "R3[total]"}
+
+
+def test_r3_results_total_overwritten(spec21):
+    values = _base(spec21)
+    values["t3.total.natural"] += 3
+    assert failing(spec21, values) == {"R3[natural]", "R1[natural]", "R2[total]"}
+
+
+@pytest.mark.parametrize("group", ["review", "direct", "after_review"])
+def test_r4_group_total_overwritten(spec21, group):
+    values = _base(spec21)
+    values[f"t4.{group}.total"] += 1
+    assert failing(spec21, values) == {f"R4[{group}]"}
+
+
+@pytest.mark.parametrize("bad", ["无", "/", "12件", -1, 1.5, True])
+def test_r5_bad_value_in_a_count_cell(spec21, bad):
+    values = _base(spec21)
+    values["t3.deny_secret.research"] = bad  # was 0: sums move only for numeric bad values
+    expected = {"R5[t3.deny_secret]"}
+    if isinstance(bad, int | float) and not isinstance(bad, bool):
+        expected |= {"R1[research]", "R1[total]"}
+    assert failing(spec21, spec21.compute(values)) == expected
+
+
+def test_r5_amount_accepts_decimals_but_not_negatives(spec21):
+    values = _base(spec21)
+    values["t2.fees.amount"] = 12.345
+    assert failing(spec21, values) == set()
+    values["t2.fees.amount"] = -0.5
+    assert failing(spec21, values) == {"R5[t2.fees]"}
+
+
+def test_w1_issued_more_than_in_force_plus_repealed(spec21):
+    values = _base(spec21)
+    values["t2.normative.issued"] = (
+        values["t2.normative.in_force"] + values["t2.normative.repealed"] + 1
+    )
+    assert failing(spec21, values) == {"W1[normative]"}
+
+
+@pytest.mark.parametrize(
+    "kind, expected", [("乡镇", {"W2"}), ("部门", {"W2"}), ("政府", set()), ("", set())]
+)
+def test_w2_rules_row_depends_on_unit_kind(spec21, kind, expected):
+    values = _base(spec21)
+    values["t2.rules.issued"] = 1
+    values["t2.rules.in_force"] = 1
+    assert failing(spec21, values, kind or None) == expected
+
+
+def test_excel_formulas_are_compiled_from_the_same_terms(spec21):
+    lay = layout.build(spec21)
+    sheet = spec21.table("t3").sheet
+
+    def refs(ids):
+        return lay.refs(ids, sheet)
+
+    r1 = spec21.rule("R1").instances[0]
+    assert rules.excel_check(r1, refs, spec21.kinds) == '=IF(SUM(D7:D8)=SUM(D30:D31),"✓","✗")'
+    r3 = spec21.rule("R3").instances[0]
+    assert rules.excel_sum(r3.right, 0, refs) == "SUM(D9:D29)"
+    w2 = spec21.rule("W2").instances[0]
+    formula = rules.excel_check(w2, lambda ids: lay.refs(ids, "表二 主动公开"), spec21.kinds, "K")
+    assert formula == '=IF(OR(NOT(OR(K="乡镇",K="街道",K="部门")),SUM(B6:D6)=0),"✓","✗")'
+    fees = next(i for i in spec21.rule("R5").instances if i.key == "R5[t2.fees]")
+    assert "INT(" not in rules.excel_check(fees, refs, spec21.kinds)  # decimals allowed
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10**9), pick=st.integers(0, 10**6), delta=st.integers(1, 50))
+def test_property_any_t3_input_change_breaks_its_column_balance(spec21, seed, pick, delta):
+    values = synth.consistent_values(spec21, random.Random(seed))
+    assert failing(spec21, values) == set()
+    t3_inputs = [i for i in spec21.inputs if i.startswith("t3.")]
+    target = t3_inputs[pick % len(t3_inputs)]
+    values[target] += delta
+    broken = failing(spec21, spec21.compute(values))
+    column = spec21.datapoints[target].col_key
+    assert f"R1[{column}]" in broken
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10**9), pick=st.integers(0, 10**6), delta=st.integers(1, 50))
+def test_property_any_overwritten_total_is_caught(spec21, seed, pick, delta):
+    values = synth.consistent_values(spec21, random.Random(seed))
+    target = spec21.totals[pick % len(spec21.totals)][0]
+    values[target] += delta
+    broken = failing(spec21, values)
+    defining = [i.key for r, i in spec21.instances() if r.defines and i.left == (target,)]
+    assert defining and set(defining) <= broken

@@ -1,0 +1,230 @@
+"""The ``wbtools`` command: parse options, make one library call, render, exit.
+
+Exit codes: 0 done, 1 problems found in the data, 2 could not run (bad input, spec or roster).
+Heavy libraries are imported inside the commands that need them, so every call starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import __version__
+from .findings import Failure, all_codes, fail
+
+app = typer.Typer(
+    name="wbtools",
+    help="政府信息公开工作年度报告工具：生成填报模板、校验、汇总、生成报告。"
+    " / Tools for the government information disclosure annual report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class Lang(StrEnum):
+    zh = "zh"
+    en = "en"
+
+
+LangOption = Annotated[
+    Lang,
+    typer.Option(
+        "--lang", envvar="WBTOOLS_LANG", help="界面语言 zh（默认）或 en / Message language."
+    ),
+]
+FormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help="报告格式：内置格式名或格式定义文件（YAML）路径；默认 2021 年格式。"
+        " / Bundled format name or path to a spec file.",
+    ),
+]
+
+MESSAGES = {
+    "zh": {
+        "wrote_one": "已生成模板：{path}",
+        "wrote_many": "已为 {n} 个单位生成模板，保存在 {path}",
+        "cannot_run": "无法执行：",
+        "spec_ok": "格式定义有效：{name} {version}（{basis}），{tables} 张表、{dps} 个数据项（{inputs} 个填报项、{totals} 个合计）、{rules} 条规则、{checks} 个校验项；校验码 {hash}",
+        "codes_head": "代码\t级别\t名称\t说明",
+        "need_unit": "请用 --unit 指定单位，或用 --roster 指定单位名册。",
+        "both_unit": "--unit 与 --roster 只能二选一。",
+    },
+    "en": {
+        "wrote_one": "Wrote template: {path}",
+        "wrote_many": "Wrote templates for {n} units to {path}",
+        "cannot_run": "Cannot run:",
+        "spec_ok": "Valid spec: {name} {version} ({basis}), {tables} tables, {dps} datapoints ({inputs} inputs, {totals} totals), {rules} rules, {checks} checks; checksum {hash}",
+        "codes_head": "code\tseverity\tname\tmessage",
+        "need_unit": "Give a unit with --unit, or a roster with --roster.",
+        "both_unit": "Use either --unit or --roster, not both.",
+    },
+}
+
+
+def _say(lang: Lang, key: str, **kw: object) -> str:
+    return MESSAGES[lang.value][key].format(**kw)
+
+
+def _print(text: str, err: bool = False) -> None:
+    typer.echo(text, err=err)
+
+
+def _exit_failure(exc: Failure, lang: Lang, spec=None) -> None:
+    _print(_say(lang, "cannot_run"), err=True)
+    for f in exc.findings:
+        where = f.location(lang.value)
+        _print(
+            f"  [{f.code}] {where + '：' if where else ''}{f.message(lang.value, spec)}", err=True
+        )
+    raise typer.Exit(2)
+
+
+def _load_spec(format_: str | None):
+    from . import spec
+
+    return spec.load(format_)
+
+
+@app.command()
+def template(
+    year: Annotated[int, typer.Option("--year", "-y", help="报告年度，如 2025 / Report year.")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="输出文件（单个单位）或目录（名册） / Output file, or folder with --roster.",
+        ),
+    ],
+    unit: Annotated[str | None, typer.Option("--unit", "-u", help="单位名称 / Unit name.")] = None,
+    roster: Annotated[
+        Path | None,
+        typer.Option(
+            "--roster", "-r", help="单位名册 CSV/XLSX（单位名称、代码、类型） / Unit roster."
+        ),
+    ] = None,
+    code: Annotated[str, typer.Option("--code", help="单位代码 / Unit code.")] = "",
+    kind: Annotated[
+        str, typer.Option("--kind", help="单位类型：乡镇、街道、部门、政府、其他 / Unit kind.")
+    ] = "",
+    password: Annotated[
+        str,
+        typer.Option("--password", help="工作表保护密码（可选） / Optional protection password."),
+    ] = "",
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", help="并行进程数，0 为自动 / Worker processes, 0 = auto.")
+    ] = 0,
+    format_: FormatOption = None,
+    lang: LangOption = Lang.zh,
+) -> None:
+    """生成加锁的 Excel 填报模板（单个单位或按名册批量）。 / Generate the locked Excel template(s)."""
+    from . import roster as roster_module
+    from . import template as template_module
+    from .files import guard_output
+
+    spec = None
+    try:
+        if (unit is None) == (roster is None):
+            _print(_say(lang, "both_unit" if unit else "need_unit"), err=True)
+            raise typer.Exit(2)
+        if not 2000 <= year <= 2100:
+            raise fail("U109", detail=f"year {year}")
+        spec = _load_spec(format_)
+        options = {"lang": lang.value, "password": password}
+        if roster is not None:
+            units = roster_module.read(roster)
+            if output.exists() and not output.is_dir():
+                raise fail("O103", path=str(output), detail="是已有文件 / is an existing file")
+            planned = [output / roster_module.file_name(u, year) for u in units]
+            for path in planned:
+                guard_output(path, [roster])
+            written = template_module.write_roster(
+                spec, units, year, output, jobs=jobs or None, **options
+            )
+            _print(_say(lang, "wrote_many", n=len(written), path=output))
+        else:
+            one = roster_module.make_unit(unit or "", code, kind)
+            target = output / roster_module.file_name(one, year) if output.is_dir() else output
+            if target.suffix.lower() != ".xlsx":
+                raise fail(
+                    "O103", path=str(output), detail="不是 .xlsx 文件 / is not an .xlsx file"
+                )
+            template_module.write(target, spec, one, year, **options)
+            _print(_say(lang, "wrote_one", path=target))
+    except Failure as exc:
+        _exit_failure(exc, lang, spec)
+
+
+@app.command()
+def codes(format_: FormatOption = None, lang: LangOption = Lang.zh) -> None:
+    """列出全部问题代码及说明。 / List every finding code with its message."""
+    try:
+        spec = _load_spec(format_)
+    except Failure as exc:
+        _exit_failure(exc, lang)
+    _print(_say(lang, "codes_head"))
+    for entry in all_codes(spec).values():
+        message = entry.zh if lang is Lang.zh else entry.en
+        _print(f"{entry.code}\t{entry.severity.label(lang.value)}\t{entry.name}\t{message}")
+
+
+@app.command("spec")
+def spec_command(format_: FormatOption = None, lang: LangOption = Lang.zh) -> None:
+    """校验格式定义文件并显示摘要。 / Validate a format spec and summarise it."""
+    try:
+        spec = _load_spec(format_)
+    except Failure as exc:
+        _exit_failure(exc, lang)
+    checks = sum(len(r.instances) for r in spec.rules)
+    _print(
+        _say(
+            lang,
+            "spec_ok",
+            name=spec.name,
+            version=spec.version,
+            basis=spec.basis,
+            tables=len(spec.tables),
+            dps=len(spec.datapoints),
+            inputs=len(spec.inputs),
+            totals=len(spec.totals),
+            rules=len(spec.rules),
+            checks=checks,
+            hash=spec.hash[:12],
+        )
+    )
+
+
+def _version(value: bool) -> None:
+    if value:
+        _print(f"wbtools {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="显示版本 / Show version."
+        ),
+    ] = False,
+) -> None:
+    pass
+
+
+def main() -> None:
+    # Chinese output on a Windows console or a pipe with a legacy encoding must not crash.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and (stream.encoding or "").lower() not in (
+            "utf-8",
+            "utf8",
+        ):
+            stream.reconfigure(errors="replace")
+    app()

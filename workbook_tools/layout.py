@@ -1,0 +1,275 @@
+"""Where everything sits in the workbook, derived from the spec alone.
+
+The template writer places cells from this layout, and the reader finds them through it (or
+through the defined names written from it); nothing else in wbtools knows an A1 address.
+
+A table sheet is: a title row, a unit/year row, a note row, then the official table grid (blocks
+stacked, each with its caption row, header rows and data rows), then one check row per rule shown
+below the table. Rules shown by row get one check column each, right of the table.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from xlsxwriter.utility import quote_sheetname, xl_rowcol_to_cell
+
+from .spec import Block, Header, Spec, Table
+
+TITLE_ROW, UNIT_ROW, NOTE_ROW, TABLE_TOP = 0, 1, 2, 3
+INFO_FIRST_ROW = 2  # basic-information fields: label in A, value in B
+NARRATIVE_FIRST_ROW = 2  # narrative: section heading rows, then label in A, text in B
+
+INSTRUCTIONS_SHEET = "填报说明"
+INFO_SHEET = "基本信息"
+NARRATIVE_SHEET = "文字部分"
+CHECKS_SHEET = "校验结果"
+META_SHEET = "_meta"
+
+# Widths in Excel character units; a CJK character takes about two.
+DATA_COL_WIDTH = 10.0
+CHECK_COL_WIDTH = 7.0
+NARRATIVE_TEXT_WIDTH = 90.0
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    row: int
+    col: int
+    last_row: int
+    last_col: int
+    text: str
+    role: str  # caption | header | stub | corner
+
+    @property
+    def merged(self) -> bool:
+        return (self.row, self.col) != (self.last_row, self.last_col)
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A cell on a sheet; ``last_col`` > ``col`` for a data cell merged across columns."""
+
+    sheet: str
+    row: int
+    col: int
+    last_col: int | None = None
+
+    @property
+    def a1(self) -> str:
+        return xl_rowcol_to_cell(self.row, self.col)
+
+    def ref(self, from_sheet: str | None = None, absolute: bool = False) -> str:
+        cell = xl_rowcol_to_cell(self.row, self.col, absolute, absolute)
+        return cell if from_sheet == self.sheet else f"{quote_sheetname(self.sheet)}!{cell}"
+
+
+@dataclass
+class TableLayout:
+    table: Table
+    labels: list[Label] = field(default_factory=list)
+    cells: dict[str, Place] = field(default_factory=dict)
+    header_rows: tuple[int, int] = (0, 0)  # rows to repeat on printed pages
+    bottom: int = 0  # last row of the official table
+    check_cols: dict[str, int] = field(default_factory=dict)
+    check_rows: dict[str, int] = field(default_factory=dict)
+    checks: dict[str, Place] = field(default_factory=dict)  # instance key -> check cell
+    col_widths: list[float] = field(default_factory=list)
+    row_heights: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def sheet(self) -> str:
+        return self.table.sheet
+
+    @property
+    def width(self) -> int:
+        return self.table.width
+
+
+@dataclass
+class WorkbookLayout:
+    spec: Spec
+    tables: dict[str, TableLayout]
+    places: dict[str, Place]  # datapoint ids, "info.<id>", narrative field ids, "check.<key>"
+
+    def place(self, key: str) -> Place:
+        return self.places[key]
+
+    def refs(self, ids: Sequence[str], from_sheet: str | None) -> str:
+        """A reference list for ``ids``, contiguous cells folded into ranges (A1:A9)."""
+        return ",".join(_ranges([self.places[i] for i in ids], from_sheet))
+
+
+def _ranges(places: list[Place], from_sheet: str | None) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(places):
+        start = places[i]
+        j = i
+        step = None
+        while j + 1 < len(places):
+            nxt, cur = places[j + 1], places[j]
+            if nxt.sheet != start.sheet or (cur.last_col or cur.col) != cur.col:
+                break
+            this_step = (nxt.row - cur.row, nxt.col - cur.col)
+            if this_step not in ((1, 0), (0, 1)) or (step and this_step != step):
+                break
+            step = this_step
+            j += 1
+        first = start.ref(from_sheet)
+        if j > i:
+            end = xl_rowcol_to_cell(places[j].row, places[j].col)
+            first = f"{first}:{end}"
+        out.append(first)
+        i = j + 1
+    return out
+
+
+def _text_lines(text: str, width: float) -> int:
+    """Rough number of wrapped lines for ``text`` in a column ``width`` units wide."""
+    units = sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+    return max(1, math.ceil(units / max(width - 1, 1)))
+
+
+def _layout_table(table: Table, spec: Spec) -> TableLayout:
+    tl = TableLayout(table)
+    row = TABLE_TOP
+    width = table.width
+    widths = _column_widths(table)
+    tl.col_widths = widths
+    first_header = None
+    for bi, block in enumerate(table.blocks):
+        if block.caption:
+            tl.labels.append(Label(row, 0, row, width - 1, block.caption, "caption"))
+            row += 1
+        depth = block.header_depth
+        if first_header is None:
+            first_header = row
+        if block.stub_width:
+            text = block.corner or ""
+            tl.labels.append(Label(row, 0, row + depth - 1, block.stub_width - 1, text, "corner"))
+        col = block.stub_width
+        for top in block.columns:
+            col = _place_column_header(tl, top, row, col, 0, depth)
+        if bi == 0:
+            tl.header_rows = (first_header, row + depth - 1)
+        row += depth
+        row = _place_rows(tl, table, block, bi, row, spec)
+    tl.bottom = row - 1
+    _place_checks(tl, spec)
+    for label in tl.labels:
+        span_width = sum(widths[label.col : label.last_col + 1])
+        lines = _text_lines(label.text, span_width)
+        rows = label.last_row - label.row + 1
+        need = 15.0 * math.ceil(lines / rows)
+        if need > tl.row_heights.get(label.row, 15.0):
+            tl.row_heights[label.row] = need
+    return tl
+
+
+def _place_column_header(
+    tl: TableLayout, node: Header, row: int, col: int, level: int, depth: int
+) -> int:
+    """Place ``node`` at (row, col); return the column after it."""
+    width = sum(leaf.span for _, leaf in node.leaves())
+    last_row = row if node.children else row + depth - level - 1
+    if node.label is not None:
+        tl.labels.append(Label(row, col, last_row, col + width - 1, node.label, "header"))
+    child_col = col
+    for child in node.children:
+        child_col = _place_column_header(tl, child, row + 1, child_col, level + 1, depth)
+    return col + width
+
+
+def _place_rows(tl: TableLayout, table: Table, block: Block, bi: int, row: int, spec: Spec) -> int:
+    stub = block.stub_width
+
+    def place(node: Header, r: int, level: int) -> int:
+        n = sum(1 for _ in node.leaves())
+        if node.label is not None:
+            last_col = level if node.children else stub - 1
+            tl.labels.append(Label(r, level, r + n - 1, last_col, node.label, "stub"))
+        child_row = r
+        for child in node.children:
+            child_row = place(child, child_row, level + 1)
+        return r + n
+
+    r = row
+    for top in block.rows:
+        r = place(top, r, 0)
+    leaves = block.column_leaves()
+    by_pos = {
+        (d.row, d.col): d.id
+        for d in spec.datapoints.values()
+        if d.table == table.id and d.block == bi
+    }
+    for ri, _ in enumerate(block.row_leaves()):
+        col = stub
+        for ci, (_, leaf) in enumerate(leaves):
+            dp_id = by_pos[(ri, ci)]
+            last = col + leaf.span - 1
+            tl.cells[dp_id] = Place(table.sheet, row + ri, col, last if leaf.span > 1 else None)
+            col += leaf.span
+    return row + len(block.row_leaves())
+
+
+def _place_checks(tl: TableLayout, spec: Spec) -> None:
+    """One check column per row-shown rule, one check row per column-shown rule."""
+    next_row = tl.bottom + 2  # one blank row between the official table and the check rows
+    for rule in spec.rules:
+        mine = [i for i in rule.instances if i.at in tl.cells]
+        if not mine:
+            continue
+        if rule.show == "row":
+            col = tl.width + len(tl.check_cols)
+            tl.check_cols[rule.code] = col
+            for inst in mine:
+                tl.checks[inst.key] = Place(tl.sheet, tl.cells[inst.at].row, col)
+        else:
+            tl.check_rows[rule.code] = next_row
+            for inst in mine:
+                tl.checks[inst.key] = Place(tl.sheet, next_row, tl.cells[inst.at].col)
+            next_row += 1
+
+
+def _column_widths(table: Table) -> list[float]:
+    block0 = table.blocks[0]
+    stub = block0.stub_width
+    widths = [DATA_COL_WIDTH] * table.width
+    if stub:
+        # The deepest stub column holds the long leaf labels; the others hold short group labels
+        # that span many rows, so they stay narrow and wrap.
+        for level in range(stub):
+            widths[level] = 10.0 if level < stub - 1 else 44.0
+        if stub == 1:
+            widths[0] = 24.0
+    return widths
+
+
+_LAYOUTS: dict[str, WorkbookLayout] = {}
+
+
+def build(spec: Spec) -> WorkbookLayout:
+    """The layout of the workbook for ``spec`` (cached per spec hash)."""
+    if spec.hash in _LAYOUTS:
+        return _LAYOUTS[spec.hash]
+    tables = {t.id: _layout_table(t, spec) for t in spec.tables}
+    places: dict[str, Place] = {}
+    for tl in tables.values():
+        places.update(tl.cells)
+        places.update({f"check.{k}": p for k, p in tl.checks.items()})
+    for i, f in enumerate(spec.info):
+        places[f"info.{f.id}"] = Place(INFO_SHEET, INFO_FIRST_ROW + i, 1)
+    row = NARRATIVE_FIRST_ROW
+    for section in spec.sections:
+        if not section.fields:
+            continue
+        row += 1  # the section heading row
+        for f in section.fields:
+            places[f.id] = Place(NARRATIVE_SHEET, row, 1)
+            row += 1
+    layout = WorkbookLayout(spec, tables, places)
+    _LAYOUTS[spec.hash] = layout
+    return layout

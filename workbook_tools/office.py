@@ -1,0 +1,81 @@
+"""LibreOffice headless, for conversions (xlsx round trips, docx -> pdf).
+
+LibreOffice keeps the cached formula results of files written by other programs instead of
+recalculating them, unless told otherwise. Every conversion here runs with a private user
+profile whose settings say "always recalculate on load", so what comes back was computed by
+LibreOffice itself; the private profile also lets conversions run while a desktop LibreOffice is
+open, and keeps runs from sharing state.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+# 0 = always recalculate, for OOXML (.xlsx) and ODF (.ods) files alike.
+_PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="ODFRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+</oor:items>
+"""
+
+FILTERS = {
+    "xlsx": "xlsx:Calc MS Excel 2007 XML",
+    "ods": "ods",
+    "pdf": "pdf",
+    "docx": "docx:MS Word 2007 XML",
+}
+
+
+class OfficeError(RuntimeError):
+    pass
+
+
+def find_soffice() -> str | None:
+    """The LibreOffice executable, or None when it is not installed."""
+    for name in ("soffice", "libreoffice"):
+        found = shutil.which(name)
+        if found:
+            return found
+    for candidate in ("/usr/lib/libreoffice/program/soffice", "/opt/libreoffice/program/soffice"):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def convert(src: Path, to: str, outdir: Path, timeout: float = 180) -> Path:
+    """Convert ``src`` with LibreOffice (recalculating on load) into ``outdir``; return the path."""
+    soffice = find_soffice()
+    if soffice is None:
+        raise OfficeError("LibreOffice (soffice) is not installed")
+    outdir.mkdir(parents=True, exist_ok=True)
+    if Path(src).resolve().parent == outdir.resolve():
+        raise OfficeError("convert into another folder: LibreOffice keeps the file name")
+    with tempfile.TemporaryDirectory(prefix="wbtools-lo-") as profile:
+        user = Path(profile) / "user"
+        user.mkdir()
+        (user / "registrymodifications.xcu").write_text(_PROFILE, encoding="utf-8")
+        cmd = [
+            soffice,
+            f"-env:UserInstallation={Path(profile).as_uri()}",
+            "--headless",
+            "--norestore",
+            "--nologo",
+            "--convert-to",
+            FILTERS.get(to, to),
+            "--outdir",
+            str(outdir),
+            str(src),
+        ]
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise OfficeError(f"LibreOffice did not finish within {timeout:.0f} s") from exc
+    out = outdir / (Path(src).stem + "." + to)
+    if done.returncode != 0 or not out.exists():
+        raise OfficeError(f"LibreOffice failed ({done.returncode}): {done.stderr.strip()[:500]}")
+    return out

@@ -1,0 +1,204 @@
+"""The county's list of units (名册): read it, validate it completely, name each unit's file.
+
+A roster is a CSV (UTF-8 or the GBK that Chinese Excel saves) or a workbook (.xlsx/.xls/.ods)
+with a header row: unit name, optional code, optional kind, in Chinese or English. Every problem
+in it is collected before anything is written, so a bad roster writes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from .findings import Failure, Finding
+from .spec import UNIT_KINDS
+
+HEADERS = {
+    "name": ("单位名称", "单位全称", "名称", "单位", "name", "unit", "unitname"),
+    "code": ("单位代码", "代码", "编码", "单位编码", "code", "unitcode", "id"),
+    "kind": ("单位类型", "类型", "类别", "kind", "type", "unitkind"),
+}
+
+# What clerks write in a kind column, mapped to the spec's unit kinds.
+KIND_ALIASES = {
+    "乡镇": ("乡镇", "乡", "镇", "乡镇人民政府", "乡镇政府", "township", "town"),
+    "街道": ("街道", "街道办", "街道办事处", "subdistrict", "street"),
+    "部门": ("部门", "县直部门", "县级部门", "政府部门", "department", "dept", "agency"),
+    "政府": ("政府", "县政府", "本级", "县人民政府", "区政府", "government"),
+    "其他": ("其他", "other"),
+}
+_KIND_LOOKUP = {alias.lower(): kind for kind, aliases in KIND_ALIASES.items() for alias in aliases}
+
+_RESERVED = {
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    *(f"com{i}" for i in range(1, 10)),
+    *(f"lpt{i}" for i in range(1, 10)),
+}
+_BAD_CHARS = re.compile(r'[/\\<>:"|?*\x00-\x1f\x7f]')
+MAX_NAME = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    name: str
+    code: str = ""
+    kind: str = ""  # one of spec.UNIT_KINDS, or "" when the roster does not say
+    row: int = 0  # the roster row it came from (1 = header), 0 when given on the command line
+
+
+def clean(text: object) -> str:
+    """A cell as text: NFC, trimmed, inner runs of whitespace folded (Excel pads names)."""
+    if text is None:
+        return ""
+    if isinstance(text, float) and text.is_integer():
+        text = int(text)  # a numeric code read from a workbook: 101.0 -> "101"
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", str(text))).strip()
+
+
+def identity(name: str) -> str:
+    """What makes two names the same unit: NFKC (full-width = half-width), no whitespace."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name))
+
+
+def unsafe_part(name: str) -> str | None:
+    """The part of ``name`` that makes it unusable as a file name, or None when it is safe."""
+    if m := _BAD_CHARS.search(name):
+        return repr(m.group())[1:-1] if m.group().isprintable() else f"U+{ord(m.group()):04X}"
+    if ".." in name:
+        return ".."
+    if name.startswith(".") or name.endswith("."):
+        return "."
+    if name.split(".")[0].lower() in _RESERVED:
+        return name.split(".")[0]
+    if len(name) > MAX_NAME:
+        return f"> {MAX_NAME}"
+    return None
+
+
+def normalise_kind(kind: str) -> str | None:
+    """The spec kind for what a roster says, '' for blank, None when it is not recognised."""
+    if not kind:
+        return ""
+    return _KIND_LOOKUP.get(kind.lower().replace(" ", ""))
+
+
+def file_name(unit: Unit, year: int) -> str:
+    stem = f"{unit.code}_{unit.name}" if unit.code else unit.name
+    return f"{stem}_{year}.xlsx"
+
+
+def make_unit(name: str, code: str = "", kind: str = "") -> Unit:
+    """A single unit from the command line, validated like a roster row."""
+    unit, problems = _validate(clean(name), clean(code), clean(kind), 0, None)
+    if problems:
+        raise Failure(problems)
+    return unit
+
+
+def _validate(
+    name: str, code: str, kind: str, row: int, source: str | None
+) -> tuple[Unit, list[Finding]]:
+    at = {"file": source, "line": row or None}
+    problems = []
+    if not name:
+        problems.append(Finding("U103", {}, **at))
+    for text in (name, code):
+        if text and (bad := unsafe_part(text)):
+            problems.append(Finding("U105", {"name": text, "bad": bad}, **at))
+    canonical = normalise_kind(kind)
+    if canonical is None:
+        accepted = "、".join(UNIT_KINDS)
+        problems.append(Finding("U106", {"kind": kind, "accepted": accepted}, **at))
+    return Unit(name, code, canonical or "", row), problems
+
+
+def read(path: Path) -> list[Unit]:
+    """Read and validate a roster; raise Failure listing every problem found."""
+    rows = _read_rows(path)
+    if not rows:
+        raise Failure([Finding("U107", file=str(path))])
+    header = [identity(clean(h)).lower() for h in rows[0]]
+    columns = {}
+    for field, names in HEADERS.items():
+        for i, h in enumerate(header):
+            if h in names and field not in columns:
+                columns[field] = i
+    if "name" not in columns:
+        shown = "、".join(clean(h) for h in rows[0] if clean(h)) or "（无）"
+        raise Failure([Finding("U102", {"headers": shown}, file=str(path))])
+
+    def cell(values: list, field: str) -> str:
+        i = columns.get(field)
+        return clean(values[i]) if i is not None and i < len(values) else ""
+
+    units: list[Unit] = []
+    problems: list[Finding] = []
+    for number, values in enumerate(rows[1:], start=2):
+        if not any(clean(v) for v in values):
+            continue  # a blank line is not a unit
+        unit, found = _validate(
+            cell(values, "name"), cell(values, "code"), cell(values, "kind"), number, str(path)
+        )
+        problems += found
+        units.append(unit)
+    if not units and not problems:
+        raise Failure([Finding("U107", file=str(path))])
+    problems += _duplicates(units, lambda u: identity(u.name), "U104", "name", path)
+    problems += _duplicates(
+        units, lambda u: identity(u.code) if u.code else None, "U108", "code", path
+    )
+    if problems:
+        raise Failure(problems)
+    return units
+
+
+def _duplicates(units: list[Unit], key, code: str, arg: str, path: Path) -> list[Finding]:
+    seen: dict[str, list[Unit]] = {}
+    for u in units:
+        k = key(u)
+        if k:
+            seen.setdefault(k, []).append(u)
+    return [
+        Finding(
+            code,
+            {arg: getattr(group[0], arg), "rows": "、".join(str(u.row) for u in group)},
+            file=str(path),
+        )
+        for group in seen.values()
+        if len(group) > 1
+    ]
+
+
+def _read_rows(path: Path) -> list[list]:
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"):
+            from python_calamine import CalamineWorkbook
+
+            book = CalamineWorkbook.from_path(str(path))
+            return book.get_sheet_by_index(0).to_python(skip_empty_area=False)
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise Failure([Finding("U101", {"detail": f"{path}: {exc.strerror or exc}"})]) from None
+    except Exception as exc:  # calamine raises its own error types for unreadable workbooks
+        raise Failure([Finding("U101", {"detail": f"{path}: {exc}"})]) from None
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise Failure([Finding("U101", {"detail": f"{path}: not UTF-8 or GBK text"})])
+    dialect: type[csv.Dialect] = csv.excel
+    with contextlib.suppress(csv.Error):  # one column, or too little text to tell: plain CSV
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
+    return [row for row in csv.reader(io.StringIO(text), dialect)]

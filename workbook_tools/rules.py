@@ -1,0 +1,262 @@
+"""The rule engine: consistency rules written over datapoint ids.
+
+A rule in the spec reads like ``t3.{r}.total == sum(t3.{r}.{a} for a in applicants)`` with
+``each: {r: t3_rows}``. Loading expands it into one ``Instance`` per binding, over concrete
+datapoint ids. Each instance then compiles two ways from the same terms: to a Python check
+(``holds``) and to an Excel formula (``excel_check`` / ``excel_sum``), so the live check in the
+template and the checker cannot disagree.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+OPS = ("==", "<=", ">=")
+PASS, FAIL = "✓", "✗"
+
+_OP_RE = re.compile(r"\s*(==|<=|>=)\s*")
+_SUM_RE = re.compile(r"^sum\(\s*(\S+)\s+for\s+(\w+)\s+in\s+(\w+)\s*\)$")
+_PATTERN_RE = re.compile(r"^[A-Za-z0-9_.{}]+$")
+_VAR_RE = re.compile(r"\{(\w+)\}")
+
+
+class RuleSyntaxError(ValueError):
+    """A rule's check expression cannot be parsed; the message names the problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A datapoint id pattern, summed over ``over_set`` when ``over_var`` is set."""
+
+    pattern: str
+    over_var: str | None = None
+    over_set: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    terms: tuple[Term, ...]
+    constant: int
+
+
+@dataclass(frozen=True, slots=True)
+class Expression:
+    left: Side
+    op: str
+    right: Side
+
+    def variables(self) -> set[str]:
+        """Placeholders that must be bound by ``each`` (summation variables excluded)."""
+        found: set[str] = set()
+        for term in self.left.terms + self.right.terms:
+            found |= set(_VAR_RE.findall(term.pattern)) - {term.over_var}
+        return found
+
+
+def parse(text: str) -> Expression:
+    """Parse ``SIDE OP SIDE``; raise RuleSyntaxError naming what is wrong."""
+    parts = _OP_RE.split(text.strip())
+    if len(parts) != 3:
+        raise RuleSyntaxError(f"expected exactly one of {' '.join(OPS)} in {text!r}")
+    left, op, right = parts
+    return Expression(_parse_side(left, text), op, _parse_side(right, text))
+
+
+def _parse_side(text: str, whole: str) -> Side:
+    terms: list[Term] = []
+    constant = 0
+    for raw in text.split("+"):
+        item = raw.strip()
+        if not item:
+            raise RuleSyntaxError(f"empty term in {whole!r}")
+        if item.isdigit():
+            constant += int(item)
+        elif m := _SUM_RE.match(item):
+            pattern, var, set_name = m.groups()
+            if "{" + var + "}" not in pattern:
+                raise RuleSyntaxError(f"sum variable {var!r} is not used in {pattern!r}")
+            terms.append(Term(pattern, var, set_name))
+        elif _PATTERN_RE.match(item):
+            terms.append(Term(item))
+        else:
+            raise RuleSyntaxError(f"cannot read term {item!r} in {whole!r}")
+    return Side(tuple(terms), constant)
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """One concrete check: a rule under one binding of its ``each`` variables.
+
+    For a comparison, ``left``/``right`` hold datapoint ids (summed) plus constants. For the
+    type rule (``op == "type"``), ``cells`` are the input datapoints whose values are checked.
+    """
+
+    code: str
+    key: str
+    binding: tuple[tuple[str, str], ...]
+    op: str
+    left: tuple[str, ...]
+    left_constant: int
+    right: tuple[str, ...]
+    right_constant: int
+    at: str
+    cells: tuple[str, ...]
+    when_kinds: tuple[str, ...] = ()
+
+
+def expand(
+    code: str,
+    expr: Expression,
+    each: Mapping[str, str],
+    at_pattern: str,
+    sets: Mapping[str, tuple[str, ...]],
+    when_kinds: tuple[str, ...] = (),
+) -> list[Instance]:
+    """One instance per combination of the ``each`` variables, in declaration order."""
+    names = list(each)
+    combos = itertools.product(*(sets[each[n]] for n in names)) if names else [()]
+    out = []
+    for combo in combos:
+        binding = dict(zip(names, combo, strict=True))
+        left = _expand_side(expr.left, binding, sets)
+        right = _expand_side(expr.right, binding, sets)
+        key = code + ("[" + ",".join(combo) + "]" if combo else "")
+        out.append(
+            Instance(
+                code=code,
+                key=key,
+                binding=tuple(binding.items()),
+                op=expr.op,
+                left=left,
+                left_constant=expr.left.constant,
+                right=right,
+                right_constant=expr.right.constant,
+                at=at_pattern.format(**binding),
+                cells=tuple(dict.fromkeys(left + right)),
+                when_kinds=when_kinds,
+            )
+        )
+    return out
+
+
+def _expand_side(
+    side: Side, binding: Mapping[str, str], sets: Mapping[str, tuple[str, ...]]
+) -> tuple[str, ...]:
+    ids: list[str] = []
+    for term in side.terms:
+        if term.over_var is None:
+            ids.append(term.pattern.format(**binding))
+        else:
+            for value in sets[term.over_set]:
+                ids.append(term.pattern.format(**binding, **{term.over_var: value}))
+    return tuple(ids)
+
+
+def type_instance(code: str, key: str, cells: Sequence[str]) -> Instance:
+    """The type rule over a group of input cells (one table row, for the live check)."""
+    return Instance(code, key, (), "type", (), 0, (), 0, cells[0], tuple(cells))
+
+
+# --- Python side -------------------------------------------------------------------------
+
+
+def number(value: Any) -> float | int:
+    """The value a sum sees: numbers as they are, anything else as 0 (Excel's SUM does the same;
+    the type rule reports the non-number separately)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    return value
+
+
+def value_ok(value: Any, kind: str) -> bool:
+    """Whether a cell value satisfies a type kind; blank is left to the reader to report."""
+    if value is None or value == "":
+        return True
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if value < 0:
+        return False
+    return kind != "integer" or float(value).is_integer()
+
+
+def applies(inst: Instance, unit_kind: str | None) -> bool:
+    return not inst.when_kinds or unit_kind in inst.when_kinds
+
+
+def side_values(inst: Instance, values: Mapping[str, Any]) -> tuple[float, float]:
+    left = sum(number(values.get(i)) for i in inst.left) + inst.left_constant
+    right = sum(number(values.get(i)) for i in inst.right) + inst.right_constant
+    return left, right
+
+
+def holds(
+    inst: Instance,
+    values: Mapping[str, Any],
+    kinds: Mapping[str, str],
+    unit_kind: str | None = None,
+) -> bool:
+    """Evaluate one instance over ``values`` (datapoint id -> value, totals included).
+
+    ``kinds`` maps datapoint ids to their type kind (integer/decimal) for the type rule.
+    """
+    if not applies(inst, unit_kind):
+        return True
+    if inst.op == "type":
+        return all(value_ok(values.get(c), kinds[c]) for c in inst.cells)
+    left, right = side_values(inst, values)
+    # Decimal sums (万元) are compared at a precision far below what anyone reports.
+    left, right = round(left, 6), round(right, 6)
+    return {"==": left == right, "<=": left <= right, ">=": left >= right}[inst.op]
+
+
+# --- Excel side --------------------------------------------------------------------------
+
+_EXCEL_OP = {"==": "=", "<=": "<=", ">=": ">="}
+
+
+def excel_sum(ids: Sequence[str], constant: int, refs: Callable[[Sequence[str]], str]) -> str:
+    """An Excel expression for the sum of ``ids`` plus ``constant``."""
+    parts = [f"SUM({refs(ids)})"] if ids else []
+    if constant or not parts:
+        parts.append(str(constant))
+    return "+".join(parts)
+
+
+def excel_check(
+    inst: Instance,
+    refs: Callable[[Sequence[str]], str],
+    kinds: Mapping[str, str],
+    kind_ref: str | None = None,
+) -> str:
+    """The live-check formula of an instance: shows ✓ when it holds, ✗ when not.
+
+    ``refs`` turns datapoint ids into a comma-separated reference list (ranges where the cells
+    are contiguous); ``kind_ref`` is the reference to the unit-kind cell for ``when`` rules.
+    """
+    if inst.op == "type":
+        preds = [excel_type_predicate(refs([c]), kinds[c]) for c in inst.cells]
+        cond = f"IFERROR(AND({','.join(preds)}),FALSE)"
+    else:
+        left = excel_sum(inst.left, inst.left_constant, refs)
+        right = excel_sum(inst.right, inst.right_constant, refs)
+        if any(kinds.get(i) == "decimal" for i in inst.cells):
+            cond = f"ROUND({left}-({right}),6){_EXCEL_OP[inst.op]}0"
+        else:
+            cond = f"{left}{_EXCEL_OP[inst.op]}{right}"
+    if inst.when_kinds:
+        if kind_ref is None:
+            raise ValueError(f"{inst.key} depends on the unit kind but no kind cell was given")
+        is_kind = ",".join(f'{kind_ref}="{k}"' for k in inst.when_kinds)
+        cond = f"OR(NOT(OR({is_kind})),{cond})"
+    return f'=IF({cond},"{PASS}","{FAIL}")'
+
+
+def excel_type_predicate(ref: str, kind: str) -> str:
+    number_ok = f"ISNUMBER({ref}),{ref}>=0"
+    if kind == "integer":
+        number_ok += f",INT({ref})={ref}"
+    return f'OR({ref}="",AND({number_ok}))'

@@ -1,0 +1,668 @@
+"""The report format as data: load a spec file from ``templates/`` into frozen objects.
+
+The loader validates everything it can before anything uses the spec (structure, unique ids,
+rule expressions, that every computed total is defined by exactly one rule and that totals do not
+depend on themselves) and raises a ``Failure`` whose finding names the problem and its place in
+the file, so a province editing its own spec gets told what to fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import rules
+from .findings import Failure, Finding, Severity, fail
+
+DEFAULT_FORMAT = "gov_disclosure_2021"
+TYPE_KINDS = ("integer", "decimal")
+SHOW = ("row", "column")
+UNIT_KINDS = ("乡镇", "街道", "部门", "政府", "其他")
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    zh: str
+    en: str
+
+    def get(self, lang: str = "zh") -> str:
+        return self.zh if lang == "zh" else self.en
+
+
+@dataclass(frozen=True, slots=True)
+class ValueType:
+    id: str
+    kind: str  # integer | decimal
+    unit: str
+    hint: Text
+    error: Text
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """A node of a row or column header tree. Leaves carry data; ``span`` is a leaf's width."""
+
+    label: str | None
+    key: str | None
+    children: tuple[Header, ...] = ()
+    span: int = 1
+    computed: bool = False
+
+    def leaves(self) -> Iterator[tuple[tuple[Header, ...], Header]]:
+        """Yield (path from this node down, leaf) for every leaf under this node."""
+        if not self.children:
+            yield (self,), self
+            return
+        for child in self.children:
+            for path, leaf in child.leaves():
+                yield (self, *path), leaf
+
+    @property
+    def depth(self) -> int:
+        return 1 + max((c.depth for c in self.children), default=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    caption: str | None
+    corner: str | None
+    type: str
+    columns: tuple[Header, ...]
+    rows: tuple[Header, ...]
+
+    def column_leaves(self) -> list[tuple[tuple[Header, ...], Header]]:
+        return [item for top in self.columns for item in top.leaves()]
+
+    def row_leaves(self) -> list[tuple[tuple[Header, ...], Header]]:
+        return [item for top in self.rows for item in top.leaves()]
+
+    @property
+    def header_depth(self) -> int:
+        return max(c.depth for c in self.columns)
+
+    @property
+    def stub_width(self) -> int:
+        """Columns taken by row labels (0 for a table with one unlabelled row, like 表四)."""
+        if all(leaf.label is None for _, leaf in self.row_leaves()):
+            return 0
+        return max(r.depth for r in self.rows)
+
+    @property
+    def width(self) -> int:
+        return self.stub_width + sum(leaf.span for _, leaf in self.column_leaves())
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    id: str
+    sheet: str
+    title: str
+    heading: str  # the section heading the table belongs to, e.g. 三、收到和处理…
+    landscape: bool
+    blocks: tuple[Block, ...]
+
+    @property
+    def width(self) -> int:
+        return self.blocks[0].width
+
+
+@dataclass(frozen=True, slots=True)
+class Datapoint:
+    """One table cell a unit reports (or a computed total), with its labels and place."""
+
+    id: str
+    table: str
+    block: int
+    row: int  # index among the block's row leaves
+    col: int  # index among the block's column leaves
+    type: str
+    computed: bool
+    row_key: str  # keys along the row header path, joined by "." ("" for an unlabelled row)
+    col_key: str
+    row_labels: tuple[tuple[str | None, str], ...]  # (key, label) along the row header path
+    col_labels: tuple[tuple[str | None, str], ...]
+
+    def label(self, sep: str = " / ") -> str:
+        parts = [lab for _, lab in self.row_labels] + [lab for _, lab in self.col_labels]
+        return sep.join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """A narrative field (text a unit writes) or a basic-information field."""
+
+    id: str
+    label: str
+    label_en: str
+    required: bool
+    hint: Text
+    prefilled: bool = False
+    type: str = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    id: str
+    heading: str
+    fields: tuple[Field, ...]
+    table: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    code: str
+    severity: Severity
+    name: Text
+    message: Text
+    show: str
+    defines: bool
+    instances: tuple[rules.Instance, ...]
+
+
+@dataclass(frozen=True)
+class Spec:
+    format_id: str
+    version: str
+    revision: int
+    name: str
+    basis: str
+    title: str
+    types: Mapping[str, ValueType]
+    info: tuple[Field, ...]
+    sections: tuple[Section, ...]
+    tables: tuple[Table, ...]
+    datapoints: Mapping[str, Datapoint]
+    sets: Mapping[str, tuple[str, ...]]
+    rules: tuple[Rule, ...]
+    totals: tuple[tuple[str, tuple[str, ...]], ...]  # (total id, summed ids), dependency order
+    hash: str
+    source: str
+
+    @cached_property
+    def kinds(self) -> dict[str, str]:
+        """Datapoint id -> type kind (integer/decimal)."""
+        return {d.id: self.types[d.type].kind for d in self.datapoints.values()}
+
+    @cached_property
+    def inputs(self) -> tuple[str, ...]:
+        return tuple(i for i, d in self.datapoints.items() if not d.computed)
+
+    @cached_property
+    def fields(self) -> tuple[Field, ...]:
+        return tuple(f for s in self.sections for f in s.fields)
+
+    def table(self, table_id: str) -> Table:
+        return next(t for t in self.tables if t.id == table_id)
+
+    def rule(self, code: str) -> Rule:
+        return next(r for r in self.rules if r.code == code)
+
+    def instances(self) -> Iterator[tuple[Rule, rules.Instance]]:
+        for rule in self.rules:
+            for inst in rule.instances:
+                yield rule, inst
+
+    def compute(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """All datapoint values with every total recomputed from the inputs."""
+        out = {i: values.get(i) for i in self.inputs}
+        for target, sources in self.totals:
+            out[target] = sum(rules.number(out.get(s)) for s in sources)
+        return out
+
+    def failures(
+        self, values: Mapping[str, Any], unit_kind: str | None = None
+    ) -> list[tuple[Rule, rules.Instance]]:
+        """Rule instances that do not hold over ``values`` (totals as given, not recomputed)."""
+        return [
+            (rule, inst)
+            for rule, inst in self.instances()
+            if not rules.holds(inst, values, self.kinds, unit_kind)
+        ]
+
+    def where(self, inst: rules.Instance, lang: str = "zh") -> str:
+        """Human label of what an instance concerns, e.g. 自然人 for R1[natural]."""
+        dp = self.datapoints[inst.at]
+        if inst.op == "type" or not inst.binding:
+            labels = [lab for _, lab in dp.row_labels] or [self.table(dp.table).title]
+            return " ".join(labels)
+        path = dp.row_labels + dp.col_labels
+        bound = {v for _, v in inst.binding}
+        return " ".join(lab for key, lab in path if key in bound)
+
+
+# --- loading -----------------------------------------------------------------------------
+
+
+def bundled_path(name: str = DEFAULT_FORMAT) -> Path:
+    return Path(str(resources.files("workbook_tools.templates").joinpath(f"{name}.yaml")))
+
+
+def bundled_names() -> list[str]:
+    folder = resources.files("workbook_tools.templates")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def resolve(format_arg: str | Path | None) -> Path:
+    """``--format``: a bundled format name (e.g. gov_disclosure_2021) or a path to a spec file."""
+    if format_arg is None:
+        return bundled_path()
+    text = str(format_arg)
+    if text in bundled_names():
+        return bundled_path(text)
+    return Path(text)
+
+
+_CACHE: dict[tuple[str, float, int], Spec] = {}
+
+
+def load(format_arg: str | Path | None = None) -> Spec:
+    """Load and validate a spec (cached per file and modification time)."""
+    path = resolve(format_arg)
+    try:
+        stat = path.stat()
+        raw_bytes = path.read_bytes()
+    except OSError as exc:
+        raise fail("S101", detail=f"{path}: {exc.strerror or exc}") from None
+    key = (str(path.resolve()), stat.st_mtime, stat.st_size)
+    if key not in _CACHE:
+        _CACHE[key] = loads(raw_bytes, source=str(path))
+    return _CACHE[key]
+
+
+def loads(raw_bytes: bytes, source: str = "<spec>") -> Spec:
+    try:
+        text = raw_bytes.decode("utf-8-sig")
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise fail("S101", detail=f"{source}: {exc}") from None
+    try:
+        return _Builder(data, source).build()
+    except _Invalid as exc:
+        raise Failure([Finding("S102", {"detail": f"{source}: {exc}"})]) from None
+
+
+class _Invalid(Exception):
+    pass
+
+
+def _need(cond: bool, where: str, what: str) -> None:
+    if not cond:
+        raise _Invalid(f"{where}: {what}")
+
+
+def _get(d: Any, key: str, where: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+    _need(isinstance(d, dict), where, "expected a mapping")
+    if key not in d or d[key] is None:
+        _need(default is not ..., where, f"missing '{key}'")
+        return default
+    value = d[key]
+    _need(isinstance(value, kind), f"{where}.{key}", f"expected {_kind_name(kind)}")
+    return value
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {
+        str: "text",
+        int: "a whole number",
+        bool: "true/false",
+        list: "a list",
+        dict: "a mapping",
+    }
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _text(value: Any, where: str) -> Text:
+    if isinstance(value, str):
+        return Text(value, value)
+    _need(isinstance(value, dict), where, "expected text or {zh: …, en: …}")
+    return Text(_get(value, "zh", where, str), _get(value, "en", where, str))
+
+
+class _Builder:
+    def __init__(self, data: Any, source: str):
+        _need(isinstance(data, dict), "top level", "expected a mapping")
+        self.data = data
+        self.source = source
+
+    def build(self) -> Spec:
+        d = self.data
+        fmt = _get(d, "format", "format", dict)
+        types = self._types()
+        tables, datapoints = self._tables(types)
+        sections = self._sections(tables)
+        sets = self._sets(tables)
+        rule_list, totals = self._rules(datapoints, sets)
+        canonical = json.dumps(d, sort_keys=True, ensure_ascii=False, default=str)
+        return Spec(
+            format_id=_get(fmt, "id", "format", str),
+            version=str(_get(fmt, "version", "format", (str, int))),
+            revision=_get(fmt, "revision", "format", int, 1),
+            name=_get(fmt, "name", "format", str),
+            basis=_get(fmt, "basis", "format", str, ""),
+            title=_get(fmt, "title", "format", str),
+            types=types,
+            info=self._info(),
+            sections=sections,
+            tables=tables,
+            datapoints=datapoints,
+            sets=sets,
+            rules=rule_list,
+            totals=totals,
+            hash=hashlib.sha256(canonical.encode()).hexdigest(),
+            source=self.source,
+        )
+
+    def _types(self) -> dict[str, ValueType]:
+        raw = _get(self.data, "types", "top level", dict)
+        out = {}
+        for tid, t in raw.items():
+            where = f"types.{tid}"
+            kind = _get(t, "kind", where, str)
+            _need(kind in TYPE_KINDS, f"{where}.kind", f"must be one of {', '.join(TYPE_KINDS)}")
+            out[tid] = ValueType(
+                id=tid,
+                kind=kind,
+                unit=_get(t, "unit", where, str, ""),
+                hint=_text(_get(t, "hint", where, (str, dict)), f"{where}.hint"),
+                error=_text(_get(t, "error", where, (str, dict)), f"{where}.error"),
+            )
+        _need(bool(out), "types", "declare at least one type")
+        return out
+
+    def _field(self, f: Any, where: str, section: bool) -> Field:
+        fid = _get(f, "id", where, str)
+        label = _get(f, "label", where, str)
+        return Field(
+            id=fid,
+            label=label,
+            label_en=_get(f, "label_en", where, str, label),
+            required=_get(f, "required", where, bool, section),
+            hint=_text(_get(f, "hint", where, (str, dict), ""), f"{where}.hint"),
+            prefilled=_get(f, "prefilled", where, bool, False),
+            type=_get(f, "type", where, str, "text"),
+        )
+
+    def _info(self) -> tuple[Field, ...]:
+        raw = _get(self.data, "info", "top level", list)
+        fields = tuple(self._field(f, f"info[{i}]", False) for i, f in enumerate(raw))
+        ids = [f.id for f in fields]
+        for needed in ("unit", "year", "kind"):
+            _need(needed in ids, "info", f"must declare the '{needed}' field")
+        return fields
+
+    def _header(self, node: Any, where: str, needs_key: bool) -> Header:
+        _need(isinstance(node, dict), where, "expected a mapping")
+        children_raw = _get(node, "children", where, list, [])
+        label = _get(node, "label", where, str, None)
+        key = _get(node, "key", where, str, None)
+        if key is not None:
+            _need(key.isidentifier() and key.isascii(), f"{where}.key", "use letters, digits, _")
+        children = tuple(
+            self._header(c, f"{where}.children[{i}]", needs_key) for i, c in enumerate(children_raw)
+        )
+        if not children and needs_key:
+            _need(key is not None, where, "a leaf needs a 'key'")
+        if children:
+            _need(label is not None, where, "a header with children needs a 'label'")
+        span = _get(node, "span", where, int, 1)
+        _need(span >= 1, f"{where}.span", "must be 1 or more")
+        return Header(label, key, children, span, _get(node, "computed", where, bool, False))
+
+    def _tables(self, types: Mapping[str, ValueType]) -> tuple[tuple[Table, ...], dict]:
+        raw = _get(self.data, "tables", "top level", list)
+        headings = {
+            s.get("table"): s.get("heading")
+            for s in _get(self.data, "sections", "top level", list)
+            if isinstance(s, dict)
+        }
+        tables, datapoints = [], {}
+        for ti, t in enumerate(raw):
+            where = f"tables[{ti}]"
+            tid = _get(t, "id", where, str)
+            blocks = []
+            for bi, b in enumerate(_get(t, "blocks", where, list)):
+                bw = f"{where}.blocks[{bi}]"
+                btype = _get(b, "type", bw, str)
+                _need(btype in types, f"{bw}.type", f"unknown type '{btype}'")
+                cols = tuple(
+                    self._header(c, f"{bw}.columns[{i}]", True)
+                    for i, c in enumerate(_get(b, "columns", bw, list))
+                )
+                rows_raw = _get(b, "rows", bw, list)
+                unlabelled = len(rows_raw) == 1 and not rows_raw[0]
+                rows = tuple(
+                    self._header(r, f"{bw}.rows[{i}]", not unlabelled)
+                    for i, r in enumerate(rows_raw)
+                )
+                _need(bool(cols) and bool(rows), bw, "needs columns and rows")
+                if not unlabelled:
+                    for _, leaf in (x for r in rows for x in r.leaves()):
+                        _need(leaf.label is not None, bw, f"row '{leaf.key}' needs a 'label'")
+                block = Block(
+                    caption=_get(b, "caption", bw, str, None),
+                    corner=_get(b, "corner", bw, str, None),
+                    type=btype,
+                    columns=cols,
+                    rows=rows,
+                )
+                if blocks:
+                    _need(block.width == blocks[0].width, bw, "width differs from the first block")
+                blocks.append(block)
+                self._datapoints(tid, len(blocks) - 1, block, datapoints, bw)
+            _need(bool(blocks), where, "needs at least one block")
+            _need(tid in headings, where, f"no section has 'table: {tid}'")
+            sheet = _get(t, "sheet", where, str)
+            _need(
+                len(sheet) <= 31 and not set(sheet) & set("[]:*?/\\"),
+                f"{where}.sheet",
+                "a sheet name has at most 31 characters and none of []:*?/\\",
+            )
+            tables.append(
+                Table(
+                    id=tid,
+                    sheet=sheet,
+                    title=_get(t, "title", where, str),
+                    heading=headings[tid],
+                    landscape=_get(t, "landscape", where, bool, False),
+                    blocks=tuple(blocks),
+                )
+            )
+        _need(len({t.id for t in tables}) == len(tables), "tables", "table ids must be unique")
+        _need(len({t.sheet for t in tables}) == len(tables), "tables", "sheet names must be unique")
+        return tuple(tables), datapoints
+
+    def _datapoints(self, tid: str, bi: int, block: Block, out: dict, where: str) -> None:
+        for ri, (rpath, rleaf) in enumerate(block.row_leaves()):
+            for ci, (cpath, cleaf) in enumerate(block.column_leaves()):
+                row_key = ".".join(h.key for h in rpath if h.key)
+                col_key = ".".join(h.key for h in cpath if h.key)
+                dp_id = ".".join(k for k in (tid, row_key, col_key) if k)
+                _need(dp_id not in out, where, f"datapoint id '{dp_id}' is declared twice")
+                out[dp_id] = Datapoint(
+                    id=dp_id,
+                    table=tid,
+                    block=bi,
+                    row=ri,
+                    col=ci,
+                    type=block.type,
+                    computed=rleaf.computed or cleaf.computed,
+                    row_key=row_key,
+                    col_key=col_key,
+                    row_labels=tuple((h.key, h.label) for h in rpath if h.label),
+                    col_labels=tuple((h.key, h.label) for h in cpath if h.label),
+                )
+
+    def _sections(self, tables: tuple[Table, ...]) -> tuple[Section, ...]:
+        raw = _get(self.data, "sections", "top level", list)
+        out, table_ids = [], {t.id for t in tables}
+        for si, s in enumerate(raw):
+            where = f"sections[{si}]"
+            table = _get(s, "table", where, str, None)
+            if table is not None:
+                _need(table in table_ids, f"{where}.table", f"unknown table '{table}'")
+            fields = tuple(
+                self._field(f, f"{where}.fields[{i}]", True)
+                for i, f in enumerate(_get(s, "fields", where, list, []))
+            )
+            _need(bool(fields) or table is not None, where, "needs 'fields' or a 'table'")
+            out.append(
+                Section(_get(s, "id", where, str), _get(s, "heading", where, str), fields, table)
+            )
+        ids = [f.id for s in out for f in s.fields]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        _need(not dupes, "sections", f"field ids declared twice: {', '.join(dupes)}")
+        return tuple(out)
+
+    def _sets(self, tables: tuple[Table, ...]) -> dict[str, tuple[str, ...]]:
+        raw = _get(self.data, "sets", "top level", dict, {})
+        by_id = {t.id: t for t in tables}
+        out = {}
+        for name, value in raw.items():
+            where = f"sets.{name}"
+            if isinstance(value, dict):
+                (how, tid), *rest = value.items() or [(None, None)]
+                _need(
+                    not rest and how in ("columns_of", "rows_of"),
+                    where,
+                    "use {columns_of: T} or {rows_of: T}",
+                )
+                _need(tid in by_id, where, f"unknown table '{tid}'")
+                attr = "column_leaves" if how == "columns_of" else "row_leaves"
+                keys = [leaf.key for b in by_id[tid].blocks for _, leaf in getattr(b, attr)()]
+                out[name] = tuple(dict.fromkeys(k for k in keys if k))
+            else:
+                _need(
+                    isinstance(value, list) and all(isinstance(k, str) for k in value),
+                    where,
+                    "expected a list of keys",
+                )
+                out[name] = tuple(value)
+            _need(bool(out[name]), where, "is empty")
+        return out
+
+    def _rules(self, datapoints: Mapping[str, Datapoint], sets: Mapping[str, tuple[str, ...]]):
+        raw = _get(self.data, "rules", "top level", list)
+        out: list[Rule] = []
+        defined: dict[str, tuple[str, ...]] = {}
+        for i, r in enumerate(raw):
+            code = _get(r, "code", f"rules[{i}]", str)
+            where = f"rules[{i}] ({code})"
+            _need(code not in {x.code for x in out}, where, "code declared twice")
+            severity = _get(r, "severity", where, str)
+            _need(severity in ("error", "warning"), f"{where}.severity", "must be error or warning")
+            show = _get(r, "show", where, str)
+            _need(show in SHOW, f"{where}.show", "must be row or column")
+            check = _get(r, "check", where, str)
+            defines = _get(r, "defines", where, bool, False)
+            if check == "type":
+                instances = self._type_instances(code, datapoints)
+            else:
+                instances = self._compare_instances(code, r, check, where, datapoints, sets)
+            if defines:
+                for inst in instances:
+                    _need(
+                        len(inst.left) == 1 and not inst.left_constant and inst.op == "==",
+                        where,
+                        "a defining rule needs one cell on the left and ==",
+                    )
+                    target = inst.left[0]
+                    _need(
+                        datapoints[target].computed,
+                        where,
+                        f"defines '{target}', which is an input cell (mark it computed)",
+                    )
+                    defined.setdefault(target, inst.right)
+            out.append(
+                Rule(
+                    code=code,
+                    severity=Severity(severity),
+                    name=_text(_get(r, "name", where, (str, dict)), f"{where}.name"),
+                    message=_text(_get(r, "message", where, (str, dict)), f"{where}.message"),
+                    show=show,
+                    defines=defines,
+                    instances=tuple(instances),
+                )
+            )
+        missing = [d for d, dp in datapoints.items() if dp.computed and d not in defined]
+        _need(not missing, "rules", f"computed cells with no defining rule: {', '.join(missing)}")
+        return tuple(out), _dependency_order(defined)
+
+    def _type_instances(self, code: str, datapoints: Mapping[str, Datapoint]):
+        rows: dict[str, list[str]] = {}
+        for dp in datapoints.values():
+            if not dp.computed:
+                row = ".".join(k for k in (dp.table, dp.row_key) if k)
+                rows.setdefault(row, []).append(dp.id)
+        return [rules.type_instance(code, f"{code}[{row}]", cells) for row, cells in rows.items()]
+
+    def _compare_instances(self, code, r, check, where, datapoints, sets):
+        try:
+            expr = rules.parse(check)
+        except rules.RuleSyntaxError as exc:
+            raise _Invalid(f"{where}.check: {exc}") from None
+        each = _get(r, "each", where, dict, {})
+        for var, set_name in each.items():
+            _need(set_name in sets, f"{where}.each", f"unknown set '{set_name}' for '{var}'")
+        for term in expr.left.terms + expr.right.terms:
+            if term.over_set is not None:
+                _need(term.over_set in sets, f"{where}.check", f"unknown set '{term.over_set}'")
+        unbound = expr.variables() - set(each)
+        _need(
+            not unbound,
+            f"{where}.check",
+            f"placeholders not bound by 'each': {', '.join(sorted(unbound))}",
+        )
+        at = _get(r, "at", where, str)
+        unbound_at = set(rules._VAR_RE.findall(at)) - set(each)
+        _need(
+            not unbound_at,
+            f"{where}.at",
+            f"placeholders not bound by 'each': {', '.join(sorted(unbound_at))}",
+        )
+        when = _get(r, "when", where, dict, {})
+        kinds = tuple(_get(when, "unit_kind", f"{where}.when", list, []))
+        for k in kinds:
+            _need(
+                k in UNIT_KINDS,
+                f"{where}.when",
+                f"unknown unit kind '{k}' (known: {', '.join(UNIT_KINDS)})",
+            )
+        instances = rules.expand(code, expr, each, at, sets, kinds)
+        for inst in instances:
+            for dp in (*inst.cells, inst.at):
+                _need(dp in datapoints, f"{where}", f"'{dp}' ({inst.key}) is not a datapoint id")
+        return instances
+
+
+def _dependency_order(defined: Mapping[str, tuple[str, ...]]) -> tuple:
+    """Order totals so each is computed after the totals it sums; reject cycles."""
+    order: list[tuple[str, tuple[str, ...]]] = []
+    state: dict[str, int] = {}
+
+    def visit(node: str, trail: tuple[str, ...]) -> None:
+        if state.get(node) == 2:
+            return
+        _need(
+            state.get(node) != 1,
+            "rules",
+            f"totals depend on themselves: {' -> '.join((*trail, node))}",
+        )
+        state[node] = 1
+        for src in defined[node]:
+            if src in defined:
+                visit(src, (*trail, node))
+        state[node] = 2
+        order.append((node, defined[node]))
+
+    for target in defined:
+        visit(target, ())
+    return tuple(order)
