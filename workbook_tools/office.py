@@ -49,11 +49,16 @@ def find_soffice() -> str | None:
 
 def convert(src: Path, to: str, outdir: Path, timeout: float = 180) -> Path:
     """Convert ``src`` with LibreOffice (recalculating on load) into ``outdir``; return the path."""
+    return convert_many([src], to, outdir, timeout)[0]
+
+
+def convert_many(srcs: list[Path], to: str, outdir: Path, timeout: float = 300) -> list[Path]:
+    """Convert several files in one LibreOffice run (its start-up is most of the cost)."""
     soffice = find_soffice()
     if soffice is None:
         raise OfficeError("LibreOffice (soffice) is not installed")
     outdir.mkdir(parents=True, exist_ok=True)
-    if Path(src).resolve().parent == outdir.resolve():
+    if any(Path(src).resolve().parent == outdir.resolve() for src in srcs):
         raise OfficeError("convert into another folder: LibreOffice keeps the file name")
     with tempfile.TemporaryDirectory(prefix="wbtools-lo-") as profile:
         user = Path(profile) / "user"
@@ -69,13 +74,15 @@ def convert(src: Path, to: str, outdir: Path, timeout: float = 180) -> Path:
             FILTERS.get(to, to),
             "--outdir",
             str(outdir),
-            str(src),
+            *(str(src) for src in srcs),
         ]
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired as exc:
             raise OfficeError(f"LibreOffice did not finish within {timeout:.0f} s") from exc
-    out = outdir / (Path(src).stem + "." + to)
-    if done.returncode != 0 or not out.exists():
-        raise OfficeError(f"LibreOffice failed ({done.returncode}): {done.stderr.strip()[:500]}")
-    return out
+    outs = [outdir / (Path(src).stem + "." + to) for src in srcs]
+    missing = [o.name for o in outs if not o.exists()]
+    if done.returncode != 0 or missing:
+        detail = done.stderr.strip()[:500] or f"no output for {', '.join(missing)}"
+        raise OfficeError(f"LibreOffice failed ({done.returncode}): {detail}")
+    return outs

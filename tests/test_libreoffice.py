@@ -1,0 +1,163 @@
+"""Round trips through LibreOffice headless: its formulas compute what the checker computes.
+
+Filling is done with openpyxl, as a third-party program would; openpyxl stores no cached formula
+results, and ``office.convert`` forces recalculation on load besides (proven by the first test),
+so every total and ✓/✗ read back was computed by LibreOffice itself.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+
+import openpyxl
+import pytest
+import xlsxwriter
+
+from workbook_tools import layout, office, rules, synth
+from workbook_tools.template import defined_name
+
+pytestmark = pytest.mark.libreoffice
+
+
+def test_conversion_really_recalculates(tmp_path, soffice):
+    src = tmp_path / "in" / "stale.xlsx"
+    src.parent.mkdir()
+    book = xlsxwriter.Workbook(src)
+    ws = book.add_worksheet()
+    ws.write_number("A1", 21)
+    ws.write_formula("A2", "=A1*2", None, 999)  # a wrong cached value, as a stale file has
+    book.close()
+    out = office.convert(src, "xlsx", tmp_path / "out")
+    assert openpyxl.load_workbook(out, data_only=True).active["A2"].value == 42
+
+
+def _fill(template_bytes: bytes, lay, values: dict, path: Path) -> Path:
+    book = openpyxl.load_workbook(io.BytesIO(template_bytes))
+    for dp_id, value in values.items():
+        place = lay.place(dp_id)
+        book[place.sheet].cell(place.row + 1, place.col + 1).value = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    return path
+
+
+def _shown(book, spec21, lay) -> tuple[dict, set]:
+    """Totals as LibreOffice computed them, and the keys of the checks showing ✗."""
+    totals = {}
+    for target, _ in spec21.totals:
+        p = lay.place(target)
+        totals[target] = book[p.sheet].cell(p.row + 1, p.col + 1).value
+    failed = set()
+    for _, inst in spec21.instances():
+        p = lay.place(f"check.{inst.key}")
+        shown = book[p.sheet].cell(p.row + 1, p.col + 1).value
+        assert shown in (rules.PASS, rules.FAIL), (inst.key, shown)
+        if shown == rules.FAIL:
+            failed.add(inst.key)
+    return totals, failed
+
+
+@pytest.fixture(scope="module")
+def round_trip(tmp_path_factory, spec21, template_bytes, soffice):
+    """One LibreOffice run over: the blank template, a consistent filling, and broken fillings."""
+    lay = layout.build(spec21)
+    base = tmp_path_factory.mktemp("lo")
+    values = synth.consistent_values(spec21, random.Random(2024))
+    values["t3.deny_law.other"] = 0
+    assert spec21.failures(values, "乡镇") == []
+    inputs = {i: values[i] for i in spec21.inputs}
+
+    breaks = {
+        "r1": {"t3.new.natural": inputs["t3.new.natural"] + 1},
+        "r4": {"t4.review.total": values["t4.review.total"] + 5},  # typed over the formula
+        "r5": {"t3.deny_law.other": "12件"},
+        "w1": {
+            "t2.normative.issued": values["t2.normative.in_force"]
+            + values["t2.normative.repealed"]
+            + 1
+        },
+        "w2": {"t2.rules.issued": 2, "t2.rules.in_force": 2},
+    }
+    blank = base / "in" / "blank.xlsx"
+    blank.parent.mkdir()
+    blank.write_bytes(template_bytes)
+    files = {
+        "blank": blank,
+        "filled": _fill(template_bytes, lay, inputs, base / "in" / "filled.xlsx"),
+    }
+    for name, change in breaks.items():
+        files[name] = _fill(template_bytes, lay, {**inputs, **change}, base / "in" / f"{name}.xlsx")
+    outs = office.convert_many(list(files.values()), "xlsx", base / "out")
+    books = {
+        name: openpyxl.load_workbook(out, data_only=True)
+        for name, out in zip(files, outs, strict=True)
+    }
+    formulas = openpyxl.load_workbook(outs[0])
+    return {
+        "lay": lay,
+        "values": values,
+        "inputs": inputs,
+        "breaks": breaks,
+        "books": books,
+        "formulas": formulas,
+    }
+
+
+def test_consistent_filling_computes_python_totals_and_passes(round_trip, spec21):
+    lay, values = round_trip["lay"], round_trip["values"]
+    totals, failed = _shown(round_trip["books"]["filled"], spec21, lay)
+    assert totals == {t: values[t] for t, _ in spec21.totals}
+    assert any(totals.values())
+    assert failed == set()
+    assert round_trip["books"]["filled"]["校验结果"]["C5"].value == "全部通过"
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("r1", {"R1[natural]", "R1[total]"}),
+        ("r4", {"R4[review]"}),
+        ("r5", {"R5[t3.deny_law]"}),
+        ("w1", {"W1[normative]"}),
+        ("w2", {"W2"}),
+    ],
+)
+def test_one_broken_input_shows_exactly_the_matching_cross(round_trip, spec21, name, expected):
+    lay = round_trip["lay"]
+    changed = {**round_trip["inputs"], **round_trip["breaks"][name]}
+    if name != "r4":  # a typed-over total stays as typed; others are recomputed by the sheet
+        changed = spec21.compute(changed)
+    else:
+        changed = {**spec21.compute(round_trip["inputs"]), **round_trip["breaks"][name]}
+    python_says = {inst.key for _, inst in spec21.failures(changed, "乡镇")}
+    _, failed = _shown(round_trip["books"][name], spec21, lay)
+    assert failed == python_says == expected
+    summary = round_trip["books"][name]["校验结果"]["C5"].value
+    assert summary != "全部通过"
+
+
+def test_blank_template_survives_libreoffice(round_trip, spec21, template_book):
+    """Opened and saved by LibreOffice, the template still has its layout, names and locks."""
+    lay = round_trip["lay"]
+    saved = round_trip["formulas"]
+    assert saved.sheetnames == template_book.sheetnames
+    for tl in lay.tables.values():
+        ws, orig = saved[tl.sheet], template_book[tl.sheet]
+        for label in tl.labels:
+            assert ws.cell(label.row + 1, label.col + 1).value == label.text
+        assert {str(r) for r in ws.merged_cells.ranges} == {
+            str(r) for r in orig.merged_cells.ranges
+        }
+        assert ws.protection.sheet
+    for dp_id in spec21.inputs:
+        p = lay.place(dp_id)
+        cell = saved[p.sheet].cell(p.row + 1, p.col + 1)
+        assert not cell.protection.locked
+    for key in ("t3.new.natural", "t4.after_review.total", "info.unit"):
+        (sheet, _), *_ = saved.defined_names[defined_name(key)].destinations
+        assert sheet == lay.place(key).sheet
+    assert saved["_meta"].sheet_state in ("hidden", "veryHidden")
+    _, failed = _shown(round_trip["books"]["blank"], spec21, lay)
+    assert failed == set()
