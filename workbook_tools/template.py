@@ -14,6 +14,7 @@ import io
 import os
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -163,6 +164,39 @@ class _CachedFormulas(Worksheet):
 _PLAIN = Worksheet()
 
 
+@dataclass(frozen=True)
+class _Formulas:
+    """Everything in a template that depends on the spec alone, compiled once per spec."""
+
+    totals: dict[str, str]  # computed datapoint id -> =SUM(...)
+    checks: dict[str, str]  # rule instance key -> =IF(...,"✓","✗")
+    names: dict[str, str]  # defined name -> ='Sheet'!$A$1
+
+
+_FORMULAS: dict[str, _Formulas] = {}
+
+
+def _formulas(spec: Spec) -> _Formulas:
+    if spec.hash not in _FORMULAS:
+        lay = layout.build(spec)
+        totals = {}
+        for target, sources in spec.totals:
+            sheet = lay.place(target).sheet
+            totals[target] = "=" + rules.excel_sum(
+                sources, 0, lambda ids, s=sheet: lay.refs(ids, s)
+            )
+        checks = {}
+        for _, inst in spec.instances():
+            sheet = lay.place(f"check.{inst.key}").sheet
+            kind_ref = lay.place("info.kind").ref(sheet, absolute=True)
+            checks[inst.key] = rules.excel_check(
+                inst, lambda ids, s=sheet: lay.refs(ids, s), spec.kinds, kind_ref
+            )
+        names = {defined_name(k): "=" + p.ref(absolute=True) for k, p in lay.places.items()}
+        _FORMULAS[spec.hash] = _Formulas(totals, checks, names)
+    return _FORMULAS[spec.hash]
+
+
 def defined_name(key: str) -> str:
     """The workbook name of a datapoint, field or check: ``t3.new.natural`` -> ``dp_t3_new_natural``."""
     safe = key.replace(".", "_").replace("[", "_").replace("]", "").replace(",", "_")
@@ -195,6 +229,7 @@ class _Writer:
     ):
         self.spec = spec
         self.layout: WorkbookLayout = layout.build(spec)
+        self.formulas = _formulas(spec)
         self.unit, self.year, self.lang, self.password = unit, year, lang, password
         self.t = TEXT[lang]
         self.values = spec.compute(values or {})
@@ -318,8 +353,8 @@ class _Writer:
         ws.protect(self.password, {"format_rows": True, "format_columns": True})
 
     def _names(self) -> None:
-        for key, place in self.layout.places.items():
-            self.wb.define_name(defined_name(key), "=" + place.ref(absolute=True))
+        for name, ref in self.formulas.names.items():
+            self.wb.define_name(name, ref)
 
     # -- sheets ----------------------------------------------------------------------------
 
@@ -369,10 +404,7 @@ class _Writer:
             if place.last_col is not None:
                 ws.merge_range(place.row, place.col, place.row, place.last_col, None, fmt)
             if dp.computed:
-                sources = dict(spec.totals)[dp_id]
-                formula = "=" + rules.excel_sum(
-                    sources, 0, lambda ids: self.layout.refs(ids, tl.sheet)
-                )
+                formula = self.formulas.totals[dp_id]
                 ws.write_formula(place.row, place.col, formula, fmt, self.values[dp_id])
             else:
                 self._write_value(ws, place, self.values.get(dp_id), fmt)
@@ -431,16 +463,13 @@ class _Writer:
                 ws.write_string(row, 0, text, self.f["check_label"])
             else:
                 ws.write_string(row, tl.width, text, self.f["check_label"])
-        kind_ref = self.layout.place("info.kind").ref(tl.sheet, absolute=True)
         by_severity: dict[str, list[Place]] = {}
         for rule in spec.rules:
             for inst in rule.instances:
                 place = tl.checks.get(inst.key)
                 if place is None:
                     continue
-                formula = rules.excel_check(
-                    inst, lambda ids: self.layout.refs(ids, tl.sheet), spec.kinds, kind_ref
-                )
+                formula = self.formulas.checks[inst.key]
                 shown = rules.PASS if self.passes[inst.key] else rules.FAIL
                 ws.write_formula(place.row, place.col, formula, self.f["check"], shown)
                 by_severity.setdefault(rule.severity.value, []).append(place)

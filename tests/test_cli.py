@@ -1,0 +1,157 @@
+"""The command line: template for one unit and a roster, errors with exit code 2, help, codes."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import openpyxl
+import pytest
+from typer.testing import CliRunner
+
+from workbook_tools.cli import app
+from workbook_tools.findings import all_codes
+
+from .conftest import ROOT
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_template_for_one_unit(tmp_path):
+    out = tmp_path / "徐营镇.xlsx"
+    result = run("template", "--unit", "徐营镇", "--kind", "乡镇", "--year", 2024, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "已生成模板" in result.output
+    book = openpyxl.load_workbook(out)
+    assert book["基本信息"]["B3"].value == "徐营镇"
+    assert book["_meta"]["B8"].value == "2024"
+
+
+def test_template_into_an_existing_folder_uses_the_safe_name(tmp_path):
+    result = run(
+        "template", "-u", "徐营镇", "--code", "7", "-y", 2024, "-o", tmp_path, "--lang", "en"
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "7_徐营镇_2024.xlsx").is_file()
+    assert "Wrote template" in result.output
+
+
+def test_template_for_the_sample_roster(tmp_path):
+    out = tmp_path / "templates"
+    result = run("template", "--roster", ROOT / "samples/roster.csv", "--year", 2025, "-o", out)
+    assert result.exit_code == 0, result.output
+    files = sorted(p.name for p in out.iterdir())
+    assert len(files) == 13 and files[0] == "101_青禾县城关镇_2025.xlsx"
+    assert not [p for p in out.iterdir() if p.name.endswith(".part")]
+
+
+def test_parallel_roster_run_writes_the_same_bytes(tmp_path):
+    names = "\n".join(f"测试乡{i:03d},{i},乡镇" for i in range(45))
+    roster = tmp_path / "units.csv"
+    roster.write_text("单位名称,代码,类型\n" + names + "\n", encoding="utf-8")
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    assert run("template", "-r", roster, "-y", 2025, "-o", serial, "-j", 1).exit_code == 0
+    assert run("template", "-r", roster, "-y", 2025, "-o", parallel, "-j", 2).exit_code == 0
+    for path in serial.iterdir():
+        assert (parallel / path.name).read_bytes() == path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "roster_text, code",
+    [
+        ("代码\n1\n", "U102"),
+        ("单位名称\n\n甲镇\n,\n", None),  # blank lines are skipped: this one is fine
+        ("单位名称,类型\n甲镇,乡镇\n,乡镇\n", "U103"),
+        ("单位名称\n甲镇\n甲镇\n", "U104"),
+        ("单位名称\n甲/镇\n", "U105"),
+        ("单位名称\n../甲镇\n", "U105"),
+    ],
+)
+def test_malformed_roster_exits_2_and_writes_nothing(tmp_path, roster_text, code):
+    roster = tmp_path / "units.csv"
+    roster.write_text(roster_text, encoding="utf-8")
+    out = tmp_path / "out"
+    result = run("template", "--roster", roster, "--year", 2025, "-o", out)
+    if code is None:
+        assert result.exit_code == 0
+        return
+    assert result.exit_code == 2
+    assert f"[{code}]" in result.output
+    assert not out.exists()
+
+
+def test_malformed_spec_exits_2_and_writes_nothing(tmp_path):
+    bad = tmp_path / "spec.yaml"
+    bad.write_text("format: {id: x}\n", encoding="utf-8")
+    out = tmp_path / "x.xlsx"
+    result = run("template", "-u", "甲镇", "-y", 2025, "-o", out, "--format", bad)
+    assert result.exit_code == 2 and "[S102]" in result.output
+    assert not out.exists()
+    assert run("spec", "--format", bad).exit_code == 2
+    assert run("spec", "--format", tmp_path / "none.yaml").exit_code == 2
+
+
+def test_output_over_the_roster_is_refused(tmp_path):
+    roster = tmp_path / "甲镇_2025.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["单位名称"])
+    book.active.append(["甲镇"])
+    book.save(roster)
+    before = roster.read_bytes()
+    result = run("template", "-r", roster, "-y", 2025, "-o", tmp_path)
+    assert result.exit_code == 2 and "[O101]" in result.output
+    assert roster.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "args, code",
+    [
+        (["-u", "甲镇", "-y", 2025, "-o", "x.txt"], "O103"),
+        (["-u", "甲镇", "-y", 1900, "-o", "x.xlsx"], "U109"),
+        (["-u", "甲镇", "--kind", "村", "-y", 2025, "-o", "x.xlsx"], "U106"),
+    ],
+)
+def test_bad_single_unit_options(tmp_path, args, code):
+    result = runner.invoke(app, [str(a) for a in ["template", *args]], catch_exceptions=False)
+    assert result.exit_code == 2 and f"[{code}]" in result.output
+
+
+def test_unit_or_roster_is_required(tmp_path):
+    assert run("template", "-y", 2025, "-o", tmp_path / "a.xlsx").exit_code == 2
+    assert run("template", "-u", "甲", "-r", "x.csv", "-y", 2025, "-o", tmp_path).exit_code == 2
+
+
+def test_codes_lists_the_whole_registry(spec21):
+    result = run("codes")
+    assert result.exit_code == 0
+    listed = re.findall(r"^([A-Z]\d+)\t", result.output, re.M)
+    assert listed == list(all_codes(spec21))
+    assert "R1" in listed and "U104" in listed
+
+
+def test_spec_summary():
+    result = run("spec")
+    assert result.exit_code == 0
+    assert "200 个数据项" in result.output and "76 个校验项" in result.output
+
+
+@pytest.mark.parametrize("command", [[], ["template"], ["codes"], ["spec"]])
+def test_every_command_has_help(command):
+    result = run(*command, "--help")
+    assert result.exit_code == 0 and "Usage" in result.output
+    assert len(result.output) > 200
+
+
+def test_console_script_runs():
+    done = subprocess.run(
+        [sys.executable, "-m", "workbook_tools", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stdout.startswith("wbtools ")
