@@ -69,6 +69,7 @@ def test_xlsx_roster_with_numeric_codes(tmp_path):
         ("单位名称\n甲镇\n乙镇\n甲镇\n", ["U104"]),
         ("单位名称\n甲镇\n  甲镇\n", ["U104"]),
         ("单位名称\nＡ镇\nA镇\n", ["U104"]),  # full-width and half-width letters are the same unit
+        ("name\nTown A\ntown a\n", ["U104"]),
         ("单位名称\n发改委/统计局\n", ["U105"]),
         ("单位名称\n..\\etc\n", ["U105"]),
         ("单位名称\n../上级\n", ["U105"]),

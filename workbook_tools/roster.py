@@ -64,8 +64,9 @@ def clean(text: object) -> str:
 
 
 def identity(name: str) -> str:
-    """What makes two names the same unit: NFKC (full-width = half-width), no whitespace."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name))
+    """What makes two names the same unit: NFKC (full-width = half-width), no whitespace, no
+    case (two such names would also collide as file names on Windows and macOS)."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name)).casefold()
 
 
 def unsafe_part(name: str) -> str | None:
@@ -125,7 +126,7 @@ def read(path: Path) -> list[Unit]:
     rows = _read_rows(path)
     if not rows:
         raise Failure([Finding("U107", file=str(path))])
-    header = [identity(clean(h)).lower() for h in rows[0]]
+    header = [identity(clean(h)) for h in rows[0]]
     columns = {}
     for field, names in HEADERS.items():
         for i, h in enumerate(header):

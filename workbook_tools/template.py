@@ -342,6 +342,10 @@ class _Writer:
         self._instructions_sheet(instructions, summary)
         self._meta_sheet(meta_ws)
         self._names()
+        for ws in (instructions, info_ws, narrative_ws, checks_ws):
+            ws.set_paper(9)  # A4, one page wide: the unit prints and signs what it returns
+            ws.fit_to_pages(1, 0)
+            ws.set_footer(self.t["footer"])
         for ws in self.wb.worksheets():
             self._protect(ws)
         instructions.activate()
@@ -451,7 +455,11 @@ class _Writer:
         for code, col in tl.check_cols.items():
             rule = spec.rule(code)
             text = self.t["check_row"].format(code=code, name=rule.name.get(self.lang))
-            ws.write_string(tl.header_rows[0], col, text, self.f["check_head"])
+            first, last = tl.header_rows
+            if last > first:
+                ws.merge_range(first, col, last, col, text, self.f["check_head"])
+            else:
+                ws.write_string(first, col, text, self.f["check_head"])
             ws.set_column(col, col, layout.CHECK_COL_WIDTH)
         stub = tl.table.blocks[0].stub_width
         for code, row in tl.check_rows.items():
@@ -697,8 +705,6 @@ class _Writer:
                 "format": self.f["error_cf"],
             },
         )
-        ws.set_paper(9)
-        ws.fit_to_pages(1, 0)
 
     def _status_text(self) -> str:
         counts = {"error": 0, "warning": 0}
