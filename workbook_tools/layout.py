@@ -127,7 +127,7 @@ def _ranges(places: list[Place], from_sheet: str | None) -> list[str]:
     return out
 
 
-def _text_lines(text: str, width: float) -> int:
+def text_lines(text: str, width: float) -> int:
     """Rough number of wrapped lines for ``text`` in a column ``width`` units wide."""
     units = sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
     return max(1, math.ceil(units / max(width - 1, 1)))
@@ -161,7 +161,7 @@ def _layout_table(table: Table, spec: Spec) -> TableLayout:
     _place_checks(tl, spec)
     for label in tl.labels:
         span_width = sum(widths[label.col : label.last_col + 1])
-        lines = _text_lines(label.text, span_width)
+        lines = text_lines(label.text, span_width)
         rows = label.last_row - label.row + 1
         need = 15.0 * math.ceil(lines / rows)
         if need > tl.row_heights.get(label.row, 15.0):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import xlsxwriter
-from xlsxwriter.utility import xl_rowcol_to_cell
+from xlsxwriter.utility import quote_sheetname, xl_rowcol_to_cell
 from xlsxwriter.worksheet import Worksheet
 
 from . import __version__, layout, rules
@@ -245,6 +245,17 @@ class _Writer:
             inst.key: rules.holds(inst, self.values, spec.kinds, unit.kind or None)
             for _, inst in spec.instances()
         }
+        # Cached results of the summary formulas (checks sheet, instructions sheet).
+        self.failing = {"error": 0, "warning": 0}
+        for rule, inst in spec.instances():
+            if not self.passes[inst.key]:
+                self.failing[rule.severity.value] += 1
+        if any(self.failing.values()):
+            self.status = self.t["status_bad"].format(
+                e=self.failing["error"], w=self.failing["warning"]
+            )
+        else:
+            self.status = self.t["status_ok"]
         self.buffer = io.BytesIO()
         self.wb = xlsxwriter.Workbook(
             self.buffer,
@@ -617,15 +628,11 @@ class _Writer:
         sev_col = f"$B${first + 1}:$B${last + 1}"
         status_col = f"$F${first + 1}:$F${last + 1}"
         sev = SEVERITY_TEXT[self.lang]
-        counts = {"error": 0, "warning": 0}
-        for rule, inst in rows:
-            if not self.passes[inst.key]:
-                counts[rule.severity.value] += 1
         labels = t["checks_summary"]
         for i, severity in enumerate(("error", "warning")):
             ws.merge_range(2 + i, 0, 2 + i, 1, labels[i], self.f["label"])
             formula = f'=COUNTIFS({sev_col},"{sev[severity]}",{status_col},"{rules.FAIL}")'
-            ws.write_formula(2 + i, 2, formula, self.f["check"], counts[severity])
+            ws.write_formula(2 + i, 2, formula, self.f["check"], self.failing[severity])
         ws.merge_range(4, 0, 4, 1, labels[2], self.f["label"])
         ok, bad = t["status_ok"], t["status_bad"]
         bad_formula = bad.replace("{e}", '"&C3&"').replace("{w}", '"&C4&"')
@@ -635,7 +642,7 @@ class _Writer:
             2,
             f'=IF(C3+C4=0,"{ok}","{bad_formula}")',
             self.f["value"],
-            ok if not any(counts.values()) else bad.format(e=counts["error"], w=counts["warning"]),
+            self.status,
         )
         for col, head in enumerate(t["checks_cols"]):
             ws.write_string(header_row, col, head, self.f["header"])
@@ -677,7 +684,7 @@ class _Writer:
         for i, step in enumerate(t["steps"], start=1):
             ws.write_number(row, 0, i, self.f["plain"])
             ws.write_string(row, 1, step, self.f["plain"])
-            ws.set_row(row, 15 * max(1, -(-sum(2 if ord(c) > 0x2E7F else 1 for c in step) // 94)))
+            ws.set_row(row, 15 * layout.text_lines(step, 96))
             row += 1
         row += 1
         legend = t["legend"]
@@ -689,10 +696,8 @@ class _Writer:
         row += 5
         ws.write_string(row, 0, t["status_label"], self.f["label"])
         ws.set_row(row, 24)
-        ref = f"{_quote(layout.CHECKS_SHEET)}!{summary['result']}"
-        passed = not any(not ok for ok in self.passes.values())
-        shown = t["status_ok"] if passed else self._status_text()
-        ws.write_formula(row, 1, f"={ref}", self.f["value"], shown)
+        ref = f"{quote_sheetname(layout.CHECKS_SHEET)}!{summary['result']}"
+        ws.write_formula(row, 1, f"={ref}", self.f["value"], self.status)
         ws.conditional_format(
             row,
             1,
@@ -705,13 +710,6 @@ class _Writer:
                 "format": self.f["error_cf"],
             },
         )
-
-    def _status_text(self) -> str:
-        counts = {"error": 0, "warning": 0}
-        for rule, inst in self.spec.instances():
-            if not self.passes[inst.key]:
-                counts[rule.severity.value] += 1
-        return self.t["status_bad"].format(e=counts["error"], w=counts["warning"])
 
     def _meta_sheet(self, ws) -> None:
         spec = self.spec
@@ -739,12 +737,6 @@ def metadata(spec: Spec, unit: Unit, year: int, lang: str = "zh") -> dict[str, s
         "tool": "wbtools",
         "tool_version": __version__,
     }
-
-
-def _quote(sheet: str) -> str:
-    from xlsxwriter.utility import quote_sheetname
-
-    return quote_sheetname(sheet)
 
 
 def _multi_range(rects: list[tuple[int, int, int, int]]) -> str:
