@@ -225,4 +225,15 @@ def test_a_users_own_spec_file_loads(tmp_path):
     data["format"]["name"] = "某省政府信息公开工作年度报告"
     loaded = spec_module.load(_dump(tmp_path, data))
     assert loaded.name == "某省政府信息公开工作年度报告"
-    assert loaded.hash != spec_module.load().hash
+
+
+def test_hash_covers_structure_not_wording(tmp_path):
+    """Rewording a message must not make templates in circulation 'old'; changing a label must."""
+    current = spec_module.load().hash
+    data = _bundled_data()
+    data["rules"][0]["message"]["zh"] = "改写后的说明。"
+    data["types"]["count"]["hint"]["zh"] = "改写后的提示。"
+    assert spec_module.load(_dump(tmp_path, data)).hash == current
+    data["tables"][1]["blocks"][0]["rows"][0]["label"] = "一、本年新收申请数量"
+    (tmp_path / "spec.yaml").unlink()
+    assert spec_module.load(_dump(tmp_path, data)).hash != current

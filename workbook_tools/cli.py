@@ -37,14 +37,28 @@ LangOption = Annotated[
         "--lang", envvar="WBTOOLS_LANG", help="界面语言 zh（默认）或 en / Message language."
     ),
 ]
-FormatOption = Annotated[
+SpecOption = Annotated[
     str | None,
     typer.Option(
+        "--spec",
         "--format",
         help="报告格式：内置格式名或格式定义文件（YAML）路径；默认 2021 年格式。"
         " / Bundled format name or path to a spec file.",
     ),
 ]
+CheckSpecOption = Annotated[
+    str | None,
+    typer.Option(
+        "--spec",
+        help="报告格式：内置格式名或格式定义文件（YAML）路径。 / Bundled format name or spec file.",
+    ),
+]
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
 
 MESSAGES = {
     "zh": {
@@ -54,6 +68,7 @@ MESSAGES = {
         "spec_ok": "格式定义有效：{name} {version}（{basis}），{tables} 张表、{dps} 个数据项（{inputs} 个填报项、{totals} 个合计）、{rules} 条规则、{checks} 个校验项；校验码 {hash}",
         "codes_head": "代码\t级别\t名称\t说明",
         "need_unit": "请用 --unit 指定单位，或用 --roster 指定单位名册。",
+        "annotated": "已生成 {n} 个反馈工作簿，保存在 {path}",
         "both_unit": "--unit 与 --roster 只能二选一。",
     },
     "en": {
@@ -63,6 +78,7 @@ MESSAGES = {
         "spec_ok": "Valid spec: {name} {version} ({basis}), {tables} tables, {dps} datapoints ({inputs} inputs, {totals} totals), {rules} rules, {checks} checks; checksum {hash}",
         "codes_head": "code\tseverity\tname\tmessage",
         "need_unit": "Give a unit with --unit, or a roster with --roster.",
+        "annotated": "Wrote {n} feedback workbooks to {path}",
         "both_unit": "Use either --unit or --roster, not both.",
     },
 }
@@ -121,7 +137,7 @@ def template(
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", help="并行进程数，0 为自动 / Worker processes, 0 = auto.")
     ] = 0,
-    format_: FormatOption = None,
+    format_: SpecOption = None,
     lang: LangOption = Lang.zh,
 ) -> None:
     """生成加锁的 Excel 填报模板（单个单位或按名册批量）。 / Generate the locked Excel template(s)."""
@@ -163,7 +179,7 @@ def template(
 
 
 @app.command()
-def codes(format_: FormatOption = None, lang: LangOption = Lang.zh) -> None:
+def codes(format_: SpecOption = None, lang: LangOption = Lang.zh) -> None:
     """列出全部问题代码及说明。 / List every finding code with its message."""
     try:
         spec = _load_spec(format_)
@@ -176,7 +192,7 @@ def codes(format_: FormatOption = None, lang: LangOption = Lang.zh) -> None:
 
 
 @app.command("spec")
-def spec_command(format_: FormatOption = None, lang: LangOption = Lang.zh) -> None:
+def spec_command(format_: SpecOption = None, lang: LangOption = Lang.zh) -> None:
     """校验格式定义文件并显示摘要。 / Validate a format spec and summarise it."""
     try:
         spec = _load_spec(format_)
@@ -199,6 +215,89 @@ def spec_command(format_: FormatOption = None, lang: LangOption = Lang.zh) -> No
             hash=spec.hash[:12],
         )
     )
+
+
+@app.command()
+def check(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="要检查的工作簿或文件夹（可多个） / Workbooks or folders to check."),
+    ],
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="输出格式 text 或 json / Output format.")
+    ] = OutputFormat.text,
+    previous: Annotated[
+        Path | None,
+        typer.Option(
+            "--previous",
+            "-p",
+            help="上年度的工作簿，或按单位匹配的上年度文件夹（跨年校验 X1–X3） / Last year's workbook or folder.",
+        ),
+    ] = None,
+    annotate: Annotated[
+        Path | None,
+        typer.Option(
+            "--annotate",
+            "-a",
+            help="为每个文件生成反馈工作簿的目录 / Folder for feedback workbooks.",
+        ),
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", help="并行进程数，0 为自动 / Worker processes.")
+    ] = 0,
+    spec_: CheckSpecOption = None,
+    lang: LangOption = Lang.zh,
+) -> None:
+    """校验报送的工作簿：类型、篡改、全部勾稽规则、文字与表格一致性。 / Check returned workbooks."""
+    from . import check as check_module
+    from . import output
+
+    try:
+        spec = _load_spec(spec_)
+    except Failure as exc:
+        _exit_failure(exc, lang)
+    files = check_module.expand(paths)
+    progress = _progress(len(files), lang)
+    reports = check_module.check_paths(
+        files, spec, previous=previous, jobs=jobs or None, progress=progress
+    )
+    if progress:
+        progress(None)
+    if annotate is not None:
+        from . import annotate as annotate_module
+
+        try:
+            written = annotate_module.write_all(
+                reports, spec, annotate, inputs=files, lang=lang.value
+            )
+        except Failure as exc:
+            _exit_failure(exc, lang, spec)
+        _print(_say(lang, "annotated", n=len(written), path=annotate), err=True)
+    if output_format is OutputFormat.json:
+        _print(output.as_json(reports, spec, lang.value))
+    else:
+        style = typer.style if sys.stdout.isatty() else None
+        _print(output.text(reports, spec, lang.value, style))
+    raise typer.Exit(output.exit_code(reports))
+
+
+def _progress(total: int, lang: Lang):
+    """A progress bar on the terminal for long runs; None when not useful."""
+    if total < 20 or not sys.stderr.isatty():
+        return None
+    from rich.progress import Progress
+
+    bar = Progress(transient=True)
+    task = bar.add_task("校验中" if lang is Lang.zh else "Checking", total=total)
+    bar.start()
+
+    def step(report) -> None:
+        if report is None:
+            bar.stop()
+        else:
+            bar.advance(task)
+
+    return step
 
 
 def _version(value: bool) -> None:

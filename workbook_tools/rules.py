@@ -164,12 +164,13 @@ def type_instance(code: str, key: str, cells: Sequence[str]) -> Instance:
 # --- Python side -------------------------------------------------------------------------
 
 
+_NUMERIC = (int, float)  # exact types: bool is not a number here
+
+
 def number(value: Any) -> float | int:
     """The value a sum sees: numbers as they are, anything else as 0 (Excel's SUM does the same;
     the type rule reports the non-number separately)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return 0
-    return value
+    return value if type(value) in _NUMERIC else 0
 
 
 def value_ok(value: Any, kind: str) -> bool:

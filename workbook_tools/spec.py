@@ -113,6 +113,11 @@ class Table:
     def width(self) -> int:
         return self.blocks[0].width
 
+    @property
+    def name(self) -> str:
+        """How messages name the table: 表三“收到和处理政府信息公开申请情况”."""
+        return f"表{self.heading[0]}“{self.title}”"
+
 
 @dataclass(frozen=True, slots=True)
 class Datapoint:
@@ -341,7 +346,7 @@ class _Builder:
         sections = self._sections(tables)
         sets = self._sets(tables)
         rule_list, totals = self._rules(datapoints, sets)
-        canonical = json.dumps(d, sort_keys=True, ensure_ascii=False, default=str)
+        canonical = json.dumps(_structure(d), sort_keys=True, ensure_ascii=False, default=str)
         return Spec(
             format_id=_get(fmt, "id", "format", str),
             version=str(_get(fmt, "version", "format", (str, int))),
@@ -641,6 +646,19 @@ class _Builder:
             for dp in (*inst.cells, inst.at):
                 _need(dp in datapoints, f"{where}", f"'{dp}' ({inst.key}) is not a datapoint id")
         return instances
+
+
+# Wording only: editing these must not make every template in circulation "old" (T103).
+_COSMETIC = {"message", "name", "hint", "error", "label_en", "basis", "title"}
+
+
+def _structure(data: Any) -> Any:
+    """The part of a spec that decides layout, datapoints and rules: what the hash covers."""
+    if isinstance(data, dict):
+        return {k: _structure(v) for k, v in data.items() if k not in _COSMETIC}
+    if isinstance(data, list):
+        return [_structure(v) for v in data]
+    return data
 
 
 def _dependency_order(defined: Mapping[str, tuple[str, ...]]) -> tuple:

@@ -139,9 +139,43 @@ TEXT = {
     },
 }
 SEVERITY_TEXT = {
-    "zh": {"error": "错误", "warning": "警告"},
-    "en": {"error": "error", "warning": "warning"},
+    "zh": {"error": "错误", "warning": "警告", "note": "提示"},
+    "en": {"error": "error", "warning": "warning", "note": "note"},
 }
+FEEDBACK_SHEET = {"zh": "问题清单", "en": "问题清单 Findings"}
+FEEDBACK_TEXT = {
+    "zh": {
+        "title": "{unit}{year}年度报告 校验问题清单",
+        "intro": "以下是对本单位报送文件的校验结果。标色的单元格有问题，鼠标移到单元格上可看批注。"
+        "请在本工作簿中直接修改后保存并重新报送；“校验结果”工作表显示“全部通过”即可。",
+        "columns": ["序号", "级别", "代码", "位置", "问题及修改方法"],
+        "none": "没有发现问题。",
+    },
+    "en": {
+        "title": "{unit} {year} annual report: findings",
+        "intro": "The check of your returned file. Coloured cells have problems; hover for the comment. "
+        "Correct them in this workbook, save and return it; the 校验结果 sheet should say all pass.",
+        "columns": ["No.", "Severity", "Code", "Where", "Problem and how to fix it"],
+        "none": "No problems found.",
+    },
+}
+
+
+@dataclass(frozen=True)
+class FeedbackRow:
+    severity: str
+    code: str
+    key: str | None  # the datapoint or field the finding is at (a link target), if any
+    where: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What a feedback workbook shows: marked cells (key -> (severity, comment)) and all rows."""
+
+    marks: dict[str, tuple[str, str]]
+    rows: list[FeedbackRow]
 
 
 @functools.lru_cache(maxsize=8192)
@@ -226,8 +260,11 @@ class _Writer:
         values: Mapping[str, Any] | None,
         texts: Mapping[str, str] | None,
         info: Mapping[str, Any] | None,
+        feedback: Feedback | None = None,
     ):
         self.spec = spec
+        self.feedback = feedback
+        self._marked: dict[tuple[int, str], Any] = {}
         self.layout: WorkbookLayout = layout.build(spec)
         self.formulas = _formulas(spec)
         self.unit, self.year, self.lang, self.password = unit, year, lang, password
@@ -271,11 +308,30 @@ class _Writer:
     # -- formats -------------------------------------------------------------------------
 
     def _fmt(self, **props: Any):
-        return self.wb.add_format(
-            {"font_name": FONT, "font_size": 11, "valign": "vcenter", **props}
-        )
+        props = {"font_name": FONT, "font_size": 11, "valign": "vcenter", **props}
+        fmt = self.wb.add_format(props)
+        self._props[id(fmt)] = props
+        return fmt
+
+    def _marked_format(self, key: str, base: Any) -> Any:
+        """``base``, or a coloured copy when feedback marks the cell ``key``."""
+        if self.feedback is None or key not in self.feedback.marks:
+            return base
+        severity, _ = self.feedback.marks[key]
+        k = (id(base), severity)
+        if k not in self._marked:
+            fill = COLORS["error_fill" if severity == "error" else "warning_fill"]
+            self._marked[k] = self.wb.add_format({**self._props[id(base)], "bg_color": fill})
+        return self._marked[k]
+
+    def _comment(self, ws, key: str, place: Place) -> None:
+        if self.feedback is not None and key in self.feedback.marks:
+            text = self.feedback.marks[key][1]
+            options = {"author": "wbtools", "x_scale": 3, "y_scale": 2}
+            ws.write_comment(place.row, place.col, text[:32000], options)
 
     def _formats(self) -> dict[str, Any]:
+        self._props: dict[int, dict] = {}
         border = {"border": 1, "text_wrap": True}
         return {
             "title": self._fmt(bold=True, font_size=16, align="center"),
@@ -344,6 +400,7 @@ class _Writer:
         narrative_ws = sheet(layout.NARRATIVE_SHEET)
         checks_ws = sheet(layout.CHECKS_SHEET)
         meta_ws = sheet(layout.META_SHEET)
+        feedback_ws = sheet(FEEDBACK_SHEET[self.lang]) if self.feedback is not None else None
 
         self._info_sheet(info_ws)
         for tid, ws in table_ws.items():
@@ -352,6 +409,8 @@ class _Writer:
         summary = self._checks_sheet(checks_ws)
         self._instructions_sheet(instructions, summary)
         self._meta_sheet(meta_ws)
+        if feedback_ws is not None:
+            self._feedback_sheet(feedback_ws)
         self._names()
         for ws in (instructions, info_ws, narrative_ws, checks_ws):
             ws.set_paper(9)  # A4, one page wide: the unit prints and signs what it returns
@@ -359,7 +418,7 @@ class _Writer:
             ws.set_footer(self.t["footer"])
         for ws in self.wb.worksheets():
             self._protect(ws)
-        instructions.activate()
+        (feedback_ws or instructions).activate()
         self.wb.close()
         return lock_workbook_structure(self.buffer.getvalue(), self.password)
 
@@ -415,7 +474,8 @@ class _Writer:
         by_type: dict[str, list[Place]] = {}
         for dp_id, place in tl.cells.items():
             dp = spec.datapoints[dp_id]
-            fmt = self.f["total" if dp.computed else "input"]
+            fmt = self._marked_format(dp_id, self.f["total" if dp.computed else "input"])
+            self._comment(ws, dp_id, place)
             if place.last_col is not None:
                 ws.merge_range(place.row, place.col, place.row, place.last_col, None, fmt)
             if dp.computed:
@@ -551,7 +611,9 @@ class _Writer:
                     },
                 )
             else:
-                fmt = self.f["phone_input" if field.id == "phone" else "text_input"]
+                base = self.f["phone_input" if field.id == "phone" else "text_input"]
+                fmt = self._marked_format(f"info.{field.id}", base)
+                self._comment(ws, f"info.{field.id}", place)
                 self._write_value(ws, place, value if value is None else str(value), fmt)
 
     def _narrative_sheet(self, ws) -> None:
@@ -573,10 +635,12 @@ class _Writer:
                 place = self.layout.place(field.id)
                 text = self.texts.get(field.id, "")
                 ws.write_string(place.row, 0, field.label, self.f["label"])
+                fmt = self._marked_format(field.id, self.f["text_input"])
+                self._comment(ws, field.id, place)
                 if text:
-                    ws.write_string(place.row, 1, text, self.f["text_input"])
+                    ws.write_string(place.row, 1, text, fmt)
                 else:
-                    ws.write_blank(place.row, 1, None, self.f["text_input"])
+                    ws.write_blank(place.row, 1, None, fmt)
                 ws.set_row(place.row, 150 if field.required else 60)
                 cell = place.a1
                 ws.write_formula(place.row, 2, f"=LEN({cell})", self.f["small"], len(text))
@@ -711,6 +775,38 @@ class _Writer:
             },
         )
 
+    def _feedback_sheet(self, ws) -> None:
+        """Every finding, first in a feedback workbook, each linked to its cell."""
+        t = FEEDBACK_TEXT[self.lang]
+        ws.set_column(0, 0, 6)
+        ws.set_column(1, 2, 8)
+        ws.set_column(3, 3, 24)
+        ws.set_column(4, 4, 90)
+        title = t["title"].format(unit=self.unit.name, year=self.year)
+        ws.merge_range(0, 0, 0, 4, title, self.f["title"])
+        ws.merge_range(1, 0, 1, 4, t["intro"], self.f["note"])
+        ws.set_row(1, 30)
+        for col, head in enumerate(t["columns"]):
+            ws.write_string(3, col, head, self.f["header"])
+        for i, row in enumerate(self.feedback.rows):
+            r = 4 + i
+            ws.write_number(r, 0, i + 1, self.f["small"])
+            ws.write_string(r, 1, SEVERITY_TEXT[self.lang][row.severity], self.f["small"])
+            ws.write_string(r, 2, row.code, self.f["small"])
+            if row.key in self.layout.places:
+                place = self.layout.place(row.key)
+                link = f"internal:{place.ref()}"
+                ws.write_url(r, 3, link, self.f["link"], f"{place.sheet}!{place.a1}")
+            else:
+                ws.write_string(r, 3, row.where, self.f["check_label"])
+            ws.write_string(r, 4, row.message, self.f["check_label"])
+            ws.set_row(r, 15 * layout.text_lines(row.message, 90))
+        if not self.feedback.rows:
+            ws.write_string(4, 4, t["none"], self.f["plain"])
+        ws.set_paper(9)
+        ws.set_landscape()
+        ws.fit_to_pages(1, 0)
+
     def _meta_sheet(self, ws) -> None:
         spec = self.spec
         meta = metadata(spec, self.unit, self.year, self.lang)
@@ -784,9 +880,11 @@ def render(
     values: Mapping[str, Any] | None = None,
     texts: Mapping[str, str] | None = None,
     info: Mapping[str, Any] | None = None,
+    feedback: Feedback | None = None,
 ) -> bytes:
-    """The workbook for ``unit`` and ``year`` as bytes; ``values``/``texts``/``info`` prefill it."""
-    return _Writer(spec, unit, year, lang, password, values, texts, info).write()
+    """The workbook for ``unit`` and ``year`` as bytes; ``values``/``texts``/``info`` prefill it;
+    ``feedback`` colours problem cells with comments and adds the list of findings."""
+    return _Writer(spec, unit, year, lang, password, values, texts, info, feedback).write()
 
 
 def write(path: Path, spec: Spec, unit: Unit, year: int, **options: Any) -> Path:

@@ -1,0 +1,84 @@
+"""Feedback workbooks: for each checked file, a fresh workbook generated from the spec with the
+unit's own values and text filled in, every problem cell coloured with a comment saying what is
+wrong and how to fix it, and a sheet listing every finding. The county can send it straight back;
+the unit corrects it in place and returns it (it is a normal template, metadata included).
+
+The returned file itself is never opened for writing: re-saving someone's workbook would lose
+what the reader cannot carry over, so everything is regenerated (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from . import template
+from .check import Report
+from .files import guard_output
+from .findings import Severity
+from .roster import Unit, unsafe_part
+from .spec import Spec
+
+SUFFIX = {"zh": "_反馈", "en": "_feedback"}
+
+
+def feedback(report: Report, spec: Spec, lang: str = "zh") -> template.Feedback:
+    marks: dict[str, tuple[str, str]] = {}
+    rows = []
+    for f in report.findings:
+        level = f.level(spec)
+        message = f.message(lang, spec)
+        key = f.datapoint
+        rows.append(template.FeedbackRow(level.value, f.code, key, f.location(lang), message))
+        if key is None:
+            continue
+        if key in marks:
+            severity, text = marks[key]
+            worse = "error" if Severity.ERROR in (level, Severity(severity)) else severity
+            marks[key] = (worse, f"{text}\n[{f.code}] {message}")
+        else:
+            marks[key] = (level.value, f"[{f.code}] {message}")
+    return template.Feedback(marks, rows)
+
+
+def render(report: Report, spec: Spec, lang: str = "zh") -> bytes:
+    filing = report.filing
+    unit = Unit(filing.unit or Path(report.path).stem, filing.code, filing.kind)
+    values = {i: filing.raw.get(i) for i in spec.inputs if i in filing.raw}
+    info = {k: v for k, v in filing.info.items() if k not in ("unit", "code", "kind", "year")}
+    return template.render(
+        spec,
+        unit,
+        filing.year or 0,
+        lang=lang,
+        values=values,
+        texts=filing.texts,
+        info=info,
+        feedback=feedback(report, spec, lang),
+    )
+
+
+def out_name(report: Report, lang: str) -> str:
+    stem = Path(report.path).stem
+    if unsafe_part(stem):
+        stem = report.filing.code or "unit"
+    return f"{stem}{SUFFIX[lang]}.xlsx"
+
+
+def write_all(
+    reports: Iterable[Report], spec: Spec, folder: Path, inputs: Iterable[Path], lang: str = "zh"
+) -> list[Path]:
+    """A feedback workbook per readable report in ``folder``; never over an input."""
+    from .files import atomic_write
+
+    folder.mkdir(parents=True, exist_ok=True)
+    inputs = list(inputs)
+    written = []
+    for report in reports:
+        if not report.readable or report.filing.year is None:
+            continue
+        path = folder / out_name(report, lang)
+        guard_output(path, inputs)
+        atomic_write(path, render(report, spec, lang))
+        written.append(path)
+    return written

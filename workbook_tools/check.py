@@ -1,0 +1,312 @@
+"""Verify filings: every rule of the spec, totals recomputed, narrative, last year's figures.
+
+Totals are never trusted as stored. Two views of the table are used:
+- the *sheet* view: what the workbook's own formulas would show, i.e. totals recomputed from the
+  inputs except where a number was typed over a total formula (that number then stands, as it
+  does in Excel). The defining rules (R2–R4: "this total is the sum of those cells") are checked
+  on this view, so a typed-over total is reported once, at its own cell.
+- the *true* view: every total recomputed from the inputs. All other rules (R1, W1, W2) are checked
+  on it, so a typed-over total is not reported again by every rule that uses it.
+A failing check whose cells are all totals (such as R1 on the 总计 column) only repeats what the
+failing checks on the columns themselves say, and is reported only when nothing else fails.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import narrative, reader, rules
+from .filing import Filing
+from .findings import Finding, Severity
+from .roster import identity
+from .spec import Spec
+
+CHECKED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+JUMP = 5.0  # X3: a figure that grows or shrinks more than this factor year on year
+JUMP_FLOOR = 10  # ... and is at least this large in one of the years (small counts jump easily)
+
+
+@dataclass
+class Report:
+    """The outcome for one file."""
+
+    path: str
+    filing: Filing
+    findings: list[Finding] = field(default_factory=list)
+
+    def count(self, severity: Severity) -> int:
+        spec = self.filing.spec
+        return sum(1 for f in self.findings if f.level(spec) is severity)
+
+    @property
+    def readable(self) -> bool:
+        return self.filing.readable
+
+    @property
+    def errors(self) -> int:
+        return self.count(Severity.ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return self.count(Severity.WARNING)
+
+
+def _number(x: Any) -> float | int | None:
+    return x if isinstance(x, int | float) and not isinstance(x, bool) else None
+
+
+def views(filing: Filing) -> tuple[dict[str, Any], dict[str, Any], list[Finding]]:
+    """(sheet view, true view, findings about stored totals) for a readable filing."""
+    spec = filing.spec
+    assert spec is not None
+    inputs = {i: filing.values.get(i) for i in spec.inputs}
+    true = spec.compute(inputs)
+    sheet: dict[str, Any] = dict(inputs)
+    found: list[Finding] = []
+    for target, sources in spec.totals:
+        recomputed = sum(rules.number(sheet.get(s)) for s in sources)
+        stored = _number(filing.values.get(target))
+        has_formula = filing.formula.get(target)
+        where = spec.datapoints[target].label()
+        if target in filing.missing:
+            sheet[target] = recomputed
+        elif has_formula is False and filing.raw.get(target) not in ("", None):
+            # Typed over the formula: the typed value is what the sheet shows and sums on.
+            sheet[target] = stored if stored is not None else recomputed
+            value = reader.shown(filing.raw.get(target))
+            found.append(Finding("T107", {"where": where, "value": value}, **filing.at(target)))
+        elif has_formula is None and stored is not None:
+            sheet[target] = stored  # .xls/.ods: formula or not is unknown; the stored value stands
+        else:
+            sheet[target] = recomputed
+            if stored is not None and round(stored - recomputed, 6) != 0:
+                args = {"where": where, "value": _fmt(stored), "expected": _fmt(recomputed)}
+                found.append(Finding("T108", args, **filing.at(target)))
+    return sheet, true, found
+
+
+def check_filing(filing: Filing, previous: Filing | None = None) -> list[Finding]:
+    """Every finding for one filing: reading, totals, rules, narrative, cross-year."""
+    found = list(filing.findings)
+    spec = filing.spec
+    if spec is None or not filing.readable:
+        return found
+    sheet, true, total_findings = views(filing)
+    found += total_findings
+    found += _rules(filing, spec, sheet, true)
+    found += _narrative(filing, spec, true)
+    if previous is not None and previous.spec is not None:
+        found += cross_year(filing, previous, true)
+    return sort_findings(found, spec)
+
+
+def _rules(filing: Filing, spec: Spec, sheet: Mapping, true: Mapping) -> list[Finding]:
+    failing: list[tuple[bool, Finding]] = []
+    for rule, inst in spec.instances():
+        if inst.op == "type":
+            continue  # checked cell by cell while reading (normalise), with the value shown
+        if filing.missing.intersection(inst.cells):
+            continue  # the missing table or row is its own finding
+        values = sheet if rule.defines else true
+        if rules.holds(inst, values, spec.kinds, filing.kind or None):
+            continue
+        left, right = rules.side_values(inst, values)
+        args = {"where": spec.where(inst), "left": _fmt(left), "right": _fmt(right)}
+        summary = all(spec.datapoints[c].computed for c in inst.cells)
+        failing.append((summary, Finding(rule.code, args, **filing.at(inst.at))))
+    plain = [f for summary, f in failing if not summary]
+    return plain or [f for _, f in failing]
+
+
+def _narrative(filing: Filing, spec: Spec, true: Mapping) -> list[Finding]:
+    out = []
+    for field_def in spec.fields:
+        if field_def.required and not filing.texts.get(field_def.id, "").strip():
+            out.append(Finding("D101", {"field": field_def.label}, **filing.at(field_def.id)))
+    return out + narrative.check(filing, true)
+
+
+def cross_year(filing: Filing, previous: Filing, true: Mapping) -> list[Finding]:
+    """X1–X3 against last year's filing of the same unit."""
+    spec = filing.spec
+    _, last, _ = views(previous)
+    out: list[Finding] = []
+
+    def both(dp: str) -> bool:
+        return dp in spec.datapoints and dp not in filing.missing and dp not in previous.missing
+
+    for col in spec.sets.get("t3_columns", ()):
+        now_id, then_id = f"t3.carried.{col}", f"t3.carry_next.{col}"
+        if both(now_id) and both(then_id) and true[now_id] != last[then_id]:
+            args = {
+                "where": spec.datapoints[now_id].label(),
+                "now": _fmt(true[now_id]),
+                "then": _fmt(last[then_id]),
+            }
+            out.append(Finding("X1", args, **filing.at(now_id)))
+    for row in spec.sets.get("t2_doc_rows", ()):
+        ids = [f"t2.{row}.{c}" for c in ("in_force", "issued", "repealed")]
+        if all(both(i) for i in ids):
+            expected = last[ids[0]] + true[ids[1]] - true[ids[2]]
+            if true[ids[0]] != expected:
+                args = {
+                    "where": spec.datapoints[ids[0]].label(),
+                    "now": _fmt(true[ids[0]]),
+                    "expected": _fmt(expected),
+                    "then": _fmt(last[ids[0]]),
+                }
+                out.append(Finding("X2", args, **filing.at(ids[0])))
+    watched = [
+        d
+        for d in spec.datapoints.values()
+        if d.table == "t2" or (d.computed and d.table in ("t3", "t4"))
+    ]
+    for dp in watched:
+        if not both(dp.id):
+            continue
+        now, then = true[dp.id] or 0, last[dp.id] or 0
+        if (
+            now > 0
+            and then > 0
+            and max(now, then) >= JUMP_FLOOR
+            and (now > then * JUMP or now < then / JUMP)
+        ):
+            args = {"where": dp.label(), "now": _fmt(now), "then": _fmt(then)}
+            out.append(Finding("X3", args, **filing.at(dp.id)))
+    return out
+
+
+_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.NOTE: 2}
+
+
+def sort_findings(found: Iterable[Finding], spec: Spec | None) -> list[Finding]:
+    """Errors first, then warnings and notes; within each, by sheet and cell (reading order)."""
+
+    def cell_key(f: Finding) -> tuple:
+        from xlsxwriter.utility import xl_cell_to_rowcol
+
+        if f.cell:
+            try:
+                return xl_cell_to_rowcol(f.cell)
+            except (ValueError, AttributeError):
+                pass
+        return (-1, -1)
+
+    return sorted(found, key=lambda f: (_ORDER[f.level(spec)], f.sheet or "", cell_key(f)))
+
+
+def _fmt(x: Any) -> str:
+    if isinstance(x, float):
+        return str(int(x)) if x.is_integer() else f"{x:.6g}"
+    return str(x)
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def expand(paths: Iterable[Path]) -> list[Path]:
+    """Files given, and workbooks inside folders given (recursively, sorted); temp files
+    Excel leaves while a workbook is open (~$name.xlsx) are skipped."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out += sorted(
+                q
+                for q in p.rglob("*")
+                if q.is_file()
+                and q.suffix.lower() in CHECKED_SUFFIXES
+                and not q.name.startswith("~$")
+            )
+        else:
+            out.append(p)
+    return list(dict.fromkeys(out))
+
+
+def previous_finder(spec: Spec, source: Path | None) -> Callable[[Filing], Filing | None]:
+    """Last year's filing for a unit: ``source`` is one workbook, or a folder matched by unit."""
+    if source is None:
+        return lambda filing: None
+    if source.is_file():
+        last = reader.read(source, spec)
+        return lambda filing: last if last.readable else None
+    by_unit: dict[str, Path] = {}
+    for path in expand([source]):
+        f = reader.read(path, spec)
+        if f.readable:
+            by_unit.setdefault(identity(f.unit), path)
+            if f.code:
+                by_unit.setdefault("code:" + f.code, path)
+    cache: dict[Path, Filing] = {}
+
+    def find(filing: Filing) -> Filing | None:
+        path = by_unit.get("code:" + filing.code) if filing.code else None
+        path = path or by_unit.get(identity(filing.unit))
+        if path is None:
+            return None
+        if path not in cache:
+            cache[path] = reader.read(path, spec)
+        return cache[path]
+
+    return find
+
+
+def check_file(
+    path: Path, spec: Spec, previous: Callable[[Filing], Filing | None] | None = None
+) -> Report:
+    filing = reader.read(path, spec)
+    last = previous(filing) if previous and filing.readable else None
+    return Report(str(path), filing, check_filing(filing, last))
+
+
+def _check_in_worker(args: tuple) -> Report:
+    path, spec_source, previous_source = args
+    from . import spec as spec_module
+
+    spec = spec_module.load(spec_source)
+    report = check_file(Path(path), spec, _worker_previous(spec, previous_source))
+    report.filing.spec = None  # the parent has the spec; do not send it back with every report
+    return report
+
+
+_PREVIOUS: dict[tuple[str, str | None], Callable] = {}
+
+
+def _worker_previous(spec: Spec, source: str | None) -> Callable:
+    k = (spec.hash, source)
+    if k not in _PREVIOUS:
+        _PREVIOUS[k] = previous_finder(spec, Path(source) if source else None)
+    return _PREVIOUS[k]
+
+
+def check_paths(
+    paths: list[Path],
+    spec: Spec,
+    previous: Path | None = None,
+    jobs: int | None = None,
+    progress: Callable[[Report], None] | None = None,
+) -> list[Report]:
+    """Check many files, in input order; uses several processes for large batches."""
+    jobs = jobs or min(os.cpu_count() or 1, 8)
+    if jobs <= 1 or len(paths) < 16:
+        finder = previous_finder(spec, previous)
+        out = []
+        for p in paths:
+            report = check_file(p, spec, finder)
+            out.append(report)
+            if progress:
+                progress(report)
+        return out
+    tasks = [(str(p), spec.source, str(previous) if previous else None) for p in paths]
+    out = []
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        for report in pool.map(_check_in_worker, tasks, chunksize=16):
+            report.filing.spec = spec if report.filing.readable else None
+            out.append(report)
+            if progress:
+                progress(report)
+    return out

@@ -1,0 +1,51 @@
+"""The one model in the middle: a filing is one unit's report for one year.
+
+The reader and (later) the importer produce filings; check, merge, annotate and report consume
+them. Values are keyed by datapoint id and carry where they came from; nothing downstream looks
+at cell addresses except to tell a person where to look.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .findings import Finding
+from .spec import Spec
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    sheet: str
+    cell: str  # A1
+
+
+@dataclass
+class Filing:
+    path: str
+    spec: Spec | None = None
+    unit: str = ""
+    code: str = ""
+    kind: str = ""
+    year: int | None = None
+    values: dict[str, Any] = field(default_factory=dict)  # normalised inputs, stored totals
+    raw: dict[str, Any] = field(default_factory=dict)  # cells as read
+    formula: dict[str, bool | None] = field(default_factory=dict)  # total cell holds a formula?
+    texts: dict[str, str] = field(default_factory=dict)  # narrative field id -> text
+    info: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, Source] = field(default_factory=dict)  # datapoint or field id -> cell
+    meta: dict[str, str] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)  # what reading found
+    missing: set[str] = field(default_factory=set)  # datapoints not present in the file
+    mtime: float = 0.0
+    readable: bool = False  # the file was read as a filing of ``spec`` (else see findings)
+
+    def at(self, key: str) -> dict[str, str | None]:
+        """Finding location keywords for a datapoint or field id."""
+        src = self.sources.get(key)
+        return {
+            "file": self.path,
+            "sheet": src.sheet if src else None,
+            "cell": src.cell if src else None,
+            "datapoint": key,
+        }

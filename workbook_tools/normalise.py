@@ -1,0 +1,76 @@
+"""Turn what a unit typed into a number, loudly.
+
+Every cell value goes through ``normalise``: a clean number passes silently; text whose meaning
+is certain (“１２”, “12件”, “1,234”, “/” or “无” for none) becomes the number with a warning code;
+anything else (blank, negative, a fraction where a count belongs, a date, “若干”) gets an error
+code and no value. Nothing unreadable is ever taken silently as 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from typing import Any, NamedTuple
+
+from . import rules
+
+NONE_MARKS = {"/", "-", "—", "–", "－", "——", "无", "没有", "空", "\\"}
+_NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+_UNIT = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*(件|个|项|次|条|宗|份|万元)$")
+
+
+class Value(NamedTuple):
+    """The outcome for one cell: the number to use (None when unusable) and the code, if any."""
+
+    number: int | float | None
+    code: str | None = None  # V101..V107 (reader codes) or R5 (not a valid value)
+    raw: str = ""  # the cell as the unit typed it, for messages
+
+
+def shown(raw: Any) -> str:
+    if isinstance(raw, float) and raw.is_integer():
+        return str(int(raw))
+    if isinstance(raw, dt.datetime | dt.date):
+        return raw.isoformat()
+    return str(raw)
+
+
+def normalise(raw: Any, kind: str) -> Value:
+    """Normalise a cell for a datapoint of type kind ``integer`` or ``decimal``."""
+    if type(raw) is float and raw >= 0:  # the common case: a number as typed, no message
+        if kind != "integer":
+            return Value(raw)
+        if raw.is_integer():
+            return Value(int(raw))
+    text = shown(raw)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return Value(None, "V101", "")
+    if isinstance(raw, bool | dt.date | dt.time | dt.timedelta):
+        return Value(None, "R5", text)
+    if isinstance(raw, int | float):
+        return _number(float(raw), kind, None, text)
+    folded = unicodedata.normalize("NFKC", str(raw)).strip().replace(" ", "")
+    full_width = folded != str(raw).strip().replace(" ", "").replace("\u3000", "") and any(
+        "０" <= ch <= "９" for ch in str(raw)
+    )
+    if folded in NONE_MARKS:
+        return Value(0, "V103", text)
+    code = "V105" if full_width else "V104"
+    if _THOUSANDS.match(folded):
+        return _number(float(folded.replace(",", "")), kind, "V105" if full_width else "V107", text)
+    if m := _UNIT.match(folded):
+        unit = m.group(2)
+        if (unit == "万元") != (kind == "decimal"):
+            return Value(None, "R5", text)  # 万元 in a count cell, or 件 in an amount: not certain
+        return _number(float(m.group(1)), kind, "V105" if full_width else "V106", text)
+    if _NUMBER.match(folded):
+        return _number(float(folded), kind, code, text)
+    return Value(None, "R5", text)
+
+
+def _number(x: float, kind: str, code: str | None, text: str) -> Value:
+    if not rules.value_ok(x, kind):
+        return Value(None, "R5", text)
+    return Value(int(x) if kind == "integer" else x, code, text)

@@ -1,0 +1,448 @@
+"""Read a returned workbook into a filing: values by datapoint id, with their cells and findings.
+
+Tables are always found by their labels (whitespace and full/half-width differences ignored), so a
+file whose rows were shifted, or whose tables were pasted into a fresh workbook, still reads. When
+the hidden metadata says the file is our current template, the found positions are compared with
+the template's layout: a difference means rows or columns were inserted or labels edited, and is
+reported as tampering; a label that cannot be found falls back to its template position.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from xlsxwriter.utility import xl_rowcol_to_cell
+
+from . import intake, layout
+from .filing import Filing, Source
+from .findings import Finding
+from .normalise import normalise, shown
+from .spec import Block, Spec, Table
+
+NON_TABLE_SHEETS = {layout.CHECKS_SHEET, layout.META_SHEET, layout.INSTRUCTIONS_SHEET}
+
+
+def key(text: Any) -> str:
+    """How labels are compared: NFKC (full-width = half-width), all whitespace removed."""
+    if not isinstance(text, str):
+        return ""
+    return _key(text)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _key(text: str) -> str:
+    # Cached: the same labels come back in every file of a county's batch.
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _a1(row: int, col: int) -> str:
+    return xl_rowcol_to_cell(row, col)
+
+
+class _Book:
+    """Sheets of a workbook as grids of values, loaded on first use, each vetted first."""
+
+    def __init__(self, path: Path, pkg: intake.Package):
+        from python_calamine import CalamineWorkbook
+
+        self.pkg = pkg
+        self.wb = CalamineWorkbook.from_path(str(path))
+        self.names: list[str] = list(self.wb.sheet_names)
+        self._grids: dict[str, list[list[Any]]] = {}
+        self._index: dict[str, dict[str, list[tuple[int, int]]]] = {}
+
+    def grid(self, name: str) -> list[list[Any]]:
+        if name not in self._grids:
+            self.pkg.sheet_xml(name)  # raises intake.Refused for a sheet not to be parsed
+            sheet = self.wb.get_sheet_by_name(name)
+            end = sheet.end or (0, 0)
+            if (end[0] + 1) * (end[1] + 1) > intake.MAX_CELLS:
+                raise self.pkg.refuse("F108", sheet=name, ref=xl_rowcol_to_cell(*end))
+            self._grids[name] = sheet.to_python(skip_empty_area=False)
+        return self._grids[name]
+
+    def index(self, name: str) -> dict[str, list[tuple[int, int]]]:
+        if name not in self._index:
+            idx: dict[str, list[tuple[int, int]]] = {}
+            for r, row in enumerate(self.grid(name)):
+                for c, value in enumerate(row):
+                    if isinstance(value, str) and value:
+                        idx.setdefault(key(value), []).append((r, c))
+            self._index[name] = idx
+        return self._index[name]
+
+    def cell(self, name: str, r: int, c: int) -> Any:
+        grid = self.grid(name)
+        if r < len(grid) and c < len(grid[r]):
+            return grid[r][c]
+        return ""
+
+
+def read(path: Path | str, spec: Spec) -> Filing:
+    """Read ``path`` as a filing of ``spec``. Never raises for a bad file: a filing that could not
+    be read has ``readable`` False and findings that say why."""
+    path = Path(path)
+    filing = Filing(str(path))
+    pkg = intake.open_package(path)
+    filing.mtime = pkg.mtime
+    filing.findings += pkg.findings
+    if not pkg.ok:
+        return filing
+    try:
+        return _Reader(filing, pkg, _Book(path, pkg), spec).run()
+    except intake.Refused as refused:
+        filing.findings.append(refused.finding)
+    except Exception as exc:  # python-calamine's own errors: password, zip, XML, format
+        filing.findings.append(pkg.explain(exc))
+    finally:
+        pkg.close()
+    filing.spec, filing.readable = None, False
+    return filing
+
+
+class _Reader:
+    def __init__(self, filing: Filing, pkg: intake.Package, book: _Book, spec: Spec):
+        self.f, self.pkg, self.book, self.spec = filing, pkg, book, spec
+        self.layout = layout.build(spec)
+        self.trusted = False
+
+    def note(self, code: str, where: dict | None = None, **args: Any) -> None:
+        self.f.findings.append(Finding(code, args, **(where or {"file": self.f.path})))
+
+    def run(self) -> Filing:
+        f, spec = self.f, self.spec
+        f.meta = self._meta()
+        if not f.meta:
+            self.note("T101")
+        elif f.meta.get("format_id") != spec.format_id:
+            self.note(
+                "F111", detail=f"format {f.meta.get('format_id')} {f.meta.get('format_version')}"
+            )
+            return f
+        elif f.meta.get("spec_hash") != spec.hash:
+            self.note(
+                "T103",
+                found=f"{f.meta.get('format_version')}-{f.meta.get('format_revision')} {f.meta.get('spec_hash', '')[:12]}",
+                current=f"{spec.version}-{spec.revision} {spec.hash[:12]}",
+            )
+        else:
+            self.trusted = True
+        positions: dict[str, tuple[str, int, int]] = {}
+        for table in spec.tables:
+            positions.update(self._locate_table(table))
+        if not positions:
+            self.note("F111", detail="no table of the report was found")
+            return f
+        f.spec = spec
+        f.readable = True
+        self._values(positions)
+        self._info()
+        self._texts()
+        self._protection()
+        return f
+
+    # -- metadata ---------------------------------------------------------------------------
+
+    def _meta(self) -> dict[str, str]:
+        if layout.META_SHEET not in self.book.names:
+            return {}
+        out = {}
+        for row in self.book.grid(layout.META_SHEET):
+            if len(row) >= 2 and isinstance(row[0], str) and row[0]:
+                out[row[0]] = shown(row[1]) if row[1] != "" else ""
+        return out
+
+    # -- finding the tables ---------------------------------------------------------------
+
+    def _table_sheet(self, table: Table) -> str | None:
+        if table.sheet in self.book.names:
+            return table.sheet
+        wanted = {
+            key(leaf.label)
+            for b in table.blocks
+            for _, leaf in b.row_leaves() + b.column_leaves()
+            if leaf.label
+        }
+        best, score = None, 0
+        for name in self.book.names:
+            if name in NON_TABLE_SHEETS:
+                continue
+            hits = len(wanted & self.book.index(name).keys())
+            if hits > score:
+                best, score = name, hits
+        return best if score >= max(1, len(wanted) // 2) else None
+
+    def _locate_table(self, table: Table) -> dict[str, tuple[str, int, int]]:
+        f, tl = self.f, self.layout.tables[table.id]
+        sheet = self._table_sheet(table)
+        ids = [dp for dp in tl.cells]
+        if sheet is None:
+            if self.trusted and table.sheet not in self.book.names:
+                self.note("T104", sheet=table.sheet, expected=table.sheet, found="（工作表已删除）")
+            self.note("T112", table=table.name)
+            f.missing.update(ids)
+            return {}
+        expected = {dp: (p.row, p.col) for dp, p in tl.cells.items()}
+        if self.trusted and sheet == table.sheet and self._labels_in_place(sheet, tl):
+            # Every label where the template put it: the layout is intact, no search needed.
+            return {dp: (sheet, r, c) for dp, (r, c) in expected.items()}
+        found = _search_table(table, self.book.index(sheet), self.spec)
+        positions: dict[str, tuple[str, int, int]] = {}
+        if self.trusted and sheet == table.sheet:
+            moved = [dp for dp, pos in found.items() if pos != expected[dp]]
+            if moved:
+                r, c = found[moved[0]]
+                er, ec = expected[moved[0]]
+                self.note(
+                    "T105",
+                    {
+                        "file": f.path,
+                        "sheet": sheet,
+                        "cell": xl_rowcol_to_cell(r, c),
+                        "datapoint": moved[0],
+                    },
+                    table=table.name,
+                    expected=xl_rowcol_to_cell(er, ec),
+                )
+            index = self.book.index(sheet)
+            for label in tl.labels:
+                here = self.book.cell(sheet, label.row, label.col)
+                if key(here) != key(label.text) and key(label.text) not in index:
+                    cell = xl_rowcol_to_cell(label.row, label.col)
+                    self.note(
+                        "T104",
+                        {"file": f.path, "sheet": sheet, "cell": cell},
+                        expected=label.text,
+                        found=shown(here) or "（空）",
+                    )
+            for dp in ids:
+                r, c = found.get(dp, expected[dp])
+                positions[dp] = (sheet, r, c)
+            return positions
+        lost = [dp for dp in ids if dp not in found]
+        if len(lost) == len(ids):
+            self.note("T112", table=table.name)
+        elif lost:
+            labels = sorted({self.spec.datapoints[dp].label() for dp in lost})
+            self.note(
+                "T113",
+                {"file": f.path, "sheet": sheet},
+                table=table.name,
+                labels="；".join(labels[:6]),
+            )
+        f.missing.update(lost)
+        return {dp: (sheet, r, c) for dp, (r, c) in found.items()}
+
+    def _labels_in_place(self, sheet: str, tl: layout.TableLayout) -> bool:
+        grid = self.book.grid(sheet)
+        for label in tl.labels:
+            row = grid[label.row] if label.row < len(grid) else ()
+            here = row[label.col] if label.col < len(row) else ""
+            if key(here) != key(label.text):
+                return False
+        return True
+
+    # -- values ---------------------------------------------------------------------------
+
+    def _values(self, positions: dict[str, tuple[str, int, int]]) -> None:
+        f, spec = self.f, self.spec
+        blank_tables: dict[str, list[str]] = {}
+        pending: list[Finding] = []
+        no_cache = 0
+        totals: dict[str, list[str]] = {}
+        for dp_id, (sheet, r, c) in positions.items():
+            if spec.datapoints[dp_id].computed:
+                totals.setdefault(sheet, []).append(_a1(r, c))
+        formulas = {s: self.pkg.formulas(s, cells) for s, cells in totals.items()}
+        for dp_id, (sheet, r, c) in positions.items():
+            dp = spec.datapoints[dp_id]
+            raw = self.book.cell(sheet, r, c)
+            f.raw[dp_id] = raw
+            f.sources[dp_id] = Source(sheet, _a1(r, c))
+            if dp.computed:
+                has_formula = formulas[sheet][f.sources[dp_id].cell]
+                f.formula[dp_id] = has_formula
+                if has_formula and raw == "":
+                    no_cache += 1
+                f.values[dp_id] = (
+                    raw if isinstance(raw, int | float) and not isinstance(raw, bool) else None
+                )
+                continue
+            value = normalise(raw, spec.kinds[dp_id])
+            f.values[dp_id] = value.number
+            if value.code == "V101":
+                blank_tables.setdefault(dp.table, []).append(dp_id)
+            if value.code:
+                pending.append(
+                    Finding(value.code, {"where": dp.label(), "value": value.raw}, **f.at(dp_id))
+                )
+        whole_blank = {
+            t
+            for t, blanks in blank_tables.items()
+            if len(blanks)
+            == sum(1 for d in positions if d in spec.inputs and spec.datapoints[d].table == t)
+        }
+        for table_id in whole_blank:
+            table = spec.table(table_id)
+            self.note(
+                "V102",
+                {"file": f.path, "sheet": positions[blank_tables[table_id][0]][0]},
+                table=table.name,
+            )
+        f.findings += [
+            p
+            for p in pending
+            if not (p.code == "V101" and spec.datapoints[p.datapoint].table in whole_blank)
+        ]
+        if no_cache:
+            self.note("T109", count=no_cache)
+
+    # -- basic information and narrative --------------------------------------------------------
+
+    def _field_value(self, key_id: str, label: str, prefer: str) -> tuple[Any, Source | None]:
+        """A field's value: at its template place when trusted, else right of its label."""
+        if self.trusted:
+            place = self.layout.place(key_id)
+            if place.sheet in self.book.names and key(
+                self.book.cell(place.sheet, place.row, 0)
+            ) == key(label):
+                return self.book.cell(place.sheet, place.row, place.col), Source(
+                    place.sheet, place.a1
+                )
+        sheets = [prefer] + [n for n in self.book.names if n != prefer]
+        for name in sheets:
+            if name not in self.book.names or name in NON_TABLE_SHEETS:
+                continue
+            for r, c in self.book.index(name).get(key(label), []):
+                # The value sits right of its label, as in the template (cells further right
+                # hold counts and status, not the value).
+                return self.book.cell(name, r, c + 1), Source(name, _a1(r, c + 1))
+        return "", None
+
+    def _info(self) -> None:
+        f, meta = self.f, self.f.meta
+        for field in self.spec.info:
+            value, src = self._field_value(f"info.{field.id}", field.label, layout.INFO_SHEET)
+            f.info[field.id] = value
+            if src:
+                f.sources[f"info.{field.id}"] = src
+        info_unit = shown(f.info.get("unit", "")).strip()
+        info_year = shown(f.info.get("year", "")).strip()
+        f.unit = meta.get("unit") or info_unit
+        f.code = meta.get("code") or shown(f.info.get("code", "")).strip()
+        f.kind = meta.get("kind") or shown(f.info.get("kind", "")).strip()
+        year = meta.get("year") or info_year
+        f.year = int(year) if year.isdigit() else None
+        if meta:
+            for name, in_meta, in_info in (
+                ("unit", meta.get("unit", ""), info_unit),
+                ("year", meta.get("year", ""), info_year),
+            ):
+                if in_info and key(in_meta) != key(in_info):
+                    self.note("T102", f.at(f"info.{name}"), field=name, meta=in_meta, found=in_info)
+
+    def _texts(self) -> None:
+        f = self.f
+        for field in self.spec.fields:
+            value, src = self._field_value(field.id, field.label, layout.NARRATIVE_SHEET)
+            f.texts[field.id] = shown(value).strip() if value not in (None, "") else ""
+            if src:
+                f.sources[field.id] = src
+
+    def _protection(self) -> None:
+        if not self.f.meta or self.pkg.kind != "xlsx":
+            return
+        present = [t.sheet for t in self.spec.tables if t.sheet in self.book.names]
+        open_sheets = [s for s in present if not self.pkg.protected(s)]
+        if open_sheets or not self.pkg.structure_locked:
+            what = "、".join(open_sheets) if open_sheets else "工作簿结构 / workbook structure"
+            self.note("T106", sheets=what)
+
+
+# --- searching a sheet for a table's labels ---------------------------------------------------
+
+
+def _search_table(
+    table: Table, index: dict[str, list[tuple[int, int]]], spec: Spec
+) -> dict[str, tuple[int, int]]:
+    """Datapoint id -> (row, col) for every datapoint whose row and column labels were found.
+
+    Blocks are searched in order, each below the previous one. Within a block, column leaves are
+    matched left to right (so repeated labels such as 表四's 结果维持 go to their own group) and row
+    leaves top to bottom.
+    """
+    by_pos = {
+        (d.block, d.row, d.col): d.id for d in spec.datapoints.values() if d.table == table.id
+    }
+    out: dict[str, tuple[int, int]] = {}
+    start = 0
+    for bi, block in enumerate(table.blocks):
+        rows, cols, end = _search_block(block, index, start)
+        for ri, r in rows.items():
+            for ci, c in cols.items():
+                out[by_pos[(bi, ri, ci)]] = (r, c)
+        start = max(start, end + 1)
+    return out
+
+
+def _first_after(
+    cands: Iterable[tuple[int, int]],
+    row_min: int,
+    row_max: int,
+    col_min: int,
+    col_max: int,
+    by_col: bool,
+):
+    best = None
+    for r, c in cands:
+        if row_min <= r < row_max and col_min <= c < col_max:
+            k = (c, r) if by_col else (r, c)
+            if best is None or k < best[0]:
+                best = (k, (r, c))
+    return best[1] if best else None
+
+
+def _search_block(block: Block, index, start: int) -> tuple[dict[int, int], dict[int, int], int]:
+    huge = 1 << 30
+    # The block starts below its caption, or (表三, 表四 have none) at its first header label.
+    anchor = key(block.caption) if block.caption else key(block.columns[0].label)
+    hit = _first_after(index.get(anchor, ()), start, huge, 0, huge, by_col=False)
+    if hit is None:
+        return {}, {}, start
+    region = hit[0] + 1 if block.caption else hit[0]
+    header_rows = region + block.header_depth + 4
+    cols: dict[int, int] = {}
+    last_col, header_bottom = -1, region
+    for ci, (_, leaf) in enumerate(block.column_leaves()):
+        hit = _first_after(
+            index.get(key(leaf.label), ()), region, header_rows, last_col + 1, huge, by_col=True
+        )
+        if hit is None:
+            continue
+        cols[ci] = hit[1]
+        last_col = hit[1]
+        header_bottom = max(header_bottom, hit[0])
+    if not cols:
+        return {}, {}, start
+    rows: dict[int, int] = {}
+    first_data_col = min(cols.values())
+    leaves = block.row_leaves()
+    if len(leaves) == 1 and leaves[0][1].label is None:
+        rows[0] = header_bottom + 1
+        return rows, cols, header_bottom + 1
+    last_row = header_bottom
+    limit = header_bottom + len(leaves) + 40  # room for a few inserted rows, not the next table
+    for ri, (_, leaf) in enumerate(leaves):
+        hit = _first_after(
+            index.get(key(leaf.label), ()), last_row + 1, limit, 0, first_data_col, by_col=False
+        )
+        if hit is None:
+            continue
+        rows[ri] = hit[0]
+        last_row = hit[0]
+    return rows, cols, last_row
