@@ -105,13 +105,23 @@ def check_filing(filing: Filing, previous: Filing | None = None) -> list[Finding
     return sort_findings(found, spec)
 
 
+def unknown(filing: Filing, spec: Spec) -> set[str]:
+    """Datapoints whose value is not known: missing from the file, or totals summing one."""
+    out = set(filing.missing)
+    for target, sources in spec.totals:
+        if out.intersection(sources):
+            out.add(target)
+    return out
+
+
 def _rules(filing: Filing, spec: Spec, sheet: Mapping, true: Mapping) -> list[Finding]:
     failing: list[tuple[bool, Finding]] = []
+    missing = unknown(filing, spec)
     for rule, inst in spec.instances():
         if inst.op == "type":
             continue  # checked cell by cell while reading (normalise), with the value shown
-        if filing.missing.intersection(inst.cells):
-            continue  # the missing table or row is its own finding
+        if missing.intersection(inst.cells):
+            continue  # the missing table or row is its own finding; no guessing around it
         values = sheet if rule.defines else true
         if rules.holds(inst, values, spec.kinds, filing.kind or None):
             continue
@@ -137,9 +147,12 @@ def cross_year(filing: Filing, previous: Filing, true: Mapping) -> list[Finding]
     _, last, _ = views(previous)
     out: list[Finding] = []
 
-    def both(dp: str) -> bool:
-        return dp in spec.datapoints and dp not in filing.missing and dp not in previous.missing
+    gaps = unknown(filing, spec) | unknown(previous, spec)
 
+    def both(dp: str) -> bool:
+        return dp in spec.datapoints and dp not in gaps
+
+    carried: list[tuple[bool, Finding]] = []
     for col in spec.sets.get("t3_columns", ()):
         now_id, then_id = f"t3.carried.{col}", f"t3.carry_next.{col}"
         if both(now_id) and both(then_id) and true[now_id] != last[then_id]:
@@ -148,7 +161,11 @@ def cross_year(filing: Filing, previous: Filing, true: Mapping) -> list[Finding]
                 "now": _fmt(true[now_id]),
                 "then": _fmt(last[then_id]),
             }
-            out.append(Finding("X1", args, **filing.at(now_id)))
+            finding = Finding("X1", args, **filing.at(now_id))
+            carried.append((spec.datapoints[now_id].computed, finding))
+    # The 总计 column only repeats the columns' own mismatch, as with R1 (see _rules).
+    plain = [f for total, f in carried if not total]
+    out += plain or [f for _, f in carried]
     for row in spec.sets.get("t2_doc_rows", ()):
         ids = [f"t2.{row}.{c}" for c in ("in_force", "issued", "repealed")]
         if all(both(i) for i in ids):

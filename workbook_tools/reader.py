@@ -136,6 +136,8 @@ class _Reader:
         for table in spec.tables:
             positions.update(self._locate_table(table))
         if not positions:
+            # Not this report at all: that one finding says it (drop "found by labels" notes).
+            f.findings = [x for x in f.findings if x.code not in ("T101", "T103", "T112")]
             self.note("F111", detail="no table of the report was found")
             return f
         f.spec = spec
@@ -182,8 +184,6 @@ class _Reader:
         sheet = self._table_sheet(table)
         ids = [dp for dp in tl.cells]
         if sheet is None:
-            if self.trusted and table.sheet not in self.book.names:
-                self.note("T104", sheet=table.sheet, expected=table.sheet, found="（工作表已删除）")
             self.note("T112", table=table.name)
             f.missing.update(ids)
             return {}
