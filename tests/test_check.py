@@ -201,6 +201,14 @@ CASES = {
         {f"T105@{T3}!D14", "T109"},
     ),
     "T106 protection removed": (lambda s, t: wb.unprotect(wb.render(s), T3), {"T106"}),
+    "T106 structure unprotected": (
+        lambda s, t: wb.edit_part(
+            wb.render(s),
+            "xl/workbook.xml",
+            lambda x: x.replace(b'<workbookProtection lockStructure="1"/>', b""),
+        ),
+        {"T106"},
+    ),
     "T107 total typed over, same value": (
         lambda s, t: wb.type_over_formula(
             wb.render(s), T3, "J9", wb.base_values(s)["t3.granted.total"]

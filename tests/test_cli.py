@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 import subprocess
 import sys
 
@@ -155,3 +156,110 @@ def test_console_script_runs():
         check=False,
     )
     assert done.returncode == 0 and done.stdout.startswith("wbtools ")
+
+
+# --- wbtools check ------------------------------------------------------------------------
+
+
+def _returned(tmp_path, spec21, name="a.xlsx", **changes):
+    from . import workbooks as wb
+
+    values = wb.base_values(spec21)
+    values.update(changes)
+    path = tmp_path / name
+    path.write_bytes(wb.render(spec21, spec21.compute(values)))
+    return path
+
+
+def test_check_clean_file_exits_0(tmp_path, spec21):
+    path = _returned(tmp_path, spec21)
+    result = run("check", path)
+    assert result.exit_code == 0, result.output
+    assert "通过" in result.output and "共检查 1 个文件" in result.output
+
+
+def test_check_errors_exit_1_and_name_the_cell(tmp_path, spec21):
+    path = _returned(tmp_path, spec21, **{"t3.new.natural": 10**4})
+    result = run("check", path)
+    assert result.exit_code == 1
+    assert "R1" in result.output and "表三 依申请公开!D31" in result.output
+
+
+def test_check_nothing_readable_exits_2(tmp_path):
+    bad = tmp_path / "bad.xlsx"
+    bad.write_text("not a workbook", encoding="utf-8")
+    result = run("check", bad, tmp_path / "missing.xlsx")
+    assert result.exit_code == 2
+    assert "F102" in result.output and "F101" in result.output
+
+
+def test_check_folder_mixed_keeps_going_and_reports_json(tmp_path, spec21):
+    import json
+
+    folder = tmp_path / "returned"
+    folder.mkdir()
+    _returned(folder, spec21, "a.xlsx")
+    _returned(folder, spec21, "b.xlsx", **{"t2.licensing.decisions": "12件"})
+    (folder / "c.xlsx").write_bytes(b"PK\x03\x04broken")
+    (folder / "~$a.xlsx").write_bytes(b"lock file Excel leaves behind")
+    (folder / "notes.txt").write_text("ignored", encoding="utf-8")
+    result = run("check", folder, "--format", "json", "--lang", "en")
+    assert result.exit_code == 1
+    doc = json.loads(result.output)
+    states = {Path(f["path"]).name: f["status"] for f in doc["files"]}
+    assert states == {"a.xlsx": "passed", "b.xlsx": "warnings", "c.xlsx": "unreadable"}
+    b = next(f for f in doc["files"] if f["path"].endswith("b.xlsx"))
+    assert [(x["code"], x["cell"], x["severity"]) for x in b["findings"]] == [
+        ("V106", "B10", "warning")
+    ]
+    assert b["findings"][0]["message"].startswith("“")
+    assert doc["summary"]["n"] == 3 and doc["exit_code"] == 1
+
+
+def test_check_parallel_equals_serial(tmp_path, spec21):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(18):
+        _returned(
+            folder, spec21, f"u{i:02d}.xlsx", **({"t3.new.natural": 999} if i % 5 == 0 else {})
+        )
+    serial = run("check", folder, "-j", "1", "--format", "json")
+    parallel = run("check", folder, "-j", "2", "--format", "json")
+    assert serial.exit_code == parallel.exit_code == 1
+    assert serial.output == parallel.output
+
+
+def test_check_annotate_writes_feedback_and_leaves_inputs_alone(tmp_path, spec21):
+    path = _returned(tmp_path, spec21, **{"t2.licensing.decisions": "12件", "t3.new.natural": 999})
+    before = path.read_bytes()
+    out = tmp_path / "feedback"
+    result = run("check", path, "--annotate", out)
+    assert result.exit_code == 1
+    assert path.read_bytes() == before
+    (feedback,) = out.iterdir()
+    assert feedback.name == "a_反馈.xlsx"
+    book = openpyxl.load_workbook(feedback)
+    assert book.sheetnames[-1] == "问题清单" and book.active.title == "问题清单"
+    listing = [[c.value for c in row] for row in book["问题清单"].iter_rows(min_row=5)]
+    assert [row[2] for row in listing] == ["R1", "V106"]
+    cell = book["表二 主动公开"]["B10"]
+    assert cell.value == "12件" and cell.comment and "V106" in cell.comment.text
+    assert cell.fill.fgColor.rgb.endswith("FFEB9C")  # a warning is orange
+    assert (
+        book["表三 依申请公开"]["D31"].comment
+        and "R1" in book["表三 依申请公开"]["D31"].comment.text
+    )
+    # the feedback workbook is itself a template: checked again, it gives the same findings
+    again = run("check", feedback, "--format", "json")
+    import json
+
+    assert [x["code"] for x in json.loads(again.output)["files"][0]["findings"]] == ["R1", "V106"]
+
+
+def test_check_annotate_refuses_to_write_over_an_input(tmp_path, spec21):
+    first = _returned(tmp_path, spec21, "a.xlsx")
+    path = _returned(tmp_path, spec21, "a_反馈.xlsx")  # last round's feedback, returned as is
+    before = path.read_bytes()
+    result = run("check", first, path, "--annotate", tmp_path)
+    assert result.exit_code == 2 and "O101" in result.output
+    assert path.read_bytes() == before

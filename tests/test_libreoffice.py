@@ -15,8 +15,10 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from workbook_tools import layout, office, rules, synth
+from workbook_tools import check, layout, office, rules, synth
 from workbook_tools.template import defined_name
+
+from . import workbooks as wb
 
 pytestmark = pytest.mark.libreoffice
 
@@ -66,6 +68,10 @@ def round_trip(tmp_path_factory, spec21, template_bytes, soffice):
     base = tmp_path_factory.mktemp("lo")
     values = synth.consistent_values(spec21, random.Random(2024))
     values["t3.deny_law.other"] = 0
+    for col in spec21.sets["applicants"]:  # keeps “未收取信息处理费” in the text true
+        values[f"t3.granted.{col}"] += values[f"t3.other_unpaid.{col}"]
+        values[f"t3.other_unpaid.{col}"] = 0
+    values = spec21.compute(values)
     assert spec21.failures(values, "乡镇") == []
     inputs = {i: values[i] for i in spec21.inputs}
 
@@ -83,18 +89,23 @@ def round_trip(tmp_path_factory, spec21, template_bytes, soffice):
     blank = base / "in" / "blank.xlsx"
     blank.parent.mkdir()
     blank.write_bytes(template_bytes)
+    texts = {k: v for k, v in wb.TEXTS.items() if v}
     files = {
         "blank": blank,
-        "filled": _fill(template_bytes, lay, inputs, base / "in" / "filled.xlsx"),
+        "filled": _fill(template_bytes, lay, {**inputs, **texts}, base / "in" / "filled.xlsx"),
     }
     for name, change in breaks.items():
-        files[name] = _fill(template_bytes, lay, {**inputs, **change}, base / "in" / f"{name}.xlsx")
+        files[name] = _fill(
+            template_bytes, lay, {**inputs, **texts, **change}, base / "in" / f"{name}.xlsx"
+        )
     outs = office.convert_many(list(files.values()), "xlsx", base / "out")
     books = {
         name: openpyxl.load_workbook(out, data_only=True)
         for name, out in zip(files, outs, strict=True)
     }
     formulas = openpyxl.load_workbook(outs[0])
+    paths = dict(zip(files, outs, strict=True))
+    paths["filled.ods"] = office.convert(paths["filled"], "ods", base / "ods")
     return {
         "lay": lay,
         "values": values,
@@ -102,6 +113,7 @@ def round_trip(tmp_path_factory, spec21, template_bytes, soffice):
         "breaks": breaks,
         "books": books,
         "formulas": formulas,
+        "paths": paths,
     }
 
 
@@ -161,3 +173,19 @@ def test_blank_template_survives_libreoffice(round_trip, spec21, template_book):
     assert saved["_meta"].sheet_state in ("hidden", "veryHidden")
     _, failed = _shown(round_trip["books"]["blank"], spec21, lay)
     assert failed == set()
+
+
+@pytest.mark.parametrize("name", ["filled", "filled.ods"])
+def test_a_template_filled_and_saved_by_libreoffice_checks_clean(round_trip, spec21, name):
+    report = check.check_file(round_trip["paths"][name], spec21)
+    assert report.readable
+    assert [f.code for f in report.findings] == []
+    values = round_trip["values"]
+    assert {i: report.filing.values[i] for i in spec21.inputs} == {
+        i: values[i] for i in spec21.inputs
+    }
+
+
+def test_a_broken_file_saved_by_libreoffice_gives_the_same_finding(round_trip, spec21):
+    report = check.check_file(round_trip["paths"]["r1"], spec21)
+    assert [(f.code, f.cell) for f in report.findings] == [("R1", "D31")]

@@ -36,7 +36,9 @@ ZIP_MAGIC = b"PK\x03\x04"
 
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?"')
 _SHEET_PROTECTION = re.compile(rb'<(?:\w+:)?sheetProtection\b[^>]*\bsheet="(1|true)"')
-_WORKBOOK_PROTECTION = re.compile(rb'<(?:\w+:)?workbookProtection\b[^>]*\blockStructure="(1|true)"')
+# Excel drops the element when a user unprotects the structure; LibreOffice (7.x) keeps an empty
+# one and loses the attribute on every save, so the element's presence is what counts.
+_WORKBOOK_PROTECTION = re.compile(rb"<(?:\w+:)?workbookProtection\b")
 _SHEET_ENTRY = re.compile(rb"<(?:\w+:)?sheet\b[^>]*>")
 _ATTR = re.compile(rb'([\w:]+)="([^"]*)"')
 _RELATIONSHIP = re.compile(rb"<Relationship\b[^>]*>")

@@ -1,0 +1,57 @@
+"""The narrative parser: Chinese numerals and the claims it recognises."""
+
+from __future__ import annotations
+
+import pytest
+
+from workbook_tools import narrative
+
+
+@pytest.mark.parametrize(
+    "text, number",
+    [
+        ("12", 12),
+        ("零", 0),
+        ("三", 3),
+        ("十", 10),
+        ("十二", 12),
+        ("二十", 20),
+        ("两", 2),
+        ("一百零五", 105),
+        ("几", None),
+    ],
+)
+def test_chinese_numbers(text, number):
+    assert narrative.chinese_number(text) == number
+
+
+def _claims(sentence):
+    return [
+        (c.what_zh, narrative.chinese_number(m.group(1)))
+        for c in narrative.CLAIMS
+        for m in c.pattern.finditer(sentence)
+    ]
+
+
+@pytest.mark.parametrize(
+    "sentence, claims",
+    [
+        ("2024年共收到政府信息公开申请12件，上年结转2件。", [("收到申请", 12), ("上年结转", 2)]),
+        ("全年受理依申请公开申请十二件。", [("收到申请", 12)]),
+        ("结转下年度继续办理1件。", [("结转下年度", 1)]),
+        ("发生政府信息公开行政复议2件、行政诉讼1件。", [("行政复议", 2), ("行政诉讼", 1)]),
+        ("本年制发行政规范性文件3件。", [("制发规范性文件", 3)]),
+        ("现将2024年政务信息公开工作情况报告如下。", []),
+    ],
+)
+def test_claims(sentence, claims):
+    assert sorted(_claims(sentence)) == sorted(claims)
+
+
+def test_sentences_split_on_chinese_punctuation():
+    assert list(narrative.sentences("一是公开。二是培训；三是监督\n四是考核")) == [
+        "一是公开。",
+        "二是培训；",
+        "三是监督",
+        "四是考核",
+    ]
