@@ -6,7 +6,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 YEAR ?= 2025
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench samples clean
 
 $(BIN)/wbtools: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ $(VENV)/.dev: $(BIN)/wbtools
 
 demo: $(BIN)/wbtools
 	$(BIN)/wbtools template --roster samples/roster.csv --year $(YEAR) -o out/templates/
+	@# check exits 1 when it finds errors, which the samples have on purpose
+	$(BIN)/wbtools check samples/returned/$(YEAR) --previous samples/returned/2024 \
+		--annotate out/feedback/ || [ $$? -eq 1 ]
+
+samples: $(BIN)/wbtools
+	$(BIN)/python samples/build.py
 
 test: $(VENV)/.dev lint
 	$(BIN)/pytest -q

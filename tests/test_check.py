@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from workbook_tools import check, reader
+from workbook_tools import check, reader, synth
 from workbook_tools.findings import CODES
 
 from . import workbooks as wb
@@ -306,27 +306,9 @@ def test_missing_file(spec21, tmp_path):
     assert [f.code for f in report.findings] == ["F101"] and not report.readable
 
 
-def consistent_previous(spec, this: dict) -> dict:
-    """Last year's inputs that agree with ``this`` year across years (X1, X2) and are balanced."""
-    last = {i: this[i] for i in spec.inputs}
-    for c in spec.sets["applicants"]:
-        last[f"t3.carry_next.{c}"] = this[f"t3.carried.{c}"]
-        handled = sum(last[f"t3.{r}.{c}"] for r in spec.sets["results"])
-        last[f"t3.new.{c}"] = handled + last[f"t3.carry_next.{c}"] - last[f"t3.carried.{c}"]
-        if last[f"t3.new.{c}"] < 0:
-            last[f"t3.granted.{c}"] -= last[f"t3.new.{c}"]
-            last[f"t3.new.{c}"] = 0
-    for r in spec.sets["t2_doc_rows"]:
-        last[f"t2.{r}.in_force"] = (
-            this[f"t2.{r}.in_force"] - this[f"t2.{r}.issued"] + this[f"t2.{r}.repealed"]
-        )
-        last[f"t2.{r}.issued"] = last[f"t2.{r}.repealed"] = 0  # last year's own flows
-    return spec.compute(last)
-
-
 def _previous(spec, tmp_path, **changes) -> tuple[Path, Path]:
     this = wb.base_values(spec)
-    last = consistent_previous(spec, this)
+    last = synth.previous_year(spec, this)
     assert spec.failures(last, "乡镇") == [] and min(last[i] for i in spec.inputs) >= 0
     last.update(changes)
     last = spec.compute(last)
@@ -345,7 +327,7 @@ def _previous(spec, tmp_path, **changes) -> tuple[Path, Path]:
     ],
 )
 def test_cross_year(spec21, tmp_path, changes, expected):
-    last = consistent_previous(spec21, wb.base_values(spec21))
+    last = synth.previous_year(spec21, wb.base_values(spec21))
     if changes == "carry":  # last year carried one more forward than this year says came over
         changes = {
             "t3.carry_next.natural": last["t3.carry_next.natural"] + 1,

@@ -1,24 +1,13 @@
-"""Building returned workbooks for tests: consistent filings, and the edits units make to them.
-
-Edits are made the way they happen in the field: values typed into cells (through the template
-writer, as Excel would store them), XML-level changes for tampering that keeps everything else
-intact (a number typed over a formula, protection removed, a label retyped), and openpyxl for
-structural changes (a sheet deleted, rows inserted), which also drops cached formula results.
-"""
+"""Returned workbooks for tests: a consistent base filing with narrative, rendered through the
+template writer; the edits units make live in ``workbook_tools.synth``."""
 
 from __future__ import annotations
 
-import io
 import random
-import re
-import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import openpyxl
-
-from workbook_tools import intake, layout, synth, template
+from workbook_tools import synth, template
 from workbook_tools.roster import Unit
 
 UNIT = Unit("徐营镇", "101", "乡镇")
@@ -56,77 +45,15 @@ def render(spec, values=None, texts=None, unit: Unit = UNIT, year: int = YEAR) -
     return template.render(spec, unit, year, values=values, texts=TEXTS if texts is None else texts)
 
 
-def sheet_part(data: bytes, sheet: str) -> str:
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        return intake._sheet_parts(z, z.read("xl/workbook.xml"))[sheet]
-
-
-def edit_part(data: bytes, part: str, change: Callable[[bytes], bytes]) -> bytes:
-    """Rewrite one zip part, everything else byte for byte."""
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            body = src.read(info)
-            if info.filename == part:
-                new = change(body)
-                assert new != body, f"edit of {part} changed nothing"
-                body = new
-            dst.writestr(info, body)
-    return out.getvalue()
-
-
-def replace_cell(data: bytes, sheet: str, ref: str, cell_xml: str) -> bytes:
-    """Replace the <c r="ref"> element of ``sheet`` by ``cell_xml`` (use {s} for its style)."""
-
-    def change(xml: bytes) -> bytes:
-        pattern = re.compile(
-            rb'<c r="' + ref.encode() + rb'"( s="(\d+)")?[^>]*?(/>|>.*?</c>)', re.S
-        )
-        m = pattern.search(xml)
-        assert m, f"{sheet}!{ref} not found"
-        style = (m.group(2) or b"0").decode()
-        return xml[: m.start()] + cell_xml.format(r=ref, s=style).encode() + xml[m.end() :]
-
-    return edit_part(data, sheet_part(data, sheet), change)
-
-
-def type_over_formula(data: bytes, sheet: str, ref: str, number: float) -> bytes:
-    return replace_cell(data, sheet, ref, '<c r="{r}" s="{s}"><v>' + str(number) + "</v></c>")
-
-
-def stale_cached_value(data: bytes, sheet: str, ref: str, number: float) -> bytes:
-    def change(xml: bytes) -> bytes:
-        pattern = re.compile(rb'(<c r="' + ref.encode() + rb'"[^>]*><f>[^<]*</f><v>)[^<]*(</v>)')
-        assert pattern.search(xml)
-        return pattern.sub(lambda m: m.group(1) + str(number).encode() + m.group(2), xml, count=1)
-
-    return edit_part(data, sheet_part(data, sheet), change)
-
-
-def retype_text(data: bytes, sheet: str, ref: str, text: str) -> bytes:
-    return replace_cell(
-        data, sheet, ref, '<c r="{r}" s="{s}" t="inlineStr"><is><t>' + text + "</t></is></c>"
-    )
-
-
-def unprotect(data: bytes, sheet: str) -> bytes:
-    return edit_part(
-        data, sheet_part(data, sheet), lambda xml: re.sub(rb"<sheetProtection[^>]*/>", b"", xml)
-    )
-
-
-def with_openpyxl(data: bytes, change: Callable[[openpyxl.Workbook], None]) -> bytes:
-    book = openpyxl.load_workbook(io.BytesIO(data))
-    change(book)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-def set_meta(data: bytes, key: str, value: str) -> bytes:
-    row = template.META_KEYS.index(key) + 1
-    return retype_text(data, layout.META_SHEET, f"B{row}", value)
+sheet_part = synth.sheet_part
+edit_part = synth.edit_part
+replace_cell = synth.replace_cell
+type_over_formula = synth.type_over_formula
+stale_cached_value = synth.stale_cached_value
+retype_text = synth.retype_text
+unprotect = synth.unprotect
+with_openpyxl = synth.with_openpyxl
+set_meta = synth.set_meta
 
 
 def write(tmp_path: Path, data: bytes, name: str = "returned.xlsx") -> Path:

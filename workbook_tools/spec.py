@@ -486,6 +486,7 @@ class _Builder:
         return tuple(tables), datapoints
 
     def _datapoints(self, tid: str, bi: int, block: Block, out: dict, where: str) -> None:
+        skip_root = 1 if len(block.columns) == 1 and block.columns[0].children else 0
         for ri, (rpath, rleaf) in enumerate(block.row_leaves()):
             for ci, (cpath, cleaf) in enumerate(block.column_leaves()):
                 row_key = ".".join(h.key for h in rpath if h.key)
@@ -503,7 +504,8 @@ class _Builder:
                     row_key=row_key,
                     col_key=col_key,
                     row_labels=tuple((h.key, h.label) for h in rpath if h.label),
-                    col_labels=tuple((h.key, h.label) for h in cpath if h.label),
+                    # A lone root over every column (表三's 申请人情况) says nothing about a cell.
+                    col_labels=tuple((h.key, h.label) for h in cpath[skip_root:] if h.label),
                 )
 
     def _sections(self, tables: tuple[Table, ...]) -> tuple[Section, ...]:
