@@ -8,14 +8,13 @@ at cell addresses except to tell a person where to look.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .findings import Finding
 from .spec import Spec
 
 
-@dataclass(frozen=True, slots=True)
-class Source:
+class Source(NamedTuple):
     sheet: str
     cell: str  # A1
 

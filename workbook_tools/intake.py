@@ -65,6 +65,7 @@ class Package:
     mtime: float = 0.0
     zip: zipfile.ZipFile | None = None  # open while the reader works; see close()
     _xml: dict[str, bytes] = field(default_factory=dict)
+    _vetted: set[str] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -75,27 +76,38 @@ class Package:
         self.findings.append(finding)
         return Refused(finding)
 
+    def vet_sheet(self, sheet: str) -> None:
+        """Refuse (raise Refused) a sheet not to be parsed: a DOCTYPE, or a claimed range far
+        beyond any report. Both sit at the head of the sheet's XML, so only that is read."""
+        if self.kind != "xlsx" or self.zip is None or sheet in self._vetted:
+            return
+        part = self.sheet_parts.get(sheet)
+        if part is None or part not in self.zip.NameToInfo:
+            return
+        with self.zip.open(part) as fh:
+            head = fh.read(4096)
+        if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+            raise self.refuse("F107", part=part)
+        if m := _DIMENSION.search(head):
+            last_col, last_row = (
+                (m.group(3), m.group(4)) if m.group(3) else (m.group(1), m.group(2))
+            )
+            if int(last_row) > MAX_ROWS or _col_number(last_col) > MAX_COLS:
+                ref = m.group(0).decode(errors="replace").split('"')[1]
+                raise self.refuse("F108", sheet=sheet, ref=ref)
+        self._vetted.add(sheet)
+
     def sheet_xml(self, sheet: str) -> bytes | None:
-        """Vet and return a sheet's XML (None for .xls/.ods, where calamine reads the binary or
-        ODF itself). Raises Refused for a sheet that must not be parsed."""
+        """A vetted sheet's whole XML (None for .xls/.ods, where calamine reads the binary or ODF
+        itself, or when the sheet is not in the package)."""
         if self.kind != "xlsx" or self.zip is None:
             return None
         if sheet not in self._xml:
+            self.vet_sheet(sheet)
             part = self.sheet_parts.get(sheet)
             if part is None or part not in self.zip.NameToInfo:
                 return None
-            xml = _read_bounded(self.zip, part)
-            head = xml[:4096]
-            if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-                raise self.refuse("F107", part=part)
-            if m := _DIMENSION.search(head):
-                last_col, last_row = (
-                    (m.group(3), m.group(4)) if m.group(3) else (m.group(1), m.group(2))
-                )
-                if int(last_row) > MAX_ROWS or _col_number(last_col) > MAX_COLS:
-                    ref = m.group(0).decode(errors="replace").split('"')[1]
-                    raise self.refuse("F108", sheet=sheet, ref=ref)
-            self._xml[sheet] = xml
+            self._xml[sheet] = _read_bounded(self.zip, part)
         return self._xml[sheet]
 
     def formulas(self, sheet: str, cells: Iterable[str]) -> dict[str, bool | None]:
@@ -103,7 +115,13 @@ class Package:
         xml = self.sheet_xml(sheet)
         if xml is None:
             return {c: None for c in cells}
-        return {c: _has_formula(xml, c) for c in cells}
+        # Cells are stored row by row, left to right: look them up in that order, each search
+        # starting where the previous one ended, so the sheet is scanned once.
+        out, pos = {}, 0
+        for cell in sorted(cells, key=_row_col):
+            found, pos = _has_formula(xml, cell, pos)
+            out[cell] = found
+        return out
 
     def protected(self, sheet: str) -> bool | None:
         xml = self.sheet_xml(sheet)
@@ -246,16 +264,24 @@ def _read_bounded(zf: zipfile.ZipFile, part: str) -> bytes:
         return fh.read(min(info.file_size, MAX_PART_BYTES))
 
 
-def _has_formula(xml: bytes, cell: str) -> bool:
-    """Whether the ``<c r="cell">`` element holds an ``<f>``: found by its reference, so the cost
-    is a byte search, not a parse."""
-    i = xml.find(b' r="' + cell.encode() + b'"')
+def _has_formula(xml: bytes, cell: str, start: int = 0) -> tuple[bool, int]:
+    """Whether the ``<c r="cell">`` element holds an ``<f>`` (found by its reference: a byte
+    search, not a parse), and where to search for the next cell."""
+    i = xml.find(b' r="' + cell.encode() + b'"', start)
     if i < 0:
-        return False
+        return False, start
     end = xml.find(b">", i)
     if end < 0 or xml[end - 1 : end] == b"/":
-        return False  # <c r="A1" .../>: an empty cell
-    return bool(_FORMULA_START.match(xml, end + 1))
+        return False, i  # <c r="A1" .../>: an empty cell
+    return bool(_FORMULA_START.match(xml, end + 1)), end
+
+
+_A1 = re.compile(r"([A-Z]+)(\d+)")
+
+
+def _row_col(cell: str) -> tuple[int, int]:
+    m = _A1.match(cell)
+    return int(m.group(2)), _col_number(m.group(1).encode())
 
 
 def _attrs(tag: bytes) -> dict[bytes, bytes]:

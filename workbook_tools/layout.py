@@ -78,6 +78,7 @@ class TableLayout:
     checks: dict[str, Place] = field(default_factory=dict)  # instance key -> check cell
     col_widths: list[float] = field(default_factory=list)
     row_heights: dict[int, float] = field(default_factory=dict)
+    label_keys: list[tuple[int, int, str]] = field(default_factory=list)  # (row, col, match key)
 
     @property
     def sheet(self) -> str:
@@ -159,6 +160,9 @@ def _layout_table(table: Table, spec: Spec) -> TableLayout:
         row = _place_rows(tl, table, block, bi, row, spec)
     tl.bottom = row - 1
     _place_checks(tl, spec)
+    from .reader import key  # the reader's matching key, computed once per layout
+
+    tl.label_keys = [(label.row, label.col, key(label.text)) for label in tl.labels]
     for label in tl.labels:
         span_width = sum(widths[label.col : label.last_col + 1])
         lines = text_lines(label.text, span_width)

@@ -58,7 +58,7 @@ class _Book:
 
     def grid(self, name: str) -> list[list[Any]]:
         if name not in self._grids:
-            self.pkg.sheet_xml(name)  # raises intake.Refused for a sheet not to be parsed
+            self.pkg.vet_sheet(name)  # raises intake.Refused for a sheet not to be parsed
             sheet = self.wb.get_sheet_by_name(name)
             end = sheet.end or (0, 0)
             if (end[0] + 1) * (end[1] + 1) > intake.MAX_CELLS:
@@ -240,10 +240,10 @@ class _Reader:
 
     def _labels_in_place(self, sheet: str, tl: layout.TableLayout) -> bool:
         grid = self.book.grid(sheet)
-        for label in tl.labels:
-            row = grid[label.row] if label.row < len(grid) else ()
-            here = row[label.col] if label.col < len(row) else ""
-            if key(here) != key(label.text):
+        for r, c, wanted in tl.label_keys:
+            row = grid[r] if r < len(grid) else ()
+            here = row[c] if c < len(row) else ""
+            if here != wanted and key(here) != wanted:
                 return False
         return True
 
@@ -251,53 +251,54 @@ class _Reader:
 
     def _values(self, positions: dict[str, tuple[str, int, int]]) -> None:
         f, spec = self.f, self.spec
+        dps, kinds = spec.datapoints, spec.kinds
+        cells = {dp_id: (sheet, r, c, _a1(r, c)) for dp_id, (sheet, r, c) in positions.items()}
+        totals: dict[str, list[str]] = {}
+        for dp_id, (sheet, _, _, a1) in cells.items():
+            if dps[dp_id].computed:
+                totals.setdefault(sheet, []).append(a1)
+        formulas = {s: self.pkg.formulas(s, refs) for s, refs in totals.items()}
         blank_tables: dict[str, list[str]] = {}
         pending: list[Finding] = []
         no_cache = 0
-        totals: dict[str, list[str]] = {}
-        for dp_id, (sheet, r, c) in positions.items():
-            if spec.datapoints[dp_id].computed:
-                totals.setdefault(sheet, []).append(_a1(r, c))
-        formulas = {s: self.pkg.formulas(s, cells) for s, cells in totals.items()}
-        for dp_id, (sheet, r, c) in positions.items():
-            dp = spec.datapoints[dp_id]
-            raw = self.book.cell(sheet, r, c)
-            f.raw[dp_id] = raw
-            f.sources[dp_id] = Source(sheet, _a1(r, c))
-            if dp.computed:
-                has_formula = formulas[sheet][f.sources[dp_id].cell]
+        grids = {sheet: self.book.grid(sheet) for sheet in {c[0] for c in cells.values()}}
+        raws, values, sources = f.raw, f.values, f.sources
+        for dp_id, (sheet, r, c, a1) in cells.items():
+            grid = grids[sheet]
+            row = grid[r] if r < len(grid) else ()
+            raw = row[c] if c < len(row) else ""
+            raws[dp_id] = raw
+            sources[dp_id] = Source(sheet, a1)
+            if dps[dp_id].computed:
+                has_formula = formulas[sheet][a1]
                 f.formula[dp_id] = has_formula
                 if has_formula and raw == "":
                     no_cache += 1
-                f.values[dp_id] = (
-                    raw if isinstance(raw, int | float) and not isinstance(raw, bool) else None
-                )
+                values[dp_id] = raw if type(raw) in (int, float) else None
                 continue
-            value = normalise(raw, spec.kinds[dp_id])
-            f.values[dp_id] = value.number
-            if value.code == "V101":
-                blank_tables.setdefault(dp.table, []).append(dp_id)
+            kind = kinds[dp_id]
+            if type(raw) is float and raw >= 0 and (kind == "decimal" or raw.is_integer()):
+                values[dp_id] = raw if kind == "decimal" else int(raw)  # the usual case, inline
+                continue
+            value = normalise(raw, kind)
+            values[dp_id] = value.number
             if value.code:
-                pending.append(
-                    Finding(value.code, {"where": dp.label(), "value": value.raw}, **f.at(dp_id))
-                )
+                if value.code == "V101":
+                    blank_tables.setdefault(dps[dp_id].table, []).append(dp_id)
+                args = {"where": dps[dp_id].label(), "value": value.raw}
+                pending.append(Finding(value.code, args, **f.at(dp_id)))
+        inputs_per_table: dict[str, int] = {}
+        for dp_id in positions:
+            if not dps[dp_id].computed:
+                inputs_per_table[dps[dp_id].table] = inputs_per_table.get(dps[dp_id].table, 0) + 1
         whole_blank = {
-            t
-            for t, blanks in blank_tables.items()
-            if len(blanks)
-            == sum(1 for d in positions if d in spec.inputs and spec.datapoints[d].table == t)
+            t for t, blanks in blank_tables.items() if len(blanks) == inputs_per_table[t]
         }
         for table_id in whole_blank:
-            table = spec.table(table_id)
-            self.note(
-                "V102",
-                {"file": f.path, "sheet": positions[blank_tables[table_id][0]][0]},
-                table=table.name,
-            )
+            where = {"file": f.path, "sheet": positions[blank_tables[table_id][0]][0]}
+            self.note("V102", where, table=spec.table(table_id).name)
         f.findings += [
-            p
-            for p in pending
-            if not (p.code == "V101" and spec.datapoints[p.datapoint].table in whole_blank)
+            p for p in pending if not (p.code == "V101" and dps[p.datapoint].table in whole_blank)
         ]
         if no_cache:
             self.note("T109", count=no_cache)
