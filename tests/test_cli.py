@@ -263,3 +263,10 @@ def test_check_annotate_refuses_to_write_over_an_input(tmp_path, spec21):
     result = run("check", first, path, "--annotate", tmp_path)
     assert result.exit_code == 2 and "O101" in result.output
     assert path.read_bytes() == before
+
+
+def test_unwritable_output_is_a_coded_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x", encoding="utf-8")
+    result = run("template", "-u", "甲镇", "-y", 2025, "-o", blocker / "x.xlsx")
+    assert result.exit_code == 2 and "[O102]" in result.output

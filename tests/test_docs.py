@@ -31,3 +31,11 @@ def test_setup_commands_exist():
     assert re.search(r"^demo:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
     ci = (ROOT / ".ci/run").read_text(encoding="utf-8")
     assert "make test" in ci and "libreoffice-calc-nogui" in ci and "fonts-noto-cjk" in ci
+
+
+def test_every_finding_code_is_expected_by_some_test(spec21):
+    """Each code appears as an expectation in a test (the golden cases for the checker, the
+    roster, spec and CLI tests for the rest), so none is documented but never produced."""
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").glob("test_*.py"))
+    missing = [c for c in all_codes(spec21) if not re.search(rf"[\"'\[{{]{c}[\]\"'@}}]", sources)]
+    assert missing == []

@@ -106,6 +106,7 @@ def round_trip(tmp_path_factory, spec21, template_bytes, soffice):
     formulas = openpyxl.load_workbook(outs[0])
     paths = dict(zip(files, outs, strict=True))
     paths["filled.ods"] = office.convert(paths["filled"], "ods", base / "ods")
+    paths["filled.xls"] = office.convert(paths["filled"], "xls", base / "xls")
     return {
         "lay": lay,
         "values": values,
@@ -175,7 +176,7 @@ def test_blank_template_survives_libreoffice(round_trip, spec21, template_book):
     assert failed == set()
 
 
-@pytest.mark.parametrize("name", ["filled", "filled.ods"])
+@pytest.mark.parametrize("name", ["filled", "filled.ods", "filled.xls"])
 def test_a_template_filled_and_saved_by_libreoffice_checks_clean(round_trip, spec21, name):
     report = check.check_file(round_trip["paths"][name], spec21)
     assert report.readable

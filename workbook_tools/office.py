@@ -26,6 +26,7 @@ _PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
 FILTERS = {
     "xlsx": "xlsx:Calc MS Excel 2007 XML",
     "ods": "ods",
+    "xls": "xls:MS Excel 97",
     "pdf": "pdf",
     "docx": "docx:MS Word 2007 XML",
 }
