@@ -23,6 +23,9 @@ demo: $(BIN)/wbtools
 	@# check exits 1 when it finds errors, which the samples have on purpose
 	$(BIN)/wbtools check samples/returned/$(YEAR) --previous samples/returned/2024 \
 		--annotate out/feedback/ || [ $$? -eq 1 ]
+	@# merge exits 1 when some units need attention, which the samples show on purpose
+	$(BIN)/wbtools merge samples/returned/$(YEAR) --roster samples/roster.csv --name 青禾县 \
+		--previous samples/returned/2024 -o out/青禾县汇总.xlsx --long out/青禾县汇总_明细.csv || [ $$? -eq 1 ]
 
 samples: $(BIN)/wbtools
 	$(BIN)/python samples/build.py

@@ -12,6 +12,7 @@ published/      获嘉县徐营镇 2024, built from the figures of the published
 from __future__ import annotations
 
 import csv
+import itertools
 import random
 import sys
 from pathlib import Path
@@ -28,24 +29,88 @@ YEAR = 2025
 SELF = {"乡镇": "我镇", "街道": "我街道", "部门": "我局"}
 
 
+# Phrases each unit's text is made of: units pick differently, so their texts differ as real ones
+# do; 西湖街道 copies 东关街道's problems section word for word (N5 in the merge).
+PHRASES = {
+    "s1.overview": [
+        "认真贯彻《中华人民共和国政府信息公开条例》",
+        "坚持以公开为常态、不公开为例外",
+        "围绕中心工作推进政务公开",
+        "把政务公开纳入重要议事日程",
+        "健全政务公开工作机制",
+    ],
+    "s1.proactive": [
+        "及时公开财政预决算信息",
+        "重点公开惠民惠农政策落实情况",
+        "主动公开重大建设项目进展",
+        "做好规范性文件的集中公开",
+        "公开行政许可和行政处罚结果",
+        "更新机构职能和办事指南",
+    ],
+    "s1.on_request": [
+        "严格按照法定时限办理申请",
+        "完善依申请公开的登记、审核和答复流程",
+        "对申请人提出的疑问耐心解答",
+        "规范答复文书的格式和用语",
+        "建立申请办理台账",
+    ],
+    "s1.management": [
+        "落实公开前保密审查",
+        "动态更新政府信息公开目录",
+        "开展规范性文件清理",
+        "做好公开属性源头认定",
+        "规范信息发布审核流程",
+    ],
+    "s1.platform": [
+        "维护政府网站信息公开专栏",
+        "用好政务新媒体发布信息",
+        "在便民服务大厅设置查阅点",
+        "更新村务公开栏内容",
+        "完善公开平台检索功能",
+    ],
+    "s1.oversight": [
+        "将政务公开纳入年度考核",
+        "组织业务培训",
+        "开展社会评议",
+        "落实责任追究制度",
+        "定期通报工作进展",
+    ],
+    "s5.problems": [
+        "政策解读不够深入",
+        "群众参与互动渠道偏少",
+        "部分信息更新不够及时",
+        "工作人员业务水平有待提高",
+        "公开形式较为单一",
+    ],
+    "s5.improvements": [
+        "加强政策解读",
+        "丰富公开形式",
+        "拓展互动渠道",
+        "加强业务培训",
+        "建立更新提醒机制",
+    ],
+}
+
+
 def texts(unit: Unit) -> dict[str, str]:
     we = SELF.get(unit.kind, "我单位")
-    return {
-        "s1.overview": f"{YEAR}年，{we}认真贯彻《中华人民共和国政府信息公开条例》，扎实推进政务公开各项工作。",
-        "s1.proactive": f"{we}通过县政府门户网站和政务公开栏，及时公开财政预决算、惠民政策、重点项目等信息。",
-        "s1.on_request": f"{we}严格按照规定的程序和时限办理政府信息公开申请，做到依法答复、规范答复。",
-        "s1.management": "严格落实公开前保密审查，动态更新政府信息公开目录。",
-        "s1.platform": "加强政府网站信息公开专栏维护，确保内容准确、更新及时。",
-        "s1.oversight": "将政务公开纳入年度考核，组织业务培训两次。",
-        "s5.problems": "公开内容的解读还不够深入，群众参与互动的渠道偏少。",
-        "s5.improvements": "下一步将加强政策解读，丰富公开形式，拓展互动渠道。",
-        "s6.fees": f"{YEAR}年度{we}未向申请人收取信息处理费。",
-        "s6.other": "",
-    }
+    index = int(unit.code) % 97
+    out = {}
+    for k, pool in PHRASES.items():
+        combos = list(itertools.combinations(pool, 3))
+        picked = combos[(index * 7 + len(k)) % len(combos)]  # units get different combinations
+        out[k] = f"{YEAR}年，{unit.name}（{we}）" + "；".join(picked) + "，取得了较好成效。"
+    out["s6.fees"] = f"{YEAR}年度{we}未向申请人收取信息处理费。"
+    out["s6.other"] = ""
+    if unit.code == "106":  # copied from 东关街道
+        out["s5.problems"] = texts(Unit("青禾县东关街道", "105", "街道"))["s5.problems"]
+    return out
 
 
 def values_for(spec, unit: Unit) -> dict:
-    values = synth.consistent_values(spec, random.Random(f"{unit.code}-{YEAR}"), unit.kind)
+    values = synth.consistent_values(
+        spec, random.Random(f"{unit.code or unit.name}-{YEAR}"), unit.kind
+    )
     for col in spec.sets["applicants"]:  # no applications closed for unpaid fees: none charged
         values[f"t3.granted.{col}"] += values[f"t3.other_unpaid.{col}"]
         values[f"t3.other_unpaid.{col}"] = 0
@@ -92,6 +157,8 @@ CASES = {
     "106": _section_six_empty,
 }
 MISSING = {"207"}  # has not reported this year
+RESUBMITTED = "201"  # sent again after a correction: two files for one unit
+SAVED_LATER = "2026-01-20T09:30:00Z"
 
 
 def last_year(spec, unit: Unit, this: dict) -> dict:
@@ -133,6 +200,45 @@ def build(out: Path = HERE) -> list[Path]:
         path = out / "returned/2025" / file_name(unit, YEAR)
         atomic_write(path, data)
         written.append(path)
+        if unit.code == RESUBMITTED:
+            fixed = template.render(
+                spec,
+                unit,
+                YEAR,
+                values=values,
+                texts={**texts(unit), "s6.other": "已按县政府办要求修改后重新报送。"},
+            )
+            fixed = synth.edit_part(
+                fixed,
+                "docProps/core.xml",
+                lambda xml: xml.replace(
+                    b"2026-01-01T00:00:00Z</dcterms:modified>",
+                    SAVED_LATER.encode() + b"</dcterms:modified>",
+                ),
+            )
+            path = out / "returned/2025" / (Path(file_name(unit, YEAR)).stem + "（修改后）.xlsx")
+            atomic_write(path, fixed)
+            written.append(path)
+        if unit.code == "203":  # last year's file sent again by mistake
+            path = out / "returned/2025" / file_name(unit, YEAR - 1)
+            atomic_write(
+                path, template.render(spec, unit, YEAR - 1, values=last, texts=_last_texts(unit))
+            )
+            written.append(path)
+    # A file from a unit not on the roster (its name mistyped on a template made by hand).
+    stray = Unit("青禾县城关真", "", "乡镇")
+    path = out / "returned/2025" / file_name(stray, YEAR)
+    atomic_write(
+        path,
+        template.render(
+            spec,
+            stray,
+            YEAR,
+            values=values_for(spec, stray),
+            texts=texts(Unit(stray.name, "108", "乡镇")),
+        ),
+    )
+    written.append(path)
     xuying = Unit("获嘉县徐营镇", "", "乡镇")
     zeros = spec.compute({i: 0 for i in spec.inputs})
     path = out / "published" / file_name(xuying, 2024)

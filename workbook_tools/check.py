@@ -14,7 +14,7 @@ failing checks on the columns themselves say, and is reported only when nothing 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -277,6 +277,8 @@ def check_file(
 ) -> Report:
     filing = reader.read(path, spec)
     last = previous(filing) if previous and filing.readable else None
+    if last is not None and filing.year and last.year and last.year != filing.year - 1:
+        last = None  # only the year before is "last year" (a file sent for the wrong year is not)
     return Report(str(path), filing, check_filing(filing, last))
 
 
@@ -300,6 +302,24 @@ def _worker_previous(spec: Spec, source: str | None) -> Callable:
     return _PREVIOUS[k]
 
 
+def iter_reports(
+    paths: list[Path], spec: Spec, previous: Path | None = None, jobs: int | None = None
+) -> Iterator[Report]:
+    """Check many files, yielding each report in input order as it is ready (so a caller can
+    stream); uses several processes for large batches."""
+    jobs = jobs or min(os.cpu_count() or 1, 8)
+    if jobs <= 1 or len(paths) < 16:
+        finder = previous_finder(spec, previous)
+        for p in paths:
+            yield check_file(p, spec, finder)
+        return
+    tasks = [(str(p), spec.source, str(previous) if previous else None) for p in paths]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        for report in pool.map(_check_in_worker, tasks, chunksize=16):
+            report.filing.spec = spec if report.filing.readable else None
+            yield report
+
+
 def check_paths(
     paths: list[Path],
     spec: Spec,
@@ -307,23 +327,10 @@ def check_paths(
     jobs: int | None = None,
     progress: Callable[[Report], None] | None = None,
 ) -> list[Report]:
-    """Check many files, in input order; uses several processes for large batches."""
-    jobs = jobs or min(os.cpu_count() or 1, 8)
-    if jobs <= 1 or len(paths) < 16:
-        finder = previous_finder(spec, previous)
-        out = []
-        for p in paths:
-            report = check_file(p, spec, finder)
-            out.append(report)
-            if progress:
-                progress(report)
-        return out
-    tasks = [(str(p), spec.source, str(previous) if previous else None) for p in paths]
+    """Check many files, in input order."""
     out = []
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        for report in pool.map(_check_in_worker, tasks, chunksize=16):
-            report.filing.spec = spec if report.filing.readable else None
-            out.append(report)
-            if progress:
-                progress(report)
+    for report in iter_reports(paths, spec, previous, jobs):
+        out.append(report)
+        if progress:
+            progress(report)
     return out

@@ -69,6 +69,8 @@ MESSAGES = {
         "codes_head": "代码\t级别\t名称\t说明",
         "need_unit": "请用 --unit 指定单位，或用 --roster 指定单位名册。",
         "annotated": "已生成 {n} 个反馈工作簿，保存在 {path}",
+        "merged": "已生成汇总工作簿：{path}",
+        "needs": "缺少所需的软件包：{what}（例如 pip install pyarrow）",
         "both_unit": "--unit 与 --roster 只能二选一。",
     },
     "en": {
@@ -79,6 +81,8 @@ MESSAGES = {
         "codes_head": "code\tseverity\tname\tmessage",
         "need_unit": "Give a unit with --unit, or a roster with --roster.",
         "annotated": "Wrote {n} feedback workbooks to {path}",
+        "merged": "Wrote the county workbook: {path}",
+        "needs": "A package is missing: {what} (e.g. pip install pyarrow)",
         "both_unit": "Use either --unit or --roster, not both.",
     },
 }
@@ -279,6 +283,143 @@ def check(
         style = typer.style if sys.stdout.isatty() else None
         _print(output.text(reports, spec, lang.value, style))
     raise typer.Exit(output.exit_code(reports))
+
+
+class Prefer(StrEnum):
+    newest = "newest"
+
+
+@app.command()
+def merge(
+    paths: Annotated[
+        list[Path], typer.Argument(help="报送的工作簿或文件夹 / Returned workbooks or folders.")
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="汇总工作簿 .xlsx / County workbook.")
+    ],
+    roster: Annotated[
+        Path | None,
+        typer.Option("--roster", "-r", help="单位名册（应报送的单位） / Roster of units expected."),
+    ] = None,
+    year: Annotated[
+        int | None,
+        typer.Option("--year", "-y", help="报告年度，默认取多数文件的年度 / Report year."),
+    ] = None,
+    name: Annotated[
+        str, typer.Option("--name", help="汇总单位名称，如 青禾县 / Name for the total.")
+    ] = "",
+    include_failing: Annotated[
+        bool,
+        typer.Option(
+            "--include-failing",
+            help="未通过校验的单位也计入（汇总数标为临时） / Count failing units too.",
+        ),
+    ] = False,
+    prefer: Annotated[
+        Prefer | None,
+        typer.Option(
+            "--prefer", help="同一单位多个文件时选用最新的 / Pick the newest of duplicate files."
+        ),
+    ] = None,
+    long: Annotated[
+        Path | None,
+        typer.Option(
+            "--long", help="长表输出 .csv 或 .parquet / Tidy long form (.csv or .parquet)."
+        ),
+    ] = None,
+    previous: Annotated[
+        Path | None,
+        typer.Option("--previous", "-p", help="上年度工作簿或文件夹 / Last year's workbooks."),
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", help="并行进程数，0 为自动 / Worker processes.")
+    ] = 0,
+    spec_: CheckSpecOption = None,
+    lang: LangOption = Lang.zh,
+) -> None:
+    """汇总各单位报送的工作簿，列出未报送、重复、未通过校验等情况。 / Merge returned workbooks county-wide."""
+    from . import check as check_module
+    from . import county
+    from . import merge as merge_module
+    from . import roster as roster_module
+    from .files import guard_output
+
+    spec = None
+    try:
+        spec = _load_spec(spec_)
+        units = roster_module.read(roster) if roster else None
+        files = check_module.expand(paths)
+        for out in [output] + ([long] if long else []):
+            guard_output(out, [*files, *([roster] if roster else [])])
+        if output.suffix.lower() != ".xlsx":
+            raise fail("O103", path=str(output), detail="不是 .xlsx 文件 / is not an .xlsx file")
+        if long is not None and long.suffix.lower() not in (".csv", ".parquet"):
+            raise fail(
+                "O103", path=str(long), detail="应为 .csv 或 .parquet / must be .csv or .parquet"
+            )
+        progress = _progress(len(files), lang)
+        result = merge_module.merge(
+            files,
+            spec,
+            units,
+            year=year,
+            name=name,
+            include_failing=include_failing,
+            prefer=prefer.value if prefer else None,
+            previous=previous,
+            jobs=jobs or None,
+            progress=progress,
+        )
+        if progress:
+            progress(None)
+        try:
+            county.write(result, output, lang.value)
+            if long is not None:
+                merge_module.write_long(result, long)
+            _print(_merge_summary(result, lang))
+            _print(_say(lang, "merged", path=output))
+            code = result.exit_code()
+        finally:
+            result.close()
+    except Failure as exc:
+        _exit_failure(exc, lang, spec)
+    except ImportError as exc:  # .parquet without pyarrow
+        _print(_say(lang, "needs", what=str(exc.name or exc)), err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
+
+
+def _merge_summary(result, lang: Lang) -> str:
+    from .merge import STATUS_TEXT
+
+    zh = lang is Lang.zh
+    parts = [f"{STATUS_TEXT[s][0 if zh else 1]} {result.count(s)}" for s in STATUS_TEXT]
+    lines = [("报送情况：" if zh else "Status: ") + ("，" if zh else ", ").join(parts)]
+    if not result.roster_given:
+        lines.append(
+            "未提供名册：每个可读取的文件各算一个单位。"
+            if zh
+            else "No roster: every readable file counts as one unit."
+        )
+    if result.provisional:
+        lines.append(
+            "汇总数含未通过校验的单位，为临时数。"
+            if zh
+            else "Totals include failing units: provisional."
+        )
+    for e in result.entries:
+        if e.status != "passed":
+            lines.append(f"  {e.status_text(lang.value)}  {e.unit}  {e.reason[0 if zh else 1]}")
+    for f in result.total_findings + result.similar[:10]:
+        lines.append(f"  [{f.code}] {f.message(lang.value, result.spec)}")
+    if len(result.similar) > 10:
+        more = len(result.similar) - 10
+        lines.append(
+            f"  …… 另有 {more} 处雷同，见汇总工作簿“问题清单”"
+            if zh
+            else f"  … {more} more, see 问题清单 in the workbook"
+        )
+    return "\n".join(lines)
 
 
 def _progress(total: int, lang: Lang):

@@ -37,6 +37,7 @@ class Filing:
     findings: list[Finding] = field(default_factory=list)  # what reading found
     missing: set[str] = field(default_factory=set)  # datapoints not present in the file
     mtime: float = 0.0
+    saved_at: str = ""  # when the workbook says it was last saved (ISO 8601), if it says
     readable: bool = False  # the file was read as a filing of ``spec`` (else see findings)
 
     def at(self, key: str) -> dict[str, str | None]:

@@ -194,6 +194,9 @@ CODES: dict[str, Code] = {c.code: c for c in [
     _c("N4", "narrative-name-year", W,
        "文字中出现“{found}”，与本报告（{expected}）不符，可能沿用了其他单位或往年的文字：“{sentence}”。请核对。",
        "The text mentions “{found}”, which is not this report's ({expected}); it may be copied from another unit or year: “{sentence}”. Please check."),
+    _c("N5", "narrative-copied", W,
+       "“{a}”与“{b}”的“{field}”内容高度雷同（相似度 {score}）。请各自如实撰写本单位的情况，避免照抄。",
+       "“{field}” of “{a}” and “{b}” are nearly identical (similarity {score}). Each unit should describe its own work, not copy."),
     # X: against last year's filing of the same unit (--previous)
     _c("X1", "carry-over-mismatch", W,
        "“{where}”为{now}，但上年报告的结转下年度继续办理为{then}，两者应相等。请核对。",

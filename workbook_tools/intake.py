@@ -42,6 +42,7 @@ _WORKBOOK_PROTECTION = re.compile(rb"<(?:\w+:)?workbookProtection\b")
 _SHEET_ENTRY = re.compile(rb"<(?:\w+:)?sheet\b[^>]*>")
 _ATTR = re.compile(rb'([\w:]+)="([^"]*)"')
 _RELATIONSHIP = re.compile(rb"<Relationship\b[^>]*>")
+_MODIFIED = re.compile(rb"<dcterms:modified[^>]*>([^<]+)<")
 _FORMULA_START = re.compile(rb"\s*<(?:\w+:)?f[\s>/]")
 
 
@@ -63,6 +64,7 @@ class Package:
     sheet_parts: dict[str, str] = field(default_factory=dict)  # sheet name -> zip part
     structure_locked: bool = False
     mtime: float = 0.0
+    saved_at: str = ""  # dcterms:modified of docProps/core.xml: when the workbook was last saved
     zip: zipfile.ZipFile | None = None  # open while the reader works; see close()
     _xml: dict[str, bytes] = field(default_factory=dict)
     _vetted: set[str] = field(default_factory=set)
@@ -255,6 +257,9 @@ def _vet_zip(pkg: Package, zf: zipfile.ZipFile, bad) -> None:
         return
     pkg.structure_locked = bool(_WORKBOOK_PROTECTION.search(workbook))
     pkg.sheet_parts = _sheet_parts(zf, workbook)
+    if "docProps/core.xml" in names:
+        m = _MODIFIED.search(_read_bounded(zf, "docProps/core.xml")[:8192])
+        pkg.saved_at = m.group(1).decode(errors="replace").strip() if m else ""
 
 
 def _read_bounded(zf: zipfile.ZipFile, part: str) -> bytes:

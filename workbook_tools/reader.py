@@ -90,6 +90,7 @@ def read(path: Path | str, spec: Spec) -> Filing:
     filing = Filing(str(path))
     pkg = intake.open_package(path)
     filing.mtime = pkg.mtime
+    filing.saved_at = pkg.saved_at
     filing.findings += pkg.findings
     if not pkg.ok:
         return filing
@@ -356,8 +357,8 @@ class _Reader:
                 f.sources[field.id] = src
 
     def _protection(self) -> None:
-        if not self.f.meta or self.pkg.kind != "xlsx":
-            return
+        if not self.f.meta or self.pkg.kind != "xlsx" or self.f.meta.get("merged_units"):
+            return  # a merged county workbook is an output for analysis, not a locked template
         present = [t.sheet for t in self.spec.tables if t.sheet in self.book.names]
         open_sheets = [s for s in present if not self.pkg.protected(s)]
         if open_sheets or not self.pkg.structure_locked:

@@ -1,0 +1,456 @@
+"""Write the county workbook of a merge: the county totals in the official layout (readable back
+as a filing, so ``wbtools check``/``report`` work on it), the submission status of every unit and
+file, a per-unit breakdown, every finding, and every unit's narrative side by side.
+
+It is written in xlsxwriter's constant-memory mode, row by row, streaming the per-unit sheets from
+the merge's spool, so memory stays flat however many units are merged. That mode cannot register a
+merged range spanning rows (xlsxwriter pads later rows at once), so merged labels are written cell
+by cell in row order and the range is added to the sheet's merge list when its last row is done.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
+
+from . import __version__, layout, template
+from .findings import Severity
+from .merge import STATUS_TEXT, Result
+from .roster import Unit
+
+STATUS_SHEET = "报送情况"
+BREAKDOWN_SHEET = "分单位明细"
+FINDINGS_SHEET = "问题清单"
+TEXTS_SHEET = "各单位文字"
+SUMMARY_SHEET = "汇总说明"
+
+TEXT = {
+    "zh": {
+        "title": "{name}{year}年政府信息公开工作年度报告 汇总",
+        "included": "纳入汇总的单位：{n} 个",
+        "provisional": "注意：含未通过校验的单位（--include-failing），汇总数为临时数。",
+        "rules_ok": "汇总数据的勾稽关系：全部通过",
+        "rules_bad": "汇总数据的勾稽关系：{n} 项未通过（见“问题清单”）",
+        "similar": "文字内容高度雷同：{n} 处（见“问题清单”，代码 N5）",
+        "no_roster": "未提供单位名册：每个可读取的文件各算一个单位。",
+        "status_cols": [
+            "序号",
+            "单位名称",
+            "单位代码",
+            "单位类型",
+            "状态",
+            "原因",
+            "文件",
+            "错误",
+            "警告",
+            "纳入汇总",
+        ],
+        "breakdown_cols": ["单位名称", "单位代码", "单位类型", "状态", "文件"],
+        "findings_cols": ["单位名称", "文件", "级别", "代码", "位置", "说明"],
+        "texts_cols": ["单位名称", "状态"],
+        "yes": "是",
+        "no": "否",
+        "default_name": "全县汇总",
+        "generated": "由 wbtools {version} 生成",
+    },
+    "en": {
+        "title": "{name} {year} government information disclosure annual report: county total",
+        "included": "Units in the total: {n}",
+        "provisional": "Note: failing units are included (--include-failing); the totals are provisional.",
+        "rules_ok": "Consistency rules on the totals: all pass",
+        "rules_bad": "Consistency rules on the totals: {n} fail (see 问题清单)",
+        "similar": "Nearly identical narrative: {n} (see 问题清单, code N5)",
+        "no_roster": "No roster given: every readable file counts as one unit.",
+        "status_cols": [
+            "No.",
+            "Unit",
+            "Code",
+            "Kind",
+            "Status",
+            "Reason",
+            "File",
+            "Errors",
+            "Warnings",
+            "In total",
+        ],
+        "breakdown_cols": ["Unit", "Code", "Kind", "Status", "File"],
+        "findings_cols": ["Unit", "File", "Severity", "Code", "Where", "Message"],
+        "texts_cols": ["Unit", "Status"],
+        "yes": "yes",
+        "no": "no",
+        "default_name": "County total",
+        "generated": "Made by wbtools {version}",
+    },
+}
+
+
+class _Streamed(Worksheet):
+    """A constant-memory sheet that can record a merged range after its rows are written."""
+
+    def add_merge(self, first_row: int, first_col: int, last_row: int, last_col: int) -> None:
+        # xlsxwriter writes <mergeCells> from this list when the sheet is assembled; the cells
+        # themselves were written in row order by the caller (value at the top left, blanks over
+        # the rest, one format). A test reads the ranges back from the file.
+        self.merge.append([first_row, first_col, last_row, last_col])
+
+
+class _Rows:
+    """Cells of one sheet collected in any order, then written in row order."""
+
+    def __init__(self) -> None:
+        self.cells: dict[int, dict[int, tuple[str, Any, Any, Any]]] = defaultdict(dict)
+        self.merges: list[tuple[int, int, int, int]] = []
+
+    def put(
+        self, row: int, col: int, kind: str, value: Any, fmt: Any = None, cached: Any = None
+    ) -> None:
+        self.cells[row][col] = (kind, value, fmt, cached)
+
+    def label(self, row: int, col: int, last_row: int, last_col: int, text: str, fmt: Any) -> None:
+        for r in range(row, last_row + 1):
+            for c in range(col, last_col + 1):
+                self.put(r, c, "blank", None, fmt)
+        self.put(row, col, "text", text, fmt)
+        if (row, col) != (last_row, last_col):
+            self.merges.append((row, col, last_row, last_col))
+
+    def write(self, ws: _Streamed) -> None:
+        ends: dict[int, list[tuple[int, int, int, int]]] = defaultdict(list)
+        for m in self.merges:
+            ends[m[2]].append(m)
+        for row in sorted(self.cells):
+            for col in sorted(self.cells[row]):
+                kind, value, fmt, cached = self.cells[row][col]
+                if kind == "text":
+                    ws.write_string(row, col, value, fmt)
+                elif kind == "number":
+                    ws.write_number(row, col, value, fmt)
+                elif kind == "formula":
+                    ws.write_formula(row, col, value, fmt, cached)
+                else:
+                    ws.write_blank(row, col, None, fmt)
+            for m in ends.pop(row, ()):
+                ws.add_merge(*m)
+        for pending in ends.values():  # merges ending on rows with no cells (none in practice)
+            for m in pending:
+                ws.add_merge(*m)
+
+
+def write(result: Result, out: Path, lang: str = "zh") -> Path:
+    """Write the county workbook atomically to ``out``."""
+    folder = out.parent
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=folder)
+    os.close(fd)
+    try:
+        _Writer(result, Path(tmp), lang).write()
+        os.replace(tmp, out)  # same folder: readers see the old file or the whole new one
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return out
+
+
+class _Writer:
+    def __init__(self, result: Result, path: Path, lang: str):
+        self.r, self.lang, self.t = result, lang, TEXT[lang]
+        self.spec = result.spec
+        self.layout = layout.build(self.spec)
+        self.wb = xlsxwriter.Workbook(
+            str(path),
+            {
+                "constant_memory": True,
+                "strings_to_numbers": False,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+            },
+        )
+        base = {"font_name": template.FONT, "font_size": 11, "valign": "vcenter"}
+        border = {"border": 1, "text_wrap": True}
+        self.f = {
+            "title": self.wb.add_format({**base, "bold": True, "font_size": 16, "align": "center"}),
+            "plain": self.wb.add_format({**base, "text_wrap": True}),
+            "note": self.wb.add_format(
+                {**base, "font_size": 9, "italic": True, "font_color": "#595959"}
+            ),
+            "caption": self.wb.add_format(
+                {**base, **border, "bold": True, "bg_color": template.COLORS["header"]}
+            ),
+            "header": self.wb.add_format(
+                {
+                    **base,
+                    **border,
+                    "bold": True,
+                    "align": "center",
+                    "bg_color": template.COLORS["header"],
+                }
+            ),
+            "corner": self.wb.add_format(
+                {
+                    **base,
+                    **border,
+                    "align": "center",
+                    "font_size": 10,
+                    "bg_color": template.COLORS["header"],
+                }
+            ),
+            "stub": self.wb.add_format({**base, **border, "bg_color": template.COLORS["stub"]}),
+            "number": self.wb.add_format({**base, "border": 1, "align": "center"}),
+            "total": self.wb.add_format(
+                {
+                    **base,
+                    "border": 1,
+                    "align": "center",
+                    "bold": True,
+                    "bg_color": template.COLORS["total"],
+                }
+            ),
+            "label": self.wb.add_format(
+                {**base, **border, "bold": True, "bg_color": template.COLORS["stub"]}
+            ),
+            "value": self.wb.add_format({**base, **border}),
+            "section": self.wb.add_format({**base, "bold": True, "font_size": 12, "bottom": 1}),
+            "cell": self.wb.add_format({**base, "border": 1}),
+            "wrap": self.wb.add_format({**base, "border": 1, "text_wrap": True, "valign": "top"}),
+        }
+        self.unit = Unit(result.name or self.t["default_name"], "", "政府")
+
+    def sheet(self, name: str) -> _Streamed:
+        return self.wb.add_worksheet(name, worksheet_class=_Streamed)
+
+    def write(self) -> None:
+        r = self.r
+        self._summary(self.sheet(SUMMARY_SHEET))
+        self._info(self.sheet(layout.INFO_SHEET))
+        for table in self.spec.tables:
+            self._table(self.sheet(table.sheet), self.layout.tables[table.id])
+        self._narrative(self.sheet(layout.NARRATIVE_SHEET))
+        self._status(self.sheet(STATUS_SHEET))
+        self._breakdown(self.sheet(BREAKDOWN_SHEET))
+        self._findings(self.sheet(FINDINGS_SHEET))
+        self._texts(self.sheet(TEXTS_SHEET))
+        meta = self.sheet(layout.META_SHEET)
+        values = template.metadata(self.spec, self.unit, r.year or 0, self.lang)
+        values["merged_units"] = str(len(r.included))
+        values["provisional"] = "1" if r.provisional else "0"
+        for row, (k, v) in enumerate(values.items()):
+            meta.write_string(row, 0, k)
+            meta.write_string(row, 1, v)
+        meta.very_hidden()
+        self.wb.worksheets()[0].activate()
+        self.wb.set_properties(
+            {
+                "title": self.t["title"].format(name=self.unit.name, year=r.year),
+                "author": "wbtools",
+                "created": template.creation_time(r.year or 2000),
+            }
+        )
+        self.wb.close()
+
+    def _summary(self, ws) -> None:
+        r, t = self.r, self.t
+        ws.set_column(0, 0, 90)
+        lines = [t["included"].format(n=len(r.included))]
+        for status in STATUS_TEXT:
+            lines.append(f"{STATUS_TEXT[status][0 if self.lang == 'zh' else 1]}：{r.count(status)}")
+        if r.provisional:
+            lines.append(t["provisional"])
+        if not r.roster_given:
+            lines.append(t["no_roster"])
+        lines.append(
+            t["rules_bad"].format(n=len(r.total_findings)) if r.total_findings else t["rules_ok"]
+        )
+        if r.similar:
+            lines.append(t["similar"].format(n=len(r.similar)))
+        lines.append(t["generated"].format(version=__version__))
+        ws.write_string(0, 0, t["title"].format(name=self.unit.name, year=r.year), self.f["title"])
+        for i, line in enumerate(lines, start=2):
+            ws.write_string(i, 0, line, self.f["plain"])
+
+    def _info(self, ws) -> None:
+        ws.set_column(0, 0, 16)
+        ws.set_column(1, 1, 44)
+        ws.write_string(0, 0, layout.INFO_SHEET, self.f["title"])
+        values = {
+            "unit": self.unit.name,
+            "code": "",
+            "kind": self.unit.kind,
+            "year": str(self.r.year or ""),
+        }
+        for field in self.spec.info:
+            place = self.layout.place(f"info.{field.id}")
+            ws.write_string(place.row, 0, field.label, self.f["label"])
+            ws.write_string(place.row, 1, values.get(field.id, ""), self.f["value"])
+
+    def _table(self, ws, tl: layout.TableLayout) -> None:
+        rows = _Rows()
+        rows.label(
+            layout.TITLE_ROW, 0, layout.TITLE_ROW, tl.width - 1, tl.table.heading, self.f["title"]
+        )
+        line = template.TEXT[self.lang]["unit_line"].format(unit=self.unit.name, year=self.r.year)
+        rows.label(layout.UNIT_ROW, 0, layout.UNIT_ROW, tl.width - 1, line, self.f["plain"])
+        for label in tl.labels:
+            rows.label(
+                label.row, label.col, label.last_row, label.last_col, label.text, self.f[label.role]
+            )
+        formulas = template._formulas(self.spec).totals
+        for dp_id, place in tl.cells.items():
+            dp = self.spec.datapoints[dp_id]
+            fmt = self.f["total" if dp.computed else "number"]
+            if place.last_col is not None:
+                for c in range(place.col + 1, place.last_col + 1):
+                    rows.put(place.row, c, "blank", None, fmt)
+                rows.merges.append((place.row, place.col, place.row, place.last_col))
+            value = self.r.totals[dp_id]
+            if dp.computed:
+                rows.put(place.row, place.col, "formula", formulas[dp_id], fmt, value)
+            else:
+                rows.put(place.row, place.col, "number", value, fmt)
+        for i, width in enumerate(tl.col_widths):
+            ws.set_column(i, i, width)
+        for row, height in sorted(tl.row_heights.items()):
+            ws.set_row(row, height)
+        rows.write(ws)
+        ws.set_paper(9)
+        if tl.table.landscape:
+            ws.set_landscape()
+        ws.fit_to_pages(1, 0)
+        ws.repeat_rows(*tl.header_rows)
+
+    def _narrative(self, ws) -> None:
+        ws.set_column(0, 0, 22)
+        ws.set_column(1, 1, layout.NARRATIVE_TEXT_WIDTH)
+        ws.write_string(0, 0, layout.NARRATIVE_SHEET, self.f["title"])
+        for section in self.spec.sections:
+            if not section.fields:
+                continue
+            first = self.layout.place(section.fields[0].id)
+            ws.write_string(first.row - 1, 0, section.heading, self.f["section"])
+            for field in section.fields:
+                place = self.layout.place(field.id)
+                ws.write_string(place.row, 0, field.label, self.f["label"])
+                ws.write_blank(place.row, 1, None, self.f["wrap"])
+
+    def _status(self, ws) -> None:
+        t = self.t
+        for col, head in enumerate(t["status_cols"]):
+            ws.write_string(0, col, head, self.f["header"])
+        ws.set_column(1, 1, 28)
+        ws.set_column(5, 6, 40)
+        ordered = sorted(
+            self.r.entries, key=lambda e: (list(STATUS_TEXT).index(e.status), e.code, e.unit)
+        )
+        for i, e in enumerate(ordered, start=1):
+            cells = [
+                i,
+                e.unit,
+                e.code,
+                e.kind,
+                e.status_text(self.lang),
+                e.reason[0 if self.lang == "zh" else 1],
+                Path(e.path).name if e.path else "",
+                e.errors,
+                e.warnings,
+                t["yes"] if e.included else t["no"],
+            ]
+            for col, value in enumerate(cells):
+                if isinstance(value, int):
+                    ws.write_number(i, col, value, self.f["cell"])
+                else:
+                    ws.write_string(i, col, value, self.f["cell"])
+        ws.autofilter(0, 0, len(ordered), len(t["status_cols"]) - 1)
+        ws.freeze_panes(1, 0)
+
+    def _breakdown(self, ws) -> None:
+        spec, t = self.spec, self.t
+        fixed = t["breakdown_cols"]
+        ids = list(spec.datapoints)
+        for col, head in enumerate(fixed):
+            ws.write_string(0, col, head, self.f["header"])
+            ws.write_blank(1, col, None, self.f["header"])
+        for j, dp_id in enumerate(ids):
+            ws.write_string(0, len(fixed) + j, spec.datapoints[dp_id].label(), self.f["header"])
+        for j, dp_id in enumerate(ids):
+            ws.write_string(1, len(fixed) + j, dp_id, self.f["note"])
+        row = 2
+        readable = [e for e in self.r.entries if e.offset is not None]
+        for e, record in self.r.records(readable):
+            if not record["readable"]:
+                continue
+            values = self.r.values_of(record)
+            for col, value in enumerate(
+                [e.unit, e.code, e.kind, e.status_text(self.lang), Path(e.path).name]
+            ):
+                ws.write_string(row, col, value)
+            for j, dp_id in enumerate(ids):
+                v = values.get(dp_id)
+                if isinstance(v, int | float):
+                    ws.write_number(row, len(fixed) + j, v)
+            row += 1
+        ws.set_column(0, 0, 24)
+        ws.freeze_panes(2, 1)
+        ws.autofilter(1, 0, max(row - 1, 1), len(fixed) + len(ids) - 1)
+
+    def _findings(self, ws) -> None:
+        t, spec = self.t, self.spec
+        for col, head in enumerate(t["findings_cols"]):
+            ws.write_string(0, col, head, self.f["header"])
+        ws.set_column(0, 1, 24)
+        ws.set_column(4, 4, 24)
+        ws.set_column(5, 5, 100)
+        row = 1
+        zh = self.lang == "zh"
+        for e, record in self.r.records(e for e in self.r.entries if e.offset is not None):
+            for code, severity, sheet, cell, _dp, message_zh, message_en in record["findings"]:
+                where = f"{sheet}!{cell}" if sheet and cell else (sheet or "")
+                cells = [
+                    e.unit,
+                    Path(e.path).name,
+                    Severity(severity).label(self.lang),
+                    code,
+                    where,
+                    message_zh if zh else message_en,
+                ]
+                for col, value in enumerate(cells):
+                    ws.write_string(row, col, value)
+                row += 1
+        extra = [(self.unit.name, f) for f in self.r.total_findings] + [
+            ("", f) for f in self.r.similar
+        ]
+        for who, f in extra:
+            cells = [
+                who,
+                Path(f.file).name if f.file else "",
+                f.level(spec).label(self.lang),
+                f.code,
+                f.datapoint or "",
+                f.message(self.lang, spec),
+            ]
+            for col, value in enumerate(cells):
+                ws.write_string(row, col, value)
+            row += 1
+        ws.autofilter(0, 0, max(row - 1, 1), len(t["findings_cols"]) - 1)
+        ws.freeze_panes(1, 0)
+
+    def _texts(self, ws) -> None:
+        spec, t = self.spec, self.t
+        fields = spec.fields
+        heads = t["texts_cols"] + [f.label for f in fields]
+        for col, head in enumerate(heads):
+            ws.write_string(0, col, head, self.f["header"])
+        ws.set_column(0, 0, 24)
+        ws.set_column(2, 1 + len(fields), 50)
+        row = 1
+        for e, record in self.r.records(e for e in self.r.entries if e.offset is not None):
+            if not record["readable"]:
+                continue
+            ws.write_string(row, 0, e.unit, self.f["wrap"])
+            ws.write_string(row, 1, e.status_text(self.lang), self.f["wrap"])
+            for j, field in enumerate(fields):
+                ws.write_string(row, 2 + j, record["texts"].get(field.id, ""), self.f["wrap"])
+            row += 1
+        ws.freeze_panes(1, 1)

@@ -1,0 +1,529 @@
+"""Combine returned workbooks county-wide, and know who is missing.
+
+Every file is read and checked with the same code as ``wbtools check``. What each file
+contributes (its input values, narrative, findings) is spooled to a temporary file as soon as it is
+checked, and the filing is dropped: memory stays flat in the number of files. Once every file is
+in, each roster unit gets one status (passed, failing, missing, duplicate) and every file one too
+(outside the roster, wrong year or version); the included units are then summed cell by cell from
+the spool, and the sum is checked with the rules again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import check, rules
+from .findings import Finding
+from .roster import Unit, identity
+from .spec import Spec
+
+STATUSES = ("passed", "failing", "missing", "duplicate", "outside", "mismatch")
+STATUS_TEXT = {
+    "passed": ("已报送通过", "passed"),
+    "failing": ("未通过校验", "failed checks"),
+    "missing": ("未报送", "not returned"),
+    "duplicate": ("重复", "duplicate"),
+    "outside": ("名册外", "not on the roster"),
+    "mismatch": ("年份或版本不符", "wrong year or version"),
+}
+SIMILARITY = 0.85  # N5: narrative sections this alike (character 3-gram Jaccard) are flagged
+
+
+@dataclass
+class Entry:
+    """One line of the status sheet: a file, or a roster unit that sent none."""
+
+    unit: str
+    code: str = ""
+    kind: str = ""
+    path: str | None = None
+    year: int | None = None
+    status: str = "missing"
+    reason: tuple[str, str] = ("", "")  # zh, en
+    errors: int = 0
+    warnings: int = 0
+    included: bool = False
+    offset: int | None = None  # its record in the spool
+    mtime: float = 0.0
+    saved_at: str = ""
+    key: str = ""  # the unit identity it was matched on
+
+    @property
+    def newness(self) -> tuple[str, float]:
+        """What --prefer newest compares: the workbook's own saved time (Excel, WPS and
+        LibreOffice set it on every save; file times change with copying), then the file time."""
+        return (self.saved_at, self.mtime)
+
+    def status_text(self, lang: str = "zh") -> str:
+        return STATUS_TEXT[self.status][0 if lang == "zh" else 1]
+
+
+class Spool:
+    """Records (JSON lines) in a temporary file, read back by offset or in order."""
+
+    def __init__(self) -> None:
+        # Open for the life of the merge (closed by Result.close); deleted by the OS on close.
+        self.fh = tempfile.TemporaryFile(mode="w+b", prefix="wbtools-merge-")  # noqa: SIM115
+
+    def append(self, record: dict[str, Any]) -> int:
+        self.fh.seek(0, os.SEEK_END)
+        offset = self.fh.tell()
+        self.fh.write(json.dumps(record, ensure_ascii=False).encode() + b"\n")
+        return offset
+
+    def read(self, offset: int) -> dict[str, Any]:
+        self.fh.seek(offset)
+        return json.loads(self.fh.readline())
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+@dataclass
+class Result:
+    spec: Spec
+    name: str  # the county (or whoever merges)
+    year: int | None
+    roster_given: bool
+    entries: list[Entry]
+    totals: dict[str, Any]
+    provisional: bool
+    total_findings: list[Finding]  # rules over the sum
+    similar: list[Finding]  # N5
+    spool: Spool
+    inputs: tuple[str, ...] = field(default_factory=tuple)
+
+    def count(self, status: str) -> int:
+        return sum(1 for e in self.entries if e.status == status)
+
+    @property
+    def included(self) -> list[Entry]:
+        return [e for e in self.entries if e.included]
+
+    def records(self, entries: Iterable[Entry]) -> Iterator[tuple[Entry, dict[str, Any]]]:
+        for e in entries:
+            if e.offset is not None:
+                yield e, self.spool.read(e.offset)
+
+    def values_of(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A spooled record's values by datapoint id, totals recomputed."""
+        values = dict(zip(self.inputs, record["values"], strict=True))
+        return self.spec.compute(values)
+
+    def exit_code(self) -> int:
+        if not self.included:
+            return 2
+        return 0 if all(e.status == "passed" for e in self.entries) else 1
+
+    def close(self) -> None:
+        self.spool.close()
+
+
+def _record(report: check.Report, spec: Spec) -> dict[str, Any]:
+    f = report.filing
+    return {
+        "path": report.path,
+        "unit": f.unit,
+        "code": f.code,
+        "kind": f.kind,
+        "year": f.year,
+        "readable": f.readable,
+        "version": f.meta.get("format_version", ""),
+        "values": [f.values.get(i) for i in spec.inputs] if f.readable else [],
+        "texts": f.texts,
+        "sources": {k: list(v) for k, v in f.sources.items() if k in spec.datapoints},
+        "findings": [
+            [
+                x.code,
+                x.level(spec).value,
+                x.sheet,
+                x.cell,
+                x.datapoint,
+                x.message("zh", spec),
+                x.message("en", spec),
+            ]
+            for x in report.findings
+        ],
+        "errors": report.errors,
+        "warnings": report.warnings,
+        "mtime": f.mtime,
+    }
+
+
+def merge(
+    paths: list[Path],
+    spec: Spec,
+    roster: list[Unit] | None = None,
+    *,
+    year: int | None = None,
+    name: str = "",
+    include_failing: bool = False,
+    prefer: str | None = None,
+    previous: Path | None = None,
+    jobs: int | None = None,
+    progress=None,
+) -> Result:
+    files = check.expand(paths)
+    spool = Spool()
+    by_key = {}
+    if roster:
+        for u in roster:
+            by_key["name:" + identity(u.name)] = u
+            if u.code:
+                by_key["code:" + identity(u.code)] = u
+    entries: list[Entry] = []
+    for report in check.iter_reports(files, spec, previous=previous, jobs=jobs):
+        record = _record(report, spec)
+        f = report.filing
+        entry = Entry(
+            unit=f.unit or Path(report.path).stem,
+            code=f.code,
+            kind=f.kind,
+            path=report.path,
+            year=f.year,
+            errors=report.errors,
+            warnings=report.warnings,
+            offset=spool.append(record),
+            mtime=f.mtime,
+            saved_at=f.saved_at,
+        )
+        entry.status = "passed" if f.readable else "failing"
+        entries.append(entry)
+        if progress:
+            progress(report)
+    expected_year = year or _common_year(entries)
+    _match(entries, roster, by_key)
+    _statuses(entries, spec, spool, roster, expected_year, include_failing, prefer)
+    if roster:
+        present = {e.key for e in entries if e.key}
+        for u in roster:
+            if _unit_key(u) not in present:
+                entries.append(
+                    Entry(
+                        u.name,
+                        u.code,
+                        u.kind,
+                        key=_unit_key(u),
+                        status="missing",
+                        reason=("没有收到该单位的文件", "no file from this unit"),
+                    )
+                )
+    result = Result(
+        spec,
+        name,
+        expected_year,
+        roster is not None,
+        entries,
+        {},
+        False,
+        [],
+        [],
+        spool,
+        spec.inputs,
+    )
+    _sum(result, include_failing)
+    result.similar = similar_narratives(result)
+    return result
+
+
+def _common_year(entries: list[Entry]) -> int | None:
+    years = Counter(e.year for e in entries if e.year)
+    return years.most_common(1)[0][0] if years else None
+
+
+def _unit_key(u: Unit) -> str:
+    return "code:" + identity(u.code) if u.code else "name:" + identity(u.name)
+
+
+def _match(entries: list[Entry], roster: list[Unit] | None, by_key: dict[str, Unit]) -> None:
+    """Attach each file to its roster unit: by code, then by name; an unreadable file by a roster
+    name or code found in its file name."""
+    for e in entries:
+        if roster is None:
+            e.key = "name:" + identity(e.unit)
+            continue
+        unit = None
+        if e.code:
+            unit = by_key.get("code:" + identity(e.code))
+        unit = unit or by_key.get("name:" + identity(e.unit))
+        if unit is None and e.status == "failing" and e.path:
+            stem = identity(Path(e.path).stem)
+            hits = [
+                u
+                for u in roster
+                if identity(u.name) in stem
+                or (u.code and re.search(rf"(^|\D){re.escape(u.code)}(\D|$)", stem))
+            ]
+            unit = max(hits, key=lambda u: len(u.name), default=None)
+        if unit is not None:
+            e.key = _unit_key(unit)
+            e.unit, e.code = unit.name, unit.code or e.code
+            e.kind = unit.kind or e.kind
+
+
+def _statuses(entries, spec, spool, roster, year, include_failing, prefer) -> None:
+    for e in entries:
+        record = spool.read(e.offset)
+        if not record["readable"]:
+            codes = "、".join(sorted({x[0] for x in record["findings"]}))
+            e.reason = (f"无法读取（{codes}）", f"unreadable ({codes})")
+            continue
+        if record["version"] and record["version"] != spec.version:
+            e.status = "mismatch"
+            e.reason = (
+                f"报告格式版本为 {record['version']}，应为 {spec.version}",
+                f"format version {record['version']}, expected {spec.version}",
+            )
+        elif year and e.year != year:
+            e.status = "mismatch"
+            e.reason = (
+                f"报告年度为 {e.year}，应为 {year}",
+                f"report year {e.year}, expected {year}",
+            )
+        elif roster is not None and not e.key:
+            e.status = "outside"
+            e.reason = (
+                "名册中没有该单位（单位名称或代码不符，或报错了县）",
+                "not on the roster (name or code differs, or sent to the wrong county)",
+            )
+    groups: dict[str, list[Entry]] = {}
+    for e in entries:
+        if e.key and e.status in ("passed", "failing"):
+            groups.setdefault(e.key, []).append(e)
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        names = "、".join(Path(e.path).name for e in group)
+        if prefer == "newest":
+            keep = max(group, key=lambda e: e.newness)
+            for e in group:
+                if e is not keep:
+                    e.status = "duplicate"
+                    e.reason = (
+                        f"已由较新的文件 {Path(keep.path).name} 取代",
+                        f"superseded by the newer {Path(keep.path).name}",
+                    )
+        else:
+            for e in group:
+                e.status = "duplicate"
+                e.reason = (
+                    f"同一单位有 {len(group)} 个文件：{names}。可用 --prefer newest 选用最新的",
+                    f"{len(group)} files for one unit: {names}; --prefer newest picks the newest",
+                )
+    for e in entries:
+        if e.status == "passed" and e.errors:
+            e.status = "failing"
+            e.reason = (f"校验发现 {e.errors} 个错误", f"{e.errors} errors found")
+        if e.status == "passed":
+            e.included = True
+            if e.warnings:
+                e.reason = (f"{e.warnings} 个警告", f"{e.warnings} warnings")
+        elif e.status == "failing" and include_failing and spool.read(e.offset)["readable"]:
+            e.included = True
+
+
+def _sum(result: Result, include_failing: bool) -> None:
+    spec = result.spec
+    sums = [0] * len(spec.inputs)
+    for _, record in result.records(result.included):
+        for i, v in enumerate(record["values"]):
+            sums[i] += rules.number(v)
+    result.totals = spec.compute(dict(zip(spec.inputs, sums, strict=True)))
+    result.provisional = any(e.included and e.status == "failing" for e in result.entries)
+    result.total_findings = [
+        Finding(
+            inst.code, {"where": spec.where(inst), "left": left, "right": right}, datapoint=inst.at
+        )
+        for _, inst in spec.failures(result.totals)
+        if inst.op != "type"
+        for left, right in [rules.side_values(inst, result.totals)]
+    ]
+
+
+# --- N5: copied narrative --------------------------------------------------------------------
+
+
+def _shingles(text: str) -> set[str]:
+    t = re.sub(r"[\s\d，。；、：“”（）,.;:()]+", "", text)
+    return {t[i : i + 3] for i in range(max(len(t) - 2, 0))}
+
+
+def similar_narratives(result: Result, min_chars: int = 40) -> list[Finding]:
+    """N5: pairs of units whose narrative fields are nearly identical (内容雷同).
+
+    Exact copies are grouped by their normalised text; near copies are found among texts that
+    share a rare 3-gram, then measured by Jaccard similarity of character 3-grams. Texts shorter
+    than ``min_chars`` are left out: one-sentence statements (no fee was charged) are alike by
+    nature, not by copying.
+    """
+    spec = result.spec
+    pairs: dict[tuple[str, str], tuple[Entry, Entry, list[str], list[float]]] = {}
+    readable = [e for e in result.entries if e.offset is not None and e.status != "mismatch"]
+    for field_def in spec.fields:
+        texts: dict[int, set[str]] = {}
+        owners: list[Entry] = []
+        for entry, record in result.records(readable):
+            text = record["texts"].get(field_def.id, "")
+            if len(text) >= min_chars:
+                texts[len(owners)] = _shingles(text)
+                owners.append(entry)
+        for a, b, score in _similar_pairs(texts):
+            ea, eb = owners[a], owners[b]
+            if ea.key == eb.key:
+                continue
+            k = (ea.path, eb.path)
+            pair = pairs.setdefault(k, (ea, eb, [], []))
+            pair[2].append(field_def.label)
+            pair[3].append(score)
+    # One finding per pair of units, naming every field they share.
+    return [
+        Finding(
+            "N5",
+            {"field": "、".join(labels), "a": ea.unit, "b": eb.unit, "score": f"{min(scores):.0%}"},
+            file=ea.path,
+        )
+        for ea, eb, labels, scores in pairs.values()
+    ]
+
+
+def _similar_pairs(texts: dict[int, set[str]]) -> Iterator[tuple[int, int, float]]:
+    """(i, j, similarity) for texts at or above SIMILARITY. Identical texts are grouped first and
+    each copy is paired with the group's first; distinct texts sharing a rare 3-gram are compared."""
+    groups: dict[frozenset[str], list[int]] = {}
+    for i, shingles in texts.items():
+        groups.setdefault(frozenset(shingles), []).append(i)
+    for members in groups.values():
+        for other in members[1:]:
+            yield members[0], other, 1.0
+    representatives = {members[0]: texts[members[0]] for members in groups.values()}
+    yield from _near_pairs(representatives)
+
+
+def _near_pairs(texts: dict[int, set[str]]) -> Iterator[tuple[int, int, float]]:
+    frequency = Counter(s for shingles in texts.values() for s in shingles)
+    limit = 50  # a 3-gram more texts share is common phrasing, not a sign of copying
+    buckets: dict[str, list[int]] = {}
+    for i, shingles in texts.items():
+        rare = sorted(
+            (s for s in shingles if frequency[s] <= limit), key=lambda s: (frequency[s], s)
+        )[:8]
+        for s in rare:
+            buckets.setdefault(s, []).append(i)
+    seen: set[tuple[int, int]] = set()
+    for members in buckets.values():
+        for x in range(len(members)):
+            for y in range(x + 1, len(members)):
+                pair = (members[x], members[y])
+                if pair in seen:
+                    continue
+                seen.add(pair)
+                sa, sb = texts[pair[0]], texts[pair[1]]
+                score = len(sa & sb) / len(sa | sb)
+                if score >= SIMILARITY:
+                    yield pair[0], pair[1], score
+
+
+# --- tidy long form -------------------------------------------------------------------------
+
+LONG_COLUMNS = [
+    "unit",
+    "code",
+    "kind",
+    "year",
+    "status",
+    "datapoint",
+    "table",
+    "row",
+    "column",
+    "value",
+    "source_file",
+    "cell",
+]
+
+
+def long_rows(result: Result, chunk: int = 200) -> Iterator[list[dict[str, Any]]]:
+    """The readable units' values in tidy long form, a chunk of units at a time."""
+    spec = result.spec
+    batch: list[dict[str, Any]] = []
+    units = 0
+    for entry, record in result.records(e for e in result.entries if e.offset is not None):
+        if not record["readable"]:
+            continue
+        values = result.values_of(record)
+        for dp_id, dp in spec.datapoints.items():
+            sheet, cell = record["sources"].get(dp_id, ("", ""))
+            batch.append(
+                {
+                    "unit": entry.unit,
+                    "code": entry.code,
+                    "kind": entry.kind,
+                    "year": entry.year,
+                    "status": entry.status,
+                    "datapoint": dp_id,
+                    "table": spec.table(dp.table).heading,
+                    "row": " / ".join(lab for _, lab in dp.row_labels),
+                    "column": " / ".join(lab for _, lab in dp.col_labels),
+                    "value": values.get(dp_id),
+                    "source_file": Path(entry.path).name,
+                    "cell": f"{sheet}!{cell}" if cell else "",
+                }
+            )
+        units += 1
+        if units % chunk == 0:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def write_long(result: Result, out: Path) -> Path:
+    """Write the long form through pandas: .csv (UTF-8 with BOM, so Excel opens it right) or
+    .parquet (needs pyarrow). Written to a temporary file and renamed into place."""
+    import pandas as pd
+
+    suffix = out.suffix.lower()
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        if suffix == ".parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            writer = None
+            for rows in long_rows(result):
+                table = pa.Table.from_pandas(
+                    pd.DataFrame(rows, columns=LONG_COLUMNS), preserve_index=False
+                )
+                writer = writer or pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+            if writer is None:
+                pq.write_table(pa.Table.from_pandas(pd.DataFrame(columns=LONG_COLUMNS)), tmp)
+            else:
+                writer.close()
+        else:
+            first = True
+            for rows in long_rows(result):
+                frame = pd.DataFrame(rows, columns=LONG_COLUMNS, dtype=object)  # a count 3 stays 3
+                frame.to_csv(
+                    tmp,
+                    mode="w" if first else "a",
+                    header=first,
+                    index=False,
+                    encoding="utf-8-sig" if first else "utf-8",
+                )
+                first = False
+            if first:
+                pd.DataFrame(columns=LONG_COLUMNS).to_csv(tmp, index=False, encoding="utf-8-sig")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
