@@ -1,6 +1,7 @@
 """Benchmarks, printed as ratios against references measured in the same run.
 
-    python benchmarks/run.py [template|check|all] [--units 1000] [--files 1000]   (make bench)
+    python benchmarks/run.py [template|check|merge|all] [--units 1000] [--files 1000]
+                             [--merge-files 10000]                              (make bench)
 
 template: generating the locked template for every unit of an N-unit roster, on one core and
 through the roster command's process pool. The reference is bare xlsxwriter writing a workbook
@@ -12,6 +13,11 @@ check: `wbtools check` over N filled workbooks (one in ten with a mistake), on o
 a raw python-calamine read of the same files (every sheet to Python values) and an openpyxl read
 (read-only, cached values, every cell). Aims: at most 2x the raw calamine read, at least 8x faster
 than openpyxl; a single-file `wbtools check` well under half a second.
+
+merge: `wbtools merge` of N unit workbooks (default 10,000) into a county workbook, in a fresh
+process each time, on one core at N/10 and at N files (peak memory must stay flat: files are
+streamed, not held) and with every core at N, beside a raw python-calamine read of the same files.
+Aim: about 2.5x the raw read at most.
 
 Absolute times on shared machines are noise; compare the ratios between commits.
 """
@@ -174,16 +180,79 @@ def bench_check(n_files: int) -> None:
     )
 
 
+_MERGE_CHILD = """
+import resource, sys, time
+from pathlib import Path
+from workbook_tools import county, merge, spec
+folder, out, jobs = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+files = sorted(folder.iterdir())[: int(sys.argv[4])]
+start = time.perf_counter()
+result = merge.merge(files, spec.load(), None, name="bench", jobs=jobs)
+county.write(result, out)
+result.close()
+print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def _merge_run(folder: Path, out: Path, jobs: int, n: int) -> tuple[float, float]:
+    done = subprocess.run(
+        [sys.executable, "-c", _MERGE_CHILD, str(folder), str(out), str(jobs), str(n)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seconds, peak_mb = done.stdout.split()
+    return float(seconds), float(peak_mb)
+
+
+def bench_merge(n_files: int) -> None:
+    cores = os.cpu_count() or 1
+    small = max(1, n_files // 10)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "returned"
+        folder.mkdir()
+        paths = [folder / f"u{i:05d}.xlsx" for i in range(n_files)]
+        with ProcessPoolExecutor(max_workers=cores) as pool:
+            list(pool.map(_filled, [(str(p), i) for i, p in enumerate(paths)], chunksize=32))
+        calamine_read(paths[:20])
+        cal_s = timed(calamine_read, paths)
+        small_s, small_mb = _merge_run(folder, Path(tmp) / "small.xlsx", 1, small)
+        big_s, big_mb = _merge_run(folder, Path(tmp) / "big.xlsx", 1, n_files)
+        pool_s, pool_mb = _merge_run(folder, Path(tmp) / "pool.xlsx", cores, n_files)
+        size_mb = (Path(tmp) / "big.xlsx").stat().st_size / 1e6
+    print(f"merge benchmark: {n_files} unit workbooks, {cores} cores")
+    print(
+        f"  raw python-calamine read (all sheets): {n_files / cal_s:7.1f} files/s  {cal_s:6.1f} s"
+    )
+    print(
+        f"  wbtools merge, 1 core, {small} files:   {small / small_s:7.1f} files/s  peak {small_mb:5.0f} MB"
+    )
+    print(
+        f"  wbtools merge, 1 core, {n_files} files:  {n_files / big_s:7.1f} files/s  peak {big_mb:5.0f} MB  {big_s / cal_s:4.2f}x the calamine read (aim <= 2.5x)"
+    )
+    print(
+        f"  wbtools merge, {cores} processes, {n_files} files: {n_files / pool_s:7.1f} files/s  {pool_s:6.1f} s wall  {pool_s / cal_s:4.2f}x the calamine read; parent peak {pool_mb:5.0f} MB"
+    )
+    print(
+        f"  memory from {small} to {n_files} files: {small_mb:.0f} -> {big_mb:.0f} MB (county workbook {size_mb:.0f} MB)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("which", nargs="?", choices=["template", "check", "all"], default="all")
+    parser.add_argument(
+        "which", nargs="?", choices=["template", "check", "merge", "all"], default="all"
+    )
     parser.add_argument("--units", type=int, default=1000)
     parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--merge-files", type=int, default=10_000)
     args = parser.parse_args()
     if args.which in ("template", "all"):
         bench_template(args.units)
     if args.which in ("check", "all"):
         bench_check(args.files)
+    if args.which in ("merge", "all"):
+        bench_merge(args.merge_files)
     sys.stdout.flush()
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import check, rules
+from . import check, layout, rules
 from .findings import Finding
 from .roster import Unit, identity
 from .spec import Spec
@@ -55,6 +55,9 @@ class Entry:
     mtime: float = 0.0
     saved_at: str = ""
     key: str = ""  # the unit identity it was matched on
+    readable: bool = False
+    version: str = ""
+    unreadable_codes: str = ""
 
     @property
     def newness(self) -> tuple[str, float]:
@@ -139,7 +142,11 @@ def _record(report: check.Report, spec: Spec) -> dict[str, Any]:
         "version": f.meta.get("format_version", ""),
         "values": [f.values.get(i) for i in spec.inputs] if f.readable else [],
         "texts": f.texts,
-        "sources": {k: list(v) for k, v in f.sources.items() if k in spec.datapoints},
+        # Where each value came from, where that differs from the template's place (most files:
+        # nowhere), so the spool stays small.
+        "sources": {
+            k: list(v) for k, v in f.sources.items() if k in spec.datapoints and _moved(spec, k, v)
+        },
         "findings": [
             [
                 x.code,
@@ -156,6 +163,18 @@ def _record(report: check.Report, spec: Spec) -> dict[str, Any]:
         "warnings": report.warnings,
         "mtime": f.mtime,
     }
+
+
+def _moved(spec: Spec, dp_id: str, source: Any) -> bool:
+    place = layout.build(spec).place(dp_id)
+    return (place.sheet, place.a1) != tuple(source)
+
+
+def source_of(spec: Spec, record: dict[str, Any], dp_id: str) -> tuple[str, str]:
+    if dp_id in record["sources"]:
+        return tuple(record["sources"][dp_id])
+    place = layout.build(spec).place(dp_id)
+    return place.sheet, place.a1
 
 
 def merge(
@@ -194,6 +213,11 @@ def merge(
             offset=spool.append(record),
             mtime=f.mtime,
             saved_at=f.saved_at,
+            readable=f.readable,
+            version=f.meta.get("format_version", ""),
+            unreadable_codes=""
+            if f.readable
+            else "、".join(sorted({x.code for x in report.findings})),
         )
         entry.status = "passed" if f.readable else "failing"
         entries.append(entry)
@@ -326,7 +350,7 @@ def _statuses(entries, spec, spool, roster, year, include_failing, prefer) -> No
             e.included = True
             if e.warnings:
                 e.reason = (f"{e.warnings} 个警告", f"{e.warnings} warnings")
-        elif e.status == "failing" and include_failing and spool.read(e.offset)["readable"]:
+        elif e.status == "failing" and include_failing and e.readable:
             e.included = True
 
 
@@ -350,83 +374,108 @@ def _sum(result: Result, include_failing: bool) -> None:
 
 # --- N5: copied narrative --------------------------------------------------------------------
 
+_PERMUTATIONS = 16  # MinHash signature length: 4 bands of 4 rows for the candidate search
+_BANDS = 4
+_SEEDS = None
+
 
 def _shingles(text: str) -> set[str]:
     t = re.sub(r"[\s\d，。；、：“”（）,.;:()]+", "", text)
     return {t[i : i + 3] for i in range(max(len(t) - 2, 0))}
 
 
+def _signature(shingles: set[str]):
+    """MinHash of a set of 3-grams: the same for equal sets, equal in a fraction of places that
+    estimates the Jaccard similarity. Hashes are crc32, so results do not vary between runs."""
+    import zlib
+
+    import numpy as np
+
+    global _SEEDS
+    if _SEEDS is None:
+        rng = np.random.default_rng(20241231)
+        _SEEDS = (
+            rng.integers(1, 2**63, _PERMUTATIONS, dtype=np.uint64) | np.uint64(1),
+            rng.integers(0, 2**63, _PERMUTATIONS, dtype=np.uint64),
+        )
+    hashes = np.fromiter(
+        (zlib.crc32(s.encode()) for s in shingles), dtype=np.uint64, count=len(shingles)
+    )
+    a, b = _SEEDS
+    with np.errstate(over="ignore"):  # multiply-add modulo 2**64 is the hash family
+        return (hashes[:, None] * a + b).min(axis=0)
+
+
 def similar_narratives(result: Result, min_chars: int = 40) -> list[Finding]:
     """N5: pairs of units whose narrative fields are nearly identical (内容雷同).
 
-    Exact copies are grouped by their normalised text; near copies are found among texts that
-    share a rare 3-gram, then measured by Jaccard similarity of character 3-grams. Texts shorter
-    than ``min_chars`` are left out: one-sentence statements (no fee was charged) are alike by
-    nature, not by copying.
+    One pass over the spool keeps, per unit and field, a 16-number MinHash signature (so memory
+    stays small however many units). Units whose signatures agree on a whole band are candidates;
+    identical texts are grouped first and each copy paired with the group's first, then distinct
+    candidates are measured exactly (Jaccard similarity of character 3-grams, texts re-read).
+    Texts shorter than ``min_chars`` are left out: one-sentence statements (no fee was charged)
+    are alike by nature, not by copying.
     """
     spec = result.spec
-    pairs: dict[tuple[str, str], tuple[Entry, Entry, list[str], list[float]]] = {}
-    readable = [e for e in result.entries if e.offset is not None and e.status != "mismatch"]
-    for field_def in spec.fields:
-        texts: dict[int, set[str]] = {}
-        owners: list[Entry] = []
-        for entry, record in result.records(readable):
+    readable = [
+        e for e in result.entries if e.offset is not None and e.readable and e.status != "mismatch"
+    ]
+    signatures: dict[str, list[tuple[int, bytes]]] = {f.id: [] for f in spec.fields}
+    for i, (_, record) in enumerate(result.records(readable)):
+        for field_def in spec.fields:
             text = record["texts"].get(field_def.id, "")
-            if len(text) >= min_chars:
-                texts[len(owners)] = _shingles(text)
-                owners.append(entry)
-        for a, b, score in _similar_pairs(texts):
-            ea, eb = owners[a], owners[b]
-            if ea.key == eb.key:
-                continue
-            k = (ea.path, eb.path)
-            pair = pairs.setdefault(k, (ea, eb, [], []))
-            pair[2].append(field_def.label)
-            pair[3].append(score)
-    # One finding per pair of units, naming every field they share.
+            if len(text) >= min_chars and (shingles := _shingles(text)):
+                signatures[field_def.id].append((i, _signature(shingles).tobytes()))
+    pairs: dict[tuple[int, int], tuple[list[str], list[float]]] = {}
+    for field_def in spec.fields:
+        for a, b, score in _similar(result, readable, field_def.id, signatures[field_def.id]):
+            if readable[a].key and readable[a].key == readable[b].key:
+                continue  # a unit's own files (duplicates) are not copying
+            labels, scores = pairs.setdefault((a, b), ([], []))
+            labels.append(field_def.label)
+            scores.append(score)
     return [
         Finding(
             "N5",
-            {"field": "、".join(labels), "a": ea.unit, "b": eb.unit, "score": f"{min(scores):.0%}"},
-            file=ea.path,
+            {
+                "field": "、".join(labels),
+                "a": readable[a].unit,
+                "b": readable[b].unit,
+                "score": f"{min(scores):.0%}",
+            },
+            file=readable[a].path,
         )
-        for ea, eb, labels, scores in pairs.values()
+        for (a, b), (labels, scores) in pairs.items()
     ]
 
 
-def _similar_pairs(texts: dict[int, set[str]]) -> Iterator[tuple[int, int, float]]:
-    """(i, j, similarity) for texts at or above SIMILARITY. Identical texts are grouped first and
-    each copy is paired with the group's first; distinct texts sharing a rare 3-gram are compared."""
-    groups: dict[frozenset[str], list[int]] = {}
-    for i, shingles in texts.items():
-        groups.setdefault(frozenset(shingles), []).append(i)
-    for members in groups.values():
+def _similar(result: Result, owners: list[Entry], field_id: str, signed: list[tuple[int, bytes]]):
+    groups: dict[bytes, list[int]] = {}
+    for i, sig in signed:
+        groups.setdefault(sig, []).append(i)
+    for members in groups.values():  # equal signatures: equal 3-gram sets, as good as identical
         for other in members[1:]:
             yield members[0], other, 1.0
-    representatives = {members[0]: texts[members[0]] for members in groups.values()}
-    yield from _near_pairs(representatives)
-
-
-def _near_pairs(texts: dict[int, set[str]]) -> Iterator[tuple[int, int, float]]:
-    frequency = Counter(s for shingles in texts.values() for s in shingles)
-    limit = 50  # a 3-gram more texts share is common phrasing, not a sign of copying
-    buckets: dict[str, list[int]] = {}
-    for i, shingles in texts.items():
-        rare = sorted(
-            (s for s in shingles if frequency[s] <= limit), key=lambda s: (frequency[s], s)
-        )[:8]
-        for s in rare:
-            buckets.setdefault(s, []).append(i)
+    width = _PERMUTATIONS * 8 // _BANDS
+    buckets: dict[tuple[int, bytes], list[int]] = {}
+    for sig, members in groups.items():
+        for band in range(_BANDS):
+            buckets.setdefault((band, sig[band * width : (band + 1) * width]), []).append(
+                members[0]
+            )
     seen: set[tuple[int, int]] = set()
     for members in buckets.values():
+        if len(members) > 50:
+            continue  # shared by that many distinct texts: common phrasing, not copying
         for x in range(len(members)):
             for y in range(x + 1, len(members)):
-                pair = (members[x], members[y])
+                pair = (min(members[x], members[y]), max(members[x], members[y]))
                 if pair in seen:
                     continue
                 seen.add(pair)
-                sa, sb = texts[pair[0]], texts[pair[1]]
-                score = len(sa & sb) / len(sa | sb)
+                ta = _shingles(result.spool.read(owners[pair[0]].offset)["texts"][field_id])
+                tb = _shingles(result.spool.read(owners[pair[1]].offset)["texts"][field_id])
+                score = len(ta & tb) / len(ta | tb)
                 if score >= SIMILARITY:
                     yield pair[0], pair[1], score
 
@@ -459,7 +508,7 @@ def long_rows(result: Result, chunk: int = 200) -> Iterator[list[dict[str, Any]]
             continue
         values = result.values_of(record)
         for dp_id, dp in spec.datapoints.items():
-            sheet, cell = record["sources"].get(dp_id, ("", ""))
+            sheet, cell = source_of(spec, record, dp_id)
             batch.append(
                 {
                     "unit": entry.unit,
