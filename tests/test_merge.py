@@ -258,3 +258,39 @@ def test_copied_narrative_is_flagged_once_per_pair(tmp_path, spec21):
         assert pairs == {("测试01镇", "测试02镇"): "（一）主动公开、（二）依申请公开"}
     finally:
         result.close()
+
+
+def test_long_form_parquet(tmp_path, spec21):
+    pq = pytest.importorskip("pyarrow.parquet")
+    out, long = tmp_path / "county.xlsx", tmp_path / "long.parquet"
+    result = _run(
+        "merge", SAMPLES / "returned/2025", "-r", SAMPLES / "roster.csv", "-o", out, "--long", long
+    )
+    assert result.exit_code == 1
+    table = pq.read_table(long)
+    assert table.num_rows == 15 * len(spec21.datapoints)
+    assert table.column_names[:6] == ["unit", "code", "kind", "year", "status", "datapoint"]
+
+
+def test_narrative_unchanged_from_last_year_is_flagged(tmp_path, spec21):
+    this_year, last_year = tmp_path / "2025", tmp_path / "2024"
+    this_year.mkdir()
+    last_year.mkdir()
+    values = wb.base_values(spec21)
+    reused = "本年度我镇通过政府网站和政务公开栏主动公开财政预决算、惠民政策和重点项目信息，并及时更新机构职能。"
+    fresh = "今年我镇重点围绕乡村振兴和民生实事，新开设了惠民资金公开专栏，按月公开补贴发放对象和金额，群众反映良好。"
+    other = "我镇依托便民服务中心设立查阅点，全年接待群众查阅政策文件，并通过微信公众号推送涉农补贴政策解读。"
+    for folder, year in ((last_year, 2024), (this_year, 2025)):
+        for code, name in (("01", "甲镇"), ("02", "乙镇")):
+            # 甲镇 reuses last year's text, 乙镇 writes a new one
+            own = reused if code == "01" else other if year == 2024 else fresh
+            texts = {**wb.TEXTS, "s1.proactive": own}
+            v = synth.previous_year(spec21, values) if year == 2024 else values
+            data = template.render(spec21, Unit(name, code, "乡镇"), year, values=v, texts=texts)
+            (folder / f"{code}.xlsx").write_bytes(data)
+    result = merge.merge([this_year], spec21, None, previous=last_year, jobs=1)
+    try:
+        flagged = [(f.args["a"], f.args["b"], f.args["field"]) for f in result.similar]
+        assert flagged == [("甲镇", "甲镇（2024年）", "（一）主动公开")]
+    finally:
+        result.close()

@@ -254,7 +254,7 @@ def merge(
         spec.inputs,
     )
     _sum(result, include_failing)
-    result.similar = similar_narratives(result)
+    result.similar = similar_narratives(result) + same_as_last_year(result, previous)
     return result
 
 
@@ -447,6 +447,40 @@ def similar_narratives(result: Result, min_chars: int = 40) -> list[Finding]:
         )
         for (a, b), (labels, scores) in pairs.items()
     ]
+
+
+def same_as_last_year(result: Result, previous: Path | None, min_chars: int = 40) -> list[Finding]:
+    """N5 against the unit's own report of the year before (--previous): text carried over
+    unchanged is the same defect as text copied from a neighbour."""
+    if previous is None:
+        return []
+    from .filing import Filing
+
+    finder = check.previous_finder(result.spec, previous)
+    out = []
+    for entry, record in result.records(e for e in result.entries if e.included):
+        last = finder(Filing(entry.path or "", unit=entry.unit, code=entry.code, year=entry.year))
+        if last is None or not last.readable or (entry.year and last.year != entry.year - 1):
+            continue
+        labels, scores = [], []
+        for field_def in result.spec.fields:
+            now, then = record["texts"].get(field_def.id, ""), last.texts.get(field_def.id, "")
+            if len(now) < min_chars or len(then) < min_chars:
+                continue
+            a, b = _shingles(now), _shingles(then)
+            score = len(a & b) / len(a | b) if a | b else 0.0
+            if score >= SIMILARITY:
+                labels.append(field_def.label)
+                scores.append(score)
+        if labels:
+            args = {
+                "field": "、".join(labels),
+                "a": entry.unit,
+                "b": f"{entry.unit}（{last.year}年）",
+                "score": f"{min(scores):.0%}",
+            }
+            out.append(Finding("N5", args, file=entry.path))
+    return out
 
 
 def _similar(result: Result, owners: list[Entry], field_id: str, signed: list[tuple[int, bytes]]):
