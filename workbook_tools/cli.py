@@ -70,6 +70,11 @@ MESSAGES = {
         "need_unit": "请用 --unit 指定单位，或用 --roster 指定单位名册。",
         "annotated": "已生成 {n} 个反馈工作簿，保存在 {path}",
         "merged": "已生成汇总工作簿：{path}",
+        "reported": "已生成报告：{path}",
+        "refused": "未生成报告：{path} 有错误，请先改正（或用 --allow-errors 生成标注“未经校验”的稿）。",
+        "no_office": "未找到 LibreOffice，无法转为 PDF。请安装 LibreOffice（Debian：apt-get install libreoffice-writer-nogui）。",
+        "pdf_docx_only": "--pdf 只适用于 Word（.docx）输出。",
+        "pdf_failed": "转为 PDF 失败：",
         "needs": "缺少所需的软件包：{what}（例如 pip install pyarrow）",
         "both_unit": "--unit 与 --roster 只能二选一。",
     },
@@ -82,6 +87,11 @@ MESSAGES = {
         "need_unit": "Give a unit with --unit, or a roster with --roster.",
         "annotated": "Wrote {n} feedback workbooks to {path}",
         "merged": "Wrote the county workbook: {path}",
+        "reported": "Wrote the report: {path}",
+        "refused": "No report for {path}: it has errors. Fix them first (or use --allow-errors for a draft marked unverified).",
+        "no_office": "LibreOffice was not found, so no PDF. Install LibreOffice (Debian: apt-get install libreoffice-writer-nogui).",
+        "pdf_docx_only": "--pdf works with Word (.docx) output only.",
+        "pdf_failed": "PDF conversion failed: ",
         "needs": "A package is missing: {what} (e.g. pip install pyarrow)",
         "both_unit": "Use either --unit or --roster, not both.",
     },
@@ -283,6 +293,125 @@ def check(
         style = typer.style if sys.stdout.isatty() else None
         _print(output.text(reports, spec, lang.value, style))
     raise typer.Exit(output.exit_code(reports))
+
+
+class ReportFormat(StrEnum):
+    docx = "docx"
+    html = "html"
+    md = "md"
+
+
+@app.command()
+def report(
+    workbooks: Annotated[
+        list[Path],
+        typer.Argument(
+            help="填好的工作簿、文件夹或汇总工作簿 / Filled or merged workbooks, or folders."
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", help="输出文件（.docx/.html/.md）或目录 / Output file, or folder."
+        ),
+    ],
+    to: Annotated[
+        ReportFormat,
+        typer.Option("--to", help="输出到目录时的格式 / Format when writing to a folder."),
+    ] = ReportFormat.docx,
+    pdf: Annotated[
+        bool,
+        typer.Option(
+            "--pdf", help="同时用 LibreOffice 转为 PDF / Also convert the Word file to PDF."
+        ),
+    ] = False,
+    allow_errors: Annotated[
+        bool,
+        typer.Option(
+            "--allow-errors",
+            help="数据有错误时仍生成，并标注“未经校验” / Write anyway, marked unverified.",
+        ),
+    ] = False,
+    preamble: Annotated[
+        bool, typer.Option("--preamble/--no-preamble", help="是否写引言 / Write the preamble.")
+    ] = True,
+    portal: Annotated[
+        str,
+        typer.Option(
+            "--portal", help="引言中注明的电子版查阅网址 / Where the report is published."
+        ),
+    ] = "",
+    spec_: CheckSpecOption = None,
+    lang: LangOption = Lang.zh,
+) -> None:
+    """按官方格式生成年度报告（Word、HTML、Markdown）。 / Write the annual report in the official layout."""
+    from . import check as check_module
+    from . import output as output_module
+    from . import report as report_module
+    from .files import atomic_write, guard_output
+
+    spec = None
+    code = 0
+    try:
+        spec = _load_spec(spec_)
+        files = check_module.expand(workbooks)
+        to_folder = len(files) > 1 or output.is_dir() or output.suffix == ""
+        fmt = to.value if to_folder else output.suffix.lower().lstrip(".")
+        if fmt not in report_module.FORMATS:
+            raise fail(
+                "O103",
+                path=str(output),
+                detail="应为 .docx、.html 或 .md / must be .docx, .html or .md",
+            )
+        if to_folder:
+            output.mkdir(parents=True, exist_ok=True)
+        for path in files:
+            result = check_module.check_file(path, spec)
+            if not result.readable or (result.errors and not allow_errors):
+                _print(output_module.text([result], spec, lang.value), err=True)
+                _print(_say(lang, "refused", path=path), err=True)
+                code = max(code, 1 if result.readable else 2)
+                continue
+            doc = report_module.build(
+                result.filing,
+                lang.value,
+                preamble=preamble,
+                portal=portal,
+                unverified=bool(result.errors),
+            )
+            target = output / report_module.file_name(doc, fmt) if to_folder else output
+            guard_output(target, files)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(target, report_module.render(doc, fmt))
+            for warning in doc.warnings:
+                _print(f"  {warning}", err=True)
+            _print(_say(lang, "reported", path=target))
+            if pdf:
+                code = max(code, _to_pdf(target, fmt, lang))
+    except Failure as exc:
+        _exit_failure(exc, lang, spec)
+    raise typer.Exit(code)
+
+
+def _to_pdf(target: Path, fmt: str, lang: Lang) -> int:
+    from . import office
+
+    if fmt != "docx":
+        _print(_say(lang, "pdf_docx_only"), err=True)
+        return 1
+    if office.find_soffice() is None:
+        _print(_say(lang, "no_office"), err=True)
+        return 1
+    try:
+        out = office.convert(target, "pdf", target.parent / ".pdf-tmp")
+        final = target.with_suffix(".pdf")
+        out.replace(final)
+        (target.parent / ".pdf-tmp").rmdir()
+    except office.OfficeError as exc:
+        _print(f"{_say(lang, 'pdf_failed')}{exc}", err=True)
+        return 1
+    _print(_say(lang, "reported", path=final))
+    return 0
 
 
 class Prefer(StrEnum):

@@ -1,0 +1,199 @@
+"""The report as a Word document (python-docx), in the customary layout of Chinese official
+documents (GB/T 9704): A4, margins 37/35/28/26 mm, title in 方正小标宋 二号, level-1 headings in
+黑体 三号, level-2 in 楷体 三号, body in 仿宋 三号 with a 28-point line and a two-character indent.
+
+Chinese fonts are set on the East-Asian slot of every style and run (``w:eastAsia``): Word and
+WPS pick the CJK font from there, not from the Latin font name. Tables 三 and 四 go in a landscape
+section in a smaller size, with their header rows repeated on every page.
+"""
+
+from __future__ import annotations
+
+import io
+
+from docx import Document as new_document
+from docx.enum.section import WD_ORIENT, WD_SECTION
+from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Mm, Pt, RGBColor
+
+from .report import Document, Grid
+
+TITLE_FONT = "方正小标宋简体"
+HEADING1_FONT = "黑体"
+HEADING2_FONT = "楷体_GB2312"
+BODY_FONT = "仿宋_GB2312"
+LATIN_FONT = "Times New Roman"
+SIZE_2, SIZE_3, SIZE_5, SIZE_SMALL_5 = Pt(22), Pt(16), Pt(10.5), Pt(9)
+
+
+def set_fonts(element, east_asian: str, latin: str = LATIN_FONT) -> None:
+    """Set the Latin and East-Asian fonts of a style's or run's properties."""
+    rpr = element.get_or_add_rPr()
+    fonts = rpr.find(qn("w:rFonts"))
+    if fonts is None:
+        fonts = OxmlElement("w:rFonts")
+        rpr.insert(0, fonts)
+    for attr, name in (
+        ("w:ascii", latin),
+        ("w:hAnsi", latin),
+        ("w:eastAsia", east_asian),
+        ("w:cs", latin),
+    ):
+        fonts.set(qn(attr), name)
+
+
+def _run(paragraph, text: str, font: str, size, bold: bool = False, color: RGBColor | None = None):
+    run = paragraph.add_run(text)
+    set_fonts(run._element, font)
+    run.font.size = size
+    run.bold = bold
+    if color is not None:
+        run.font.color.rgb = color
+    return run
+
+
+def _paragraph(
+    doc,
+    text: str,
+    font: str = BODY_FONT,
+    size=SIZE_3,
+    indent: bool = True,
+    align=None,
+    color=None,
+    bold=False,
+):
+    p = doc.add_paragraph()
+    fmt = p.paragraph_format
+    fmt.line_spacing_rule = WD_LINE_SPACING.EXACTLY
+    fmt.line_spacing = Pt(28)
+    fmt.space_before = fmt.space_after = Pt(0)
+    if indent:
+        fmt.first_line_indent = Pt(size.pt * 2)
+    if align is not None:
+        p.alignment = align
+    _run(p, text, font, size, bold=bold, color=color)
+    return p
+
+
+def _page(section, landscape: bool) -> None:
+    section.page_width, section.page_height = (
+        (Mm(297), Mm(210)) if landscape else (Mm(210), Mm(297))
+    )
+    section.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT
+    section.top_margin, section.bottom_margin = Mm(37), Mm(35)
+    section.left_margin, section.right_margin = Mm(28), Mm(26)
+    if landscape:
+        section.top_margin = section.bottom_margin = Mm(20)
+        section.left_margin = section.right_margin = Mm(20)
+
+
+def _styles(doc) -> None:
+    normal = doc.styles["Normal"]
+    normal.font.size = SIZE_3
+    set_fonts(normal.element, BODY_FONT)
+    for name, font in (
+        ("Heading 1", HEADING1_FONT),
+        ("Heading 2", HEADING2_FONT),
+        ("Title", TITLE_FONT),
+    ):
+        style = doc.styles[name]
+        style.font.size = SIZE_2 if name == "Title" else SIZE_3
+        style.font.bold = False
+        style.font.color.rgb = RGBColor(0, 0, 0)
+        set_fonts(style.element, font)
+
+
+def _heading(doc, text: str, level: int) -> None:
+    p = doc.add_paragraph(style="Heading 1" if level == 1 else "Heading 2")
+    fmt = p.paragraph_format
+    fmt.line_spacing_rule = WD_LINE_SPACING.EXACTLY
+    fmt.line_spacing = Pt(28)
+    fmt.space_before = fmt.space_after = Pt(0)
+    if level == 2:
+        fmt.first_line_indent = Pt(32)
+    _run(p, text, HEADING1_FONT if level == 1 else HEADING2_FONT, SIZE_3)
+
+
+def _repeat_header(row) -> None:
+    trpr = row._tr.get_or_add_trPr()
+    flag = OxmlElement("w:tblHeader")
+    flag.set(qn("w:val"), "true")
+    trpr.append(flag)
+
+
+def _table(doc, grid: Grid, usable_mm: float) -> None:
+    size = SIZE_SMALL_5 if grid.landscape else SIZE_5
+    table = doc.add_table(rows=len(grid.rows), cols=grid.width)
+    table.style = "Table Grid"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    table.autofit = False
+    scale = usable_mm / sum(grid.widths)
+    for c, width in enumerate(grid.widths):  # the layout's proportions over the page width
+        table.columns[c].width = Mm(width * scale)  # the grid, which LibreOffice and WPS follow
+        for cell in table.columns[c].cells:
+            cell.width = Mm(width * scale)  # and each cell, which Word follows
+    for r, row in enumerate(grid.rows):
+        for c, cell in enumerate(row):
+            if cell is None:
+                continue
+            target = table.cell(r, c)
+            if cell.rowspan > 1 or cell.colspan > 1:
+                target = target.merge(table.cell(r + cell.rowspan - 1, c + cell.colspan - 1))
+            target.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
+            p = target.paragraphs[0]
+            p.paragraph_format.line_spacing = 1.0
+            left = cell.role in ("stub", "caption") or (
+                cell.kind == "label" and len(cell.text) > 30
+            )
+            p.alignment = WD_ALIGN_PARAGRAPH.LEFT if left else WD_ALIGN_PARAGRAPH.CENTER
+            _run(p, cell.text, BODY_FONT, size, bold=cell.role in ("header", "caption"))
+    for r in range(grid.header_rows):
+        _repeat_header(table.rows[r])
+
+
+def render(document: Document) -> bytes:
+    doc = new_document()
+    _styles(doc)
+    _page(doc.sections[0], landscape=False)
+    doc.core_properties.title = document.title
+    doc.core_properties.author = "wbtools"
+    title = doc.add_paragraph()  # not the "Title" style: Word's draws a rule under it
+    title.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    title.paragraph_format.space_after = Pt(12)
+    title.paragraph_format.line_spacing = Pt(36)
+    _run(title, document.title, TITLE_FONT, SIZE_2)
+    if document.notice:
+        _paragraph(
+            doc,
+            document.notice,
+            indent=False,
+            align=WD_ALIGN_PARAGRAPH.CENTER,
+            color=RGBColor(0xC0, 0, 0),
+            bold=True,
+        )
+    for line in document.preamble:
+        _paragraph(doc, line)
+    landscape = False
+    for section in document.sections:
+        wants = any(p.kind == "table" and p.grid.landscape for p in section.parts)
+        if wants != landscape:
+            new = doc.add_section(WD_SECTION.NEW_PAGE)
+            _page(new, landscape=wants)
+            landscape = wants
+        _heading(doc, section.heading, 1)
+        for part in section.parts:
+            if part.kind == "subheading":
+                _heading(doc, part.text, 2)
+            elif part.kind == "paragraph":
+                _paragraph(doc, part.text)
+            elif part.kind == "placeholder":
+                _paragraph(doc, part.text, color=RGBColor(0xC0, 0, 0))
+            elif part.kind == "table":
+                usable = 297 - 40 if landscape else 210 - 28 - 26
+                _table(doc, part.grid, usable)
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,276 @@
+"""The annual report as a document: title, optional preamble, the six sections with the unit's
+narrative, and tables 二, 三, 四 in the official layout. One model is built from the spec and a
+checked filing; renderers turn it into HTML and Markdown (Jinja2 templates in ``templates/``, so
+an office can restyle them) and Word (python-docx, in ``docx_report``).
+
+Nothing is invented: an empty narrative field becomes a visible placeholder and a warning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import layout
+from .filing import Filing
+from .spec import Spec
+
+TEXT = {
+    "zh": {
+        "placeholder": "【待填写：{label}】",
+        "unverified": "【未经校验：本报告所用数据存在校验错误，仅供核对，不得公开发布】",
+        "preamble": [
+            "本报告根据《中华人民共和国政府信息公开条例》（以下简称《条例》）第五十条的规定和《中华人民共和国"
+            "政府信息公开工作年度报告格式》的要求编制，内容包括总体情况、主动公开政府信息情况、收到和处理政府信息公开申请情况、"
+            "政府信息公开行政复议和行政诉讼情况、存在的主要问题及改进情况、其他需要报告的事项，共六个部分。",
+            "本报告所列数据的统计期限自{year}年1月1日起至{year}年12月31日止。",
+        ],
+        "portal": "本报告电子版可在{portal}查阅。",
+        "empty_warning": "“{label}”未填写，报告中以占位文字代替，请补充后重新生成。",
+    },
+    "en": {
+        "placeholder": "[To be written: {label}]",
+        "unverified": "[UNVERIFIED: the figures in this report failed the consistency checks; for review only, not for publication]",
+        "preamble": [
+            "This report is prepared under Article 50 of the Regulations on the Disclosure of Government Information and the national "
+            "format; it has six parts.",
+            "The figures cover 1 January to 31 December {year}.",
+        ],
+        "portal": "An electronic copy is available at {portal}.",
+        "empty_warning": "“{label}” is empty; the report shows a placeholder. Fill it in and generate again.",
+    },
+}
+
+
+@dataclass
+class GridCell:
+    text: str
+    rowspan: int = 1
+    colspan: int = 1
+    kind: str = "label"  # label | value
+    role: str = ""  # caption | header | corner | stub (labels)
+
+
+@dataclass
+class Grid:
+    """A table as rows of cells; a cell covered by a merge is None."""
+
+    table_id: str
+    title: str
+    rows: list[list[GridCell | None]]
+    header_rows: int  # how many leading rows repeat on each printed page
+    landscape: bool
+    width: int
+    widths: list[float]  # relative column widths (the template's)
+
+
+@dataclass
+class Block:
+    """A table block flattened for plain text: caption, a note, column headings, labelled rows."""
+
+    caption: str
+    note: str
+    header: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class Part:
+    kind: str  # subheading | paragraph | placeholder | table
+    text: str = ""
+    grid: Grid | None = None
+    blocks: list[Block] = field(default_factory=list)
+
+
+@dataclass
+class Section:
+    heading: str
+    parts: list[Part] = field(default_factory=list)
+
+
+@dataclass
+class Document:
+    title: str
+    unit: str
+    year: int | None
+    preamble: list[str]
+    sections: list[Section]
+    unverified: bool
+    warnings: list[str]
+    lang: str = "zh"
+    notice: str = ""
+
+
+def number_text(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return f"{value:.4f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def grid(spec: Spec, table_id: str, values: dict[str, Any]) -> Grid:
+    """The official table with ``values`` filled in, from the same layout the template uses."""
+    tl = layout.build(spec).tables[table_id]
+    top, height, width = layout.TABLE_TOP, tl.bottom - layout.TABLE_TOP + 1, tl.width
+    rows: list[list[GridCell | None]] = [
+        [GridCell("") for _ in range(width)] for _ in range(height)
+    ]
+
+    def place(r: int, c: int, last_r: int, last_c: int, cell: GridCell) -> None:
+        cell.rowspan, cell.colspan = last_r - r + 1, last_c - c + 1
+        for rr in range(r, last_r + 1):
+            for cc in range(c, last_c + 1):
+                rows[rr - top][cc] = None
+        rows[r - top][c] = cell
+
+    for label in tl.labels:
+        place(
+            label.row,
+            label.col,
+            label.last_row,
+            label.last_col,
+            GridCell(label.text, role=label.role),
+        )
+    for dp_id, p in tl.cells.items():
+        place(
+            p.row,
+            p.col,
+            p.row,
+            p.last_col or p.col,
+            GridCell(number_text(values.get(dp_id)), kind="value"),
+        )
+    header = tl.header_rows[1] - top + 1
+    return Grid(
+        table_id, tl.table.title, rows, header, tl.table.landscape, width, list(tl.col_widths)
+    )
+
+
+def build(
+    filing: Filing,
+    lang: str = "zh",
+    preamble: bool = True,
+    portal: str = "",
+    unverified: bool = False,
+) -> Document:
+    """The report document for a checked, readable filing."""
+    spec = filing.spec
+    assert spec is not None and filing.readable
+    t = TEXT[lang]
+    values = spec.compute({i: filing.values.get(i) for i in spec.inputs})
+    warnings: list[str] = []
+    sections = []
+    for section in spec.sections:
+        out = Section(section.heading)
+        if section.table:
+            out.parts.append(
+                Part(
+                    "table",
+                    grid=grid(spec, section.table, values),
+                    blocks=blocks(spec, section.table, values),
+                )
+            )
+        for f in section.fields:
+            text = (filing.texts.get(f.id) or "").strip()
+            official = f.label.startswith("（")  # （一）主动公开 …: the customary sub-headings
+            if not text:
+                if f.required:
+                    if official:
+                        out.parts.append(Part("subheading", f.label))
+                    out.parts.append(Part("placeholder", t["placeholder"].format(label=f.label)))
+                    warnings.append(t["empty_warning"].format(label=f.label))
+                continue
+            if official and not text.startswith(f.label[:3]):
+                out.parts.append(Part("subheading", f.label))
+            out.parts.extend(Part("paragraph", p.strip()) for p in text.splitlines() if p.strip())
+        sections.append(out)
+    lines = [p.format(year=filing.year) for p in t["preamble"]] if preamble else []
+    if preamble and portal:
+        lines.append(t["portal"].format(portal=portal))
+    return Document(
+        title=spec.title.format(unit=filing.unit, year=filing.year),
+        unit=filing.unit,
+        year=filing.year,
+        preamble=lines,
+        sections=sections,
+        unverified=unverified,
+        warnings=warnings,
+        lang=lang,
+        notice=t["unverified"] if unverified else "",
+    )
+
+
+FORMATS = ("docx", "html", "md")
+
+
+def render(doc: Document, fmt: str) -> bytes:
+    if fmt == "docx":
+        from . import docx_report
+
+        return docx_report.render(doc)
+    if fmt == "html":
+        return html(doc).encode("utf-8")
+    if fmt == "md":
+        return markdown(doc).encode("utf-8")
+    raise ValueError(f"unknown report format {fmt!r}")
+
+
+def file_name(doc: Document, fmt: str) -> str:
+    from .roster import unsafe_part
+
+    stem = doc.title if not unsafe_part(doc.title) else f"report_{doc.year}"
+    return f"{stem}.{fmt}"
+
+
+def _environment():
+    from importlib import resources
+
+    import jinja2
+
+    folder = resources.files("workbook_tools.templates")
+    loader = jinja2.FunctionLoader(lambda name: folder.joinpath(name).read_text(encoding="utf-8"))
+    # Autoescape everything: a narrative containing <script> must show as text.
+    return jinja2.Environment(
+        loader=loader,
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def html(doc: Document) -> str:
+    return _environment().get_template("report.html.j2").render(doc=doc)
+
+
+def markdown(doc: Document) -> str:
+    env = _environment()
+    env.autoescape = False  # Markdown is plain text; cells are escaped for pipes below
+    env.filters["cell"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
+    return env.get_template("report.md.j2").render(doc=doc)
+
+
+def blocks(spec: Spec, table_id: str, values: dict[str, Any]) -> list[Block]:
+    """Each block of a table with column headings as label paths (行政诉讼·复议后起诉·结果维持) and
+    rows headed by their label path, for formats that cannot merge cells."""
+    table = spec.table(table_id)
+    out = []
+    by_pos = {(d.block, d.row, d.col): d for d in spec.datapoints.values() if d.table == table_id}
+    for bi, block in enumerate(table.blocks):
+        cols = block.column_leaves()
+        lone_root = len(block.columns) == 1 and bool(block.columns[0].children)
+        header = [
+            "·".join(h.label for h in path[1 if lone_root else 0 :] if h.label) for path, _ in cols
+        ]
+        rows = []
+        for ri, (path, _) in enumerate(block.row_leaves()):
+            label = " ".join(h.label for h in path if h.label)
+            cells = [number_text(values.get(by_pos[(bi, ri, ci)].id)) for ci in range(len(cols))]
+            rows.append(([label] if block.stub_width else []) + cells)
+        if block.stub_width:
+            header = [block.corner if block.caption else "", *header]
+        note = block.corner if block.corner and not block.caption else ""
+        out.append(Block(block.caption or "", note, header, rows))
+    return out
