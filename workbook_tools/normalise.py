@@ -40,7 +40,7 @@ def shown(raw: Any) -> str:
 def normalise(raw: Any, kind: str) -> Value:
     """Normalise a cell for a datapoint of type kind ``integer`` or ``decimal``."""
     if type(raw) is float and raw >= 0:  # the common case: a number as typed, no message
-        if kind != "integer":
+        if kind == "decimal":
             return Value(raw)
         if raw.is_integer():
             return Value(int(raw))
@@ -73,4 +73,4 @@ def normalise(raw: Any, kind: str) -> Value:
 def _number(x: float, kind: str, code: str | None, text: str) -> Value:
     if not rules.value_ok(x, kind):
         return Value(None, "R5", text)
-    return Value(int(x) if kind == "integer" else x, code, text)
+    return Value(x if kind == "decimal" else int(x), code, text)

@@ -179,6 +179,8 @@ def value_ok(value: Any, kind: str) -> bool:
         return True
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
+    if kind == "signed":
+        return float(value).is_integer()
     if value < 0:
         return False
     return kind != "integer" or float(value).is_integer()
@@ -257,7 +259,7 @@ def excel_check(
 
 
 def excel_type_predicate(ref: str, kind: str) -> str:
-    number_ok = f"ISNUMBER({ref}),{ref}>=0"
-    if kind == "integer":
+    number_ok = f"ISNUMBER({ref})" if kind == "signed" else f"ISNUMBER({ref}),{ref}>=0"
+    if kind in ("integer", "signed"):
         number_ok += f",INT({ref})={ref}"
     return f'OR({ref}="",AND({number_ok}))'

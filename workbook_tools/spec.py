@@ -23,7 +23,7 @@ from . import rules
 from .findings import Failure, Finding, Severity, fail
 
 DEFAULT_FORMAT = "gov_disclosure_2021"
-TYPE_KINDS = ("integer", "decimal")
+TYPE_KINDS = ("integer", "decimal", "signed")  # signed: whole numbers of any sign (本年增/减)
 SHOW = ("row", "column")
 UNIT_KINDS = ("乡镇", "街道", "部门", "政府", "其他")
 

@@ -487,9 +487,12 @@ class _Writer:
         for type_id, places in by_type.items():
             vtype = spec.types[type_id]
             options = {
-                "validate": "integer" if vtype.kind == "integer" else "decimal",
-                "criteria": ">=",
-                "value": 0,
+                "validate": "decimal" if vtype.kind == "decimal" else "integer",
+                **(
+                    {"criteria": "between", "minimum": -(10**9), "maximum": 10**9}
+                    if vtype.kind == "signed"
+                    else {"criteria": ">=", "value": 0}
+                ),
                 "ignore_blank": True,
                 "input_title": self.t["number_hint_title"],
                 "input_message": vtype.hint.get(self.lang)[:255],
