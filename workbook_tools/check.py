@@ -272,10 +272,19 @@ def previous_finder(spec: Spec, source: Path | None) -> Callable[[Filing], Filin
     return find
 
 
+def read_any(path: Path, spec: Spec) -> Filing:
+    """A workbook through the reader; a published report (text, HTML, Word) through the importer."""
+    from . import importer
+
+    if path.suffix.lower() in importer.IMPORTABLE:
+        return importer.read(path, spec)
+    return reader.read(path, spec)
+
+
 def check_file(
     path: Path, spec: Spec, previous: Callable[[Filing], Filing | None] | None = None
 ) -> Report:
-    filing = reader.read(path, spec)
+    filing = read_any(path, spec)
     last = previous(filing) if previous and filing.readable else None
     if last is not None and filing.year and last.year and last.year != filing.year - 1:
         last = None  # only the year before is "last year" (a file sent for the wrong year is not)

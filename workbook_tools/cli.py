@@ -71,6 +71,7 @@ MESSAGES = {
         "annotated": "已生成 {n} 个反馈工作簿，保存在 {path}",
         "merged": "已生成汇总工作簿：{path}",
         "reported": "已生成报告：{path}",
+        "imported": "已导入为工作簿：{path}",
         "refused": "未生成报告：{path} 有错误，请先改正（或用 --allow-errors 生成标注“未经校验”的稿）。",
         "no_office": "未找到 LibreOffice，无法转为 PDF。请安装 LibreOffice（Debian：apt-get install libreoffice-writer-nogui）。",
         "pdf_docx_only": "--pdf 只适用于 Word（.docx）输出。",
@@ -88,6 +89,7 @@ MESSAGES = {
         "annotated": "Wrote {n} feedback workbooks to {path}",
         "merged": "Wrote the county workbook: {path}",
         "reported": "Wrote the report: {path}",
+        "imported": "Imported into the workbook: {path}",
         "refused": "No report for {path}: it has errors. Fix them first (or use --allow-errors for a draft marked unverified).",
         "no_office": "LibreOffice was not found, so no PDF. Install LibreOffice (Debian: apt-get install libreoffice-writer-nogui).",
         "pdf_docx_only": "--pdf works with Word (.docx) output only.",
@@ -412,6 +414,72 @@ def _to_pdf(target: Path, fmt: str, lang: Lang) -> int:
         return 1
     _print(_say(lang, "reported", path=final))
     return 0
+
+
+@app.command("import")
+def import_command(
+    published: Annotated[
+        Path, typer.Argument(help="已公开的年报：文本、HTML 或 Word / A published report.")
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="输出的工作簿 .xlsx / The workbook to write.")
+    ],
+    unit: Annotated[
+        str,
+        typer.Option("--unit", "-u", help="单位名称（文中无标题时） / Unit, if the text lacks it."),
+    ] = "",
+    year: Annotated[
+        int | None,
+        typer.Option("--year", "-y", help="报告年度（文中无标题时） / Year, if missing."),
+    ] = None,
+    spec_: CheckSpecOption = None,
+    lang: LangOption = Lang.zh,
+) -> None:
+    """把已公开的年报（文本、HTML、Word）转为填报工作簿，并报告缺失和无法识别之处。 / Turn a published report into a workbook."""
+    from . import check as check_module
+    from . import importer
+    from . import output as output_module
+    from . import template as template_module
+    from .files import atomic_write, guard_output
+    from .roster import Unit
+
+    spec = None
+    try:
+        spec = _load_spec(spec_)
+        if output.suffix.lower() != ".xlsx":
+            raise fail("O103", path=str(output), detail="不是 .xlsx 文件 / is not an .xlsx file")
+        guard_output(output, [published])
+        filing = importer.read(published, spec)
+        if not filing.readable:
+            report = check_module.Report(str(published), filing, filing.findings)
+            _print(output_module.text([report], spec, lang.value), err=True)
+            raise typer.Exit(2)
+        filing.unit = unit or filing.unit
+        filing.year = year or filing.year
+        fspec = filing.spec
+        # Numbers as read; where a cell could not be read, its text, so the unit sees it.
+        values = {
+            i: filing.values.get(i) if filing.values.get(i) is not None else filing.raw.get(i)
+            for i in fspec.inputs
+        }
+        info = {k: v for k, v in filing.info.items() if k not in ("unit", "code", "kind", "year")}
+        data = template_module.render(
+            fspec,
+            Unit(filing.unit or published.stem, "", filing.kind),
+            filing.year or 0,
+            lang=lang.value,
+            values={k: v for k, v in values.items() if v is not None},
+            texts=filing.texts,
+            info=info,
+        )
+        output.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(output, data)
+        report = check_module.Report(str(published), filing, check_module.check_filing(filing))
+        _print(output_module.text([report], fspec, lang.value))
+        _print(_say(lang, "imported", path=output))
+    except Failure as exc:
+        _exit_failure(exc, lang, spec)
+    raise typer.Exit(output_module.exit_code([report]))
 
 
 class Prefer(StrEnum):

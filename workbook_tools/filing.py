@@ -36,6 +36,7 @@ class Filing:
     meta: dict[str, str] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)  # what reading found
     missing: set[str] = field(default_factory=set)  # datapoints not present in the file
+    lines: dict[str, int] = field(default_factory=dict)  # imported text: the line each came from
     mtime: float = 0.0
     saved_at: str = ""  # when the workbook says it was last saved (ISO 8601), if it says
     readable: bool = False  # the file was read as a filing of ``spec`` (else see findings)
@@ -43,6 +44,8 @@ class Filing:
     def at(self, key: str) -> dict[str, str | None]:
         """Finding location keywords for a datapoint or field id."""
         src = self.sources.get(key)
+        if key in self.lines:  # imported from text: a line, not a cell
+            return {"file": self.path, "line": self.lines[key], "datapoint": key}
         return {
             "file": self.path,
             "sheet": src.sheet if src else None,

@@ -7,7 +7,7 @@ spec with extra rules gets codes without code changes.
 
 Code letters: S = format spec, U = unit roster, O = output paths, F = the file itself (cannot be
 read), T = tampering and template versions, V = values normalised while reading, D and N = narrative,
-X = against last year. The rule codes (R, W) come from the spec.
+X = against last year, I = importing published reports. The rule codes (R, W) come from the spec.
 """
 
 from __future__ import annotations
@@ -207,6 +207,25 @@ CODES: dict[str, Code] = {c.code: c for c in [
     _c("X3", "year-on-year-jump", W,
        "“{where}”由上年的{then}变为{now}，变化超过5倍。请确认数字无误。",
        "“{where}” went from {then} last year to {now}, a change of more than 5 times. Please confirm the figure."),
+    # I: importing a published report (text, HTML, Word)
+    _c("I101", "title-not-found", W,
+       "文中找不到“××单位××年政府信息公开工作年度报告”式的标题，单位或年度未能识别。请在导入后的工作簿中补填。",
+       "No title like “<unit><year>年政府信息公开工作年度报告” was found; the unit or year is unknown. Fill them in the imported workbook."),
+    _c("I102", "section-missing", W,
+       "文中找不到“{heading}”部分（可能被截断或标题写法不同）。该部分的内容未导入。",
+       "The section “{heading}” is not in the text (cut off, or headed differently); it was not imported."),
+    _c("I103", "table-missing", E,
+       "文中找不到{table}（可能是图片或被截断）。该表作缺失处理，不按0计。",
+       "{table} is not in the text (an image, or cut off); it is treated as missing, not as zeros."),
+    _c("I104", "rows-missing", E,
+       "{table}中有 {count} 行在文中找不到（“{first}”至“{last}”，可能被截断），作缺失处理，不按0计。请核对原文。",
+       "{table}: {count} rows are not in the text (“{first}” to “{last}”, perhaps cut off); treated as missing, not as zeros. Check the source."),
+    _c("I105", "values-missing", E,
+       "“{row}”一行只有 {found} 个数，应为 {expected} 个；缺少的作缺失处理。请核对原文。",
+       "Row “{row}” has {found} values where {expected} belong; the missing ones are treated as missing. Check the source."),
+    _c("I107", "format-2019", Severity.NOTE,
+       "表二使用的是2019年试行格式（本年新制作数量等），已按试行格式导入。",
+       "Table 二 uses the 2019 trial format (本年新制作数量 …); it was imported in that format."),
     _c("O101", "output-is-input", E,
        "输出路径“{path}”就是输入文件，wbtools 从不覆盖输入。请换一个输出路径。",
        "The output path “{path}” is one of the inputs; wbtools never overwrites an input. Choose another output path."),

@@ -18,6 +18,7 @@ from typing import Any
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from . import intake, layout
+from . import spec as spec_module
 from .filing import Filing, Source
 from .findings import Finding
 from .normalise import normalise, shown
@@ -118,6 +119,14 @@ class _Reader:
     def run(self) -> Filing:
         f, spec = self.f, self.spec
         f.meta = self._meta()
+        version = f.meta.get("format_version")
+        if f.meta.get("format_id") == spec.format_id and version and version != spec.version:
+            # A workbook of another format version (a 2019-format import, say): read it with
+            # that version's spec when one is bundled.
+            other = spec_module.for_version(version)
+            if other is not None:
+                spec = self.spec = other
+                self.layout = layout.build(other)
         if not f.meta:
             self.note("T101")
         elif f.meta.get("format_id") != spec.format_id:

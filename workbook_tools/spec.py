@@ -265,6 +265,15 @@ def resolve(format_arg: str | Path | None) -> Path:
     return Path(text)
 
 
+def for_version(version: str | None) -> Spec | None:
+    """The bundled spec of a format version (a workbook's metadata names it), if there is one."""
+    for name in bundled_names():
+        candidate = load(name)
+        if candidate.version == version:
+            return candidate
+    return None
+
+
 _CACHE: dict[tuple[str, float, int], Spec] = {}
 
 
