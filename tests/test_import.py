@@ -227,3 +227,21 @@ def test_imported_workbook_keeps_unreadable_text_visible(spec21, shared_dir, tmp
     assert result.exit_code == 1 and "R5" in result.output and "第" in result.output
     assert openpyxl.load_workbook(out)["表二 主动公开"]["B10"].value == "若干"
     assert Path(out).exists()
+
+
+def test_last_year_taken_from_published_reports(spec21, tmp_path):
+    """--previous may point at last year's published reports: X1 compares with what they say."""
+    values = wb.base_values(spec21)
+    last = synth.previous_year(spec21, values)
+    last["t3.carry_next.natural"] += 1  # last year's report carried one more forward
+    last["t3.new.natural"] += 1
+    last = spec21.compute(last)
+    folder = tmp_path / "published2024"
+    folder.mkdir()
+    book = tmp_path / "last.xlsx"
+    book.write_bytes(template.render(spec21, wb.UNIT, 2023, values=last, texts=wb.TEXTS))
+    published = report.build(check.check_file(book, spec21).filing)
+    (folder / "徐营镇2023年报.html").write_bytes(report.render(published, "html"))
+    now = wb.write(tmp_path, wb.render(spec21, values), "now.xlsx")
+    found = check.check_file(now, spec21, check.previous_finder(spec21, folder)).findings
+    assert [(f.code, f.cell) for f in found] == [("X1", "D8")]

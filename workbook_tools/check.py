@@ -226,18 +226,16 @@ def _fmt(x: Any) -> str:
 # --- files -----------------------------------------------------------------------------------
 
 
-def expand(paths: Iterable[Path]) -> list[Path]:
-    """Files given, and workbooks inside folders given (recursively, sorted); temp files
-    Excel leaves while a workbook is open (~$name.xlsx) are skipped."""
+def expand(paths: Iterable[Path], suffixes: tuple[str, ...] = CHECKED_SUFFIXES) -> list[Path]:
+    """Files given, and files with ``suffixes`` inside folders given (recursively, sorted); temp
+    files Excel leaves while a workbook is open (~$name.xlsx) are skipped."""
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
             out += sorted(
                 q
                 for q in p.rglob("*")
-                if q.is_file()
-                and q.suffix.lower() in CHECKED_SUFFIXES
-                and not q.name.startswith("~$")
+                if q.is_file() and q.suffix.lower() in suffixes and not q.name.startswith("~$")
             )
         else:
             out.append(p)
@@ -248,12 +246,14 @@ def previous_finder(spec: Spec, source: Path | None) -> Callable[[Filing], Filin
     """Last year's filing for a unit: ``source`` is one workbook, or a folder matched by unit."""
     if source is None:
         return lambda filing: None
+    from .importer import IMPORTABLE
+
     if source.is_file():
-        last = reader.read(source, spec)
+        last = read_any(source, spec)
         return lambda filing: last if last.readable else None
     by_unit: dict[str, Path] = {}
-    for path in expand([source]):
-        f = reader.read(path, spec)
+    for path in expand([source], CHECKED_SUFFIXES + IMPORTABLE):  # last year's may be published
+        f = read_any(path, spec)
         if f.readable:
             by_unit.setdefault(identity(f.unit), path)
             if f.code:
@@ -266,7 +266,7 @@ def previous_finder(spec: Spec, source: Path | None) -> Callable[[Filing], Filin
         if path is None:
             return None
         if path not in cache:
-            cache[path] = reader.read(path, spec)
+            cache[path] = read_any(path, spec)
         return cache[path]
 
     return find
