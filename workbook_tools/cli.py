@@ -55,6 +55,19 @@ CheckSpecOption = Annotated[
 ]
 
 
+JobsOption = Annotated[
+    int, typer.Option("--jobs", "-j", help="并行进程数，0 为自动 / Worker processes, 0 = auto.")
+]
+PreviousOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--previous",
+        "-p",
+        help="上年度的工作簿或已公开的年报，或按单位匹配的文件夹（跨年校验） / Last year's files or a folder.",
+    ),
+]
+
+
 class OutputFormat(StrEnum):
     text = "text"
     json = "json"
@@ -150,9 +163,7 @@ def template(
         str,
         typer.Option("--password", help="工作表保护密码（可选） / Optional protection password."),
     ] = "",
-    jobs: Annotated[
-        int, typer.Option("--jobs", "-j", help="并行进程数，0 为自动 / Worker processes, 0 = auto.")
-    ] = 0,
+    jobs: JobsOption = 0,
     format_: SpecOption = None,
     lang: LangOption = Lang.zh,
 ) -> None:
@@ -242,14 +253,7 @@ def check(
     output_format: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="输出格式 text 或 json / Output format.")
     ] = OutputFormat.text,
-    previous: Annotated[
-        Path | None,
-        typer.Option(
-            "--previous",
-            "-p",
-            help="上年度的工作簿，或按单位匹配的上年度文件夹（跨年校验 X1–X3） / Last year's workbook or folder.",
-        ),
-    ] = None,
+    previous: PreviousOption = None,
     annotate: Annotated[
         Path | None,
         typer.Option(
@@ -258,9 +262,7 @@ def check(
             help="为每个文件生成反馈工作簿的目录 / Folder for feedback workbooks.",
         ),
     ] = None,
-    jobs: Annotated[
-        int, typer.Option("--jobs", "-j", help="并行进程数，0 为自动 / Worker processes.")
-    ] = 0,
+    jobs: JobsOption = 0,
     spec_: CheckSpecOption = None,
     lang: LangOption = Lang.zh,
 ) -> None:
@@ -524,13 +526,8 @@ def merge(
             "--long", help="长表输出 .csv 或 .parquet / Tidy long form (.csv or .parquet)."
         ),
     ] = None,
-    previous: Annotated[
-        Path | None,
-        typer.Option("--previous", "-p", help="上年度工作簿或文件夹 / Last year's workbooks."),
-    ] = None,
-    jobs: Annotated[
-        int, typer.Option("--jobs", "-j", help="并行进程数，0 为自动 / Worker processes.")
-    ] = 0,
+    previous: PreviousOption = None,
+    jobs: JobsOption = 0,
     spec_: CheckSpecOption = None,
     lang: LangOption = Lang.zh,
 ) -> None:
