@@ -15,7 +15,25 @@ from workbook_tools.roster import Unit
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+SAMPLES = ROOT / "samples"
 TOWNSHIP = Unit("徐营镇", "101", "乡镇")
+HEADINGS = [  # the six section headings of the national format, exactly
+    "一、总体情况",
+    "二、主动公开政府信息情况",
+    "三、收到和处理政府信息公开申请情况",
+    "四、政府信息公开行政复议、行政诉讼情况",
+    "五、存在的主要问题及改进情况",
+    "六、其他需要报告的事项",
+]
+
+
+def run(*args):
+    """The wbtools command line, in process; arguments may be paths."""
+    from typer.testing import CliRunner
+
+    from workbook_tools.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 @pytest.fixture(scope="session")

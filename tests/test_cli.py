@@ -14,13 +14,9 @@ from typer.testing import CliRunner
 from workbook_tools.cli import app
 from workbook_tools.findings import all_codes
 
-from .conftest import ROOT
+from .conftest import ROOT, run
 
 runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def test_template_for_one_unit(tmp_path):

@@ -10,19 +10,14 @@ import openpyxl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 from workbook_tools import check, importer, report, synth, template
-from workbook_tools.cli import app
 from workbook_tools.roster import Unit
 
 from . import workbooks as wb
+from .conftest import run
 
 PUBLISHED = "examples/published"
-
-
-def run(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 def codes(filing) -> set[str]:

@@ -14,13 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workbook_tools import check, county, layout, merge, synth, template
-from workbook_tools.cli import app
 from workbook_tools.roster import Unit, read
 
 from . import workbooks as wb
-from .conftest import ROOT
-
-SAMPLES = ROOT / "samples"
+from .conftest import SAMPLES, run
 
 
 def _unit_files(spec, folder: Path, n: int, seed: int) -> tuple[list[Unit], list[dict]]:
@@ -87,15 +84,9 @@ def _status_sheet(path: Path) -> list[tuple[str, str, str]]:
     return [(r[1], r[6] or "", r[4]) for r in rows]
 
 
-def _run(*args):
-    from typer.testing import CliRunner
-
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
 def test_sample_county_status_sheet(tmp_path, spec21):
     out = tmp_path / "county.xlsx"
-    result = _run(
+    result = run(
         "merge",
         SAMPLES / "returned/2025",
         "--roster",
@@ -126,7 +117,7 @@ def test_sample_county_totals_sum_the_passed_units_only(tmp_path, spec21):
 def test_prefer_newest_and_include_failing(tmp_path, spec21):
     out = tmp_path / "county.xlsx"
     args = ["merge", SAMPLES / "returned/2025", "-r", SAMPLES / "roster.csv", "-o", out]
-    result = _run(*args, "--prefer", "newest", "--include-failing")
+    result = run(*args, "--prefer", "newest", "--include-failing")
     assert result.exit_code == 1
     rows = {(u, f): s for u, f, s in _status_sheet(out)}
     assert (
@@ -149,7 +140,7 @@ def test_without_roster_every_readable_file_is_a_unit(tmp_path, spec21):
     folder.mkdir()
     _unit_files(spec21, folder, 3, 5)
     out = tmp_path / "county.xlsx"
-    result = _run("merge", folder, "-o", out)
+    result = run("merge", folder, "-o", out)
     assert result.exit_code == 0, result.output
     assert "未提供名册" in result.output
     assert [s for _, _, s in _status_sheet(out)] == ["已报送通过"] * 3
@@ -157,7 +148,7 @@ def test_without_roster_every_readable_file_is_a_unit(tmp_path, spec21):
 
 def test_county_workbook_layout_and_sheets(tmp_path, spec21, template_book):
     out = tmp_path / "county.xlsx"
-    _run(
+    run(
         "merge",
         SAMPLES / "returned/2025",
         "-r",
@@ -208,7 +199,7 @@ def test_county_workbook_layout_and_sheets(tmp_path, spec21, template_book):
 
 def test_long_form_csv(tmp_path, spec21):
     out, long = tmp_path / "county.xlsx", tmp_path / "long.csv"
-    result = _run(
+    result = run(
         "merge", SAMPLES / "returned/2025", "-r", SAMPLES / "roster.csv", "-o", out, "--long", long
     )
     assert result.exit_code == 1
@@ -232,7 +223,7 @@ def test_outputs_never_overwrite_inputs(tmp_path, spec21):
     _unit_files(spec21, folder, 2, 9)
     target = folder / "00.xlsx"
     before = target.read_bytes()
-    result = _run("merge", folder, "-o", target)
+    result = run("merge", folder, "-o", target)
     assert result.exit_code == 2 and "O101" in result.output
     assert target.read_bytes() == before
 
@@ -263,7 +254,7 @@ def test_copied_narrative_is_flagged_once_per_pair(tmp_path, spec21):
 def test_long_form_parquet(tmp_path, spec21):
     pq = pytest.importorskip("pyarrow.parquet")
     out, long = tmp_path / "county.xlsx", tmp_path / "long.parquet"
-    result = _run(
+    result = run(
         "merge", SAMPLES / "returned/2025", "-r", SAMPLES / "roster.csv", "-o", out, "--long", long
     )
     assert result.exit_code == 1

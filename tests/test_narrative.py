@@ -27,7 +27,7 @@ def test_chinese_numbers(text, number):
 
 def _claims(sentence):
     return [
-        (c.what_zh, narrative.chinese_number(m.group(1)))
+        (c.what, narrative.chinese_number(m.group(1)))
         for c in narrative.CLAIMS
         for m in c.pattern.finditer(sentence)
     ]

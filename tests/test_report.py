@@ -9,29 +9,14 @@ from pathlib import Path
 import docx
 import html5lib
 import pytest
-from typer.testing import CliRunner
 
 from workbook_tools import check, layout, office, report
-from workbook_tools.cli import app
 from workbook_tools.docx_report import BODY_FONT
 
 from . import workbooks as wb
-from .conftest import ROOT
+from .conftest import HEADINGS, SAMPLES, run
 
-SAMPLES = ROOT / "samples"
-HEADINGS = [
-    "一、总体情况",
-    "二、主动公开政府信息情况",
-    "三、收到和处理政府信息公开申请情况",
-    "四、政府信息公开行政复议、行政诉讼情况",
-    "五、存在的主要问题及改进情况",
-    "六、其他需要报告的事项",
-]
 NS = {"h": "http://www.w3.org/1999/xhtml"}
-
-
-def run(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")

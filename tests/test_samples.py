@@ -10,9 +10,7 @@ import pytest
 
 from workbook_tools import check
 
-from .conftest import ROOT
-
-SAMPLES = ROOT / "samples"
+from .conftest import SAMPLES
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from typing import Any
 from . import narrative, reader, rules
 from .filing import Filing
 from .findings import Finding, Severity
+from .normalise import number_text
 from .roster import identity
 from .spec import Spec
 
@@ -85,7 +86,11 @@ def views(filing: Filing) -> tuple[dict[str, Any], dict[str, Any], list[Finding]
         else:
             sheet[target] = recomputed
             if stored is not None and round(stored - recomputed, 6) != 0:
-                args = {"where": where, "value": _fmt(stored), "expected": _fmt(recomputed)}
+                args = {
+                    "where": where,
+                    "value": number_text(stored),
+                    "expected": number_text(recomputed),
+                }
                 found.append(Finding("T108", args, **filing.at(target)))
     return sheet, true, found
 
@@ -126,7 +131,7 @@ def _rules(filing: Filing, spec: Spec, sheet: Mapping, true: Mapping) -> list[Fi
         if rules.holds(inst, values, spec.kinds, filing.kind or None):
             continue
         left, right = rules.side_values(inst, values)
-        args = {"where": spec.where(inst), "left": _fmt(left), "right": _fmt(right)}
+        args = {"where": spec.where(inst), "left": number_text(left), "right": number_text(right)}
         summary = all(spec.datapoints[c].computed for c in inst.cells)
         failing.append((summary, Finding(rule.code, args, **filing.at(inst.at))))
     plain = [f for summary, f in failing if not summary]
@@ -158,8 +163,8 @@ def cross_year(filing: Filing, previous: Filing, true: Mapping) -> list[Finding]
         if both(now_id) and both(then_id) and true[now_id] != last[then_id]:
             args = {
                 "where": spec.datapoints[now_id].label(),
-                "now": _fmt(true[now_id]),
-                "then": _fmt(last[then_id]),
+                "now": number_text(true[now_id]),
+                "then": number_text(last[then_id]),
             }
             finding = Finding("X1", args, **filing.at(now_id))
             carried.append((spec.datapoints[now_id].computed, finding))
@@ -173,9 +178,9 @@ def cross_year(filing: Filing, previous: Filing, true: Mapping) -> list[Finding]
             if true[ids[0]] != expected:
                 args = {
                     "where": spec.datapoints[ids[0]].label(),
-                    "now": _fmt(true[ids[0]]),
-                    "expected": _fmt(expected),
-                    "then": _fmt(last[ids[0]]),
+                    "now": number_text(true[ids[0]]),
+                    "expected": number_text(expected),
+                    "then": number_text(last[ids[0]]),
                 }
                 out.append(Finding("X2", args, **filing.at(ids[0])))
     watched = [
@@ -193,7 +198,7 @@ def cross_year(filing: Filing, previous: Filing, true: Mapping) -> list[Finding]
             and max(now, then) >= JUMP_FLOOR
             and (now > then * JUMP or now < then / JUMP)
         ):
-            args = {"where": dp.label(), "now": _fmt(now), "then": _fmt(then)}
+            args = {"where": dp.label(), "now": number_text(now), "then": number_text(then)}
             out.append(Finding("X3", args, **filing.at(dp.id)))
     return out
 
@@ -215,12 +220,6 @@ def sort_findings(found: Iterable[Finding], spec: Spec | None) -> list[Finding]:
         return (-1, -1)
 
     return sorted(found, key=lambda f: (_ORDER[f.level(spec)], f.sheet or "", cell_key(f)))
-
-
-def _fmt(x: Any) -> str:
-    if isinstance(x, float):
-        return str(int(x)) if x.is_integer() else f"{x:.6g}"
-    return str(x)
 
 
 # --- files -----------------------------------------------------------------------------------

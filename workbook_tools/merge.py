@@ -25,7 +25,6 @@ from .findings import Finding
 from .roster import Unit, identity
 from .spec import Spec
 
-STATUSES = ("passed", "failing", "missing", "duplicate", "outside", "mismatch")
 STATUS_TEXT = {
     "passed": ("已报送通过", "passed"),
     "failing": ("未通过校验", "failed checks"),

@@ -19,6 +19,7 @@ from typing import Any
 
 from .filing import Filing
 from .findings import Finding
+from .normalise import number_text
 
 _CN_DIGITS = {
     "零": 0,
@@ -69,8 +70,7 @@ class Claim:
     """A number the text states about a table quantity."""
 
     pattern: re.Pattern
-    what_zh: str
-    what_en: str
+    what: str
     bases: tuple[tuple[str, tuple[str, ...]], ...]  # (base name, datapoints summed)
 
 
@@ -90,31 +90,26 @@ CLAIMS = (
             + r"\s*[件个份]"
         ),
         "收到申请",
-        "applications received",
         (("本年新收", ("t3.new.total",)), ("新收加上年结转", ("t3.new.total", "t3.carried.total"))),
     ),
     Claim(
         _p(r"上年结转" + _GAP + NUM + r"\s*[件个份]"),
         "上年结转",
-        "carried over",
         (("上年结转", ("t3.carried.total",)),),
     ),
     Claim(
         _p(r"结转(?:至)?下(?:一)?年(?:度)?" + _GAP + NUM + r"\s*[件个份]"),
         "结转下年度",
-        "carried forward",
         (("结转下年度", ("t3.carry_next.total",)),),
     ),
     Claim(
         _p(r"行政复议" + _GAP + NUM + r"\s*[件起宗次]"),
         "行政复议",
-        "administrative reviews",
         (("行政复议总计", ("t4.review.total",)),),
     ),
     Claim(
         _p(r"行政诉讼" + _GAP + NUM + r"\s*[件起宗次]"),
         "行政诉讼",
-        "lawsuits",
         (("行政诉讼总计", ("t4.direct.total", "t4.after_review.total")),),
     ),
     Claim(
@@ -127,7 +122,6 @@ CLAIMS = (
             + r"\s*[件个份]"
         ),
         "制发规范性文件",
-        "normative documents issued",
         (("本年制发件数", ("t2.normative.issued",)),),
     ),
 )
@@ -210,10 +204,10 @@ def _numbers(sentence: str, values: Mapping[str, Any], where: dict) -> list[Find
                     # Says applications came in, table 三 has none: the N2 contradiction.
                     out.append(Finding("N2", {"sentence": sentence, "count": 0}, **where))
                     continue
-                tried = "、".join(f"{name}{_fmt(total)}" for name, total in totals)
+                tried = "、".join(f"{name}{number_text(total)}" for name, total in totals)
                 args = {
                     "sentence": sentence,
-                    "what": claim.what_zh,
+                    "what": claim.what,
                     "stated": stated,
                     "tables": tried,
                 }
@@ -249,7 +243,3 @@ def _names(filing: Filing, sentence: str, where: dict) -> list[Finding]:
             )
             break
     return out
-
-
-def _fmt(x: Any) -> str:
-    return str(int(x)) if isinstance(x, float) and x.is_integer() else str(x)

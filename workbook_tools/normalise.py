@@ -37,6 +37,17 @@ def shown(raw: Any) -> str:
     return str(raw)
 
 
+def number_text(value: Any) -> str:
+    """A number as people write it: 12 not 12.0, at most four decimals (万元 to the yuan)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return f"{value:.4f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
 def normalise(raw: Any, kind: str) -> Value:
     """Normalise a cell for a datapoint of type kind ``integer`` or ``decimal``."""
     if type(raw) is float and raw >= 0:  # the common case: a number as typed, no message

@@ -13,6 +13,7 @@ from typing import Any
 
 from . import layout
 from .filing import Filing
+from .normalise import number_text
 from .spec import Spec
 
 TEXT = {
@@ -99,16 +100,6 @@ class Document:
     warnings: list[str]
     lang: str = "zh"
     notice: str = ""
-
-
-def number_text(value: Any) -> str:
-    if value is None or value == "":
-        return ""
-    if isinstance(value, float):
-        if value.is_integer():
-            return str(int(value))
-        return f"{value:.4f}".rstrip("0").rstrip(".")
-    return str(value)
 
 
 def grid(spec: Spec, table_id: str, values: dict[str, Any]) -> Grid:
