@@ -86,6 +86,7 @@ MESSAGES = {
         "reported": "已生成报告：{path}",
         "imported": "已导入为工作簿：{path}",
         "refused": "未生成报告：{path} 有错误，请先改正（或用 --allow-errors 生成标注“未经校验”的稿）。",
+        "partial": "未生成报告：{path} 的汇总没有包括名册中的全部单位（见上）。请补齐后重新汇总，或用 --allow-partial 生成写明覆盖范围的报告。",
         "no_office": "未找到 LibreOffice，无法转为 PDF。请安装 LibreOffice（Debian：apt-get install libreoffice-writer-nogui）。",
         "pdf_docx_only": "--pdf 只适用于 Word（.docx）输出。",
         "pdf_failed": "转为 PDF 失败：",
@@ -104,6 +105,7 @@ MESSAGES = {
         "reported": "Wrote the report: {path}",
         "imported": "Imported into the workbook: {path}",
         "refused": "No report for {path}: it has errors. Fix them first (or use --allow-errors for a draft marked unverified).",
+        "partial": "No report for {path}: its total does not cover every unit of the roster (see above). Complete it and merge again, or use --allow-partial for a report that states its coverage.",
         "no_office": "LibreOffice was not found, so no PDF. Install LibreOffice (Debian: apt-get install libreoffice-writer-nogui).",
         "pdf_docx_only": "--pdf works with Word (.docx) output only.",
         "pdf_failed": "PDF conversion failed: ",
@@ -336,6 +338,13 @@ def report(
             help="数据有错误时仍生成，并标注“未经校验” / Write anyway, marked unverified.",
         ),
     ] = False,
+    allow_partial: Annotated[
+        bool,
+        typer.Option(
+            "--allow-partial",
+            help="汇总工作簿有单位未报送、未通过或未纳入时仍生成（报告中写明） / Write a county report that does not cover every unit (it says so).",
+        ),
+    ] = False,
     preamble: Annotated[
         bool, typer.Option("--preamble/--no-preamble", help="是否写引言 / Write the preamble.")
     ] = True,
@@ -383,6 +392,12 @@ def report(
                 portal=portal,
                 unverified=bool(result.errors),
             )
+            for line in doc.coverage:  # a county total: whom it covers, on the terminal too
+                _print(line, err=doc.partial)
+            if doc.partial and not allow_partial:
+                _print(_say(lang, "partial", path=path), err=True)
+                code = max(code, 1)
+                continue
             target = output / report_module.file_name(doc, fmt) if to_folder else output
             guard_output(target, files)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -567,7 +582,7 @@ def merge(
         if progress:
             progress(None)
         try:
-            county.write(result, output, lang.value)
+            county.write(result, output, lang.value, sources=paths)
             if long is not None:
                 merge_module.write_long(result, long)
             _print(_merge_summary(result, lang))

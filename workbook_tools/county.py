@@ -10,9 +10,13 @@ by cell in row order and the range is added to the sheet's merge list when its l
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections import defaultdict
+from dataclasses import asdict, dataclass
+from dataclasses import field as dc_field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +37,20 @@ SUMMARY_SHEET = "汇总说明"
 TEXT = {
     "zh": {
         "title": "{name}{year}年政府信息公开工作年度报告 汇总",
-        "included": "纳入汇总的单位：{n} 个",
+        "roster": "单位名册：共 {n} 个单位",
+        "no_roster": "未提供单位名册：按文件中的单位计，共 {n} 个单位",
+        "included": "纳入汇总：{n} 个单位",
+        "status_units": "{status}：{n} 个单位（{where}）",
+        "in_total": "纳入汇总",
+        "left_out": "未纳入汇总",
+        "provisional_units": "未通过校验但按临时数纳入",
+        "outside_files": "名册外的文件：{n} 个（未纳入汇总，见“报送情况”）",
+        "made_at": "生成时间：{when}",
+        "source": "数据来源：{path}",
         "provisional": "注意：含未通过校验的单位（--include-failing），汇总数为临时数。",
         "rules_ok": "汇总数据的勾稽关系：全部通过",
         "rules_bad": "汇总数据的勾稽关系：{n} 项未通过（见“问题清单”）",
         "similar": "文字内容高度雷同：{n} 处（见“问题清单”，代码 N5）",
-        "no_roster": "未提供单位名册：每个可读取的文件各算一个单位。",
         "status_cols": [
             "序号",
             "单位名称",
@@ -61,12 +73,20 @@ TEXT = {
     },
     "en": {
         "title": "{name} {year} government information disclosure annual report: county total",
+        "roster": "Roster: {n} units",
+        "no_roster": "No roster given: {n} units, as named in the files",
         "included": "Units in the total: {n}",
+        "status_units": "{status}: {n} units ({where})",
+        "in_total": "in the total",
+        "left_out": "left out of the total",
+        "provisional_units": "failing but included as provisional",
+        "outside_files": "Files not on the roster: {n} (left out, see 报送情况)",
+        "made_at": "Made at: {when}",
+        "source": "From: {path}",
         "provisional": "Note: failing units are included (--include-failing); the totals are provisional.",
         "rules_ok": "Consistency rules on the totals: all pass",
         "rules_bad": "Consistency rules on the totals: {n} fail (see 问题清单)",
         "similar": "Nearly identical narrative: {n} (see 问题清单, code N5)",
-        "no_roster": "No roster given: every readable file counts as one unit.",
         "status_cols": [
             "No.",
             "Unit",
@@ -88,6 +108,99 @@ TEXT = {
         "generated": "Made by wbtools {version}",
     },
 }
+
+
+@dataclass
+class Coverage:
+    """Whom the county total covers, counted in units (not files). A unit is a roster unit, or
+    without a roster each unit name found in the files. A unit not in the total is left out for
+    the status of its most telling file (failing before duplicate before the rest)."""
+
+    roster: int = 0  # units expected
+    roster_given: bool = True
+    included: list[str] = dc_field(default_factory=list)
+    provisional: list[str] = dc_field(default_factory=list)  # included although failing
+    left_out: dict[str, list[str]] = dc_field(default_factory=dict)  # status -> unit names
+    outside: list[str] = dc_field(default_factory=list)  # files matching no roster unit
+    made_at: str = ""  # ISO 8601 with the local offset
+    sources: list[str] = dc_field(default_factory=list)  # the files and folders merged
+
+    @property
+    def complete(self) -> bool:
+        return not self.provisional and not any(self.left_out.values())
+
+    def by_status(self) -> dict[str, int]:
+        """Units per status: passed (in the total), then each reason for leaving one out."""
+        counts = {"passed": len(self.included) - len(self.provisional)}
+        if self.provisional:
+            counts["provisional"] = len(self.provisional)
+        counts.update((status, len(names)) for status, names in self.left_out.items() if names)
+        return counts
+
+    def to_json(self, limit: int = 30_000) -> str:
+        """For the hidden metadata sheet (one cell holds at most 32,767 characters): name lists
+        are cut to fit, the counts stay whole."""
+        data = asdict(self)
+        data["counts"] = {
+            "included": len(self.included),
+            "provisional": len(self.provisional),
+            "left_out": {k: len(v) for k, v in self.left_out.items()},
+            "outside": len(self.outside),
+        }
+        text = json.dumps(data, ensure_ascii=False)
+        keep = 1000
+        while len(text) > limit and keep:
+            keep //= 2
+            for key in ("included", "provisional", "outside"):
+                data[key] = getattr(self, key)[:keep]
+            data["left_out"] = {k: v[:keep] for k, v in self.left_out.items()}
+            text = json.dumps(data, ensure_ascii=False)
+        return text
+
+
+# The order in which a unit's files tell why it was left out.
+_TELLING = ("failing", "duplicate", "mismatch")
+
+
+def now() -> datetime:
+    """The local time, or SOURCE_DATE_EPOCH when set (reproducible builds)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.strip().isdigit():
+        return datetime.fromtimestamp(int(epoch), UTC)
+    return datetime.now().astimezone().replace(microsecond=0)
+
+
+def coverage(result: Result, sources: list[Path] | None = None) -> Coverage:
+    by_unit: dict[str, list] = {}
+    outside = []
+    for e in result.entries:
+        if e.key and e.status != "outside":
+            by_unit.setdefault(e.key, []).append(e)
+        else:
+            outside.append(Path(e.path).name if e.path else e.unit)
+    cov = Coverage(
+        roster=len(by_unit),
+        roster_given=result.roster_given,
+        outside=outside,
+        made_at=now().isoformat(),
+        sources=[str(Path(p).resolve()) for p in sources or []],
+    )
+    for entries in by_unit.values():
+        name = entries[0].unit
+        chosen = next((e for e in entries if e.included), None)
+        if chosen is not None:
+            cov.included.append(name)
+            if chosen.status != "passed":
+                cov.provisional.append(name)
+            continue
+        statuses = [e.status for e in entries]
+        status = next((s for s in _TELLING if s in statuses), statuses[0])
+        cov.left_out.setdefault(status, []).append(name)
+    order = ("missing", *_TELLING)
+    cov.left_out = dict(
+        sorted(cov.left_out.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 9)
+    )
+    return cov
 
 
 class _Streamed(Worksheet):
@@ -142,13 +255,14 @@ class _Rows:
                 ws.add_merge(*m)
 
 
-def write(result: Result, out: Path, lang: str = "zh") -> Path:
-    """Write the county workbook atomically to ``out``."""
+def write(result: Result, out: Path, lang: str = "zh", sources: list[Path] | None = None) -> Path:
+    """Write the county workbook atomically to ``out``; ``sources`` are the files and folders
+    that were merged (named in 汇总说明)."""
     folder = out.parent
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=folder)
     os.close(fd)
     try:
-        _Writer(result, Path(tmp), lang).write()
+        _Writer(result, Path(tmp), lang, coverage(result, sources)).write()
         os.replace(tmp, out)  # same folder: readers see the old file or the whole new one
     finally:
         Path(tmp).unlink(missing_ok=True)
@@ -156,8 +270,8 @@ def write(result: Result, out: Path, lang: str = "zh") -> Path:
 
 
 class _Writer:
-    def __init__(self, result: Result, path: Path, lang: str):
-        self.r, self.lang, self.t = result, lang, TEXT[lang]
+    def __init__(self, result: Result, path: Path, lang: str, cov: Coverage):
+        self.r, self.lang, self.t, self.cov = result, lang, TEXT[lang], cov
         self.spec = result.spec
         self.layout = layout.build(self.spec)
         self.wb = xlsxwriter.Workbook(
@@ -237,6 +351,7 @@ class _Writer:
         values = template.metadata(self.spec, self.unit, r.year or 0, self.lang)
         values["merged_units"] = str(len(r.included))
         values["provisional"] = "1" if r.provisional else "0"
+        values["coverage"] = self.cov.to_json()
         for row, (k, v) in enumerate(values.items()):
             meta.write_string(row, 0, k)
             meta.write_string(row, 1, v)
@@ -252,24 +367,42 @@ class _Writer:
         self.wb.close()
 
     def _summary(self, ws) -> None:
-        r, t = self.r, self.t
-        ws.set_column(0, 0, 90)
-        lines = [t["included"].format(n=len(r.included))]
-        for status in STATUS_TEXT:
-            lines.append(f"{STATUS_TEXT[status][0 if self.lang == 'zh' else 1]}：{r.count(status)}")
+        r, t, cov = self.r, self.t, self.cov
+        zh = self.lang == "zh"
+        ws.set_column(0, 0, 100)
+        lines = [
+            t["roster"].format(n=cov.roster)
+            if cov.roster_given
+            else t["no_roster"].format(n=cov.roster),
+            t["included"].format(n=len(cov.included)),
+        ]
+        for status, n in cov.by_status().items():
+            label = (
+                t["provisional_units"]
+                if status == "provisional"
+                else STATUS_TEXT.get(status, (status, status))[0 if zh else 1]
+            )
+            where = t["in_total"] if status in ("passed", "provisional") else t["left_out"]
+            lines.append(t["status_units"].format(status=label, n=n, where=where))
+        if cov.outside:
+            lines.append(t["outside_files"].format(n=len(cov.outside)))
         if r.provisional:
             lines.append(t["provisional"])
-        if not r.roster_given:
-            lines.append(t["no_roster"])
         lines.append(
             t["rules_bad"].format(n=len(r.total_findings)) if r.total_findings else t["rules_ok"]
         )
         if r.similar:
             lines.append(t["similar"].format(n=len(r.similar)))
+        lines.append(t["made_at"].format(when=cov.made_at.replace("T", " ")))
+        for source in cov.sources:
+            lines.append(t["source"].format(path=source))
         lines.append(t["generated"].format(version=__version__))
+        ws.set_row(0, 30)  # a 16-point title in a taller row, not clipped in print
         ws.write_string(0, 0, t["title"].format(name=self.unit.name, year=r.year), self.f["title"])
         for i, line in enumerate(lines, start=2):
             ws.write_string(i, 0, line, self.f["plain"])
+        ws.set_paper(9)
+        ws.fit_to_pages(1, 0)
 
     def _info(self, ws) -> None:
         ws.set_column(0, 0, 16)

@@ -10,6 +10,7 @@ section in a smaller size, with their header rows repeated on every page.
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 
 from docx import Document as new_document
 from docx.enum.section import WD_ORIENT, WD_SECTION
@@ -18,15 +19,19 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
+from docx.table import _Cell
 
-from .report import Document, Grid
+from .report import Document, Grid, title_lines
 
 TITLE_FONT = "方正小标宋简体"
 HEADING1_FONT = "黑体"
 HEADING2_FONT = "楷体_GB2312"
 BODY_FONT = "仿宋_GB2312"
+KAITI_FONT = HEADING2_FONT  # the coverage note, set apart from the body
 LATIN_FONT = "Times New Roman"
-SIZE_2, SIZE_3, SIZE_5, SIZE_SMALL_5 = Pt(22), Pt(16), Pt(10.5), Pt(9)
+PAGE_NUMBER_FONT = "宋体"
+SIZE_2, SIZE_3, SIZE_4 = Pt(22), Pt(16), Pt(14)
+SIZE_5, SIZE_SMALL_5 = Pt(10.5), Pt(9)
 
 
 def set_fonts(element, east_asian: str, latin: str = LATIN_FONT) -> None:
@@ -85,9 +90,13 @@ def _page(section, landscape: bool) -> None:
     section.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT
     section.top_margin, section.bottom_margin = Mm(37), Mm(35)
     section.left_margin, section.right_margin = Mm(28), Mm(26)
+    # The page number's line sits 7 mm below the type area (GB/T 9704): its baseline about
+    # 7 mm + one 4号 line below the bottom margin's edge.
+    section.footer_distance = Mm(35 - 7 - 5)
     if landscape:
         section.top_margin = section.bottom_margin = Mm(20)
         section.left_margin = section.right_margin = Mm(20)
+        section.footer_distance = Mm(20 - 7 - 5)
 
 
 def _styles(doc) -> None:
@@ -130,18 +139,22 @@ def _table(doc, grid: Grid, usable_mm: float) -> None:
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     table.autofit = False
+    # Each cell taken once, by index, before any merge: python-docx's Table.cell() and
+    # Column.cells rebuild the whole cell grid on every call (quadratic in the table's size).
+    # Merges below only swallow cells inside their own range, never one taken here for later.
+    cells = [[_Cell(tc, table) for tc in tr.tc_lst] for tr in table._tbl.tr_lst]
     scale = usable_mm / sum(grid.widths)
     for c, width in enumerate(grid.widths):  # the layout's proportions over the page width
         table.columns[c].width = Mm(width * scale)  # the grid, which LibreOffice and WPS follow
-        for cell in table.columns[c].cells:
-            cell.width = Mm(width * scale)  # and each cell, which Word follows
+        for row in cells:
+            row[c].width = Mm(width * scale)  # and each cell, which Word follows
     for r, row in enumerate(grid.rows):
         for c, cell in enumerate(row):
             if cell is None:
                 continue
-            target = table.cell(r, c)
+            target = cells[r][c]
             if cell.rowspan > 1 or cell.colspan > 1:
-                target = target.merge(table.cell(r + cell.rowspan - 1, c + cell.colspan - 1))
+                target = target.merge(cells[r + cell.rowspan - 1][c + cell.colspan - 1])
             target.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
             p = target.paragraphs[0]
             p.paragraph_format.line_spacing = 1.0
@@ -154,17 +167,77 @@ def _table(doc, grid: Grid, usable_mm: float) -> None:
         _repeat_header(table.rows[r])
 
 
+def _page_number(paragraph) -> None:
+    """“— 1 —”: the page number as a PAGE field between two 一字线, in 4号 宋体 (GB/T 9704)."""
+    _run(paragraph, "— ", PAGE_NUMBER_FONT, SIZE_4)
+    run = _run(paragraph, "", PAGE_NUMBER_FONT, SIZE_4)
+    for kind, text in (("begin", None), ("instr", " PAGE "), ("separate", None), ("end", None)):
+        if kind == "instr":
+            node = OxmlElement("w:instrText")
+            node.set(qn("xml:space"), "preserve")
+            node.text = text
+        else:
+            node = OxmlElement("w:fldChar")
+            node.set(qn("w:fldCharType"), kind)
+        run._element.append(node)
+        if kind == "separate":  # the value shown until a reader updates fields
+            shown = OxmlElement("w:t")
+            shown.text = "1"
+            run._element.append(shown)
+    _run(paragraph, " —", PAGE_NUMBER_FONT, SIZE_4)
+
+
+def _footers(doc) -> None:
+    """Page numbers on the outside edge, one character in: odd pages right, even pages left.
+    Later sections inherit the first section's footers (linked), so numbering runs on."""
+    doc.settings.odd_and_even_pages_header_footer = True
+    first = doc.sections[0]
+    for footer, align in (
+        (first.footer, WD_ALIGN_PARAGRAPH.RIGHT),
+        (first.even_page_footer, WD_ALIGN_PARAGRAPH.LEFT),
+    ):
+        footer.is_linked_to_previous = False
+        p = footer.paragraphs[0]
+        p.alignment = align
+        fmt = p.paragraph_format
+        fmt.space_before = fmt.space_after = Pt(0)
+        if align == WD_ALIGN_PARAGRAPH.RIGHT:
+            fmt.right_indent = SIZE_4
+        else:
+            fmt.left_indent = SIZE_4
+        _page_number(p)
+
+
+def _properties(doc, document: Document) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    props = doc.core_properties
+    props.title = document.title
+    props.author = props.last_modified_by = document.unit or "wbtools"
+    props.created = props.modified = now
+    props.revision = 1
+    props.comments = ""
+    props.keywords = "政府信息公开工作年度报告" if document.lang == "zh" else ""
+    props.subject = ""
+    props.category = ""
+
+
 def render(document: Document) -> bytes:
     doc = new_document()
     _styles(doc)
     _page(doc.sections[0], landscape=False)
-    doc.core_properties.title = document.title
-    doc.core_properties.author = "wbtools"
+    _footers(doc)
+    _properties(doc, document)
     title = doc.add_paragraph()  # not the "Title" style: Word's draws a rule under it
     title.alignment = WD_ALIGN_PARAGRAPH.CENTER
     title.paragraph_format.space_after = Pt(12)
     title.paragraph_format.line_spacing = Pt(36)
-    _run(title, document.title, TITLE_FONT, SIZE_2)
+    # Long titles break at a meaningful place into balanced lines (GB/T 9704: 梯形或菱形),
+    # never by the word processor leaving “报告” alone on a line.
+    lines = title_lines(document)
+    for i, line in enumerate(lines):
+        run = _run(title, line, TITLE_FONT, SIZE_2)
+        if i < len(lines) - 1:
+            run.add_break()
     if document.notice:
         _paragraph(
             doc,
@@ -174,6 +247,8 @@ def render(document: Document) -> bytes:
             color=RGBColor(0xC0, 0, 0),
             bold=True,
         )
+    for line in document.coverage:  # a county total says whom it covers, before anything else
+        _paragraph(doc, line, font=KAITI_FONT)
     for line in document.preamble:
         _paragraph(doc, line)
     landscape = False

@@ -8,6 +8,7 @@ Nothing is invented: an empty narrative field becomes a visible placeholder and 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,20 @@ TEXT = {
         ],
         "portal": "本报告电子版可在{portal}查阅。",
         "empty_warning": "“{label}”未填写，报告中以占位文字代替，请补充后重新生成。",
+        "coverage_roster": "说明：本报告由{unit}所属单位报送的年度报告数据汇总而成。单位名册共 {roster} 个单位，纳入汇总 {included} 个。",
+        "coverage_files": "说明：本报告由{unit}所属单位报送的年度报告数据汇总而成。未提供单位名册，报送文件中共有 {roster} 个单位，纳入汇总 {included} 个。",
+        "coverage_complete": "各单位均已报送并通过校验。",
+        "coverage_left_out": {
+            "missing": "未报送（{n} 个）：{names}。",
+            "failing": "未通过校验、未纳入汇总（{n} 个）：{names}。",
+            "duplicate": "报送了多个文件、未能确定采用哪一个，未纳入汇总（{n} 个）：{names}。",
+            "mismatch": "报送的年度或报告格式版本不符、未纳入汇总（{n} 个）：{names}。",
+            "other": "{status}、未纳入汇总（{n} 个）：{names}。",
+        },
+        "coverage_provisional": "未通过校验、按临时数纳入汇总（{n} 个）：{names}。",
+        "coverage_outside": "另有 {n} 个文件不属于名册所列单位，未纳入汇总。",
+        "more": "等 {n} 个",
+        "sep": "、",
     },
     "en": {
         "placeholder": "[To be written: {label}]",
@@ -39,6 +54,20 @@ TEXT = {
         ],
         "portal": "An electronic copy is available at {portal}.",
         "empty_warning": "“{label}” is empty; the report shows a placeholder. Fill it in and generate again.",
+        "coverage_roster": "Note: this report sums the annual reports returned by the units of {unit}. The roster has {roster} units; {included} are in the total.",
+        "coverage_files": "Note: this report sums the annual reports returned by the units of {unit}. No roster was given; the files name {roster} units; {included} are in the total.",
+        "coverage_complete": "Every unit returned its report and passed the checks.",
+        "coverage_left_out": {
+            "missing": "Not returned ({n}): {names}.",
+            "failing": "Failed the checks, left out ({n}): {names}.",
+            "duplicate": "Sent several files, none chosen, left out ({n}): {names}.",
+            "mismatch": "Wrong year or format version, left out ({n}): {names}.",
+            "other": "{status}, left out ({n}): {names}.",
+        },
+        "coverage_provisional": "Failed the checks, included as provisional figures ({n}): {names}.",
+        "coverage_outside": "{n} further files belong to no roster unit and are left out.",
+        "more": "and {n} more",
+        "sep": ", ",
     },
 }
 
@@ -100,6 +129,8 @@ class Document:
     warnings: list[str]
     lang: str = "zh"
     notice: str = ""
+    coverage: list[str] = field(default_factory=list)  # a county total: whom it covers
+    partial: bool = False  # some units missing, left out or provisional
 
 
 def grid(spec: Spec, table_id: str, values: dict[str, Any]) -> Grid:
@@ -137,6 +168,50 @@ def grid(spec: Spec, table_id: str, values: dict[str, Any]) -> Grid:
     return Grid(
         table_id, tl.table.title, rows, header, tl.table.landscape, width, list(tl.col_widths)
     )
+
+
+def coverage(meta: dict[str, str], unit: str, lang: str = "zh") -> tuple[list[str], bool]:
+    """Whom a county workbook's total covers, as sentences, from its metadata (``county``
+    writes it); and whether anyone is missing, left out or provisional. ([], False) for a unit's
+    own workbook."""
+    import json
+
+    try:
+        data = json.loads(meta.get("coverage") or "null")
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return [], False
+    t = TEXT[lang]
+    counts = data.get("counts", {})
+
+    def names(key: str, listed: list[str], n: int | None = None) -> str:
+        n = len(listed) if n is None else n
+        text = t["sep"].join(str(x) for x in listed)
+        return text + (t["more"].format(n=n) if n > len(listed) else "")
+
+    included = counts.get("included", len(data.get("included", [])))
+    head = t["coverage_roster" if data.get("roster_given", True) else "coverage_files"]
+    lines = [head.format(unit=unit, roster=data.get("roster", 0), included=included)]
+    left_out = {k: v for k, v in (data.get("left_out") or {}).items() if v}
+    provisional = data.get("provisional") or []
+    outside = counts.get("outside", len(data.get("outside") or []))
+    partial = bool(left_out or provisional)
+    if not partial:
+        lines[0] += t["coverage_complete"]
+    from .merge import STATUS_TEXT
+
+    for status, listed in left_out.items():
+        n = counts.get("left_out", {}).get(status, len(listed))
+        template = t["coverage_left_out"].get(status, t["coverage_left_out"]["other"])
+        label = STATUS_TEXT.get(status, (status, status))[0 if lang == "zh" else 1]
+        lines.append(template.format(status=label, n=n, names=names(status, listed, n)))
+    if provisional:
+        n = counts.get("provisional", len(provisional))
+        lines.append(t["coverage_provisional"].format(n=n, names=names("", provisional, n)))
+    if outside:
+        lines.append(t["coverage_outside"].format(n=outside))
+    return lines, partial
 
 
 def build(
@@ -177,6 +252,7 @@ def build(
                 out.parts.append(Part("subheading", f.label))
             out.parts.extend(Part("paragraph", p.strip()) for p in text.splitlines() if p.strip())
         sections.append(out)
+    covered, partial = coverage(filing.meta, filing.unit, lang)
     lines = [p.format(year=filing.year) for p in t["preamble"]] if preamble else []
     if preamble and portal:
         lines.append(t["portal"].format(portal=portal))
@@ -190,7 +266,63 @@ def build(
         warnings=warnings,
         lang=lang,
         notice=t["unverified"] if unverified else "",
+        coverage=covered,
+        partial=partial,
     )
+
+
+TITLE_CAPACITY = 20.0  # 二号 (22 pt) characters on one line of the 156 mm type area
+
+
+def text_width(text: str) -> float:
+    """Width in full-width characters: ASCII (digits of the year) counts half."""
+    return sum(0.5 if ord(ch) < 0x2E80 else 1.0 for ch in text)
+
+
+def title_lines(doc: Document, capacity: float = TITLE_CAPACITY) -> list[str]:
+    """The title in balanced lines broken at a meaningful place (GB/T 9704 asks for a trapezoid
+    or diamond, words kept whole): after the unit, after its year, or before 政府信息公开… /
+    年度报告; the upper line preferably the shorter. One line when it fits."""
+    title = doc.title
+    if text_width(title) <= capacity or text_width(title) == len(title) / 2:
+        return [title]  # fits; or has no Chinese, and word processors break English at spaces
+    cuts = set()
+    for head in (doc.unit, f"{doc.unit}{doc.year}年"):
+        if head and title.startswith(head):
+            cuts.add(len(head))
+    for tail in ("政府信息公开工作年度报告", "工作年度报告", "年度报告"):
+        if title.endswith(tail):
+            cuts.add(len(title) - len(tail))
+    cuts.update(i + 1 for i, ch in enumerate(title) if ch in " ：")  # a subtitle, a space
+    best, score = None, None
+    for cut in sorted(c for c in cuts if 0 < c < len(title)):
+        top, bottom = text_width(title[:cut].rstrip()), text_width(title[cut:].lstrip())
+        if top > capacity or bottom > capacity:
+            continue
+        s = abs(top - bottom) + (1.5 if top > bottom else 0)
+        if score is None or s < score:
+            best, score = cut, s
+    if best is not None:
+        return [title[:best].rstrip(), title[best:].lstrip()]
+    # A unit name too long for two lines: its own even pieces, then the rest of the title.
+    head_end = f"{doc.unit}{doc.year}年"
+    cut = len(head_end) if doc.unit and title.startswith(head_end) else len(title) // 2
+    head, rest = title[:cut], title[cut:]
+    n = max(1, -int(-text_width(head) // capacity))
+    per, lines, line = text_width(head) / n, [], ""
+    for ch in head:
+        if line and text_width(line + ch) > per + 0.5 and len(lines) < n - 1:
+            lines.append(line)
+            line = ""
+        line += ch
+    lines.append(line)
+    while rest:
+        piece = rest
+        while text_width(piece) > capacity:
+            piece = piece[:-1]
+        lines.append(piece)
+        rest = rest[len(piece) :]
+    return lines
 
 
 FORMATS = ("docx", "html", "md")
@@ -215,32 +347,35 @@ def file_name(doc: Document, fmt: str) -> str:
     return f"{stem}.{fmt}"
 
 
-def _environment():
+@functools.cache
+def _environment(fmt: str):
+    """One Jinja environment per output format for the life of the process: it keeps the
+    compiled template, so a folder of reports compiles each template once."""
     from importlib import resources
 
     import jinja2
 
     folder = resources.files("workbook_tools.templates")
     loader = jinja2.FunctionLoader(lambda name: folder.joinpath(name).read_text(encoding="utf-8"))
-    # Autoescape everything: a narrative containing <script> must show as text.
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=loader,
-        autoescape=True,
+        # Autoescape HTML: a narrative containing <script> must show as text. Markdown is plain
+        # text; its cells are escaped for pipes by the filter below.
+        autoescape=fmt == "html",
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["cell"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
+    return env
 
 
 def html(doc: Document) -> str:
-    return _environment().get_template("report.html.j2").render(doc=doc)
+    return _environment("html").get_template("report.html.j2").render(doc=doc)
 
 
 def markdown(doc: Document) -> str:
-    env = _environment()
-    env.autoescape = False  # Markdown is plain text; cells are escaped for pipes below
-    env.filters["cell"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
-    return env.get_template("report.md.j2").render(doc=doc)
+    return _environment("md").get_template("report.md.j2").render(doc=doc)
 
 
 def blocks(spec: Spec, table_id: str, values: dict[str, Any]) -> list[Block]:
