@@ -263,7 +263,9 @@ def test_formula_cache_writes_what_xlsxwriter_would(spec21, template_bytes, monk
     """The prepared-formula cache is an optimisation only: without it the bytes are the same."""
     from xlsxwriter.worksheet import Worksheet
 
-    monkeypatch.setattr(template._CachedFormulas, "_prepare_formula", Worksheet._prepare_formula)
+    monkeypatch.setattr(
+        template.formulas.CachedFormulas, "_prepare_formula", Worksheet._prepare_formula
+    )
     assert template.render(spec21, TOWNSHIP, 2024) == template_bytes
 
 

@@ -430,7 +430,7 @@ class _Writer:
             rows.label(
                 label.row, label.col, label.last_row, label.last_col, label.text, self.f[label.role]
             )
-        formulas = template._formulas(self.spec).totals
+        formulas = template.formulas.compiled(self.spec).totals
         for dp_id, place in tl.cells.items():
             dp = self.spec.datapoints[dp_id]
             fmt = self.f["total" if dp.computed else "number"]

@@ -21,7 +21,7 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 from docx.table import _Cell
 
-from .report import Document, Grid, title_lines
+from .document import Document, Grid, title_lines
 
 TITLE_FONT = "方正小标宋简体"
 HEADING1_FONT = "黑体"

@@ -14,10 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .spec import Spec
+
+class Spec(Protocol):
+    """What the registry needs of a format spec: its rules, each with code, name, severity and
+    message. (A protocol, not the spec module's class: the spec imports this registry.)"""
+
+    @property
+    def rules(self) -> Any: ...
 
 
 class Severity(StrEnum):

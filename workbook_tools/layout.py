@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from xlsxwriter.utility import quote_sheetname, xl_rowcol_to_cell
 
+from .normalise import label_key
 from .spec import Block, Header, Spec, Table
 
 TITLE_ROW, UNIT_ROW, NOTE_ROW, TABLE_TOP = 0, 1, 2, 3
@@ -160,9 +161,8 @@ def _layout_table(table: Table, spec: Spec) -> TableLayout:
         row = _place_rows(tl, table, block, bi, row, spec)
     tl.bottom = row - 1
     _place_checks(tl, spec)
-    from .reader import key  # the reader's matching key, computed once per layout
-
-    tl.label_keys = [(label.row, label.col, key(label.text)) for label in tl.labels]
+    # The reader's matching key, computed once per layout.
+    tl.label_keys = [(label.row, label.col, label_key(label.text)) for label in tl.labels]
     for label in tl.labels:
         span_width = sum(widths[label.col : label.last_col + 1])
         lines = text_lines(label.text, span_width)

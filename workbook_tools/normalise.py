@@ -9,6 +9,7 @@ code and no value. Nothing unreadable is ever taken silently as 0.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
 from typing import Any, NamedTuple
@@ -85,3 +86,16 @@ def _number(x: float, kind: str, code: str | None, text: str) -> Value:
     if not rules.value_ok(x, kind):
         return Value(None, "R5", text)
     return Value(x if kind == "decimal" else int(x), code, text)
+
+
+def label_key(text: Any) -> str:
+    """How labels are compared: NFKC (full-width = half-width), all whitespace removed."""
+    if not isinstance(text, str):
+        return ""
+    return _key(text)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _key(text: str) -> str:
+    # Cached: the same labels come back in every file of a county's batch.
+    return "".join(unicodedata.normalize("NFKC", text).split())

@@ -10,7 +10,6 @@ reported as tampering; a label that cannot be found falls back to its template p
 from __future__ import annotations
 
 import functools
-import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -21,23 +20,11 @@ from . import intake, layout
 from . import spec as spec_module
 from .filing import Filing, Source
 from .findings import Finding
+from .normalise import label_key as key
 from .normalise import normalise, shown
 from .spec import Block, Spec, Table
 
 NON_TABLE_SHEETS = {layout.CHECKS_SHEET, layout.META_SHEET, layout.INSTRUCTIONS_SHEET}
-
-
-def key(text: Any) -> str:
-    """How labels are compared: NFKC (full-width = half-width), all whitespace removed."""
-    if not isinstance(text, str):
-        return ""
-    return _key(text)
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _key(text: str) -> str:
-    # Cached: the same labels come back in every file of a county's batch.
-    return "".join(unicodedata.normalize("NFKC", text).split())
 
 
 @functools.lru_cache(maxsize=1 << 14)

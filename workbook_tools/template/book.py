@@ -1,0 +1,118 @@
+"""One workbook being written: what goes in it (unit, year, values, texts, feedback), what the
+spec's rules say about those values, and the helpers every sheet shares.
+
+Every formula is written with its correct cached value, computed here in Python by the same rules,
+so the file shows right in suites that do not recalculate on load (LibreOffice keeps xlsxwriter's
+cached values).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import xlsxwriter
+
+from .. import layout, rules
+from ..layout import Place, WorkbookLayout
+from ..roster import Unit
+from ..spec import Spec
+from . import formulas
+from .styles import Styles
+from .wording import TEXT
+
+
+@dataclass(frozen=True)
+class FeedbackRow:
+    severity: str
+    code: str
+    key: str | None  # the datapoint or field the finding is at (a link target), if any
+    where: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What a feedback workbook shows: marked cells (key -> (severity, comment)) and all rows."""
+
+    marks: dict[str, tuple[str, str]]
+    rows: list[FeedbackRow]
+
+
+class Book:
+    def __init__(
+        self,
+        spec: Spec,
+        unit: Unit,
+        year: int,
+        lang: str,
+        password: str,
+        values: Mapping[str, Any] | None,
+        texts: Mapping[str, str] | None,
+        info: Mapping[str, Any] | None,
+        feedback: Feedback | None = None,
+    ):
+        self.spec = spec
+        self.feedback = feedback
+        self.layout: WorkbookLayout = layout.build(spec)
+        self.formulas = formulas.compiled(spec)
+        self.unit, self.year, self.lang, self.password = unit, year, lang, password
+        self.t = TEXT[lang]
+        self.values = spec.compute(values or {})
+        self.texts = dict(texts or {})
+        self.info = {
+            "unit": unit.name,
+            "code": unit.code,
+            "kind": unit.kind,
+            "year": year,
+            **(info or {}),
+        }
+        self.passes = {
+            inst.key: rules.holds(inst, self.values, spec.kinds, unit.kind or None)
+            for _, inst in spec.instances()
+        }
+        # Cached results of the summary formulas (checks sheet, instructions sheet).
+        self.failing = {"error": 0, "warning": 0}
+        for rule, inst in spec.instances():
+            if not self.passes[inst.key]:
+                self.failing[rule.severity.value] += 1
+        if any(self.failing.values()):
+            self.status = self.t["status_bad"].format(
+                e=self.failing["error"], w=self.failing["warning"]
+            )
+        else:
+            self.status = self.t["status_ok"]
+        self.buffer = io.BytesIO()
+        self.wb = xlsxwriter.Workbook(
+            self.buffer,
+            {
+                "in_memory": True,
+                "strings_to_numbers": False,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+            },
+        )
+        self.styles = Styles(self.wb)
+        self.f = self.styles.f
+
+    def marked_format(self, key: str, base: Any) -> Any:
+        """``base``, or a coloured copy when feedback marks the cell ``key``."""
+        if self.feedback is None or key not in self.feedback.marks:
+            return base
+        return self.styles.marked(base, self.feedback.marks[key][0])
+
+    def comment(self, ws, key: str, place: Place) -> None:
+        if self.feedback is not None and key in self.feedback.marks:
+            text = self.feedback.marks[key][1]
+            options = {"author": "wbtools", "x_scale": 3, "y_scale": 2}
+            ws.write_comment(place.row, place.col, text[:32000], options)
+
+    def write_value(self, ws, place: Place, value: Any, fmt) -> None:
+        if value is None or value == "":
+            ws.write_blank(place.row, place.col, None, fmt)
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            ws.write_string(place.row, place.col, str(value), fmt)
+        else:
+            ws.write_number(place.row, place.col, value, fmt)

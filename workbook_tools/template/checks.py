@@ -1,0 +1,61 @@
+"""The 校验结果 sheet: every live check with its code, severity, place and state, and the counts
+the cover's status line shows."""
+
+from __future__ import annotations
+
+from .. import layout, rules
+from ..layout import Place
+from .book import Book
+from .ranges import check_formats
+from .wording import SEVERITY_TEXT
+
+
+def write(b: Book, ws) -> dict[str, str]:
+    """The list of every live check; returns the addresses of the summary cells."""
+    t, spec = b.t, b.spec
+    ws.set_column(0, 1, 7)
+    ws.set_column(2, 2, 16)
+    ws.set_column(3, 3, 40)
+    ws.set_column(4, 4, 24)
+    ws.set_column(5, 5, 7)
+    ws.merge_range(0, 0, 0, 5, t["checks_title"], b.f["title"])
+    header_row, first = 6, 7
+    rows = [(rule, inst) for rule, inst in spec.instances()]
+    last = first + len(rows) - 1
+    sev_col = f"$B${first + 1}:$B${last + 1}"
+    status_col = f"$F${first + 1}:$F${last + 1}"
+    sev = SEVERITY_TEXT[b.lang]
+    labels = t["checks_summary"]
+    for i, severity in enumerate(("error", "warning")):
+        ws.merge_range(2 + i, 0, 2 + i, 1, labels[i], b.f["label"])
+        formula = f'=COUNTIFS({sev_col},"{sev[severity]}",{status_col},"{rules.FAIL}")'
+        ws.write_formula(2 + i, 2, formula, b.f["check"], b.failing[severity])
+    ws.merge_range(4, 0, 4, 1, labels[2], b.f["label"])
+    ok, bad = t["status_ok"], t["status_bad"]
+    bad_formula = bad.replace("{e}", '"&C3&"').replace("{w}", '"&C4&"')
+    ws.merge_range(4, 2, 4, 5, None, b.f["value"])
+    ws.write_formula(
+        4,
+        2,
+        f'=IF(C3+C4=0,"{ok}","{bad_formula}")',
+        b.f["value"],
+        b.status,
+    )
+    for col, head in enumerate(t["checks_cols"]):
+        ws.write_string(header_row, col, head, b.f["header"])
+    by_severity: dict[str, list[Place]] = {}
+    for i, (rule, inst) in enumerate(rows):
+        r = first + i
+        place = b.layout.place(f"check.{inst.key}")
+        ws.write_string(r, 0, inst.code, b.f["small"])
+        ws.write_string(r, 1, sev[rule.severity.value], b.f["small"])
+        ws.write_string(r, 2, rule.name.get(b.lang), b.f["check_label"])
+        ws.write_string(r, 3, spec.where(inst, b.lang), b.f["check_label"])
+        ws.write_url(r, 4, f"internal:{place.ref()}", b.f["link"], f"{place.sheet}!{place.a1}")
+        shown = rules.PASS if b.passes[inst.key] else rules.FAIL
+        ws.write_formula(r, 5, "=" + place.ref(layout.CHECKS_SHEET), b.f["check"], shown)
+        by_severity.setdefault(rule.severity.value, []).append(Place(layout.CHECKS_SHEET, r, 5))
+    check_formats(b, ws, by_severity)
+    ws.freeze_panes(first, 0)
+    ws.autofilter(header_row, 0, last, 5)
+    return {"errors": "C3", "warnings": "C4", "result": "C5"}

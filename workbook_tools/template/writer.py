@@ -1,0 +1,126 @@
+"""The whole workbook: its sheets in order, document properties, defined names, protection;
+one template per roster unit, in several processes for a large roster."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from .. import __version__, layout
+from ..files import atomic_write, lock_workbook_structure
+from ..roster import Unit, file_name
+from ..spec import Spec
+from . import checks, cover, meta, narrative, tables
+from . import feedback as feedback_sheet
+from . import info as info_sheet
+from .book import Book, Feedback
+from .formulas import CachedFormulas
+from .wording import FEEDBACK_SHEET
+
+
+def render(
+    spec: Spec,
+    unit: Unit,
+    year: int,
+    *,
+    lang: str = "zh",
+    password: str = "",
+    values: Mapping[str, Any] | None = None,
+    texts: Mapping[str, str] | None = None,
+    info: Mapping[str, Any] | None = None,
+    feedback: Feedback | None = None,
+) -> bytes:
+    """The workbook for ``unit`` and ``year`` as bytes; ``values``/``texts``/``info`` prefill it;
+    ``feedback`` colours problem cells with comments and adds the list of findings."""
+    return _write(Book(spec, unit, year, lang, password, values, texts, info, feedback))
+
+
+def _write(b: Book) -> bytes:
+    spec, unit, wb = b.spec, b.unit, b.wb
+    wb.set_properties(
+        {
+            "title": spec.title.format(unit=unit.name, year=b.year),
+            "subject": f"{spec.name} {spec.version}",
+            "author": "wbtools",
+            "company": unit.name,
+            "comments": f"wbtools {__version__}; {spec.format_id} {spec.version}",
+            "created": meta.creation_time(b.year),
+        }
+    )
+
+    def sheet(name: str):
+        return wb.add_worksheet(name, worksheet_class=CachedFormulas)
+
+    instructions = sheet(layout.INSTRUCTIONS_SHEET)
+    info_ws = sheet(layout.INFO_SHEET)
+    table_ws = {t.id: sheet(t.sheet) for t in spec.tables}
+    narrative_ws = sheet(layout.NARRATIVE_SHEET)
+    checks_ws = sheet(layout.CHECKS_SHEET)
+    meta_ws = sheet(layout.META_SHEET)
+    feedback_ws = sheet(FEEDBACK_SHEET[b.lang]) if b.feedback is not None else None
+
+    info_sheet.write(b, info_ws)
+    for tid, ws in table_ws.items():
+        tables.write(b, ws, b.layout.tables[tid])
+    narrative.write(b, narrative_ws)
+    summary = checks.write(b, checks_ws)
+    cover.write(b, instructions, summary)
+    meta.write(b, meta_ws)
+    if feedback_ws is not None:
+        feedback_sheet.write(b, feedback_ws)
+    for name, ref in b.formulas.names.items():
+        wb.define_name(name, ref)
+    for ws in (instructions, info_ws, narrative_ws, checks_ws):
+        ws.set_paper(9)  # A4, one page wide: the unit prints and signs what it returns
+        ws.fit_to_pages(1, 0)
+        ws.set_footer(b.t["footer"])
+    for ws in wb.worksheets():
+        # Row heights and column widths stay adjustable: long narrative needs taller rows.
+        ws.protect(b.password, {"format_rows": True, "format_columns": True})
+    (feedback_ws or instructions).activate()
+    wb.close()
+    return lock_workbook_structure(b.buffer.getvalue(), b.password)
+
+
+def write(path: Path, spec: Spec, unit: Unit, year: int, **options: Any) -> Path:
+    atomic_write(path, render(spec, unit, year, **options))
+    return path
+
+
+def _write_one(args: tuple) -> str:
+    path, spec_source, unit, year, options = args
+    from .. import spec as spec_module
+
+    write(Path(path), spec_module.load(spec_source), unit, year, **options)
+    return path
+
+
+def write_roster(
+    spec: Spec,
+    units: list[Unit],
+    year: int,
+    folder: Path,
+    *,
+    jobs: int | None = None,
+    progress=None,
+    **options: Any,
+) -> list[Path]:
+    """One template per unit in ``folder``; uses several processes for large rosters."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / file_name(u, year) for u in units]
+    jobs = jobs or min(os.cpu_count() or 1, 8)
+    if jobs <= 1 or len(units) < 40:
+        for path, unit in zip(paths, units, strict=True):
+            write(path, spec, unit, year, **options)
+            if progress:
+                progress(path)
+        return paths
+    tasks = [(str(p), spec.source, u, year, options) for p, u in zip(paths, units, strict=True)]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        for done in pool.map(_write_one, tasks, chunksize=8):
+            if progress:
+                progress(Path(done))
+    return paths
