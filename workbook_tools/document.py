@@ -120,6 +120,3 @@ def title_lines(doc: Document, capacity: float = TITLE_CAPACITY) -> list[str]:
         lines.append(piece)
         rest = rest[len(piece) :]
     return lines
-
-
-FORMATS = ("docx", "html", "md")

@@ -12,22 +12,18 @@ import functools
 from typing import Any
 
 from . import layout
-from .document import (  # the model; re-exported, as users of the report module know it
-    TITLE_CAPACITY as TITLE_CAPACITY,
-)
-from .document import (
+
+# The model lives in ``document`` (shared with docx_report); re-exported for the report's users.
+from .document import (  # noqa: F401
+    TITLE_CAPACITY,
     Block,
     Document,
     Grid,
     GridCell,
     Part,
     Section,
-)
-from .document import (
-    text_width as text_width,
-)
-from .document import (
-    title_lines as title_lines,
+    text_width,
+    title_lines,
 )
 from .filing import Filing
 from .normalise import number_text
@@ -224,6 +220,9 @@ def build(
         coverage=covered,
         partial=partial,
     )
+
+
+FORMATS = ("docx", "html", "md")
 
 
 def render(doc: Document, fmt: str) -> bytes:
