@@ -14,7 +14,8 @@ from workbook_tools import office, spec, template
 from workbook_tools.roster import Unit
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+# ../shared beside the project; a git worktree elsewhere names it in WBTOOLS_SHARED
+SHARED = Path(os.environ.get("WBTOOLS_SHARED") or ROOT.parent / "shared")
 SAMPLES = ROOT / "samples"
 TOWNSHIP = Unit("徐营镇", "101", "乡镇")
 HEADINGS = [  # the six section headings of the national format, exactly
