@@ -1,6 +1,7 @@
 # Two commands for a fresh machine:
 #   make demo   set up .venv and run the main job on the bundled samples (output in out/)
 #   make test   set up .venv with the test tools and run lint + the whole test suite
+# make bench runs the benchmarks (BENCH=--quick for a short run; out/bench.json has the numbers)
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
@@ -45,7 +46,7 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 
 bench: $(BIN)/wbtools
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH)
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache

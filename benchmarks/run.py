@@ -1,31 +1,32 @@
-"""Benchmarks, printed as ratios against references measured in the same run.
+"""Benchmarks: each aim of issue 13 as a ratio against a reference measured in the same run.
 
-    python benchmarks/run.py [template|check|merge|all] [--units 1000] [--files 1000]
-                             [--merge-files 10000]                              (make bench)
+    python benchmarks/run.py [MEASURE ...] [--quick] [--json out/bench.json] [--list]   (make bench)
 
-template: generating the locked template for every unit of an N-unit roster, on one core and
-through the roster command's process pool. The reference is bare xlsxwriter writing a workbook
-with the same sheets and the same number of cells (plain values: no formats, merges, formulas,
-validation or protection), so the ratio says what the template's features cost over the library's
-own floor. Aim: at least 40 templates per second per core.
+Every measure is one function registered with ``@measure``; it times wbtools and a reference
+(python-calamine reading the same files, bare xlsxwriter writing the same cells, a python script
+reading one file) in the same run and returns a ratio and its aim. Absolute times on a shared
+machine are noise: compare the ratios. Memory is the peak of the whole process tree (the command
+and every worker it starts), summed as PSS from /proc so pages shared between processes count
+once, sampled every 50 ms.
 
-check: `wbtools check` over N filled workbooks (one in ten with a mistake), on one core, against
-a raw python-calamine read of the same files (every sheet to Python values) and an openpyxl read
-(read-only, cached values, every cell). Aims: at most 2x the raw calamine read, at least 8x faster
-than openpyxl; a single-file `wbtools check` well under half a second.
+To add a measure, write one function taking the ``Bench`` (it holds the temporary folder, the
+spec, generated workbooks and the timing helpers) and returning ``Bench.result(...)``:
 
-merge: `wbtools merge` of N unit workbooks (default 10,000) into a county workbook, in a fresh
-process each time, on one core at N/10 and at N files (peak memory must stay flat: files are
-streamed, not held) and with every core at N, beside a raw python-calamine read of the same files.
-Aim: about 2.5x the raw read at most.
+    @measure("report-docx", aim="<= 0.2 s per report")
+    def report_docx(b: Bench) -> dict:
+        ...
+        return b.result(seconds, at_most=0.2, unit="s", reference=..., note=...)
 
-Absolute times on shared machines are noise; compare the ratios between commits.
+``--quick`` runs every measure on smaller inputs (for development); the full run keeps its
+inputs so a 2-core machine finishes in a few minutes. The JSON result (default out/bench.json)
+holds every measure's numbers, the machine's load average and the mode.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import random
 import statistics
@@ -33,83 +34,136 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
-import openpyxl
-import xlsxwriter
-
-from workbook_tools import check, synth, template
-from workbook_tools import spec as spec_module
-from workbook_tools.roster import Unit
+ROOT = Path(__file__).resolve().parent.parent
+WBTOOLS = [sys.executable, "-m", "workbook_tools"]
 
 
-def roster(n: int) -> list[Unit]:
-    kinds = ["乡镇", "街道", "部门"]
-    return [Unit(f"测试单位{i:05d}", f"{i:05d}", kinds[i % 3]) for i in range(n)]
+# --- the registry ------------------------------------------------------------------------------
 
 
-def bare_reference(cells_per_sheet: list[tuple[str, int]]) -> bytes:
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    for name, cells in cells_per_sheet:
-        ws = book.add_worksheet(name)
-        for i in range(cells):
-            ws.write_number(i // 10, i % 10, i)
-    book.close()
-    return buffer.getvalue()
+@dataclass
+class Measure:
+    name: str
+    aim: str
+    fn: Callable[[Bench], dict]
 
 
-def shape_of(data: bytes) -> list[tuple[str, int]]:
-    book = openpyxl.load_workbook(io.BytesIO(data))
-    return [
-        (ws.title, sum(1 for row in ws.iter_rows() for c in row if c.value is not None))
-        for ws in book
-    ]
+MEASURES: dict[str, Measure] = {}
 
 
-def timed(fn, *args, **kwargs) -> float:
+def measure(name: str, aim: str):
+    """Register a benchmark function under ``name`` (run in registration order)."""
+
+    def register(fn: Callable[[Bench], dict]) -> Callable[[Bench], dict]:
+        MEASURES[name] = Measure(name, aim, fn)
+        return fn
+
+    return register
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _children() -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rfind(b")") + 2 :].split()[1])
+        out.setdefault(ppid, []).append(int(entry))
+    return out
+
+
+def _tree_pss_mb(root: int) -> float:
+    kids = _children()
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += _pss_kb(pid)
+        todo += kids.get(pid, [])
+    return total / 1024
+
+
+def run_tree(
+    cmd: list[str], stdout=subprocess.DEVNULL, interval: float = 0.05
+) -> tuple[float, float]:
+    """(wall seconds, peak PSS of the whole process tree in MB) of a command."""
     start = time.perf_counter()
-    fn(*args, **kwargs)
+    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.DEVNULL, cwd=ROOT)
+    peak = 0.0
+    while proc.poll() is None:
+        peak = max(peak, _tree_pss_mb(proc.pid))
+        time.sleep(interval)
+    return time.perf_counter() - start, peak
+
+
+def wall(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, check=False)
     return time.perf_counter() - start
 
 
-def bench_template(n_units: int) -> None:
-    spec = spec_module.load()
-    units = roster(n_units)
-    sample = template.render(spec, units[0], 2025)
-    shape = shape_of(sample)
-    cores = os.cpu_count() or 1
+def cpu(fn: Callable, *args, **kwargs) -> float:
+    """CPU seconds of this process for one call (steadier than wall time on a shared machine)."""
+    start = time.process_time()
+    fn(*args, **kwargs)
+    return time.process_time() - start
 
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
 
-        def reference() -> None:
-            for i, _ in enumerate(units):
-                (folder / f"ref{i}.xlsx").write_bytes(bare_reference(shape))
+def calamine_read(paths: list[Path]) -> None:
+    """The reference: python-calamine reading every sheet of every file to Python values."""
+    from python_calamine import CalamineWorkbook
 
-        ref_s = timed(reference)
-        serial_s = timed(template.write_roster, spec, units, 2025, folder / "serial", jobs=1)
-        pool_s = timed(template.write_roster, spec, units, 2025, folder / "pool", jobs=cores)
+    for p in paths:
+        book = CalamineWorkbook.from_path(str(p))
+        for name in book.sheet_names:
+            book.get_sheet_by_name(name).to_python()
 
-    n = len(units)
-    cells = sum(c for _, c in shape)
-    print(
-        f"template benchmark: {n} units, {len(shape)} sheets, {cells} filled cells per workbook, {cores} cores"
-    )
-    print(f"  reference (bare xlsxwriter, same cells): {n / ref_s:7.1f} workbooks/s")
-    print(
-        f"  wbtools template, 1 core:                {n / serial_s:7.1f} templates/s  ratio to reference {serial_s / ref_s:4.2f}x"
-    )
-    print(
-        f"  wbtools template --roster, {cores} processes:  {n / pool_s:7.1f} templates/s  speed-up {serial_s / pool_s:4.2f}x"
-    )
-    verdict = "meets" if n / serial_s >= 40 else "BELOW"
-    print(f"  per-core rate {n / serial_s:.1f}/s {verdict} the aim of 40/s per core")
+
+CALAMINE_SCRIPT = """
+import sys
+from python_calamine import CalamineWorkbook
+book = CalamineWorkbook.from_path(sys.argv[1])
+for name in book.sheet_names:
+    book.get_sheet_by_name(name).to_python()
+"""
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
+
+
+# --- workbooks ---------------------------------------------------------------------------------
 
 
 def _filled(args: tuple) -> None:
     path, seed = args
+    from workbook_tools import spec as spec_module
+    from workbook_tools import synth, template
+    from workbook_tools.roster import Unit
+
     spec = spec_module.load()
     rng = random.Random(seed)
     unit = Unit(f"测试单位{seed:05d}", f"{seed:05d}", rng.choice(["乡镇", "街道", "部门"]))
@@ -122,138 +176,398 @@ def _filled(args: tuple) -> None:
     )
 
 
-def calamine_read(paths: list[Path]) -> None:
-    from python_calamine import CalamineWorkbook
-
-    for p in paths:
-        book = CalamineWorkbook.from_path(str(p))
-        for name in book.sheet_names:
-            book.get_sheet_by_name(name).to_python()
-
-
-def openpyxl_read(paths: list[Path]) -> None:
-    for p in paths:
-        book = openpyxl.load_workbook(p, read_only=True, data_only=True)
-        for ws in book.worksheets:
-            for _ in ws.iter_rows(values_only=True):
-                pass
-        book.close()
+def _renamed(source: Path, target: Path, old: int, new: int) -> None:
+    """A copy of a generated workbook for another unit: the unit's name and code are swapped in
+    the shared strings (same length), every other part copied as it is."""
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w") as out:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "xl/sharedStrings.xml":
+                data = data.replace(f"测试单位{old:05d}".encode(), f"测试单位{new:05d}".encode())
+                data = data.replace(f">{old:05d}<".encode(), f">{new:05d}<".encode())
+            out.writestr(info, data, compress_type=info.compress_type)
 
 
-def bench_check(n_files: int) -> None:
-    spec = spec_module.load()
-    cores = os.cpu_count() or 1
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        paths = [folder / f"u{i:05d}.xlsx" for i in range(n_files)]
-        with ProcessPoolExecutor(max_workers=cores) as pool:
-            list(pool.map(_filled, [(str(p), i) for i, p in enumerate(paths)], chunksize=16))
-        calamine_read(paths[:20])  # warm the page cache and the imports for every contender
-        cal_s = timed(calamine_read, paths)
-        opx_s = timed(openpyxl_read, paths[: max(1, n_files // 5)]) * (
-            n_files / max(1, n_files // 5)
-        )
-        check_s = timed(check.check_paths, paths, spec, jobs=1)
-        pool_s = timed(check.check_paths, paths, spec, jobs=cores)
-        one = [paths[1]]
-        cli = []
-        for _ in range(5):
-            start = time.perf_counter()
-            subprocess.run(
-                [sys.executable, "-m", "workbook_tools", "check", str(one[0])],
-                capture_output=True,
-                check=False,
-            )
-            cli.append(time.perf_counter() - start)
-    n = n_files
-    print(f"check benchmark: {n} filled workbooks, {cores} cores")
-    print(f"  raw python-calamine read (all sheets): {n / cal_s:7.1f} files/s")
-    print(f"  openpyxl read (read-only, 1/5 sampled): {n / opx_s:7.1f} files/s")
-    print(
-        f"  wbtools check, 1 core:                  {n / check_s:7.1f} files/s  {check_s / cal_s:4.2f}x the calamine read (aim <= 2x), {opx_s / check_s:4.1f}x faster than openpyxl (aim >= 8x)"
+class Bench:
+    """What measures share: a temporary folder, the spec, generated workbooks, the mode."""
+
+    def __init__(self, folder: Path, quick: bool):
+        from workbook_tools import spec as spec_module
+
+        self.folder = folder
+        self.quick = quick
+        self.spec = spec_module.load()
+        self.cores = os.cpu_count() or 1
+        self._sets: dict[tuple[int, bool], Path] = {}
+        self._base: list[Path] = []
+
+    def size(self, quick: int, full: int) -> int:
+        return quick if self.quick else full
+
+    def _distinct(self, n: int) -> list[Path]:
+        """``n`` generated workbooks of distinct units (written once, reused by every measure)."""
+        base = self.folder / "base"
+        base.mkdir(exist_ok=True)
+        missing = [(str(base / f"u{i:05d}.xlsx"), i) for i in range(len(self._base), n)]
+        if missing:
+            with ProcessPoolExecutor(max_workers=self.cores) as pool:
+                list(pool.map(_filled, missing, chunksize=8))
+            self._base += [Path(p) for p, _ in missing]
+        return self._base[:n]
+
+    def workbooks(self, n: int, distinct_units: bool = True) -> Path:
+        """A folder of ``n`` filled workbooks (one in ten with a mistake). 200 are generated; the
+        rest are copies renamed to other units (``distinct_units``, as merge needs) or hard
+        links (check reads each file on its own, so a link costs what a file costs)."""
+        k = (n, distinct_units)
+        if k in self._sets:
+            return self._sets[k]
+        base = self._distinct(min(n, 200))
+        folder = self.folder / f"set{n}{'u' if distinct_units else 'l'}"
+        folder.mkdir()
+        for i in range(n):
+            source = base[i % len(base)]
+            target = folder / f"u{i:05d}.xlsx"
+            if i < len(base):
+                os.link(source, target)
+            elif distinct_units:
+                _renamed(source, target, i % len(base), i)
+            else:
+                os.link(source, target)
+        self._sets[k] = folder
+        return folder
+
+    @staticmethod
+    def result(
+        value: float,
+        *,
+        at_most: float | None = None,
+        at_least: float | None = None,
+        unit: str = "x",
+        **numbers,
+    ) -> dict:
+        met = (at_most is None or value <= at_most) and (at_least is None or value >= at_least)
+        return {
+            "value": round(value, 3),
+            "unit": unit,
+            "at_most": at_most,
+            "at_least": at_least,
+            "met": met,
+            **{k: round(v, 4) if isinstance(v, float) else v for k, v in numbers.items()},
+        }
+
+
+# --- the measures ------------------------------------------------------------------------------
+
+
+@measure("check-cpu", aim="check <= 1.4x a raw python-calamine read of all sheets (CPU, 1 process)")
+def check_cpu(b: Bench) -> dict:
+    from workbook_tools import check
+
+    n = b.size(100, 400)
+    paths = sorted(b.workbooks(200, distinct_units=True).iterdir())
+    paths = (paths * (n // len(paths) + 1))[:n]
+    calamine_read(paths[:20])  # warm the page cache and the imports for both
+    list(check.iter_reports(paths[:20], b.spec, jobs=1))
+    ref, ours = [], []
+    for _ in range(3):  # interleaved, best of three: the machine is shared
+        ref.append(cpu(calamine_read, paths))
+        ours.append(cpu(lambda: list(check.iter_reports(paths, b.spec, jobs=1))))
+    r, o = min(ref), min(ours)
+    return b.result(
+        o / r,
+        at_most=1.4,
+        files=n,
+        check_ms_per_file=o / n * 1000,
+        calamine_ms_per_file=r / n * 1000,
     )
-    print(
-        f"  wbtools check, {cores} processes:           {n / pool_s:7.1f} files/s  speed-up {check_s / pool_s:4.2f}x"
+
+
+def _check_memory(b: Bench, fmt: str) -> dict:
+    n = b.size(200, 2000)
+    runs = {}
+    for size in (n, 10 * n):
+        folder = b.workbooks(size, distinct_units=False)
+        with open(b.folder / "check-out", "wb") as out:
+            seconds, peak = run_tree([*WBTOOLS, "check", str(folder), "--format", fmt], stdout=out)
+        runs[size] = (seconds, peak)
+    (_, m1), (s10, m10) = runs[n], runs[10 * n]
+    per_file = max(0.0, (m10 - m1) / (9 * n))
+    at_50k = m10 + per_file * (50_000 - 10 * n) if 10 * n < 50_000 else m10
+    return b.result(
+        at_50k,
+        at_most=80,
+        unit="MB at 50,000 (extrapolated)" if 10 * n < 50_000 else "MB at 50,000",
+        files=n,
+        peak_mb_at_n=m1,
+        peak_mb_at_10n=m10,
+        kb_per_file=per_file * 1024,
+        seconds_at_10n=s10,
+        files_per_second=10 * n / s10,
+        memory="peak PSS of the whole process tree (parent and workers)",
     )
-    print(
-        f"  one file through the CLI (median of 5): {statistics.median(cli) * 1000:5.0f} ms (aim well under 500 ms)"
+
+
+@measure("check-memory-json", aim="wbtools check --format json: <= 80 MB at 50,000 files")
+def check_memory_json(b: Bench) -> dict:
+    return _check_memory(b, "json")
+
+
+@measure("check-memory-text", aim="wbtools check (text): <= 80 MB at 50,000 files")
+def check_memory_text(b: Bench) -> dict:
+    return _check_memory(b, "text")
+
+
+@measure(
+    "cli-check-one",
+    aim="wbtools check one.xlsx <= 120 ms wall and <= 4x a python script reading it",
+)
+def cli_check_one(b: Bench) -> dict:
+    one = sorted(b.workbooks(200).iterdir())[1]
+    script = b.folder / "calamine_one.py"
+    script.write_text(CALAMINE_SCRIPT)
+    for _ in range(2):  # warm: byte-compiled modules, the spec cache, the page cache
+        wall([*WBTOOLS, "check", str(one)])
+    ref, ours = [], []
+    for _ in range(b.size(5, 11)):
+        ref.append(wall([sys.executable, str(script), str(one)]))
+        ours.append(wall([*WBTOOLS, "check", str(one)]))
+    r, o = statistics.median(ref), statistics.median(ours)
+    return b.result(
+        o / r,
+        at_most=4.0,
+        wbtools_ms=o * 1000,
+        script_ms=r * 1000,
+        wall_aim_ms=120,
+        wall_met=o <= 0.120,
     )
+
+
+@measure("cli-import-one", aim="wbtools import of one published report <= 120 ms wall")
+def cli_import_one(b: Bench) -> dict:
+    one = sorted(b.workbooks(200).iterdir())[1]  # a clean one: a report is written from it
+    published = b.folder / "published.md"
+    subprocess.run(
+        [*WBTOOLS, "report", str(one), "-o", str(published)],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
+    out = b.folder / "imported.xlsx"
+    script = b.folder / "calamine_one.py"
+    script.write_text(CALAMINE_SCRIPT)
+    cmd = [*WBTOOLS, "import", str(published), "-o", str(out)]
+    for _ in range(2):
+        wall(cmd)
+    ref, ours = [], []
+    for _ in range(b.size(5, 11)):
+        ref.append(wall([sys.executable, str(script), str(one)]))
+        ours.append(wall(cmd))
+    r, o = statistics.median(ref), statistics.median(ours)
+    return b.result(o * 1000, at_most=120, unit="ms", ratio_to_script=o / r, script_ms=r * 1000)
 
 
 _MERGE_CHILD = """
-import resource, sys, time
+import sys, time
 from pathlib import Path
 from workbook_tools import county, merge, spec
-folder, out, jobs = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-files = sorted(folder.iterdir())[: int(sys.argv[4])]
+folder, out, jobs = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]) or None
 start = time.perf_counter()
-result = merge.merge(files, spec.load(), None, name="bench", jobs=jobs)
+cpu = time.process_time()
+result = merge.merge(sorted(folder.iterdir()), spec.load(), None, name="bench", jobs=jobs)
 county.write(result, out)
 result.close()
-print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(time.perf_counter() - start, time.process_time() - cpu)
 """
 
 
-def _merge_run(folder: Path, out: Path, jobs: int, n: int) -> tuple[float, float]:
-    done = subprocess.run(
-        [sys.executable, "-c", _MERGE_CHILD, str(folder), str(out), str(jobs), str(n)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    seconds, peak_mb = done.stdout.split()
-    return float(seconds), float(peak_mb)
+def _merge(b: Bench, folder: Path, jobs: int) -> tuple[float, float, float]:
+    """(wall, parent CPU, peak tree PSS MB) of a merge in a fresh process."""
+    out = b.folder / "merge-out.txt"
+    with open(out, "w") as fh:
+        _, peak = run_tree(
+            [
+                sys.executable,
+                "-c",
+                _MERGE_CHILD,
+                str(folder),
+                str(b.folder / "county.xlsx"),
+                str(jobs),
+            ],
+            stdout=fh,
+        )
+    seconds, parent_cpu = map(float, out.read_text().split())
+    return seconds, parent_cpu, peak
 
 
-def bench_merge(n_files: int) -> None:
-    cores = os.cpu_count() or 1
-    small = max(1, n_files // 10)
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "returned"
-        folder.mkdir()
-        paths = [folder / f"u{i:05d}.xlsx" for i in range(n_files)]
-        with ProcessPoolExecutor(max_workers=cores) as pool:
-            list(pool.map(_filled, [(str(p), i) for i, p in enumerate(paths)], chunksize=32))
-        calamine_read(paths[:20])
-        cal_s = timed(calamine_read, paths)
-        small_s, small_mb = _merge_run(folder, Path(tmp) / "small.xlsx", 1, small)
-        big_s, big_mb = _merge_run(folder, Path(tmp) / "big.xlsx", 1, n_files)
-        pool_s, pool_mb = _merge_run(folder, Path(tmp) / "pool.xlsx", cores, n_files)
-        size_mb = (Path(tmp) / "big.xlsx").stat().st_size / 1e6
-    print(f"merge benchmark: {n_files} unit workbooks, {cores} cores")
-    print(
-        f"  raw python-calamine read (all sheets): {n_files / cal_s:7.1f} files/s  {cal_s:6.1f} s"
+@measure("merge-cpu", aim="merge <= 2x a raw python-calamine read, 1 process")
+def merge_cpu(b: Bench) -> dict:
+    n = b.size(200, 2000)
+    folder = b.workbooks(n)
+    paths = sorted(folder.iterdir())
+    calamine_read(paths[:20])
+    ref = min(cpu(calamine_read, paths) for _ in range(2))
+    _, parent_cpu, peak = min(_merge(b, folder, 1) for _ in range(2))
+    return b.result(
+        parent_cpu / ref,
+        at_most=2.0,
+        files=n,
+        merge_ms_per_file=parent_cpu / n * 1000,
+        calamine_ms_per_file=ref / n * 1000,
+        peak_mb=peak,
     )
-    print(
-        f"  wbtools merge, 1 core, {small} files:   {small / small_s:7.1f} files/s  peak {small_mb:5.0f} MB"
+
+
+@measure(
+    "merge-pool",
+    aim="merge with 2 processes >= 1.6x faster than 1 (idle machine); default never slower",
+)
+def merge_pool(b: Bench) -> dict:
+    n = b.size(200, 2000)
+    folder = b.workbooks(n)
+    load = load_average()
+    one = min(_merge(b, folder, 1)[0] for _ in range(2))
+    two = min(_merge(b, folder, 2)[0] for _ in range(2))
+    default = _merge(b, folder, 0)[0]
+    return b.result(
+        one / two,
+        at_least=1.6,
+        files=n,
+        one_process_s=one,
+        two_processes_s=two,
+        default_jobs_s=default,
+        default_not_slower=default <= one * 1.05,
+        load_average_before=load,
     )
-    print(
-        f"  wbtools merge, 1 core, {n_files} files:  {n_files / big_s:7.1f} files/s  peak {big_mb:5.0f} MB  {big_s / cal_s:4.2f}x the calamine read (aim <= 2.5x)"
+
+
+@measure("merge-memory", aim="merge: memory flat from N to 10N files")
+def merge_memory(b: Bench) -> dict:
+    n = b.size(200, 1000)
+    small = _merge(b, b.workbooks(n), 0)
+    big = _merge(b, b.workbooks(10 * n), 0)
+    return b.result(
+        big[2] / small[2],
+        at_most=1.25,
+        unit="x (peak at 10N / peak at N)",
+        files=n,
+        peak_mb_at_n=small[2],
+        peak_mb_at_10n=big[2],
+        memory="peak PSS of the whole process tree (parent and workers)",
     )
-    print(
-        f"  wbtools merge, {cores} processes, {n_files} files: {n_files / pool_s:7.1f} files/s  {pool_s:6.1f} s wall  {pool_s / cal_s:4.2f}x the calamine read; parent peak {pool_mb:5.0f} MB"
+
+
+def _bare_reference(cells_per_sheet: list[tuple[str, int]]) -> bytes:
+    import xlsxwriter
+
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    for name, cells in cells_per_sheet:
+        ws = book.add_worksheet(name)
+        for i in range(cells):
+            ws.write_number(i // 10, i % 10, i)
+    book.close()
+    return buffer.getvalue()
+
+
+@measure(
+    "template-roster",
+    aim="template --roster <= 2.5x bare xlsxwriter writing the same cells (1 core)",
+)
+def template_roster(b: Bench) -> dict:
+    import openpyxl
+
+    from workbook_tools import template
+    from workbook_tools.roster import Unit
+
+    n = b.size(20, 200)
+    kinds = ["乡镇", "街道", "部门"]
+    units = [Unit(f"测试单位{i:05d}", f"{i:05d}", kinds[i % 3]) for i in range(n)]
+    sample = openpyxl.load_workbook(io.BytesIO(template.render(b.spec, units[0], 2025)))
+    shape = [
+        (ws.title, sum(1 for row in ws.iter_rows() for c in row if c.value is not None))
+        for ws in sample
+    ]
+    out = b.folder / "templates"
+
+    def reference() -> None:
+        for i in range(n):
+            (out / f"ref{i}.xlsx").write_bytes(_bare_reference(shape))
+
+    out.mkdir(exist_ok=True)
+    ref, ours = [], []
+    for _ in range(2):
+        ref.append(cpu(reference))
+        ours.append(cpu(template.write_roster, b.spec, units, 2025, out / "serial", jobs=1))
+    r, o = min(ref), min(ours)
+    return b.result(
+        o / r,
+        at_most=2.5,
+        units=n,
+        templates_per_second=n / o,
+        reference_per_second=n / r,
+        cells=sum(c for _, c in shape),
     )
-    print(
-        f"  memory from {small} to {n_files} files: {small_mb:.0f} -> {big_mb:.0f} MB (county workbook {size_mb:.0f} MB)"
-    )
+
+
+# --- running -----------------------------------------------------------------------------------
+
+
+def _verdict(res: dict) -> str:
+    if "error" in res:
+        return "ERROR"
+    return "meets" if res["met"] else "MISSES"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "which", nargs="?", choices=["template", "check", "merge", "all"], default="all"
-    )
-    parser.add_argument("--units", type=int, default=1000)
-    parser.add_argument("--files", type=int, default=1000)
-    parser.add_argument("--merge-files", type=int, default=10_000)
+    parser.add_argument("measures", nargs="*", help="names (default: all); see --list")
+    parser.add_argument("--quick", action="store_true", help="smaller inputs, for development")
+    parser.add_argument("--json", type=Path, default=ROOT / "out" / "bench.json")
+    parser.add_argument("--list", action="store_true")
     args = parser.parse_args()
-    if args.which in ("template", "all"):
-        bench_template(args.units)
-    if args.which in ("check", "all"):
-        bench_check(args.files)
-    if args.which in ("merge", "all"):
-        bench_merge(args.merge_files)
-    sys.stdout.flush()
+    if args.list:
+        for m in MEASURES.values():
+            print(f"{m.name:20} {m.aim}")
+        return
+    unknown = [m for m in args.measures if m not in MEASURES]
+    if unknown:
+        parser.error(f"unknown measure(s): {', '.join(unknown)}; see --list")
+    chosen = [MEASURES[m] for m in args.measures] if args.measures else list(MEASURES.values())
+    document = {
+        "mode": "quick" if args.quick else "full",
+        "cores": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "load_average_start": load_average(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "measures": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="wbtools-bench-") as tmp:
+        bench = Bench(Path(tmp), args.quick)
+        for m in chosen:
+            start = time.perf_counter()
+            try:
+                res = m.fn(bench)
+            except Exception as exc:  # one broken measure must not hide the others
+                res = {"error": f"{type(exc).__name__}: {exc}"}
+            res["aim"] = m.aim
+            res["seconds"] = round(time.perf_counter() - start, 1)
+            document["measures"][m.name] = res
+            shown = {k: v for k, v in res.items() if k not in ("aim", "met", "at_most", "at_least")}
+            print(
+                f"{m.name:18} {_verdict(res):6} {res.get('value', '')} {res.get('unit', '')}"
+                f"   aim: {m.aim}",
+                flush=True,
+            )
+            print(
+                "    "
+                + ", ".join(f"{k}={v}" for k, v in shown.items() if k not in ("value", "unit")),
+                flush=True,
+            )
+    document["load_average_end"] = load_average()
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":
