@@ -92,6 +92,7 @@ MESSAGES = {
         "pdf_failed": "转为 PDF 失败：",
         "needs": "缺少所需的软件包：{what}（例如 pip install pyarrow）",
         "both_unit": "--unit 与 --roster 只能二选一。",
+        "nothing_merged": "没有可以汇总的单位（见上），未生成汇总工作簿。",
     },
     "en": {
         "wrote_one": "Wrote template: {path}",
@@ -111,6 +112,7 @@ MESSAGES = {
         "pdf_failed": "PDF conversion failed: ",
         "needs": "A package is missing: {what} (e.g. pip install pyarrow)",
         "both_unit": "Use either --unit or --roster, not both.",
+        "nothing_merged": "No unit can be merged (see above); no county workbook was written.",
     },
 }
 
@@ -131,6 +133,11 @@ def _exit_failure(exc: Failure, lang: Lang, spec=None) -> None:
             f"  [{f.code}] {where + '：' if where else ''}{f.message(lang.value, spec)}", err=True
         )
     raise typer.Exit(2)
+
+
+# Names that are files, never folders: an output folder named like this is a mistyped file.
+FILE_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".parquet", ".docx", ".doc", ".html"}
+FILE_SUFFIXES |= {".htm", ".md", ".pdf", ".txt", ".json"}
 
 
 def _load_spec(format_: str | None):
@@ -181,12 +188,15 @@ def template(
             raise typer.Exit(2)
         if not 2000 <= year <= 2100:
             raise fail("U109", detail=f"year {year}")
+        if roster is not None:
+            if output.exists() and not output.is_dir():
+                raise fail("O103", path=str(output), detail="是已有文件 / is an existing file")
+            if not output.exists() and output.suffix.lower() in FILE_SUFFIXES:
+                raise fail("O103", path=str(output), detail="像文件名 / looks like a file name")
         spec = _load_spec(format_)
         options = {"lang": lang.value, "password": password}
         if roster is not None:
             units = roster_module.read(roster)
-            if output.exists() and not output.is_dir():
-                raise fail("O103", path=str(output), detail="是已有文件 / is an existing file")
             planned = [output / roster_module.file_name(u, year) for u in units]
             for path in planned:
                 guard_output(path, [roster])
@@ -369,6 +379,13 @@ def report(
         spec = _load_spec(spec_)
         files = check_module.expand(workbooks)
         to_folder = len(files) > 1 or output.is_dir() or output.suffix == ""
+        if to_folder and not output.is_dir() and output.suffix.lower() in FILE_SUFFIXES:
+            raise fail(
+                "O103",
+                path=str(output),
+                detail=f"是文件名，而输入有 {len(files)} 个文件，应输出到目录 / "
+                f"names a file, but {len(files)} inputs need a folder",
+            )
         fmt = to.value if to_folder else output.suffix.lower().lstrip(".")
         if fmt not in report_module.FORMATS:
             raise fail(
@@ -582,6 +599,10 @@ def merge(
         if progress:
             progress(None)
         try:
+            if result.exit_code() == 2:  # nothing to merge: say why, write nothing
+                _print(_merge_summary(result, lang), err=True)
+                _print(_say(lang, "nothing_merged"), err=True)
+                raise typer.Exit(2)
             county.write(result, output, lang.value, sources=paths)
             if long is not None:
                 merge_module.write_long(result, long)

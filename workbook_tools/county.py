@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from dataclasses import field as dc_field
@@ -24,6 +23,7 @@ import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
 from . import __version__, layout, template
+from .files import temp_beside
 from .findings import Severity
 from .merge import STATUS_TEXT, Result
 from .roster import Unit
@@ -258,8 +258,7 @@ class _Rows:
 def write(result: Result, out: Path, lang: str = "zh", sources: list[Path] | None = None) -> Path:
     """Write the county workbook atomically to ``out``; ``sources`` are the files and folders
     that were merged (named in 汇总说明)."""
-    folder = out.parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=folder)
+    fd, tmp = temp_beside(out)
     os.close(fd)
     try:
         _Writer(result, Path(tmp), lang, coverage(result, sources)).write()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -27,12 +28,36 @@ def guard_output(out: Path, inputs: Iterable[Path]) -> None:
             raise fail("O101", path=str(out))
 
 
+def new_file_mode() -> int:
+    """The mode a new file of this user gets: 0666 less the umask (read without changing it
+    where the platform allows, else by setting it back at once)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def temp_beside(path: Path) -> tuple[int, str]:
+    """A temporary file in ``path``'s folder (so renaming it over ``path`` is atomic) with the
+    permissions a new file gets: ``mkstemp`` makes it 0600, which a rename would keep, and
+    colleagues or a web server could not read the output."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    with contextlib.suppress(OSError):  # a file system without modes keeps its default
+        os.chmod(tmp, new_file_mode())
+    return fd, tmp
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder, so a reader never
     sees half a file and an interrupted run leaves the old file (if any) intact."""
-    folder = path.parent
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+        fd, tmp = temp_beside(path)
     except OSError as exc:
         raise fail("O102", path=str(path), detail=exc.strerror or str(exc)) from None
     try:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import check, layout, rules
+from .files import temp_beside
 from .findings import Finding
 from .roster import Unit, identity
 from .spec import Spec
@@ -572,7 +573,7 @@ def write_long(result: Result, out: Path) -> Path:
     import pandas as pd
 
     suffix = out.suffix.lower()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    fd, tmp_name = temp_beside(out)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
