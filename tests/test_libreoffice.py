@@ -94,6 +94,10 @@ def round_trip(tmp_path_factory, spec21, template_bytes, soffice):
         "blank": blank,
         "filled": _fill(template_bytes, lay, {**inputs, **texts}, base / "in" / "filled.xlsx"),
     }
+    partly = {**inputs, **texts, "t3.new.natural": inputs["t3.new.natural"] + 1}
+    partly["t2.licensing.decisions"] = "  "  # spaces are empty too
+    del partly["s5.problems"]
+    files["partly"] = _fill(template_bytes, lay, partly, base / "in" / "partly.xlsx")
     for name, change in breaks.items():
         files[name] = _fill(
             template_bytes, lay, {**inputs, **texts, **change}, base / "in" / f"{name}.xlsx"
@@ -124,7 +128,8 @@ def test_consistent_filling_computes_python_totals_and_passes(round_trip, spec21
     assert totals == {t: values[t] for t, _ in spec21.totals}
     assert any(totals.values())
     assert failed == set()
-    assert round_trip["books"]["filled"]["校验结果"]["C5"].value == "全部通过"
+    assert round_trip["books"]["filled"]["校验结果"]["C6"].value == "全部通过"
+    assert _cover_status(round_trip["books"]["filled"]) == "全部通过"
 
 
 @pytest.mark.parametrize(
@@ -147,8 +152,31 @@ def test_one_broken_input_shows_exactly_the_matching_cross(round_trip, spec21, n
     python_says = {inst.key for _, inst in spec21.failures(changed, "乡镇")}
     _, failed = _shown(round_trip["books"][name], spec21, lay)
     assert failed == python_says == expected
-    summary = round_trip["books"][name]["校验结果"]["C5"].value
-    assert summary != "全部通过"
+    summary = round_trip["books"][name]["校验结果"]["C6"].value
+    failing = [inst.key for rule, inst in spec21.instances() if inst.key in expected]
+    errors = sum(1 for r, i in spec21.instances() if i.key in expected and r.severity == "error")
+    assert summary == f"有 {errors} 项错误、{len(failing) - errors} 项警告，请查看“校验结果”"
+    assert _cover_status(round_trip["books"][name]) == summary
+
+
+def _cover_status(book) -> str:
+    """The check status line of the cover (填报说明), as LibreOffice computed it."""
+    ws = book["填报说明"]
+    (row,) = [r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "校验状态"]
+    return ws.cell(row, 2).value
+
+
+def test_blank_template_is_not_passed_and_says_how_much_is_empty(round_trip, spec21):
+    """The cover invites the clerk to send the file when it says 全部通过: a blank template
+    must not, and must count what is still empty (as the checker's V101 and D101 would)."""
+    empty = len(spec21.inputs) + sum(1 for f in spec21.fields if f.required)
+    expected = f"未完成：还有 {empty} 处未填写（数字无则填0）"
+    assert round_trip["books"]["blank"]["校验结果"]["C5"].value == empty
+    assert round_trip["books"]["blank"]["校验结果"]["C6"].value == expected
+    assert _cover_status(round_trip["books"]["blank"]) == expected
+    assert _cover_status(round_trip["books"]["partly"]) == (
+        "未完成：还有 2 处未填写（数字无则填0）；有 2 项错误、0 项警告，请查看“校验结果”"
+    )
 
 
 def test_blank_template_survives_libreoffice(round_trip, spec21, template_book):

@@ -228,7 +228,10 @@ def test_blank_template_caches_zero_totals_and_passing_checks(cached_book, spec2
     for _, inst in spec21.instances():
         p = lay.place(f"check.{inst.key}")
         assert cached_book[p.sheet].cell(p.row + 1, p.col + 1).value == rules.PASS
-    assert cached_book["校验结果"]["C5"].value == "全部通过"
+    # Blank is unfinished, not passing: the cached status counts what is empty.
+    empty = len(spec21.inputs) + sum(1 for f in spec21.fields if f.required)
+    assert cached_book["校验结果"]["C5"].value == empty
+    assert cached_book["校验结果"]["C6"].value == f"未完成：还有 {empty} 处未填写（数字无则填0）"
 
 
 def test_prefilled_values_cache_their_totals_and_failures(spec21, lay):

@@ -262,4 +262,6 @@ def excel_type_predicate(ref: str, kind: str) -> str:
     number_ok = f"ISNUMBER({ref})" if kind == "signed" else f"ISNUMBER({ref}),{ref}>=0"
     if kind in ("integer", "signed"):
         number_ok += f",INT({ref})={ref}"
-    return f'OR({ref}="",AND({number_ok}))'
+    # Spaces are blank (V101 in the checker), not a bad value; IF, not OR, so the number tests
+    # are not evaluated (and do not error) for blank text.
+    return f'IF(TRIM({ref})="",TRUE,AND({number_ok}))'

@@ -41,6 +41,14 @@ class Feedback:
     rows: list[FeedbackRow]
 
 
+def status_text(t: Mapping[str, str], blank: int, errors: int, warnings: int) -> str:
+    """The check status the cover shows; the checks sheet's formula computes the same text."""
+    bad = t["status_bad"].format(e=errors, w=warnings) if errors or warnings else ""
+    if not blank:
+        return bad or t["status_ok"]
+    return t["status_blank"].format(b=blank) + (t["status_joiner"] + bad if bad else "")
+
+
 class Book:
     def __init__(
         self,
@@ -78,12 +86,16 @@ class Book:
         for rule, inst in spec.instances():
             if not self.passes[inst.key]:
                 self.failing[rule.severity.value] += 1
-        if any(self.failing.values()):
-            self.status = self.t["status_bad"].format(
-                e=self.failing["error"], w=self.failing["warning"]
-            )
-        else:
-            self.status = self.t["status_ok"]
+        # Blank inputs are unfinished, not passing: a number cell left empty (the checker's
+        # V101) or a required narrative item left empty (D101).
+        self.blank = sum(
+            1
+            for i in spec.inputs
+            if self.values.get(i) is None or str(self.values[i]).strip() == ""
+        ) + sum(1 for f in spec.fields if f.required and not self.texts.get(f.id, "").strip())
+        self.status = status_text(
+            self.t, self.blank, self.failing["error"], self.failing["warning"]
+        )
         self.buffer = io.BytesIO()
         self.wb = xlsxwriter.Workbook(
             self.buffer,

@@ -1,12 +1,14 @@
-"""The 校验结果 sheet: every live check with its code, severity, place and state, and the counts
-the cover's status line shows."""
+"""The 校验结果 sheet: every live check with its code, severity, place and state, how many inputs
+are still empty, and the status line the cover shows."""
 
 from __future__ import annotations
+
+from xlsxwriter.utility import quote_sheetname, xl_rowcol_to_cell
 
 from .. import layout, rules
 from ..layout import Place
 from .book import Book
-from .ranges import check_formats
+from .ranges import check_formats, rectangles
 from .wording import SEVERITY_TEXT
 
 
@@ -19,7 +21,7 @@ def write(b: Book, ws) -> dict[str, str]:
     ws.set_column(4, 4, 24)
     ws.set_column(5, 5, 7)
     ws.merge_range(0, 0, 0, 5, t["checks_title"], b.f["title"])
-    header_row, first = 6, 7
+    header_row, first = 7, 8
     rows = [(rule, inst) for rule, inst in spec.instances()]
     last = first + len(rows) - 1
     sev_col = f"$B${first + 1}:$B${last + 1}"
@@ -31,16 +33,10 @@ def write(b: Book, ws) -> dict[str, str]:
         formula = f'=COUNTIFS({sev_col},"{sev[severity]}",{status_col},"{rules.FAIL}")'
         ws.write_formula(2 + i, 2, formula, b.f["check"], b.failing[severity])
     ws.merge_range(4, 0, 4, 1, labels[2], b.f["label"])
-    ok, bad = t["status_ok"], t["status_bad"]
-    bad_formula = bad.replace("{e}", '"&C3&"').replace("{w}", '"&C4&"')
-    ws.merge_range(4, 2, 4, 5, None, b.f["value"])
-    ws.write_formula(
-        4,
-        2,
-        f'=IF(C3+C4=0,"{ok}","{bad_formula}")',
-        b.f["value"],
-        b.status,
-    )
+    ws.write_formula(4, 2, blank_formula(b), b.f["check"], b.blank)
+    ws.merge_range(5, 0, 5, 1, labels[3], b.f["label"])
+    ws.merge_range(5, 2, 5, 5, None, b.f["value"])
+    ws.write_formula(5, 2, status_formula(t), b.f["value"], b.status)
     for col, head in enumerate(t["checks_cols"]):
         ws.write_string(header_row, col, head, b.f["header"])
     by_severity: dict[str, list[Place]] = {}
@@ -58,4 +54,33 @@ def write(b: Book, ws) -> dict[str, str]:
     check_formats(b, ws, by_severity)
     ws.freeze_panes(first, 0)
     ws.autofilter(header_row, 0, last, 5)
-    return {"errors": "C3", "warnings": "C4", "result": "C5"}
+    return {"errors": "C3", "warnings": "C4", "blank": "C5", "result": "C6"}
+
+
+def status_formula(t: dict[str, str]) -> str:
+    """``book.status_text`` as a formula over the counts in C3 (errors), C4 (warnings) and C5
+    (empty inputs): not finished while anything is empty, all pass only when nothing fails."""
+    bad = t["status_bad"].replace("{e}", '"&C3&"').replace("{w}", '"&C4&"')
+    blank = t["status_blank"].replace("{b}", '"&C5&"')
+    ok, joiner = t["status_ok"], t["status_joiner"]
+    return f'=IF(C5>0,"{blank}"&IF(C3+C4>0,"{joiner}{bad}",""),IF(C3+C4=0,"{ok}","{bad}"))'
+
+
+def blank_formula(b: Book) -> str:
+    """How many inputs are still empty: number cells (each table's input cells grouped into
+    rectangles; a cell of spaces is empty too, as the checker sees it) and required narrative
+    items (whose status cell on 文字部分 says 未填写)."""
+    terms = []
+    for tl in b.layout.tables.values():
+        places = [p for dp_id, p in tl.cells.items() if not b.spec.datapoints[dp_id].computed]
+        sheet = quote_sheetname(tl.table.sheet)
+        for r1, c1, r2, c2 in rectangles(places):
+            area = xl_rowcol_to_cell(r1, c1) + ":" + xl_rowcol_to_cell(r2, c2)
+            terms.append(f'SUMPRODUCT(--(TRIM({sheet}!{area})=""))')
+    required = [b.layout.place(f.id) for f in b.spec.fields if f.required]
+    if required:
+        top, bottom = min(p.row for p in required), max(p.row for p in required)
+        status = f"$D${top + 1}:$D${bottom + 1}"
+        missing = b.t["narrative_missing"]
+        terms.append(f'COUNTIF({quote_sheetname(layout.NARRATIVE_SHEET)}!{status},"{missing}")')
+    return "=" + ("+".join(terms) or "0")
