@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import narrative, reader, rules
+from . import narrative, reader, rules, workers
 from .filing import Filing
 from .findings import Finding, Severity
 from .normalise import number_text
@@ -322,10 +321,15 @@ def iter_reports(
             yield check_file(p, spec, finder)
         return
     tasks = [(str(p), spec.source, str(previous) if previous else None) for p in paths]
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        for report in pool.map(_check_in_worker, tasks, chunksize=16):
-            report.filing.spec = spec if report.filing.readable else None
-            yield report
+    for report in workers.ordered_map(_check_in_worker, tasks, jobs, _died):
+        report.filing.spec = spec if report.filing.readable else None
+        yield report
+
+
+def _died(task: tuple, reason: str) -> Report:
+    """The report for a file whose reading process died (the other files are still checked)."""
+    finding = Finding("F112", {"detail": reason}, file=task[0])
+    return Report(task[0], Filing(task[0], findings=[finding]), [finding])
 
 
 def check_paths(

@@ -127,6 +127,12 @@ CODES: dict[str, Code] = {c.code: c for c in [
     _c("F111", "not-this-report", E,
        "这不是本年报的填报模板（{detail}）。请使用下发的模板填报。",
        "This is not the annual report template ({detail}). Use the template that was sent out."),
+    _c("F112", "reader-died", E,
+       "读取此文件的进程异常终止（{detail}），未能检查；其余文件已照常检查。请用 Excel 或 WPS 打开检查后另存为 .xlsx 再报送。",
+       "The process reading this file died ({detail}); it was not checked, the other files were. Open it in Excel or WPS, check it, and save it as .xlsx."),
+    _c("F113", "not-a-file", E,
+       "这不是可读取的文件：{zh}。请指定报送的工作簿文件。",
+       "This is not a file that can be read: {en}. Name the returned workbook file."),
     # T: tampering and template versions
     _c("T101", "metadata-missing", W,
        "文件中没有模板元数据（可能复制到了新文件中），已按标签查找表格。请使用下发的模板填报。",

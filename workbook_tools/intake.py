@@ -5,16 +5,21 @@ not a workbook, an encrypted (password-to-open) package, a Word file renamed .xl
 zip, a zip bomb (too many entries, too large unpacked, implausible compression). Each is a coded
 finding and the file is not parsed.
 
-Each sheet is vetted again just before it is parsed (``Package.sheet_xml``): a DOCTYPE (how
-entity-expansion bombs are declared) or a claimed range beyond any real report is refused. The
-sheet's XML is kept for the facts python-calamine cannot give: which cells hold formulas and
-whether the sheet is protected. (python-calamine itself refuses undefined entities and sizes a
-sheet from its real cells, so these checks are about telling the user clearly, at no risk.)
+Each sheet is vetted again just before it is parsed (``Package.sheet``), in one pass over its
+XML: a DOCTYPE (how entity-expansion bombs are declared), a claimed range beyond any real report,
+or a real extent (the last cell with content) that would make python-calamine allocate a huge
+dense grid is refused -- calamine sizes a sheet from its corner cells and allocates the whole
+rectangle, so one cell at XFD1048576 would ask for 512 GiB and abort the process. All sheets read
+from one workbook share a cell budget, and only the sheets the tables need are read. The same
+pass keeps the facts python-calamine cannot give: which cells hold formulas and whether the sheet
+is protected. For .ods the extents come from content.xml (repeated rows and cells counted).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat as stat_module
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,6 +35,8 @@ MAX_RATIO = 200  # unpacked/packed for a part over 1 MiB: real sheets stay far b
 MAX_ROWS = 100_000
 MAX_COLS = 1_000
 MAX_CELLS = 2_000_000  # a sheet's real (not claimed) range, checked before it is converted
+MAX_BOOK_CELLS = 4_000_000  # all sheets read from one workbook together (many sparse sheets)
+MAX_SHEETS = 200  # a report has about ten sheets; each one read costs a dense grid
 
 CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE compound file: .xls, or an encrypted .xlsx
 ZIP_MAGIC = b"PK\x03\x04"
@@ -46,12 +53,101 @@ _MODIFIED = re.compile(rb"<dcterms:modified[^>]*>([^<]+)<")
 _FORMULA_START = re.compile(rb"\s*<(?:\w+:)?f[\s>/]")
 
 
+class InputRefused(Exception):
+    """A path that must not be read as an input. ``str()`` is the English reason, ``zh`` the
+    Chinese one (used by each reader's own finding code)."""
+
+    def __init__(self, en: str, zh: str):
+        super().__init__(en)
+        self.en, self.zh = en, zh
+
+
+_NOT_A_FILE = (
+    (stat_module.S_ISDIR, "a folder", "文件夹"),
+    (stat_module.S_ISFIFO, "a named pipe (FIFO)", "命名管道（FIFO）"),
+    (stat_module.S_ISCHR, "a character device", "字符设备"),
+    (stat_module.S_ISBLK, "a block device", "块设备"),
+    (stat_module.S_ISSOCK, "a socket", "套接字"),
+)
+
+
+def vet_input(path: Path) -> os.stat_result:
+    """Every input path goes through here before it is opened: it must be a regular file (a
+    named pipe or /dev/zero would block or read forever). Raises InputRefused saying what it is."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise InputRefused("no such file", "文件不存在") from None
+    except OSError as exc:
+        raise InputRefused(exc.strerror or str(exc), exc.strerror or str(exc)) from None
+    for test, en, zh in _NOT_A_FILE:
+        if test(st.st_mode):
+            raise InputRefused(f"{en}, not a regular file", f"是{zh}，不是普通文件")
+    if not stat_module.S_ISREG(st.st_mode):
+        raise InputRefused("not a regular file", "不是普通文件")
+    return st
+
+
+def read_input(path: Path, max_bytes: int) -> bytes:
+    """A whole input file, at most ``max_bytes`` (else InputRefused): the shared bound for
+    rosters, specs and published reports. Opened without blocking, and checked again on the
+    open descriptor, so a path swapped for a pipe between the checks cannot hang the reader."""
+    vet_input(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise InputRefused(exc.strerror or str(exc), exc.strerror or str(exc)) from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat_module.S_ISREG(st.st_mode):
+            raise InputRefused("not a regular file", "不是普通文件")
+        if st.st_size > max_bytes:
+            raise too_large(st.st_size, max_bytes)
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise too_large(len(data), max_bytes)
+    return data
+
+
+def too_large(size: int, limit: int) -> InputRefused:
+    mib = f"{size / 1048576:.1f} MiB > {limit / 1048576:.0f} MiB"
+    return InputRefused(f"too large ({mib})", f"文件过大（{mib}）")
+
+
+def zip_bounds(zf: zipfile.ZipFile, max_unpacked: int = 0) -> InputRefused | None:
+    """What makes a zip package (a workbook, a .docx) unsafe to unpack, or None: too many entries,
+    too large unpacked, an implausible compression ratio (a zip bomb)."""
+    infos = zf.infolist()
+    max_unpacked = max_unpacked or MAX_UNPACKED_BYTES
+    if len(infos) > MAX_ENTRIES:
+        return InputRefused(f"{len(infos)} zip entries", f"压缩包内有 {len(infos)} 个条目")
+    total = sum(i.file_size for i in infos)
+    if total > max_unpacked:
+        return InputRefused(f"{total // 1048576} MiB unpacked", f"解压后 {total // 1048576} MiB")
+    for info in infos:
+        if info.file_size > (1 << 20) and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            what = f"{info.filename}: compression ratio over {MAX_RATIO}"
+            return InputRefused(what, f"{info.filename}：压缩比超过 {MAX_RATIO}")
+    return None
+
+
 class Refused(Exception):
     """A sheet must not be parsed; carries the finding that says why."""
 
     def __init__(self, finding: Finding):
         super().__init__(finding.code)
         self.finding = finding
+
+
+@dataclass
+class SheetFacts:
+    """What one pass over a sheet's XML learned: the XML itself (for formula look-ups), the
+    real extent (last row and column, 1-based, holding a cell with content) and protection."""
+
+    xml: bytes
+    rows: int
+    cols: int
+    protected: bool
 
 
 @dataclass
@@ -66,8 +162,9 @@ class Package:
     mtime: float = 0.0
     saved_at: str = ""  # dcterms:modified of docProps/core.xml: when the workbook was last saved
     zip: zipfile.ZipFile | None = None  # open while the reader works; see close()
-    _xml: dict[str, bytes] = field(default_factory=dict)
-    _vetted: set[str] = field(default_factory=set)
+    _facts: dict[str, SheetFacts | None] = field(default_factory=dict)
+    _cells: int = 0  # dense cells of the sheets vetted so far
+    _ods: dict[str, tuple[int, int]] | None = None
 
     @property
     def ok(self) -> bool:
@@ -78,16 +175,24 @@ class Package:
         self.findings.append(finding)
         return Refused(finding)
 
-    def vet_sheet(self, sheet: str) -> None:
-        """Refuse (raise Refused) a sheet not to be parsed: a DOCTYPE, or a claimed range far
-        beyond any report. Both sit at the head of the sheet's XML, so only that is read."""
-        if self.kind != "xlsx" or self.zip is None or sheet in self._vetted:
-            return
+    def sheet(self, sheet: str) -> SheetFacts | None:
+        """Vet a sheet before any dense read, in one pass over its XML: a DOCTYPE (how
+        entity-expansion bombs are declared), a claimed or real range far beyond any report, or
+        more cells than a workbook may cost in all, are refused (raises Refused). The facts kept
+        are those python-calamine cannot give: formulas and protection. None for a sheet not in
+        an .xlsx package (calamine reads .xls itself; .ods is bounded by ``vet_ods``)."""
+        if sheet in self._facts:
+            return self._facts[sheet]
+        if self.kind == "ods":  # bounded (all tables) when the package was opened
+            return None
+        if self.kind != "xlsx" or self.zip is None:
+            return None
         part = self.sheet_parts.get(sheet)
         if part is None or part not in self.zip.NameToInfo:
-            return
-        with self.zip.open(part) as fh:
-            head = fh.read(4096)
+            self._facts[sheet] = None
+            return None
+        xml = _read_bounded(self.zip, part)
+        head = xml[:4096]
         if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
             raise self.refuse("F107", part=part)
         if m := _DIMENSION.search(head):
@@ -97,26 +202,37 @@ class Package:
             if int(last_row) > MAX_ROWS or _col_number(last_col) > MAX_COLS:
                 ref = m.group(0).decode(errors="replace").split('"')[1]
                 raise self.refuse("F108", sheet=sheet, ref=ref)
-        self._vetted.add(sheet)
+        rows, cols = _xlsx_extent(xml)
+        self._charge(sheet, rows, cols)
+        facts = SheetFacts(xml, rows, cols, bool(_SHEET_PROTECTION.search(xml)))
+        self._facts[sheet] = facts
+        return facts
 
-    def sheet_xml(self, sheet: str) -> bytes | None:
-        """A vetted sheet's whole XML (None for .xls/.ods, where calamine reads the binary or ODF
-        itself, or when the sheet is not in the package)."""
-        if self.kind != "xlsx" or self.zip is None:
-            return None
-        if sheet not in self._xml:
-            self.vet_sheet(sheet)
-            part = self.sheet_parts.get(sheet)
-            if part is None or part not in self.zip.NameToInfo:
-                return None
-            self._xml[sheet] = _read_bounded(self.zip, part)
-        return self._xml[sheet]
+    def _charge(self, sheet: str, rows: int, cols: int) -> None:
+        """Count a sheet's dense range against the bounds before calamine allocates it."""
+        if rows > MAX_ROWS or cols > MAX_COLS or rows * cols > MAX_CELLS:
+            raise self.refuse("F108", sheet=sheet, ref=_a1(rows, cols))
+        self._cells += rows * cols
+        if self._cells > MAX_BOOK_CELLS:
+            raise self.refuse("F108", sheet=sheet, ref=_a1(rows, cols))
+
+    def _ods_extents(self) -> dict[str, tuple[int, int]]:
+        if self._ods is None:
+            self._ods = {}
+            with zipfile.ZipFile(self.path) as zf:
+                if "content.xml" in zf.NameToInfo:
+                    xml = _read_bounded(zf, "content.xml")
+                    if b"<!DOCTYPE" in xml[:4096] or b"<!ENTITY" in xml[:4096]:
+                        raise self.refuse("F107", part="content.xml")
+                    self._ods = _ods_extents(xml)
+        return self._ods
 
     def formulas(self, sheet: str, cells: Iterable[str]) -> dict[str, bool | None]:
         """For each A1 cell: True if it holds a formula, False if not, None when unknown."""
-        xml = self.sheet_xml(sheet)
-        if xml is None:
+        facts = self.sheet(sheet)
+        if facts is None:
             return {c: None for c in cells}
+        xml = facts.xml
         # Cells are stored row by row, left to right: look them up in that order, each search
         # starting where the previous one ended, so the sheet is scanned once.
         out, pos = {}, 0
@@ -126,8 +242,8 @@ class Package:
         return out
 
     def protected(self, sheet: str) -> bool | None:
-        xml = self.sheet_xml(sheet)
-        return None if xml is None else bool(_SHEET_PROTECTION.search(xml))
+        facts = self.sheet(sheet)
+        return None if facts is None else facts.protected
 
     def explain(self, error: Exception) -> Finding:
         """The finding for a file the value reader failed on: an entity declaration somewhere, a
@@ -148,7 +264,7 @@ class Package:
         if self.zip is not None:
             self.zip.close()
             self.zip = None
-        self._xml.clear()
+        self._facts.clear()
 
 
 def open_package(path: Path) -> Package:
@@ -161,15 +277,19 @@ def open_package(path: Path) -> Package:
         return pkg
 
     try:
-        stat = path.stat()
-        pkg.mtime = stat.st_mtime
-        if not path.is_file():
+        stat = vet_input(path)
+    except InputRefused as refused:
+        if not os.path.lexists(path):
             return bad("F101")
+        return bad("F113", zh=refused.zh, en=refused.en)
+    try:
+        pkg.mtime = stat.st_mtime
         if stat.st_size == 0:
             return bad("F109")
         if stat.st_size > MAX_FILE_BYTES:
             return bad("F106", detail=f"{stat.st_size // 1024 // 1024} MiB")
-        with path.open("rb") as fh:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
             head = fh.read(8)
     except FileNotFoundError:
         return bad("F101")
@@ -212,6 +332,15 @@ def _vet_cfb(pkg: Package, bad) -> Package:
         return bad("F105", found=".doc")
     if "Workbook".encode("utf-16-le") in head or "Book".encode("utf-16-le") in head:
         pkg.kind = "xls"
+        # calamine sizes each sheet from its corner cells and allocates the rectangle (256 x
+        # 65,536 cells cost 1 GB): bound every sheet from its cell records first.
+        try:
+            for name, (rows, cols) in _xls_extents(pkg.path).items():
+                pkg._charge(name, rows, cols)
+        except Refused:
+            pass  # the finding is recorded
+        except Exception as exc:  # a damaged compound file: calamine would fail on it too
+            bad("F103", detail=f"{type(exc).__name__}: {str(exc)[:200]}")
         return pkg
     return bad("F102", suffix=pkg.path.suffix or "(none)")
 
@@ -246,6 +375,14 @@ def _vet_zip(pkg: Package, zf: zipfile.ZipFile, bad) -> None:
         b"application/vnd.oasis.opendocument.spreadsheet"
     ):
         pkg.kind = "ods"
+        # calamine parses every table of content.xml when it opens the file, each into a dense
+        # grid: all of them are bounded here, before it does.
+        try:
+            pkg._ods_extents()
+            for name, (rows, cols) in pkg._ods.items():
+                pkg._charge(name, rows, cols)
+        except Refused:
+            pass  # the finding is recorded
         return
     if "xl/workbook.xml" not in names:
         bad("F102", suffix=pkg.path.suffix or "(none)")
@@ -257,6 +394,9 @@ def _vet_zip(pkg: Package, zf: zipfile.ZipFile, bad) -> None:
         return
     pkg.structure_locked = bool(_WORKBOOK_PROTECTION.search(workbook))
     pkg.sheet_parts = _sheet_parts(zf, workbook)
+    if len(_SHEET_ENTRY.findall(workbook)) > MAX_SHEETS:
+        bad("F106", detail=f"{len(_SHEET_ENTRY.findall(workbook))} sheets")
+        return
     if "docProps/core.xml" in names:
         m = _MODIFIED.search(_read_bounded(zf, "docProps/core.xml")[:8192])
         pkg.saved_at = m.group(1).decode(errors="replace").strip() if m else ""
@@ -267,6 +407,121 @@ def _read_bounded(zf: zipfile.ZipFile, part: str) -> bytes:
     info = zf.getinfo(part)
     with zf.open(info) as fh:
         return fh.read(min(info.file_size, MAX_PART_BYTES))
+
+
+# A cell with content: <c ...>…</c>, not the self-closing <c .../> Excel writes for a styled blank.
+_CELL_OPEN = re.compile(rb"<(?:\w+:)?c\b[^>]*(?<!/)>")
+_CELL_REF = re.compile(rb"<(?:\w+:)?c\b[^>]*?\sr=\"([A-Z]{1,4})([0-9]{1,9})\"[^>]*(?<!/)>")
+_ROW_OR_CELL = re.compile(rb"<(?:\w+:)?(row|c)\b([^>]*?)(/?)>")
+_R_ATTR = re.compile(rb'\sr="([A-Z]{0,4})([0-9]{1,9})"')
+
+
+def _xlsx_extent(xml: bytes) -> tuple[int, int]:
+    """The last row and column (1-based) holding a cell with content: the range calamine will
+    allocate densely. Usually every cell names its place (r="B7"); when some do not, their place
+    follows from the row and the cell before, as readers compute it."""
+    refs = _CELL_REF.findall(xml)
+    if len(refs) == len(_CELL_OPEN.findall(xml)):
+        if not refs:
+            return 0, 0
+        rows = max(int(r) for _, r in refs)
+        letters = max((c for c, _ in refs), key=lambda c: (len(c), c))
+        return rows, _col_number(letters)
+    rows = cols = row = col = 0
+    for m in _ROW_OR_CELL.finditer(xml):
+        ref = _R_ATTR.search(m.group(2))
+        if m.group(1) == b"row":
+            row = int(ref.group(2)) if ref else row + 1
+            col = 0
+            continue
+        if ref and ref.group(1):
+            col, row = _col_number(ref.group(1)), int(ref.group(2))
+        else:
+            col += 1
+        if not m.group(3):  # a cell with content
+            rows, cols = max(rows, max(row, 1)), max(cols, col)
+    return rows, cols
+
+
+_ODS_TAG = re.compile(
+    rb"<table:(table|table-row|table-cell|covered-table-cell)(?=[\s/>])([^>]*?)(/?)>|</table:table>"
+)
+_ODS_REPEAT = re.compile(rb'number-(?:rows|columns)-repeated="(\d{1,12})"')
+_ODS_NAME = re.compile(rb'table:name="([^"]*)"')
+
+
+def _ods_extents(xml: bytes) -> dict[str, tuple[int, int]]:
+    """Each table's real extent in an OpenDocument spreadsheet: repeated rows and cells count
+    as many as they repeat, but only cells with content extend the range."""
+    out: dict[str, tuple[int, int]] = {}
+    name, rows, cols, row, col, repeat_rows = "", 0, 0, 0, 0, 1
+    for m in _ODS_TAG.finditer(xml):
+        tag = m.group(1)
+        if tag is None:  # </table:table>
+            out[name] = (rows, cols)
+            continue
+        rep = _ODS_REPEAT.search(m.group(2))
+        n = int(rep.group(1)) if rep else 1
+        if tag == b"table":
+            found = _ODS_NAME.search(m.group(2))
+            name = _unescape(found.group(1).decode("utf-8", errors="replace")) if found else ""
+            rows = cols = row = col = 0
+            repeat_rows = 1
+        elif tag == b"table-row":
+            row += repeat_rows
+            repeat_rows, col = n, 0
+        else:
+            col += n
+            if not m.group(3) or b"value-type" in m.group(2):  # content fills the repeated run
+                rows, cols = max(rows, row + repeat_rows - 1), max(cols, col)
+    return out
+
+
+# BIFF record types that hold a cell: row (u16) and column (u16) lead their data. MULRK and
+# MULBLANK hold a run of cells whose last column is the u16 before the end.
+_XLS_CELLS = {0x0006, 0x00FD, 0x0203, 0x0204, 0x0205, 0x027E, 0x00D6, 0x0201}
+_XLS_RUNS = {0x00BD, 0x00BE}
+
+
+def _xls_extents(path: Path) -> dict[str, tuple[int, int]]:
+    """Each sheet's extent in a legacy .xls (BIFF8): the last row and column of its cell
+    records, found by walking the records of the Workbook stream (no values are decoded)."""
+    import struct
+
+    import olefile
+
+    with olefile.OleFileIO(str(path)) as ole:
+        stream = "Workbook" if ole.exists("Workbook") else "Book"
+        data = ole.openstream(stream).read(MAX_PART_BYTES)
+    names: dict[int, str] = {}
+    extents: dict[int, list[int]] = {}
+    pos, current, n = 0, -1, len(data)
+    while pos + 4 <= n:
+        rtype, size = struct.unpack_from("<HH", data, pos)
+        body = pos + 4
+        if rtype == 0x0809:  # BOF: a new substream starts here
+            current = pos
+        elif rtype == 0x0085 and size >= 8:  # BOUNDSHEET: a sheet's name and its BOF offset
+            offset, cch, high = struct.unpack_from("<I2xBB", data, body)
+            raw = data[body + 8 : body + 8 + cch * (2 if high & 1 else 1)]
+            names[offset] = raw.decode("utf-16-le" if high & 1 else "latin-1", errors="replace")
+        elif (rtype in _XLS_CELLS or rtype in _XLS_RUNS) and size >= 4:
+            row, col = struct.unpack_from("<HH", data, body)
+            if rtype in _XLS_RUNS and size >= 6:
+                col = max(col, struct.unpack_from("<H", data, body + size - 2)[0])
+            ext = extents.setdefault(current, [0, 0])
+            ext[0], ext[1] = max(ext[0], row + 1), max(ext[1], col + 1)
+        pos = body + size
+    return {names.get(k, str(k)): (r, c) for k, (r, c) in extents.items()}
+
+
+def _a1(rows: int, cols: int) -> str:
+    letters = ""
+    c = cols
+    while c > 0:
+        c, rem = divmod(c - 1, 26)
+        letters = chr(65 + rem) + letters
+    return f"{letters or 'A'}{max(rows, 1)}"
 
 
 def _has_formula(xml: bytes, cell: str, start: int = 0) -> tuple[bool, int]:

@@ -46,7 +46,9 @@ class _Book:
 
     def grid(self, name: str) -> list[list[Any]]:
         if name not in self._grids:
-            self.pkg.vet_sheet(name)  # raises intake.Refused for a sheet not to be parsed
+            # Bounded from the XML before calamine allocates the sheet's range densely (one cell
+            # at XFD1048576 would ask for 512 GiB); raises intake.Refused.
+            self.pkg.sheet(name)
             sheet = self.wb.get_sheet_by_name(name)
             end = sheet.end or (0, 0)
             if (end[0] + 1) * (end[1] + 1) > intake.MAX_CELLS:

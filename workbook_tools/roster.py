@@ -15,6 +15,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import intake
 from .findings import Failure, Finding
 from .spec import UNIT_KINDS
 
@@ -44,6 +45,7 @@ _RESERVED = {
 }
 _BAD_CHARS = re.compile(r'[/\\<>:"|?*\x00-\x1f\x7f]')
 MAX_NAME = 100
+MAX_ROSTER_BYTES = 20 * 1024 * 1024  # a county's roster is a few KB; 100,000 units fit in 20 MB
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,15 +180,38 @@ def _duplicates(units: list[Unit], key, code: str, arg: str, path: Path) -> list
     ]
 
 
+def _workbook_rows(path: Path) -> list[list]:
+    """The first sheet of a roster workbook, through the same intake as returned workbooks (a
+    zip bomb or one far cell must not take the process down)."""
+    from python_calamine import CalamineWorkbook
+
+    pkg = intake.open_package(path)
+    try:
+        if pkg.ok:
+            book = CalamineWorkbook.from_path(str(path))
+            first = book.sheet_names[0] if book.sheet_names else None
+            if first is not None:
+                pkg.sheet(first)  # bounds the sheet before calamine allocates it
+                return book.get_sheet_by_name(first).to_python(skip_empty_area=False)
+            return []
+    except intake.Refused:
+        pass
+    finally:
+        pkg.close()
+    bad = next(f for f in pkg.findings if f.code.startswith("F"))
+    raise Failure([Finding("U101", {"detail": f"{path}: {bad.code} {bad.message()}"})])
+
+
 def _read_rows(path: Path) -> list[list]:
     suffix = path.suffix.lower()
     try:
         if suffix in (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"):
-            from python_calamine import CalamineWorkbook
-
-            book = CalamineWorkbook.from_path(str(path))
-            return book.get_sheet_by_index(0).to_python(skip_empty_area=False)
-        raw = path.read_bytes()
+            return _workbook_rows(path)
+        raw = intake.read_input(path, MAX_ROSTER_BYTES)
+    except Failure:
+        raise
+    except intake.InputRefused as refused:
+        raise Failure([Finding("U101", {"detail": f"{path}: {refused}"})]) from None
     except OSError as exc:
         raise Failure([Finding("U101", {"detail": f"{path}: {exc.strerror or exc}"})]) from None
     except Exception as exc:  # calamine raises its own error types for unreadable workbooks

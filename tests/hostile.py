@@ -1,0 +1,150 @@
+"""Running wbtools on hostile input in a child process under memory and CPU limits, and the
+generated attack files (small on disk, made at test time)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import resource
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests import workbooks as wb
+
+MEMORY = 1536 * 1024 * 1024  # address space: the CLI with pandas and calamine needs ~700 MB
+CPU_SECONDS = 60
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class Outcome:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+def _limits() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
+    resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
+
+
+def wbtools(*args, cwd: Path | None = None, timeout: float = 90, stdin=None) -> Outcome:
+    """The real command line in a child process with bounded memory and CPU time. An abort or a
+    hang fails the caller's test (a negative return code or a timeout)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "workbook_tools", *[str(a) for a in args]],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=timeout,
+        preexec_fn=_limits,
+        cwd=cwd,
+        stdin=stdin if stdin is not None else subprocess.DEVNULL,
+        env={"PATH": "/usr/bin:/bin", "WBTOOLS_LANG": "zh", "RUST_BACKTRACE": "0"},
+    )
+    return Outcome(proc.returncode, proc.stdout, proc.stderr)
+
+
+def assert_clean(result: Outcome, codes: tuple[int, ...], finding: str | None = None) -> None:
+    """No abort (signal), no traceback, a documented exit code, and the finding expected."""
+    assert result.code >= 0, f"killed by signal {-result.code}: {result.err[-2000:]}"
+    assert "Traceback" not in result.text, result.text[-3000:]
+    assert "panicked" not in result.text, result.text[-3000:]
+    assert result.code in codes, (result.code, result.text[-3000:])
+    if finding:
+        assert re.search(rf"\b{finding}\b", result.text), result.text[-3000:]
+
+
+def digest(paths) -> dict[str, str]:
+    """Every input's bytes, to show afterwards that nothing was modified."""
+    out = {}
+    for p in paths:
+        p = Path(p)
+        for q in [p] if p.is_file() else sorted(x for x in p.rglob("*") if x.is_file()):
+            out[str(q)] = hashlib.sha256(q.read_bytes()).hexdigest()
+    return out
+
+
+def far_cell(spec, ref: str = "XFD1048576", sheet: str | None = None) -> bytes:
+    """A real template whose table sheet has one extra cell at ``ref`` and no <dimension>: a few
+    KB on disk, a dense range of up to 17 billion cells for a reader that trusts corners."""
+    data = wb.render(spec)
+    sheet = sheet or spec.tables[0].sheet
+    row = re.match(r"[A-Z]+(\d+)", ref).group(1)
+
+    def change(xml: bytes) -> bytes:
+        xml = re.sub(rb"<dimension[^>]*/>", b"", xml)
+        cell = f'<row r="{row}"><c r="{ref}"><v>1</v></c></row></sheetData>'.encode()
+        return xml.replace(b"</sheetData>", cell, 1)
+
+    return wb.edit_part(data, wb.sheet_part(data, sheet), change)
+
+
+def sparse_sheets(spec, count: int = 40, ref: str = "ALL2000") -> bytes:
+    """A template plus ``count`` extra sheets, each with one cell at ``ref``: small on disk, each
+    sheet under the one-sheet bound, together far over any report."""
+    import io
+    import zipfile
+
+    data = wb.render(spec)
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    row = re.match(r"[A-Z]+(\d+)", ref).group(1)
+    sheet = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        f'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>x</t></is></c></row>'
+        f'<row r="{row}"><c r="{ref}"><v>1</v></c></row></sheetData></worksheet>'
+    ).encode()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info)
+            if info.filename == "xl/workbook.xml":
+                extra = "".join(
+                    f'<sheet name="extra{i}" sheetId="{900 + i}" r:id="rIdX{i}"/>'
+                    for i in range(count)
+                )
+                body = body.replace(b"</sheets>", extra.encode() + b"</sheets>")
+            elif info.filename == "xl/_rels/workbook.xml.rels":
+                extra = "".join(
+                    f'<Relationship Id="rIdX{i}" Type="http://schemas.openxmlformats.org/'
+                    f'officeDocument/2006/relationships/worksheet" Target="worksheets/x{i}.xml"/>'
+                    for i in range(count)
+                )
+                body = body.replace(b"</Relationships>", extra.encode() + b"</Relationships>")
+            elif info.filename == "[Content_Types].xml":
+                extra = "".join(
+                    f'<Override PartName="/xl/worksheets/x{i}.xml" ContentType="application/'
+                    f'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+                    for i in range(count)
+                )
+                body = body.replace(b"</Types>", extra.encode() + b"</Types>")
+            dst.writestr(info, body)
+        for i in range(count):
+            dst.writestr(f"xl/worksheets/x{i}.xml", sheet)
+    return out.getvalue()
+
+
+def far_roster(ref: str = "XFD1048576") -> bytes:
+    """A roster workbook (header and one unit) with one cell at ``ref`` and no <dimension>."""
+    import io
+
+    import xlsxwriter
+
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    sheet = book.add_worksheet("名册")
+    sheet.write_row(0, 0, ["单位名称", "单位代码", "单位类型"])
+    sheet.write_row(1, 0, ["徐营镇", "101", "乡镇"])
+    sheet.write(ref, "x")
+    book.close()
+    data = out.getvalue()
+    return wb.edit_part(
+        data, "xl/worksheets/sheet1.xml", lambda x: re.sub(rb"<dimension[^>]*/>", b"", x)
+    )

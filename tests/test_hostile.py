@@ -1,0 +1,199 @@
+"""Hostile and broken input: every attack through every command that reads that kind of input, in
+a child process under memory and CPU limits (see tests/hostile.py): no traceback, no abort, no
+hang, the documented exit code and finding, the inputs byte-identical afterwards."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from tests import hostile
+from tests import workbooks as wb
+from workbook_tools import check, intake, reader, workers
+
+
+# --- a workbook whose real extent is huge -----------------------------------------------------
+
+
+def test_one_far_cell_is_refused_before_any_dense_read(tmp_path, spec21):
+    """One cell at XFD1048576 in a few KB made python-calamine allocate 512 GiB and abort the
+    process, for check, merge, --previous and .xlsx rosters alike."""
+    bad = wb.write(tmp_path, hostile.far_cell(spec21), "bad.xlsx")
+    good = wb.write(tmp_path, wb.render(spec21), "good.xlsx")
+    roster = wb.write(tmp_path, hostile.far_roster(), "roster.xlsx")
+    inputs = hostile.digest([bad, good, roster])
+
+    result = hostile.wbtools("check", bad, good)
+    hostile.assert_clean(result, (1,), "F108")
+    assert "XFD1048576" in result.out and "good.xlsx" in result.out
+
+    result = hostile.wbtools("merge", bad, good, "-o", tmp_path / "county.xlsx")
+    hostile.assert_clean(result, (1, 2), "F108")
+
+    result = hostile.wbtools("check", good, "--previous", bad)
+    hostile.assert_clean(result, (0, 1))
+
+    result = hostile.wbtools("merge", good, "--roster", roster, "-o", tmp_path / "c2.xlsx")
+    hostile.assert_clean(result, (2,), "U101")
+    assert hostile.digest([bad, good, roster]) == inputs
+
+
+@pytest.mark.parametrize("ref", ["ZZ200000", "AMK3000"])
+def test_far_cells_cost_no_memory(tmp_path, spec21, ref):
+    """A cell at ZZ200000 cost 4.3 GB before F108; under the bound (AMK = 1,025 columns) it is
+    refused just the same, from the XML."""
+    path = wb.write(tmp_path, hostile.far_cell(spec21, ref))
+    filing = reader.read(path, spec21)
+    assert not filing.readable
+    assert [f.code for f in filing.findings if f.code.startswith("F")] == ["F108"]
+
+
+def test_many_sparse_sheets_share_one_budget(tmp_path, spec21):
+    """40 sheets of one cell each at ALL2000 (2 million cells apiece, 13 KB in all) cost 1 GB; the
+    sheets a report does not need are not read, and those read share one cell budget."""
+    path = wb.write(tmp_path, hostile.sparse_sheets(spec21, 40))
+    filing = reader.read(path, spec21)
+    assert filing.readable  # the template's own sheets are all there: the extras are not read
+    assert not [f for f in filing.findings if f.code.startswith("F")]
+    # Without the template's metadata the tables are searched for in every sheet: the budget.
+    bare = wb.set_meta(hostile.sparse_sheets(spec21, 40), "format_id", "")
+    bare_path = wb.write(tmp_path, bare, "bare.xlsx")
+    result = hostile.wbtools("check", bare_path)
+    hostile.assert_clean(result, (1, 2))
+
+
+def test_too_many_sheets_is_refused(tmp_path, spec21):
+    path = wb.write(tmp_path, hostile.sparse_sheets(spec21, intake.MAX_SHEETS, "A2"))
+    filing = reader.read(path, spec21)
+    assert "F106" in [f.code for f in filing.findings]
+
+
+def test_cells_without_references_are_placed_as_readers_place_them():
+    xml = (
+        b'<worksheet><sheetData><row r="3"><c><v>1</v></c><c/><c t="s"><v>0</v></c></row>'
+        b'<row><c r="B9"><v>2</v></c></row></sheetData></worksheet>'
+    )
+    assert intake._xlsx_extent(xml) == (9, 3)
+    styled_blank_far_away = b'<sheetData><row r="1"><c r="A1"><v>1</v></c><c r="XFD1" s="2"/></row>'
+    assert intake._xlsx_extent(styled_blank_far_away) == (1, 1)
+
+
+def test_ods_tables_are_bounded_before_calamine_opens_them():
+    xml = (
+        b'<table:table table:name="s"><table:table-row><table:table-cell office:value-type="string">'
+        b"<text:p>x</text:p></table:table-cell><table:table-cell table:number-columns-repeated="
+        b'"16383"/></table:table-row><table:table-row table:number-rows-repeated="1048574">'
+        b'<table:table-cell table:number-columns-repeated="16384"/></table:table-row>'
+        b'<table:table-row><table:table-cell table:number-columns-repeated="16383"/>'
+        b'<table:table-cell office:value-type="float" office:value="1"/></table:table-row>'
+        b"</table:table>"
+    )
+    assert intake._ods_extents(xml) == {"s": (1048576, 16384)}
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("suffix", ["ods", "xls"])
+def test_far_cell_in_ods_and_xls(tmp_path, spec21, soffice, suffix):
+    """calamine parses every table of an .ods on open (one far cell: a 'cell limit' error at 100
+    million cells, 3 GB below it), and a .xls sheet with a cell at IV65536 cost 1 GB."""
+    import xlsxwriter
+
+    from workbook_tools import office
+
+    src = tmp_path / "far.xlsx"
+    book = xlsxwriter.Workbook(str(src))
+    sheet = book.add_worksheet("s")
+    sheet.write("A1", "x")
+    sheet.write("IV65536" if suffix == "xls" else "XFD1048576", 1)
+    book.close()
+    converted = office.convert(src, suffix, tmp_path / "out")
+    result = hostile.wbtools("check", converted)
+    hostile.assert_clean(result, (2,), "F108")
+
+
+# --- a worker that dies -------------------------------------------------------------------------
+
+
+def _die_on_seven(n: int) -> int:
+    if n == 7:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return n * 10
+
+
+def test_a_dying_worker_costs_only_its_own_item():
+    """A worker killed mid-batch broke the whole pool (BrokenProcessPool traceback, no report for
+    any file): now the other items still get results and the dead one its own outcome."""
+    out = list(workers.ordered_map(_die_on_seven, list(range(60)), 2, lambda n, why: why, 4))
+    assert out[:7] == [n * 10 for n in range(7)]
+    assert out[7] == "signal SIGKILL"
+    assert out[8:] == [n * 10 for n in range(8, 60)]
+
+
+def test_a_dead_reader_is_reported_as_f112(tmp_path):
+    report = check._died((str(tmp_path / "x.xlsx"), None, None), "signal SIGABRT")
+    assert [f.code for f in report.findings] == ["F112"]
+    assert not report.readable
+
+
+def test_workers_die_with_their_parent(tmp_path):
+    """kill -9 of a parallel run left its workers alive and blocked."""
+    script = textwrap.dedent(
+        """
+        import os, sys, time
+        from workbook_tools import workers
+        pool = workers.pool(2)
+        pids = set()
+        while len(pids) < 2:
+            pids |= {pool.submit(os.getpid).result() for _ in range(8)}
+        print(" ".join(map(str, pids)), flush=True)
+        pool.submit(time.sleep, 60)
+        time.sleep(60)
+        """
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    pids = [int(p) for p in parent.stdout.readline().split()]
+    assert len(pids) == 2
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [p for p in pids if _alive(p)]
+    assert not alive, f"workers {alive} outlived their parent"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+# --- paths that are not files -------------------------------------------------------------------
+
+
+def test_pipes_and_devices_are_named_not_read(tmp_path, spec21):
+    """A named pipe as a workbook was “file does not exist”; as a roster or spec it hung, and
+    /dev/zero read forever."""
+    fifo = tmp_path / "pipe.xlsx"
+    os.mkfifo(fifo)
+    result = hostile.wbtools("check", fifo, timeout=30)
+    hostile.assert_clean(result, (2,), "F113")
+    assert "命名管道" in result.out
+    good = wb.write(tmp_path, wb.render(spec21), "good.xlsx")
+    csv_fifo = tmp_path / "roster.csv"
+    os.mkfifo(csv_fifo)
+    for roster in (csv_fifo, "/dev/zero"):
+        result = hostile.wbtools("merge", good, "--roster", roster, "-o", tmp_path / "c.xlsx")
+        hostile.assert_clean(result, (2,), "U101")
+    result = hostile.wbtools("template", "--roster", "/dev/zero", "-y", 2025, "-o", tmp_path / "t")
+    hostile.assert_clean(result, (2,), "U101")
+    assert not (tmp_path / "c.xlsx").exists() and not (tmp_path / "t").exists()

@@ -1,0 +1,125 @@
+"""Process pools that survive a dying worker and die with their parent.
+
+A file can kill the process reading it (a native library aborting, the kernel's out-of-memory
+killer). ``ordered_map`` then does not let one file cost the whole batch: the tasks that were in
+flight when the pool broke are run again, each in a process of its own, so only the task that
+kills its own process is reported as such, and a fresh pool goes on with the rest.
+
+Workers are tied to their parent: if the parent is killed (even with SIGKILL, which runs no
+clean-up), the kernel kills the workers too (Linux ``PR_SET_PDEATHSIG``), and a watch thread ends a
+worker whose parent has gone where that call does not exist.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+PR_SET_PDEATHSIG = 1
+
+
+def tie_to_parent(parent: int | None = None) -> None:
+    """Make this process end when its parent does (pool initializer)."""
+    parent = parent if parent is not None else os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the call above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+def pool(jobs: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=jobs, initializer=tie_to_parent, initargs=(os.getpid(),))
+
+
+def _batch(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    return [fn(item) for item in items]
+
+
+def ordered_map(
+    fn: Callable[[Any], Any],
+    items: Sequence[Any],
+    jobs: int,
+    on_death: Callable[[Any, str], Any],
+    chunk: int = 16,
+) -> Iterator[Any]:
+    """``fn(item)`` for every item, in input order, computed by ``jobs`` worker processes.
+
+    ``on_death(item, reason)`` gives the result for an item whose own process died. At most
+    ``jobs * 4`` chunks are in flight, so a broken pool costs re-running that many items alone.
+    """
+    i, n = 0, len(items)
+    while i < n:
+        executor = pool(jobs)
+        window: deque[tuple[int, Any]] = deque()
+        submitted, broken = i, False
+        try:
+            while i < n:
+                while submitted < n and len(window) < jobs * 4:
+                    part = items[submitted : submitted + chunk]
+                    window.append((submitted, executor.submit(_batch, fn, part)))
+                    submitted += len(part)
+                start, future = window[0]
+                try:
+                    results = future.result()
+                except BrokenProcessPool:
+                    broken = True
+                    break
+                window.popleft()
+                yield from results
+                i = start + len(results)
+        finally:
+            executor.shutdown(wait=not broken, cancel_futures=True)
+        if broken:
+            for item in items[i:submitted]:
+                yield solo(fn, item, on_death)
+            i = submitted
+
+
+def _solo_child(fn: Callable[[Any], Any], item: Any, conn: Any) -> None:
+    tie_to_parent(os.getppid())
+    conn.send(fn(item))
+    conn.close()
+
+
+def solo(fn: Callable[[Any], Any], item: Any, on_death: Callable[[Any, str], Any]) -> Any:
+    """``fn(item)`` in a process of its own; ``on_death`` says what became of it if that dies."""
+    ctx = multiprocessing.get_context()
+    receive, send = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_solo_child, args=(fn, item, send), daemon=True)
+    process.start()
+    send.close()
+    try:
+        result = receive.recv()
+    except (EOFError, OSError):
+        result = None
+    finally:
+        receive.close()
+    process.join()
+    if result is None and process.exitcode != 0:
+        code = process.exitcode or 0
+        reason = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+        return on_death(item, reason)
+    return result
