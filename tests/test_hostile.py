@@ -17,7 +17,6 @@ from tests import hostile
 from tests import workbooks as wb
 from workbook_tools import check, intake, reader, workers
 
-
 # --- a workbook whose real extent is huge -----------------------------------------------------
 
 
