@@ -671,6 +671,162 @@ def _progress(total: int, lang: Lang):
     return step
 
 
+# --- wbtools portal -----------------------------------------------------------------------------
+
+portal_app = typer.Typer(
+    name="portal",
+    help="收集平台：各单位在网页上报送并即时得到校验结果，主管部门查看报送情况。"
+    " / The collection portal: units upload and get the verdict at once.",
+    no_args_is_help=True,
+)
+app.add_typer(portal_app, name="portal")
+
+PortalDir = Annotated[Path, typer.Argument(help="收集平台的数据文件夹 / The portal's data folder.")]
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="WBTOOLS_PORTAL_DB",
+        help="数据库地址，如 postgresql://用户:密码@主机/库；默认用数据文件夹中的 SQLite。"
+        " / Database URL; SQLite in the data folder by default.",
+    ),
+]
+
+PORTAL_MESSAGES = {
+    "zh": {
+        "created": "已创建收集平台：{path}（{name}{year}年度，{n} 个单位）",
+        "secret_new": "主管部门登录密钥（只显示这一次，请妥善保存）：",
+        "secret_env": "登录密钥取自环境变量 WBTOOLS_PORTAL_SECRET。",
+        "links_hint": "各单位的专用链接：wbtools portal links {path}",
+        "serving": "收集平台已启动：http://{host}:{port}/ （按 Ctrl+C 停止）",
+    },
+    "en": {
+        "created": "Created the portal in {path} ({name}, year {year}, {n} units)",
+        "secret_new": "The office's sign-in secret (shown this once; keep it safe):",
+        "secret_env": "The sign-in secret is the one in WBTOOLS_PORTAL_SECRET.",
+        "links_hint": "Each unit's link: wbtools portal links {path}",
+        "serving": "Portal running at http://{host}:{port}/ (Ctrl+C stops it)",
+    },
+}
+
+
+def _portal_say(lang: Lang, key: str, **kw: object) -> str:
+    return PORTAL_MESSAGES[lang.value][key].format(**kw)
+
+
+@portal_app.command("init")
+def portal_init(
+    folder: PortalDir,
+    roster: Annotated[
+        Path, typer.Option("--roster", "-r", help="单位名册 CSV/XLSX / Unit roster.")
+    ],
+    year: Annotated[int, typer.Option("--year", "-y", help="报告年度 / Report year.")],
+    name: Annotated[
+        str, typer.Option("--name", help="县（汇总单位）名称，如 青禾县 / County name.")
+    ],
+    base_url: Annotated[
+        str,
+        typer.Option(
+            "--base-url",
+            help="各单位访问平台的地址，用于生成链接 / The address units reach the portal at.",
+        ),
+    ] = "http://127.0.0.1:8000",
+    db: DbOption = None,
+    spec_: CheckSpecOption = None,
+    lang: LangOption = Lang.zh,
+) -> None:
+    """创建收集平台的数据文件夹和各单位的专用链接。 / Create a portal data folder and unit links."""
+    import os
+    import secrets
+
+    from . import roster as roster_module
+    from .portal.store import Portal
+
+    try:
+        if not 2000 <= year <= 2100:
+            raise fail("U109", detail=f"year {year}")
+        units = roster_module.read(roster)
+        given = os.environ.get("WBTOOLS_PORTAL_SECRET", "")
+        secret = given or secrets.token_urlsafe(24)
+        portal = Portal.create(
+            folder,
+            units,
+            year=year,
+            name=name,
+            base_url=base_url,
+            spec_source=spec_,
+            db_url=db,
+            secret=secret,
+        )
+        portal.close()
+    except Failure as exc:
+        _exit_failure(exc, lang)
+    _print(_portal_say(lang, "created", path=folder, name=name, year=year, n=len(units)))
+    if given:
+        _print(_portal_say(lang, "secret_env"))
+    else:
+        _print(_portal_say(lang, "secret_new"))
+        _print(f"  {secret}")
+    _print(_portal_say(lang, "links_hint", path=folder))
+
+
+@portal_app.command("links")
+def portal_links(
+    folder: PortalDir,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="text 或 json / Output format.")
+    ] = OutputFormat.text,
+    db: DbOption = None,
+    lang: LangOption = Lang.zh,
+) -> None:
+    """列出各单位的专用链接。 / Print each unit's upload link."""
+    import json
+
+    from .portal.store import Portal
+
+    try:
+        portal = Portal(folder, db)
+        entries = portal.links()
+        portal.close()
+    except Failure as exc:
+        _exit_failure(exc, lang)
+    if output_format is OutputFormat.json:
+        _print(json.dumps(entries, ensure_ascii=False, indent=2))
+    else:
+        for e in entries:
+            _print("\t".join(x for x in (e["unit"], e["code"], e["url"])))
+
+
+@portal_app.command("serve")
+def portal_serve(
+    folder: PortalDir,
+    host: Annotated[
+        str, typer.Option("--host", help="监听地址 / Address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="端口 / Port.")] = 8000,
+    max_upload_mb: Annotated[
+        float,
+        typer.Option("--max-upload-mb", help="单个上传文件的上限（MB） / Upload size limit in MB."),
+    ] = 20,
+    db: DbOption = None,
+    lang: LangOption = Lang.zh,
+) -> None:
+    """启动收集平台。 / Run the portal."""
+    import uvicorn
+
+    from .portal.store import Portal
+    from .portal.web import Config, create_app
+
+    try:
+        portal = Portal(folder, db)
+    except Failure as exc:
+        _exit_failure(exc, lang)
+    portal.clean_tmp()
+    app_ = create_app(portal, Config(max_bytes=int(max_upload_mb * 1024 * 1024)))
+    _print(_portal_say(lang, "serving", host=host, port=port), err=True)
+    uvicorn.run(app_, host=host, port=port, log_level="warning", server_header=False)
+
+
 def _version(value: bool) -> None:
     if value:
         _print(f"wbtools {__version__}")

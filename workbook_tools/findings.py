@@ -7,7 +7,8 @@ spec with extra rules gets codes without code changes.
 
 Code letters: S = format spec, U = unit roster, O = output paths, F = the file itself (cannot be
 read), T = tampering and template versions, V = values normalised while reading, D and N = narrative,
-X = against last year, I = importing published reports. The rule codes (R, W) come from the spec.
+X = against last year, I = importing published reports, P = the collection portal. The rule codes
+(R, W) come from the spec.
 """
 
 from __future__ import annotations
@@ -237,6 +238,25 @@ CODES: dict[str, Code] = {c.code: c for c in [
     _c("I107", "format-2019", Severity.NOTE,
        "表二使用的是2019年试行格式（本年新制作数量等），已按试行格式导入。",
        "Table 二 uses the 2019 trial format (本年新制作数量 …); it was imported in that format."),
+    # P: the collection portal (wbtools portal)
+    _c("P101", "portal-exists", E,
+       "“{path}”已经是一个收集平台的数据文件夹（或数据库中已有收集任务）。请换一个文件夹，或用 wbtools portal serve 启动它。",
+       "“{path}” already holds a collection portal (or the database already holds a round). Choose another folder, or start it with wbtools portal serve."),
+    _c("P102", "portal-missing", E,
+       "“{path}”不是收集平台的数据文件夹（{detail}）。请先用 wbtools portal init 创建。",
+       "“{path}” is not a portal data folder ({detail}). Create it first with wbtools portal init."),
+    _c("P103", "database-unreachable", E,
+       "无法使用数据库（{detail}）。请检查 --db 地址、用户名和密码，以及数据库服务是否已启动。",
+       "The database cannot be used ({detail}). Check the --db URL, user and password, and that the database server is running."),
+    _c("P104", "other-unit", E,
+       "上传的是“{found}”的工作簿，不是本单位（{expected}）的。请下载本单位的模板填写后重新上传。",
+       "This is the workbook of “{found}”, not of this unit ({expected}). Download your own unit's template, fill it in and upload it."),
+    _c("P105", "other-year", E,
+       "上传的是{found}年度的工作簿，本次收集的是{expected}年度。请下载本年度的模板填写后重新上传。",
+       "This workbook is for {found}; this round collects {expected}. Download this year's template, fill it in and upload it."),
+    _c("P106", "no-file", E,
+       "没有收到文件。请选择要上传的工作簿后再提交。",
+       "No file was received. Choose the workbook to upload, then send it."),
     _c("O101", "output-is-input", E,
        "输出路径“{path}”就是输入文件，wbtools 从不覆盖输入。请换一个输出路径。",
        "The output path “{path}” is one of the inputs; wbtools never overwrites an input. Choose another output path."),

@@ -1,0 +1,378 @@
+"""One upload, from bytes to verdict, and each unit's status from its newest upload.
+
+An upload is written into the data folder's tmp/ while its sha256 is computed, flushed to disk,
+then linked into blobs/ under its digest (a link never replaces an existing file, and the same
+bytes under the same name need no second copy), and only then recorded in the database. So a
+server killed at any moment leaves either a complete recorded upload, or a stored original that
+no record points to, or a tmp/ file that the next start removes: never a record without its file
+and never half a file under a digest's name.
+
+The verdict is ``check.check_file`` on the stored original, exactly as ``wbtools check`` runs it
+(intake first, so nothing unsafe is parsed), plus what only the portal knows: whether the workbook
+is this unit's and this year's (P104, P105).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import tempfile
+import time
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from .. import check, output
+from ..findings import Finding, Severity
+from ..merge import STATUS_TEXT
+from ..roster import identity
+from . import db
+from .store import Portal, UnitRow
+
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+CHUNK = 1 << 16
+
+# A unit's status: the checker's word on its newest upload, then the office's review of it.
+STATES = {
+    "missing": STATUS_TEXT["missing"],
+    "failing": STATUS_TEXT["failing"],
+    "passed": STATUS_TEXT["passed"],
+    "approved": ("已审核", "approved"),
+    "returned": ("退回修改", "returned for changes"),
+}
+
+
+@dataclass
+class Review:
+    state: str  # approved | returned
+    reason: str
+    at_ns: int
+
+
+@dataclass
+class Upload:
+    id: int
+    unit_id: int
+    received_ns: int
+    sha256: str
+    size: int
+    filename: str
+    status: str  # passed | failing
+    errors: int
+    warnings: int
+    file_unit: str
+    file_year: int | None
+    format_version: str
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    review: Review | None = None
+
+    def finding_objects(self) -> list[Finding]:
+        return [
+            Finding(
+                f["code"],
+                f.get("args") or {},
+                sheet=f.get("sheet"),
+                cell=f.get("cell"),
+                datapoint=f.get("datapoint"),
+                line=f.get("line"),
+                severity=Severity(f["severity"]) if f.get("severity") else None,
+            )
+            for f in self.findings
+        ]
+
+
+@dataclass
+class UnitState:
+    unit: UnitRow
+    newest: Upload | None
+    uploads: int
+
+    @property
+    def status(self) -> str:
+        if self.newest is None:
+            return "missing"
+        if self.newest.review is not None:
+            return self.newest.review.state
+        return self.newest.status
+
+    def status_text(self, lang: str) -> str:
+        return STATES[self.status][0 if lang == "zh" else 1]
+
+
+def display_name(name: str | None) -> str:
+    """The uploaded file's name as something to show: the last path part, no control
+    characters, at most 200 characters. It is never used as a path."""
+    text = unicodedata.normalize("NFC", name or "")
+    text = re.split(r"[/\\]", text)[-1]
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C").strip()
+    return text[:200] or "upload"
+
+
+class TooLarge(Exception):
+    """The upload went over the size limit while it was being received."""
+
+    def __init__(self, limit: int):
+        super().__init__(limit)
+        self.limit = limit
+
+
+def too_large_finding(limit: int) -> Finding:
+    mb = limit / 1024 / 1024
+    size = f"{mb:g} MB"
+    return Finding("F106", {"detail": f"超过上传上限 {size} / over the {size} upload limit"})
+
+
+def store_original(portal: Portal, chunks: Iterable[bytes], limit: int) -> tuple[str, int]:
+    """Receive ``chunks`` into the data folder; return (sha256, size) once the original is safely
+    under its digest's name. Raises TooLarge (and keeps nothing) past ``limit`` bytes."""
+    tmp_dir = portal.folder / "tmp"
+    tmp_dir.mkdir(exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=tmp_dir)
+    tmp = Path(tmp_name)
+    digest, size = hashlib.sha256(), 0
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge(limit)
+                digest.update(chunk)
+                fh.write(chunk)
+            fh.flush()
+            os.fsync(fh.fileno())
+        sha = digest.hexdigest()
+        final = portal.blob_path(sha)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        # A link never replaces: an existing file of this digest already holds these bytes.
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, final)
+        _fsync_dir(final.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return sha, size
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def verdict(portal: Portal, unit: UnitRow, sha: str, filename: str) -> check.Report:
+    """The checker's report on a stored original, as the unit sees it: the file is named by the
+    name it was sent under (never the server's path), plus P104/P105 when it is another unit's or
+    another year's workbook."""
+    spec = portal.spec
+    report = check.check_file(portal.blob_path(sha), spec)
+    findings = [replace(f, file=filename) for f in report.findings]
+    filing = report.filing
+    if filing.readable:
+        if filing.unit and not _same_unit(filing, unit):
+            findings.append(
+                Finding("P104", {"found": filing.unit, "expected": unit.name}, file=filename)
+            )
+        if filing.year and filing.year != portal.year:
+            findings.append(
+                Finding("P105", {"found": filing.year, "expected": portal.year}, file=filename)
+            )
+        findings = check.sort_findings(findings, filing.spec)
+    filing.path = filename
+    return check.Report(filename, filing, findings)
+
+
+def _same_unit(filing, unit: UnitRow) -> bool:
+    if filing.code and unit.code:
+        return identity(filing.code) == identity(unit.code)
+    return identity(filing.unit) == identity(unit.name)
+
+
+def _finding_record(f: Finding, spec) -> dict[str, Any]:
+    return {
+        "code": f.code,
+        "severity": f.level(spec).value,
+        "args": f.args,
+        "sheet": f.sheet,
+        "cell": f.cell,
+        "datapoint": f.datapoint,
+        "line": f.line,
+    }
+
+
+def record(
+    portal: Portal,
+    unit: UnitRow,
+    report: check.Report,
+    sha: str,
+    size: int,
+    filename: str,
+    received_ns: int,
+) -> int:
+    """Record a checked upload (its original is already stored); returns the upload id."""
+    spec = report.filing.spec or portal.spec
+    status = "passed" if report.readable and not report.errors else "failing"
+    row = {
+        "unit_id": unit.id,
+        "received_ns": received_ns,
+        "sha256": sha,
+        "size": size,
+        "filename": filename,
+        "status": status,
+        "errors": report.errors if report.readable else max(1, report.errors),
+        "warnings": report.warnings,
+        "file_unit": (report.filing.unit or "")[:200],
+        "file_year": report.filing.year,
+        "format_version": (report.filing.meta.get("format_version") or "")[:50],
+        "findings": json.dumps(
+            [_finding_record(f, spec) for f in report.findings], ensure_ascii=False, default=str
+        ),
+    }
+    with portal.engine.begin() as conn:
+        return conn.execute(insert(db.uploads).values(**row)).inserted_primary_key[0]
+
+
+def receive(
+    portal: Portal,
+    unit: UnitRow,
+    chunks: Iterable[bytes],
+    filename: str,
+    *,
+    limit: int = DEFAULT_MAX_BYTES,
+    received_ns: int | None = None,
+) -> tuple[int, str, check.Report]:
+    """Store, check and record one upload: (upload id, sha256, report)."""
+    received_ns = received_ns or time.time_ns()
+    name = display_name(filename)
+    sha, size = store_original(portal, chunks, limit)
+    report = verdict(portal, unit, sha, name)
+    upload_id = record(portal, unit, report, sha, size, name, received_ns)
+    return upload_id, sha, report
+
+
+def as_json(
+    portal: Portal, report: check.Report, upload_id: int | None, sha: str | None, lang: str
+):
+    """What ``wbtools check --format json`` prints for this file, plus the upload's id and
+    sha256."""
+    document = json.loads(output.as_json([report], report.filing.spec or portal.spec, lang))
+    document["upload_id"] = upload_id
+    document["sha256"] = sha
+    return document
+
+
+def refused_report(filename: str, finding: Finding) -> check.Report:
+    """A report for an upload that was refused before it was stored (over the size limit)."""
+    from ..filing import Filing
+
+    name = display_name(filename)
+    return check.Report(name, Filing(name), [replace(finding, file=name)])
+
+
+# --- reading back -----------------------------------------------------------------------------
+
+_LIST_COLUMNS = [c for c in db.uploads.c if c.name != "findings"]
+
+
+def _upload(row: Any, with_findings: bool) -> Upload:
+    return Upload(
+        id=row.id,
+        unit_id=row.unit_id,
+        received_ns=row.received_ns,
+        sha256=row.sha256,
+        size=row.size,
+        filename=row.filename,
+        status=row.status,
+        errors=row.errors,
+        warnings=row.warnings,
+        file_unit=row.file_unit,
+        file_year=row.file_year,
+        format_version=row.format_version,
+        findings=json.loads(row.findings) if with_findings else [],
+    )
+
+
+def _attach_reviews(conn, uploads: list[Upload]) -> None:
+    by_id = {u.id: u for u in uploads}
+    if not by_id:
+        return
+    query = (
+        select(db.reviews)
+        .where(db.reviews.c.upload_id.in_(list(by_id)))
+        .order_by(db.reviews.c.at_ns, db.reviews.c.id)
+    )
+    for r in conn.execute(query):
+        by_id[r.upload_id].review = Review(r.state, r.reason, r.at_ns)  # the latest review wins
+
+
+def history(portal: Portal, unit_id: int) -> list[Upload]:
+    """A unit's uploads, newest first."""
+    query = (
+        select(*_LIST_COLUMNS)
+        .where(db.uploads.c.unit_id == unit_id)
+        .order_by(db.uploads.c.received_ns.desc(), db.uploads.c.id.desc())
+    )
+    with portal.engine.connect() as conn:
+        out = [_upload(r, False) for r in conn.execute(query)]
+        _attach_reviews(conn, out)
+    return out
+
+
+def upload(portal: Portal, upload_id: int, unit_id: int | None = None) -> Upload | None:
+    """One upload with its findings (only if it belongs to ``unit_id``, when given)."""
+    query = select(db.uploads).where(db.uploads.c.id == upload_id)
+    if unit_id is not None:
+        query = query.where(db.uploads.c.unit_id == unit_id)
+    with portal.engine.connect() as conn:
+        row = conn.execute(query).first()
+        if row is None:
+            return None
+        out = _upload(row, True)
+        _attach_reviews(conn, [out])
+    return out
+
+
+def states(portal: Portal) -> list[UnitState]:
+    """Every roster unit with its newest upload (and that upload's review) and upload count."""
+    units = portal.units()
+    query = select(*_LIST_COLUMNS).order_by(
+        db.uploads.c.unit_id, db.uploads.c.received_ns.desc(), db.uploads.c.id.desc()
+    )
+    newest: dict[int, Upload] = {}
+    counts: dict[int, int] = {}
+    with portal.engine.connect() as conn:
+        for r in conn.execute(query):
+            counts[r.unit_id] = counts.get(r.unit_id, 0) + 1
+            if r.unit_id not in newest:
+                newest[r.unit_id] = _upload(r, False)
+        _attach_reviews(conn, list(newest.values()))
+    return [UnitState(u, newest.get(u.id), counts.get(u.id, 0)) for u in units]
+
+
+def newest(portal: Portal, unit_id: int) -> Upload | None:
+    found = history(portal, unit_id)
+    return found[0] if found else None
+
+
+def review(portal: Portal, unit_id: int, upload_id: int, state: str, reason: str) -> bool:
+    """The office's word on a unit's newest upload: approved (only a passed one) or returned
+    with a reason the unit sees. False when the upload is not the unit's newest."""
+    current = newest(portal, unit_id)
+    if current is None or current.id != upload_id or state not in ("approved", "returned"):
+        return False
+    if state == "approved" and current.status != "passed":
+        return False
+    with portal.engine.begin() as conn:
+        conn.execute(
+            insert(db.reviews).values(
+                upload_id=upload_id, state=state, reason=reason.strip()[:2000], at_ns=time.time_ns()
+            )
+        )
+    return True

@@ -1,0 +1,183 @@
+"""What the office downloads: the county workbook and report, built by the same ``merge``,
+``county`` and ``report`` code as the command line over each unit's newest upload, and the status
+list as CSV or Excel.
+
+For the merge, each unit's newest original is linked into a scratch folder under the unit's roster
+file name (roster names are validated as file names when the roster is read; nothing an upload
+carried becomes a path), so the county workbook's status sheet names files as the office knows
+them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+import xlsxwriter
+
+from .. import check, county, merge, report
+from ..roster import file_name
+from .collect import UnitState, states
+from .store import Portal
+
+COLUMNS = {
+    "zh": [
+        "序号",
+        "单位名称",
+        "单位代码",
+        "状态",
+        "最近上传时间",
+        "上传次数",
+        "错误",
+        "警告",
+        "退回原因",
+    ],
+    "en": [
+        "No.",
+        "Unit",
+        "Code",
+        "Status",
+        "Latest upload",
+        "Uploads",
+        "Errors",
+        "Warnings",
+        "Reason returned",
+    ],
+}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def neutralise(text: str) -> str:
+    """A cell that a spreadsheet will not run as a formula: control characters dropped, and a
+    leading =, +, -, @ quoted with an apostrophe (the OWASP advice for CSV injection)."""
+    text = "".join(ch for ch in text if ch in "\t" or (ord(ch) >= 32 and ord(ch) != 127))
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def local_time(ns: int | None) -> str:
+    if not ns:
+        return ""
+    return datetime.fromtimestamp(ns / 1e9).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def status_rows(items: list[UnitState], lang: str) -> list[list[str | int]]:
+    rows: list[list[str | int]] = []
+    for i, s in enumerate(items, start=1):
+        up = s.newest
+        reason = up.review.reason if up and up.review and up.review.state == "returned" else ""
+        rows.append(
+            [
+                i,
+                s.unit.name,
+                s.unit.code,
+                s.status_text(lang),
+                local_time(up.received_ns if up else None),
+                s.uploads,
+                up.errors if up else "",
+                up.warnings if up else "",
+                reason,
+            ]
+        )
+    return rows
+
+
+def status_csv(portal: Portal, lang: str) -> bytes:
+    """The status list as CSV for Excel (UTF-8 with BOM); every text cell neutralised."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COLUMNS[lang])
+    for row in status_rows(states(portal), lang):
+        writer.writerow([v if isinstance(v, int) else neutralise(str(v)) for v in row])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def status_xlsx(portal: Portal, lang: str) -> bytes:
+    """The status list as a workbook; text is written as text, never as a formula."""
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False})
+    ws = book.add_worksheet("报送情况" if lang == "zh" else "Status")
+    bold = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
+    for col, head in enumerate(COLUMNS[lang]):
+        ws.write_string(0, col, head, bold)
+    rows = status_rows(states(portal), lang)
+    for r, row in enumerate(rows, start=1):
+        for col, value in enumerate(row):
+            if isinstance(value, int):
+                ws.write_number(r, col, value)
+            else:
+                ws.write_string(r, col, str(value))
+    ws.set_column(1, 1, 30)
+    ws.set_column(3, 4, 20)
+    ws.set_column(8, 8, 40)
+    ws.autofilter(0, 0, max(len(rows), 1), len(COLUMNS[lang]) - 1)
+    ws.freeze_panes(1, 0)
+    book.close()
+    return buffer.getvalue()
+
+
+class Scratch:
+    """A scratch folder inside the data folder's tmp/, removed when done."""
+
+    def __init__(self, portal: Portal):
+        self.path = Path(tempfile.mkdtemp(prefix="county-", dir=portal.folder / "tmp"))
+
+    def __enter__(self) -> Path:
+        return self.path
+
+    def __exit__(self, *exc) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _newest_files(portal: Portal, folder: Path) -> list[Path]:
+    """Each unit's newest upload, linked into ``folder`` under its roster file name. An upload
+    that is another unit's workbook (P104) is left out: merged, it would count for that unit."""
+    from . import collect
+
+    paths = []
+    for s in states(portal):
+        if s.newest is None:
+            continue
+        up = collect.upload(portal, s.newest.id)
+        if up is None or any(f["code"] == "P104" for f in up.findings):
+            continue
+        target = folder / file_name(s.unit.as_unit(), portal.year)
+        source = portal.blob_path(up.sha256)
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copyfile(source, target)
+        paths.append(target)
+    return paths
+
+
+def county_workbook(portal: Portal, folder: Path, lang: str = "zh") -> Path:
+    """Merge every unit's newest upload into the county workbook, written in ``folder``."""
+    inputs = folder / "in"
+    inputs.mkdir()
+    files = _newest_files(portal, inputs)
+    units = [u.as_unit() for u in portal.units()]
+    result = merge.merge(files, portal.spec, units, year=portal.year, name=portal.name, jobs=1)
+    try:
+        out = folder / f"{portal.name}{portal.year}汇总.xlsx"
+        county.write(result, out, lang)
+    finally:
+        result.close()
+    return out
+
+
+def county_report(portal: Portal, folder: Path, lang: str = "zh", fmt: str = "docx") -> Path:
+    """The county report from the county workbook, as ``wbtools report`` makes it; marked
+    unverified (as with --allow-errors) when the county totals fail a rule."""
+    workbook = county_workbook(portal, folder, lang)
+    result = check.check_file(workbook, portal.spec)
+    if not result.readable:
+        raise RuntimeError("the county workbook could not be read back")
+    doc = report.build(result.filing, lang, unverified=bool(result.errors))
+    out = folder / report.file_name(doc, fmt)
+    out.write_bytes(report.render(doc, fmt))
+    return out

@@ -1,0 +1,765 @@
+"""The portal's web application (Starlette): server-rendered pages with plain forms, so every
+page works without JavaScript; a small script of our own adds drag and drop and upload progress.
+
+Routes:
+    /u/{token}                      a unit's page; POST a multipart ``file`` to upload
+    /u/{token}/template             the unit's template
+    /u/{token}/uploads/{id}[/feedback|/original]
+    /office, /office/login, /office/units/{id}, /office/roster, /office/links.csv,
+    /office/status.csv, /office/status.xlsx, /office/county.xlsx, /office/county.docx
+    /api/status                     every unit's status as JSON (Bearer secret)
+
+Everything blocking (the database, checking, writing workbooks) runs in worker threads so one
+slow upload does not hold the others. No value from a request becomes a file-system path: files
+are found by ids and digests that the database gives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hmac
+import io
+import time
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from .. import annotate, roster, template
+from ..findings import Failure, Finding
+from . import collect, exports
+from .store import Portal
+from .words import WORDS, pick
+
+OVERHEAD = 64 * 1024  # multipart headers and form fields around the file
+SESSION_COOKIE = "wbtools_office"
+LOGIN_COOKIE = "wbtools_login"
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", CSP.encode()),
+    (b"referrer-policy", b"no-referrer"),  # unit links carry their token: never leak it
+    (b"cache-control", b"no-store"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response (pages, files, API, errors)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in HEADERS if k not in names]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+@dataclass
+class Config:
+    max_bytes: int = collect.DEFAULT_MAX_BYTES
+
+
+def _templates() -> Jinja2Templates:
+    folder = resources.files("workbook_tools.portal").joinpath("templates")
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return Jinja2Templates(env=env)
+
+
+def create_app(portal: Portal, config: Config | None = None) -> Starlette:
+    config = config or Config()
+    pages = _templates()
+    static = str(resources.files("workbook_tools.portal").joinpath("static"))
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def lang_of(request: Request) -> tuple[str, str]:
+        lang, explicit = pick(
+            request.query_params.get("lang"), request.headers.get("accept-language")
+        )
+        return lang, (f"?lang={lang}" if explicit else "")
+
+    def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        lang, lq = lang_of(request)
+        other = "en" if lang == "zh" else "zh"
+        root = request.scope.get("root_path", "")
+        base = {
+            "t": WORDS[lang],
+            "lang": lang,
+            "lq": lq,
+            "root": root,
+            "portal_name": portal.name,
+            "portal_year": portal.year,
+            "switch_url": f"{root}{request.url.path}?lang={other}",
+            "csrf": "",
+        }
+        return pages.TemplateResponse(request, name, {**base, **context}, status_code=status)
+
+    def not_found(request: Request) -> Response:
+        # The same page whatever was asked: nothing in it echoes the path.
+        lang, _ = lang_of(request)
+        other = "en" if lang == "zh" else "zh"
+        return render(
+            request,
+            "message.html",
+            404,
+            heading_key="not_found",
+            text_key="not_found_text",
+            switch_url=f"{request.scope.get('root_path', '')}/?lang={other}",
+        )
+
+    async def unit_of(request: Request):
+        return await run_in_threadpool(portal.unit_by_token, request.path_params["token"])
+
+    def unit_csrf(token: str) -> str:
+        return hmac.new(portal.key, b"unit-form:" + token.encode(), "sha256").hexdigest()
+
+    def wants_json(request: Request) -> bool:
+        return "application/json" in request.headers.get("accept", "")
+
+    def finding_rows(findings: list[Finding], lang: str) -> list[dict[str, str]]:
+        spec = portal.spec
+        rows = []
+        for f in findings:
+            level = f.level(spec)
+            where = f"{f.sheet}!{f.cell}" if f.sheet and f.cell else (f.sheet or "")
+            if f.line is not None:
+                where = f"第{f.line}行" if lang == "zh" else f"line {f.line}"
+            rows.append(
+                {
+                    "level": level.value,
+                    "level_label": level.label(lang),
+                    "code": f.code,
+                    "where": where,
+                    "message": f.message(lang, spec),
+                }
+            )
+        return rows
+
+    def upload_view(up: collect.Upload, lang: str) -> dict[str, Any]:
+        findings = up.finding_objects()
+        codes = {f.code for f in findings}
+        readable = not any(c.startswith("F") for c in codes)
+        if not readable:
+            verdict = "unreadable"
+        elif up.status == "failing":
+            verdict = "failing"
+        else:
+            verdict = "passed_warnings" if up.warnings else "passed"
+        current = portal.spec.version
+        return {
+            "up": up,
+            "time": exports.local_time(up.received_ns),
+            "verdict": verdict,
+            "findings": finding_rows(findings, lang),
+            "readable": readable,
+            "old_template": "T103" in codes,
+            "version_found": up.format_version,
+            "version_current": current,
+            "state_text": collect.STATES[up.review.state if up.review else up.status][
+                0 if lang == "zh" else 1
+            ],
+        }
+
+    def download(data: bytes, filename: str, media_type: str) -> Response:
+        ascii_name = "".join(
+            c if (c.isascii() and c.isalnum()) or c in "._-" else "_" for c in filename
+        )
+        disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+        return Response(data, media_type=media_type, headers={"content-disposition": disposition})
+
+    XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+    # --- pages for everyone --------------------------------------------------------------------
+
+    async def home(request: Request) -> Response:
+        return render(request, "home.html")
+
+    # --- a unit's pages ------------------------------------------------------------------------
+
+    async def unit_page(request: Request, notice: list[dict] | None = None, status: int = 200):
+        unit = await unit_of(request)
+        if unit is None:
+            return not_found(request)
+        lang, _ = lang_of(request)
+        uploads = await run_in_threadpool(collect.history, portal, unit.id)
+        latest = None
+        if uploads:
+            full = await run_in_threadpool(collect.upload, portal, uploads[0].id, unit.id)
+            latest = upload_view(full, lang) if full else None
+        token = request.path_params["token"]
+        return render(
+            request,
+            "unit.html",
+            status,
+            unit=unit,
+            base=f"{request.scope.get('root_path', '')}/u/{token}",
+            latest=latest,
+            history=[
+                {
+                    "up": u,
+                    "time": exports.local_time(u.received_ns),
+                    "state": collect.STATES[u.review.state if u.review else u.status][
+                        0 if lang == "zh" else 1
+                    ],
+                }
+                for u in uploads
+            ],
+            csrf=unit_csrf(token),
+            limit=f"{config.max_bytes / 1024 / 1024:g} MB",
+            max_bytes=config.max_bytes,
+            notice=notice or [],
+            spec_version=portal.spec.version,
+        )
+
+    async def unit_upload(request: Request) -> Response:
+        received_ns = time.time_ns()
+        unit = await unit_of(request)
+        if unit is None:
+            return not_found(request)
+        lang, lq = lang_of(request)
+        token = request.path_params["token"]
+        as_json = wants_json(request)
+        try:
+            form = await _read_form(request, config.max_bytes)
+        except collect.TooLarge as exc:
+            return await _refused(request, collect.too_large_finding(exc.limit), 413, as_json)
+        file = form.get("file") if form is not None else None
+        try:
+            if not isinstance(file, UploadFile):
+                return await _refused(request, Finding("P106"), 400, as_json)
+            if not as_json and not hmac.compare_digest(str(form.get("csrf", "")), unit_csrf(token)):
+                return render(request, "message.html", 403, heading_key="error", text_key="csrf")
+            fh = file.file
+            try:
+                upload_id, sha, report = await run_in_threadpool(
+                    collect.receive,
+                    portal,
+                    unit,
+                    iter(lambda: fh.read(collect.CHUNK), b""),
+                    file.filename or "",
+                    limit=config.max_bytes,
+                    received_ns=received_ns,
+                )
+            except collect.TooLarge as exc:
+                return await _refused(request, collect.too_large_finding(exc.limit), 413, as_json)
+        finally:
+            if form is not None:
+                await form.close()
+        if as_json:
+            document = collect.as_json(portal, report, upload_id, sha, lang)
+            return JSONResponse(document)
+        url = f"{request.scope.get('root_path', '')}/u/{token}/uploads/{upload_id}{lq}"
+        return RedirectResponse(url, status_code=303)
+
+    async def _refused(request: Request, finding: Finding, status: int, as_json: bool):
+        lang, _ = lang_of(request)
+        if as_json:
+            report = collect.refused_report("", finding)
+            document = collect.as_json(portal, report, None, None, lang)
+            return JSONResponse(document, status_code=status)
+        notice = finding_rows([finding], lang)
+        return await unit_page(request, notice=notice, status=status)
+
+    async def unit_template(request: Request) -> Response:
+        unit = await unit_of(request)
+        if unit is None:
+            return not_found(request)
+        lang, _ = lang_of(request)
+        data = await run_in_threadpool(
+            template.render, portal.spec, unit.as_unit(), portal.year, lang=lang
+        )
+        return download(data, roster.file_name(unit.as_unit(), portal.year), XLSX)
+
+    async def _unit_upload_of(request: Request):
+        unit = await unit_of(request)
+        if unit is None:
+            return None, None
+        up = await run_in_threadpool(
+            collect.upload, portal, request.path_params["upload_id"], unit.id
+        )
+        return unit, up
+
+    async def unit_upload_page(request: Request) -> Response:
+        unit, up = await _unit_upload_of(request)
+        if up is None:
+            return not_found(request)
+        lang, _ = lang_of(request)
+        token = request.path_params["token"]
+        return render(
+            request,
+            "upload.html",
+            unit=unit,
+            base=f"{request.scope.get('root_path', '')}/u/{token}",
+            view=upload_view(up, lang),
+        )
+
+    async def _feedback(up: collect.Upload, unit, lang: str) -> Response:
+        def build() -> bytes:
+            report = collect.verdict(portal, unit, up.sha256, up.filename)
+            return annotate.render(report, portal.spec, lang)
+
+        view_readable = not any(f["code"].startswith("F") for f in up.findings)
+        if not view_readable:
+            raise HTTPException(404)
+        data = await run_in_threadpool(build)
+        name = f"{unit.code + '_' if unit.code else ''}{unit.name}_{portal.year}{annotate.SUFFIX[lang]}.xlsx"
+        return download(data, name, XLSX)
+
+    async def unit_feedback(request: Request) -> Response:
+        unit, up = await _unit_upload_of(request)
+        if up is None:
+            return not_found(request)
+        lang, _ = lang_of(request)
+        return await _feedback(up, unit, lang)
+
+    async def _original(up: collect.Upload) -> Response:
+        data = await run_in_threadpool(portal.blob_path(up.sha256).read_bytes)
+        return download(data, up.filename, "application/octet-stream")
+
+    async def unit_original(request: Request) -> Response:
+        _unit, up = await _unit_upload_of(request)
+        if up is None:
+            return not_found(request)
+        return await _original(up)
+
+    # --- the office ----------------------------------------------------------------------------
+
+    async def office_csrf(request: Request) -> str | None:
+        return await run_in_threadpool(portal.session_csrf, request.cookies.get(SESSION_COOKIE))
+
+    def to_login(request: Request) -> Response:
+        _, lq = lang_of(request)
+        return RedirectResponse(f"{request.scope.get('root_path', '')}/office/login{lq}", 303)
+
+    def secure(request: Request) -> bool:
+        return request.url.scheme == "https" or portal.base_url.startswith("https://")
+
+    async def login_page(request: Request, failed: bool = False) -> Response:
+        value = request.cookies.get(LOGIN_COOKIE) or _random()
+        response = render(request, "login.html", 401 if failed else 200, csrf=value, failed=failed)
+        response.set_cookie(
+            LOGIN_COOKIE,
+            value,
+            httponly=True,
+            samesite="strict",
+            secure=secure(request),
+            path="/office",
+        )
+        return response
+
+    async def login(request: Request) -> Response:
+        form = await request.form(max_files=0, max_fields=5)
+        sent, cookie = str(form.get("csrf", "")), request.cookies.get(LOGIN_COOKIE, "")
+        if not cookie or not hmac.compare_digest(sent, cookie):
+            return render(request, "message.html", 403, heading_key="error", text_key="csrf")
+        ok = await run_in_threadpool(portal.check_secret, str(form.get("secret", "")))
+        if not ok:
+            await asyncio.sleep(1)  # slows down guessing a secret chosen by a person
+            return await login_page(request, failed=True)
+        value, _ = await run_in_threadpool(portal.open_session)
+        _, lq = lang_of(request)
+        response = RedirectResponse(f"{request.scope.get('root_path', '')}/office{lq}", 303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            value,
+            httponly=True,
+            samesite="strict",
+            secure=secure(request),
+            path="/",
+        )
+        response.delete_cookie(LOGIN_COOKIE, path="/office")
+        return response
+
+    async def checked_form(request: Request, **limits: Any):
+        """The posted form when the office session is live and its CSRF token matches."""
+        csrf = await office_csrf(request)
+        if csrf is None:
+            return None, to_login(request)
+        form = await request.form(**limits)
+        if not hmac.compare_digest(str(form.get("csrf", "")), csrf):
+            await form.close()
+            return None, render(request, "message.html", 403, heading_key="error", text_key="csrf")
+        return form, None
+
+    async def logout(request: Request) -> Response:
+        _form, refused = await checked_form(request, max_files=0, max_fields=5)
+        if refused:
+            return refused
+        await run_in_threadpool(portal.close_session, request.cookies.get(SESSION_COOKIE))
+        response = to_login(request)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    async def office_page(request: Request) -> Response:
+        csrf = await office_csrf(request)
+        if csrf is None:
+            return to_login(request)
+        lang, _ = lang_of(request)
+        items = await run_in_threadpool(collect.states, portal)
+        counts = {k: 0 for k in collect.STATES}
+        for s in items:
+            counts[s.status] += 1
+        wanted = request.query_params.get("status", "")
+        text = request.query_params.get("q", "").strip()
+        shown = [
+            s
+            for s in items
+            if (not wanted or s.status == wanted)
+            and (
+                not text
+                or text.lower() in s.unit.name.lower()
+                or text.lower() in s.unit.code.lower()
+            )
+        ]
+        return render(
+            request,
+            "office.html",
+            csrf=csrf,
+            rows=[
+                {
+                    "s": s,
+                    "text": s.status_text(lang),
+                    "time": exports.local_time(s.newest.received_ns if s.newest else None),
+                }
+                for s in shown
+            ],
+            counts=[(k, collect.STATES[k][0 if lang == "zh" else 1], n) for k, n in counts.items()],
+            total=len(items),
+            wanted=wanted,
+            q=text,
+            message=request.query_params.get("done", ""),
+        )
+
+    async def office_unit(request: Request) -> Response:
+        csrf = await office_csrf(request)
+        if csrf is None:
+            return to_login(request)
+        lang, _ = lang_of(request)
+        unit = await run_in_threadpool(portal.unit, request.path_params["unit_id"])
+        if unit is None:
+            return not_found(request)
+        uploads = await run_in_threadpool(collect.history, portal, unit.id)
+        views = []
+        for u in uploads:
+            full = await run_in_threadpool(collect.upload, portal, u.id)
+            views.append(upload_view(full, lang))
+        link = await run_in_threadpool(portal.link, unit.id, _base_url(request))
+        return render(request, "office_unit.html", csrf=csrf, unit=unit, views=views, link=link)
+
+    def _base_url(request: Request) -> str:
+        return portal.base_url or str(request.base_url).rstrip("/")
+
+    async def office_review(request: Request) -> Response:
+        form, refused = await checked_form(request, max_files=0, max_fields=10)
+        if refused:
+            return refused
+        unit_id = request.path_params["unit_id"]
+        state = str(form.get("state", ""))
+        try:
+            upload_id = int(str(form.get("upload_id", "")))
+        except ValueError:
+            upload_id = -1
+        ok = await run_in_threadpool(
+            collect.review, portal, unit_id, upload_id, state, str(form.get("reason", ""))
+        )
+        if not ok:
+            return render(
+                request, "message.html", 409, heading_key="error", text_key="review_only_newest"
+            )
+        _, lq = lang_of(request)
+        return RedirectResponse(
+            f"{request.scope.get('root_path', '')}/office/units/{unit_id}{lq}", 303
+        )
+
+    async def office_renew(request: Request) -> Response:
+        _form, refused = await checked_form(request, max_files=0, max_fields=5)
+        if refused:
+            return refused
+        unit_id = request.path_params["unit_id"]
+        if await run_in_threadpool(portal.unit, unit_id) is None:
+            return not_found(request)
+        await run_in_threadpool(portal.renew_link, unit_id)
+        _, lq = lang_of(request)
+        return RedirectResponse(
+            f"{request.scope.get('root_path', '')}/office/units/{unit_id}{lq}", 303
+        )
+
+    async def _office_upload(request: Request):
+        csrf = await office_csrf(request)
+        if csrf is None:
+            return None, None, to_login(request)
+        up = await run_in_threadpool(collect.upload, portal, request.path_params["upload_id"])
+        unit = await run_in_threadpool(portal.unit, up.unit_id) if up else None
+        if up is None or unit is None:
+            return None, None, not_found(request)
+        return up, unit, None
+
+    async def office_feedback(request: Request) -> Response:
+        up, unit, refused = await _office_upload(request)
+        if refused:
+            return refused
+        lang, _ = lang_of(request)
+        return await _feedback(up, unit, lang)
+
+    async def office_original(request: Request) -> Response:
+        up, _unit, refused = await _office_upload(request)
+        if refused:
+            return refused
+        return await _original(up)
+
+    async def office_export(request: Request) -> Response:
+        if await office_csrf(request) is None:
+            return to_login(request)
+        lang, _ = lang_of(request)
+        kind = request.path_params["kind"]
+        stem = (
+            f"{portal.name}{portal.year}报送情况"
+            if lang == "zh"
+            else f"{portal.name}{portal.year}_status"
+        )
+        if kind == "csv":
+            data = await run_in_threadpool(exports.status_csv, portal, lang)
+            return download(data, stem + ".csv", "text/csv; charset=utf-8")
+        data = await run_in_threadpool(exports.status_xlsx, portal, lang)
+        return download(data, stem + ".xlsx", XLSX)
+
+    async def office_county(request: Request) -> Response:
+        if await office_csrf(request) is None:
+            return to_login(request)
+        lang, _ = lang_of(request)
+        kind = request.path_params["kind"]
+
+        def build() -> tuple[bytes, str]:
+            with exports.Scratch(portal) as folder:
+                if kind == "xlsx":
+                    out = exports.county_workbook(portal, folder, lang)
+                else:
+                    out = exports.county_report(portal, folder, lang, "docx")
+                return out.read_bytes(), out.name
+
+        data, name = await run_in_threadpool(build)
+        return download(data, name, XLSX if kind == "xlsx" else DOCX)
+
+    async def office_links(request: Request) -> Response:
+        if await office_csrf(request) is None:
+            return to_login(request)
+        entries = await run_in_threadpool(portal.links, _base_url(request))
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(["单位名称", "单位代码", "链接"])
+        for e in entries:
+            writer.writerow(
+                [exports.neutralise(e["unit"]), exports.neutralise(e["code"]), e["url"]]
+            )
+        return download(
+            ("\ufeff" + buffer.getvalue()).encode(), "links.csv", "text/csv; charset=utf-8"
+        )
+
+    async def office_roster(request: Request) -> Response:
+        csrf = await office_csrf(request)
+        if csrf is None:
+            return to_login(request)
+        entries = await run_in_threadpool(portal.links, _base_url(request))
+        return render(request, "roster.html", csrf=csrf, entries=entries, problems=[], done=None)
+
+    async def office_roster_replace(request: Request) -> Response:
+        form, refused = await checked_form(request, max_files=1, max_fields=5)
+        if refused:
+            return refused
+        lang, _ = lang_of(request)
+        file = form.get("roster")
+        problems: list[str] = []
+        done = None
+        try:
+            if not isinstance(file, UploadFile):
+                problems = [Finding("P106").message(lang)]
+            else:
+                data = await file.read(5 * 1024 * 1024 + 1)
+                done = await run_in_threadpool(_replace_roster, data, file.filename or "")
+        except Failure as exc:
+            problems = [
+                (f"{f.location(lang)}：" if f.location(lang) else "") + f.message(lang)
+                for f in exc.findings
+            ]
+        finally:
+            await form.close()
+        entries = await run_in_threadpool(portal.links, _base_url(request))
+        return render(
+            request,
+            "roster.html",
+            400 if problems else 200,
+            csrf=(await office_csrf(request)) or "",
+            entries=entries,
+            problems=problems,
+            done=done,
+        )
+
+    def _replace_roster(data: bytes, filename: str) -> dict[str, int]:
+        """Read a roster the office sent with the same reader as ``--roster`` (from a scratch
+        file whose name is ours; only the suffix is taken from the sent name, from a fixed list)."""
+        suffix = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ".csv"
+        if suffix not in (".csv", ".txt", ".xlsx", ".xls", ".ods"):
+            suffix = ".csv"
+        if len(data) > 5 * 1024 * 1024:
+            raise Failure([Finding("U101", {"detail": "larger than 5 MB"})])
+        with exports.Scratch(portal) as folder:
+            path = folder / f"roster{suffix}"
+            path.write_bytes(data)
+            units = roster.read(path)
+        return portal.replace_roster(units)
+
+    # --- API -----------------------------------------------------------------------------------
+
+    async def api_status(request: Request) -> Response:
+        auth = request.headers.get("authorization", "")
+        scheme, _, secret = auth.partition(" ")
+        ok = scheme.lower() == "bearer" and await run_in_threadpool(
+            portal.check_secret, secret.strip()
+        )
+        if not ok:
+            return JSONResponse(
+                {"error": "unauthorized"},
+                401,
+                headers={"www-authenticate": 'Bearer realm="wbtools"'},
+            )
+        lang, _ = lang_of(request)
+        items = await run_in_threadpool(collect.states, portal)
+        return JSONResponse(_status_document(items, lang))
+
+    def _status_document(items: list[collect.UnitState], lang: str) -> dict[str, Any]:
+        units = []
+        for s in items:
+            up = s.newest
+            units.append(
+                {
+                    "unit": s.unit.name,
+                    "code": s.unit.code,
+                    "kind": s.unit.kind,
+                    "status": s.status,
+                    "status_text": s.status_text(lang),
+                    "uploads": s.uploads,
+                    "latest_upload": None
+                    if up is None
+                    else {
+                        "id": up.id,
+                        "received_at": _iso(up.received_ns),
+                        "file": up.filename,
+                        "sha256": up.sha256,
+                        "errors": up.errors,
+                        "warnings": up.warnings,
+                        "check_status": up.status,
+                        "format_version": up.format_version or None,
+                        "review": None
+                        if up.review is None
+                        else {"state": up.review.state, "reason": up.review.reason},
+                    },
+                }
+            )
+        summary = {k: sum(1 for u in units if u["status"] == k) for k in collect.STATES}
+        return {"name": portal.name, "year": portal.year, "units": units, "summary": summary}
+
+    async def on_404(request: Request, exc: Exception) -> Response:
+        return not_found(request)
+
+    async def on_500(request: Request, exc: Exception) -> Response:
+        return render(request, "message.html", 500, heading_key="error", text_key="error_text")
+
+    routes = [
+        Route("/", home),
+        Route("/u/{token}", unit_page, methods=["GET"]),
+        Route("/u/{token}", unit_upload, methods=["POST"]),
+        Route("/u/{token}/template", unit_template),
+        Route("/u/{token}/uploads/{upload_id:int}", unit_upload_page),
+        Route("/u/{token}/uploads/{upload_id:int}/feedback", unit_feedback),
+        Route("/u/{token}/uploads/{upload_id:int}/original", unit_original),
+        Route("/office", office_page),
+        Route("/office/login", login_page, methods=["GET"]),
+        Route("/office/login", login, methods=["POST"]),
+        Route("/office/logout", logout, methods=["POST"]),
+        Route("/office/units/{unit_id:int}", office_unit),
+        Route("/office/units/{unit_id:int}/review", office_review, methods=["POST"]),
+        Route("/office/units/{unit_id:int}/renew", office_renew, methods=["POST"]),
+        Route("/office/uploads/{upload_id:int}/feedback", office_feedback),
+        Route("/office/uploads/{upload_id:int}/original", office_original),
+        Route("/office/status.{kind:str}", office_export),
+        Route("/office/county.{kind:str}", office_county),
+        Route("/office/links.csv", office_links),
+        Route("/office/roster", office_roster, methods=["GET"]),
+        Route("/office/roster", office_roster_replace, methods=["POST"]),
+        Route("/api/status", api_status),
+        Mount("/static", StaticFiles(directory=static), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers={404: on_404, 500: on_500})
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def _random() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(32)
+
+
+def _iso(ns: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="microseconds")
+
+
+async def _read_form(request: Request, limit: int):
+    """The multipart form, the file part spooled as it streams in; raises collect.TooLarge as
+    soon as the body passes the limit (and before reading anything when Content-Length already
+    says so). None when the body is not a multipart form."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return None
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + OVERHEAD:
+        raise collect.TooLarge(limit)
+
+    async def counted():
+        seen = 0
+        async for chunk in request.stream():
+            seen += len(chunk)
+            if seen > limit + OVERHEAD:
+                raise collect.TooLarge(limit)
+            yield chunk
+
+    parser = MultiPartParser(request.headers, counted(), max_files=1, max_fields=10)
+    try:
+        return await parser.parse()
+    except MultiPartException:
+        return None
