@@ -12,6 +12,7 @@ from pathlib import Path
 
 import docx
 import html5lib
+import openpyxl
 import pytest
 from docx.oxml.ns import qn
 
@@ -251,3 +252,280 @@ def test_county_report_pdf_has_page_numbers_in_its_text_layer(soffice, county_xl
         assert (x > width / 2) == (n % 2 == 1), f"page {n} number at x={x} of {width}"
     text = subprocess.run(["pdftotext", pdf, "-"], capture_output=True, text=True).stdout
     assert "青禾县市场监督管理局" in text.split("一、总体情况")[0]
+
+
+# --- the county workbook --------------------------------------------------------------------
+
+
+def _merged_value(ws, row: int, col: int):
+    """A cell's shown value: the top-left value of the merge covering it."""
+    for rng in ws.merged_cells.ranges:
+        if rng.min_row <= row <= rng.max_row and rng.min_col <= col <= rng.max_col:
+            return ws.cell(rng.min_row, rng.min_col).value
+    return ws.cell(row, col).value
+
+
+def _header_depth(ws) -> int:
+    return max(r.max_row for r in ws.merged_cells.ranges if r.min_col == 1 and r.min_row == 2) - 1
+
+
+def test_breakdown_is_headed_by_official_labels_with_ids_hidden(spec21, county_xlsx):
+    from workbook_tools import county
+
+    book = openpyxl.load_workbook(county_xlsx)
+    ws = book[county.BREAKDOWN_SHEET]
+    ids = list(spec21.datapoints)
+    first = 6  # after 单位名称, 单位代码, 单位类型, 状态, 文件
+    assert [ws.cell(1, first + j).value for j in range(len(ids))] == ids
+    assert ws.row_dimensions[1].hidden
+    depth = _header_depth(ws)
+    assert [_merged_value(ws, 2 + depth - 1, c) for c in range(1, first)] == [
+        "单位名称",
+        "单位代码",
+        "单位类型",
+        "状态",
+        "文件",
+    ]
+    for j, dp_id in enumerate(ids):
+        shown = [_merged_value(ws, r, first + j) for r in range(2, 2 + depth)]
+        path = [x for i, x in enumerate(shown) if x and (i == 0 or x != shown[i - 1])]
+        assert path == county.breakdown_path(spec21, dp_id), dp_id
+    col = first + ids.index("t3.deny_secret.natural")
+    shown = [_merged_value(ws, r, col) for r in range(2, 2 + depth)]
+    assert (
+        shown[:4]
+        == [
+            "三、收到和处理政府信息公开申请情况",
+            "三、本年度办理结果",
+            "（三）不予公开",
+            "1.属于国家秘密",
+        ]
+        and shown[-1] == "自然人"
+    )
+    data = list(ws.iter_rows(min_row=depth + 2, values_only=True))
+    assert len(data) == 15 and data[0][0] == "青禾县城关镇"
+    assert ws.freeze_panes == f"B{depth + 2}"
+    assert ws.auto_filter.ref.startswith(f"A{depth + 1}:")
+
+
+def test_breakdown_prints_in_readable_landscape_pages(spec21, county_xlsx):
+    from workbook_tools import county
+
+    ws = openpyxl.load_workbook(county_xlsx)[county.BREAKDOWN_SHEET]
+    depth = _header_depth(ws)
+    assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 9
+    assert ws.print_title_rows == f"$2:${depth + 1}" and ws.print_title_cols == "$A:$A"
+    breaks = [b.id for b in ws.col_breaks.brk]
+    assert breaks, "pages across, not one unreadable page"
+    ids = list(spec21.datapoints)
+    t3 = [j for j, d in enumerate(ids) if d.startswith("t3.")]
+    for b in breaks:  # openpyxl's break id: the last column before the break (1-based)
+        j = b - 5  # the datapoint index of the first column on the new page
+        if j in t3:
+            assert (j - t3[0]) % 7 == 0, "a row of 表三 is never split over two pages"
+    # no merged header runs over a page break: every page shows its own labels
+    for rng in ws.merged_cells.ranges:
+        assert not any(rng.min_col <= b < rng.max_col for b in breaks), rng
+
+
+def test_summary_counts_units_not_files_and_says_when_and_from_where(county_xlsx):
+    from workbook_tools import county
+
+    ws = openpyxl.load_workbook(county_xlsx)[county.SUMMARY_SHEET]
+    lines = [r[0] for r in ws.iter_rows(values_only=True) if r[0]]
+    assert "单位名册：共 13 个单位" in lines and "纳入汇总：8 个单位" in lines
+    by_status = {}
+    for line in lines:
+        m = re.fullmatch(r"(.+)：(\d+) 个单位（(纳入汇总|未纳入汇总)）", line)
+        if m:
+            by_status[m.group(1)] = int(m.group(2))
+    assert by_status == {"已报送通过": 8, "未报送": 1, "未通过校验": 3, "重复": 1}
+    assert sum(by_status.values()) == 13  # the two files of one unit count once
+    made = next(x for x in lines if x.startswith("生成时间："))
+    stamp = datetime.fromisoformat(made.removeprefix("生成时间："))
+    assert abs(stamp - datetime.now(UTC)) < timedelta(minutes=10)
+    assert f"数据来源：{(SAMPLES / 'returned/2025').resolve()}" in lines
+    assert ws.row_dimensions[1].height >= 27
+
+
+def test_every_sheet_has_print_setup_and_unclipped_titles(county_xlsx):
+    from workbook_tools import county, layout
+
+    book = openpyxl.load_workbook(county_xlsx)
+    for ws in book.worksheets:
+        if ws.sheet_state != "visible":
+            continue
+        assert ws.page_setup.paperSize == 9, ws.title
+        title = ws.cell(1, 1).value
+        if title and ws.title not in (
+            county.STATUS_SHEET,
+            county.FINDINGS_SHEET,
+            county.TEXTS_SHEET,
+        ):
+            if ws.title == county.BREAKDOWN_SHEET:
+                continue
+            assert (ws.row_dimensions[1].height or 0) >= 27, ws.title
+    for name in (county.STATUS_SHEET, county.FINDINGS_SHEET):
+        ws = book[name]
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToHeight == 0
+        assert ws.print_title_rows == "$1:$1"
+    assert book[layout.NARRATIVE_SHEET].row_dimensions[1].height >= 27
+
+
+def test_template_check_list_rows_fit_their_wrapped_labels(template_book):
+    from workbook_tools import layout
+
+    ws = template_book[layout.CHECKS_SHEET]
+    assert ws.row_dimensions[1].height >= 27
+    tall = 0
+    for row in ws.iter_rows(min_row=8):
+        where = row[3].value or ""
+        lines = layout.text_lines(where, 40 * 0.85)
+        if lines > 1:
+            tall += 1
+            assert (ws.row_dimensions[row[0].row].height or 15) >= 15 * lines, where
+    assert tall > 0
+
+
+# --- charts ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def county_with_previous(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("county_prev") / "county.xlsx"
+    result = run(
+        "merge",
+        SAMPLES / "returned/2025",
+        "-r",
+        SAMPLES / "roster.csv",
+        "--name",
+        "青禾县",
+        "--previous",
+        SAMPLES / "returned/2024",
+        "-o",
+        out,
+    )
+    assert out.exists(), result.output
+    return out
+
+
+def _chart_tables(ws) -> dict[str, list[tuple]]:
+    """The data tables on the 图表 sheet, by title: rows of (category, values...)."""
+    out, title, rows = {}, None, []
+    for row in ws.iter_rows(min_row=3, max_col=3, values_only=True):
+        if row[0] and row[1] is None and row[2] is None and not rows:
+            title = row[0]
+        elif row[0] is None and row[1] is None:
+            if title and rows:
+                out[title] = rows
+            title, rows = None, []
+        elif title and isinstance(row[1], int | float):
+            rows.append(row)
+    if title and rows:
+        out[title] = rows
+    return out
+
+
+def test_charts_sheet_has_native_charts_over_the_right_figures(spec21, county_with_previous):
+    from openpyxl.chart import BarChart, PieChart
+
+    from workbook_tools import charts, county
+
+    book = openpyxl.load_workbook(county_with_previous)
+    assert book.sheetnames[1] == county.CHARTS_SHEET
+    ws = book[county.CHARTS_SHEET]
+    kinds = [type(c) for c in ws._charts]
+    assert kinds == [BarChart, BarChart, PieChart, BarChart]
+    for chart in ws._charts:
+        for series in chart.series:
+            assert series.val.numRef.f.startswith(f"'{county.CHARTS_SHEET}'!") or (
+                series.val.numRef.f.startswith(f"{county.CHARTS_SHEET}!")
+            )
+    tables = _chart_tables(ws)
+    status = dict((r[0], r[1]) for r in tables[charts.TEXT["zh"]["status"]])
+    assert status == {"已报送通过": 8, "未报送": 1, "未通过校验": 3, "重复": 1}
+    # applications per unit: the units in the total, their 表三 一 总计 from the breakdown
+    per_unit = dict((r[0], r[1]) for r in tables[charts.TEXT["zh"]["per_unit"]])
+    bd = book[county.BREAKDOWN_SHEET]
+    ids = [c.value for c in bd[1]]
+    col = ids.index("t3.new.total")
+    passed = {
+        r[0]: r[col] for r in bd.iter_rows(min_row=2, values_only=True) if r[3] == "已报送通过"
+    }
+    assert per_unit == passed and len(per_unit) == 8
+    # outcome mix: the county totals of （一）…（六）
+    totals = check.check_file(county_with_previous, spec21).filing.values
+    outcomes = tables[charts.TEXT["zh"]["outcomes"]]
+    assert [r[0] for r in outcomes] == [
+        "（一）予以公开",
+        "（二）部分公开",
+        "（三）不予公开",
+        "（四）无法提供",
+        "（五）不予处理",
+        "（六）其他处理",
+    ]
+    assert sum(r[1] for r in outcomes) == totals["t3.total.total"]
+    assert outcomes[0][1] == totals["t3.granted.total"]
+    yoy = tables[charts.TEXT["zh"]["year_on_year"]]
+    assert yoy[0][0] == "本年新收申请" and yoy[0][2] == totals["t3.new.total"]
+    assert (
+        ws.cell(
+            next(
+                i
+                for i, r in enumerate(ws.iter_rows(values_only=True), 1)
+                if r[0] == charts.TEXT["zh"]["year_on_year"]
+            )
+            + 1,
+            3,
+        ).value
+        == "2025年"
+    )
+
+
+def test_html_county_report_has_the_charts_as_inline_svg_without_script(
+    county_with_previous, tmp_path
+):
+    out = tmp_path / "county.html"
+    result = run("report", county_with_previous, "-o", out, "--allow-partial")
+    assert result.exit_code == 0, result.output
+    tree = html5lib.parse(out.read_text(encoding="utf-8"))
+    svgs = tree.findall(".//{http://www.w3.org/2000/svg}svg")
+    assert len(svgs) == 4
+    assert tree.findall(".//h:script", NS) == []
+    assert not any(el.tag.endswith("}script") for svg in svgs for el in svg.iter())
+    titles = [svg.get("aria-label") for svg in svgs]
+    assert titles[0] == "各单位报送情况（单位数）" and "主要数字与上年比较" in titles
+    texts = ["".join(el.itertext()) for el in svgs[1].iter("{http://www.w3.org/2000/svg}text")]
+    assert "青禾县城关镇" in texts
+    again = tmp_path / "again.html"
+    run("report", county_with_previous, "-o", again, "--allow-partial")
+    assert again.read_bytes() == out.read_bytes()  # stable ids: the same bytes
+
+
+def test_chart_labels_are_escaped_text_never_markup():
+    from workbook_tools import charts
+
+    chart = charts.Chart(
+        "per_unit", "t<script>x</script>", "bar", ["<img src=x onerror=1>"], [("n", [3])]
+    )
+    tree = html5lib.parse(f"<div>{charts.svg(chart)}</div>")
+    svg = tree.find(".//{http://www.w3.org/2000/svg}svg")
+    assert not any(el.tag.endswith(("}script", "}img")) for el in svg.iter())
+    texts = ["".join(el.itertext()) for el in svg.iter("{http://www.w3.org/2000/svg}text")]
+    assert "<img src=x onerror=1>" in texts
+
+
+def test_outputs_get_the_normal_file_mode(county_xlsx, tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "county.md"
+        run("report", county_xlsx, "-o", out, "--allow-partial")
+        book = tmp_path / "again.xlsx"
+        run("merge", SAMPLES / "returned/2025", "-r", SAMPLES / "roster.csv", "-o", book)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
+    assert stat.S_IMODE(book.stat().st_mode) == 0o644

@@ -603,7 +603,7 @@ def merge(
                 _print(_merge_summary(result, lang), err=True)
                 _print(_say(lang, "nothing_merged"), err=True)
                 raise typer.Exit(2)
-            county.write(result, output, lang.value, sources=paths)
+            county.write(result, output, lang.value, sources=paths, previous=previous)
             if long is not None:
                 merge_module.write_long(result, long)
             _print(_merge_summary(result, lang))

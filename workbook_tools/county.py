@@ -22,7 +22,7 @@ from typing import Any
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
-from . import __version__, layout, template
+from . import __version__, charts, layout, template
 from .files import temp_beside
 from .findings import Severity
 from .merge import STATUS_TEXT, Result
@@ -33,6 +33,7 @@ BREAKDOWN_SHEET = "分单位明细"
 FINDINGS_SHEET = "问题清单"
 TEXTS_SHEET = "各单位文字"
 SUMMARY_SHEET = "汇总说明"
+CHARTS_SHEET = "图表"
 
 TEXT = {
     "zh": {
@@ -64,6 +65,7 @@ TEXT = {
             "纳入汇总",
         ],
         "breakdown_cols": ["单位名称", "单位代码", "单位类型", "状态", "文件"],
+        "id_row": "数据项编号",
         "findings_cols": ["单位名称", "文件", "级别", "代码", "位置", "说明"],
         "texts_cols": ["单位名称", "状态"],
         "yes": "是",
@@ -100,6 +102,7 @@ TEXT = {
             "In total",
         ],
         "breakdown_cols": ["Unit", "Code", "Kind", "Status", "File"],
+        "id_row": "datapoint id",
         "findings_cols": ["Unit", "File", "Severity", "Code", "Where", "Message"],
         "texts_cols": ["Unit", "Status"],
         "yes": "yes",
@@ -203,6 +206,70 @@ def coverage(result: Result, sources: list[Path] | None = None) -> Coverage:
     return cov
 
 
+def text_width(text: str) -> float:
+    """Width in full-width characters: ASCII counts half."""
+    return sum(0.5 if ord(ch) < 0x2E80 else 1.0 for ch in text)
+
+
+def breakdown_path(spec, dp_id: str) -> list[str]:
+    """A datapoint's official labels from the table down: the table's heading, the block's
+    caption (表二), the row labels, the column labels."""
+    dp = spec.datapoints[dp_id]
+    table = spec.table(dp.table)
+    caption = table.blocks[dp.block].caption if len(table.blocks) > 1 else None
+    labels = [table.heading, caption, *(lab for _, lab in dp.row_labels)]
+    labels += [lab for _, lab in dp.col_labels]
+    return [lab for lab in labels if lab]
+
+
+def _header_spans(paths: list[list[str]], depth: int, breaks: set[int] = frozenset()):
+    """Merged header cells over columns whose label paths agree: (level, last level of the
+    path, first column, last column, text); a path's last label reaches down to ``depth``.
+    A merge ends at a page break (column index in ``breaks``), so every printed page shows
+    its labels instead of the blank part of a merge centred on another page."""
+    for level in range(depth):
+        start = None
+        for j in range(len(paths) + 1):
+            here = paths[j][: level + 1] if j < len(paths) and len(paths[j]) > level else None
+            if start is not None and (here != paths[start][: level + 1] or j in breaks):
+                yield level, len(paths[start]) - 1, start, j - 1, paths[start][level]
+                start = None
+            if start is None and here is not None:
+                start = j
+
+
+PRINT_SCALE = 70  # percent: three rows of 表三 (21 columns) across one landscape page
+# A4 landscape less 2 x 0.4 inch margins, in 96-dpi pixels at PRINT_SCALE, less a third for
+# LibreOffice and WPS, whose default font draws the same column widths wider than Excel's.
+PRINT_WIDTH_PX = int(1040 * 100 / PRINT_SCALE / 1.35)
+
+
+def _px(width: float) -> int:
+    return int(width * 7 + 5)  # xlsxwriter's column width to pixels for the default font
+
+
+def _page_breaks(spec, ids: list[str], first: int, widths: list[float]) -> list[int]:
+    """Columns before which a printed page starts: a new table, or a row group of a table
+    (its row labels) that would not fit on the page beside the repeated unit column."""
+    room = PRINT_WIDTH_PX - _px(widths[0])
+    groups: list[tuple[int, int, bool]] = []  # first column, pixels, starts a table
+    for j, dp_id in enumerate(ids):
+        dp = spec.datapoints[dp_id]
+        key = (dp.table, dp.block, dp.row_labels)
+        prev = spec.datapoints[ids[j - 1]] if j else None
+        if prev is None or key != (prev.table, prev.block, prev.row_labels):
+            groups.append((first + j, 0, prev is None or prev.table != dp.table))
+        start, px, new_table = groups[-1]
+        groups[-1] = (start, px + _px(widths[first + j]), new_table)
+    breaks, used = [], sum(_px(w) for w in widths[1:first])
+    for start, px, new_table in groups:
+        if used and (new_table or used + px > room):
+            breaks.append(start)
+            used = 0
+        used += px
+    return breaks
+
+
 class _Streamed(Worksheet):
     """A constant-memory sheet that can record a merged range after its rows are written."""
 
@@ -255,22 +322,88 @@ class _Rows:
                 ws.add_merge(*m)
 
 
-def write(result: Result, out: Path, lang: str = "zh", sources: list[Path] | None = None) -> Path:
+def write(
+    result: Result,
+    out: Path,
+    lang: str = "zh",
+    sources: list[Path] | None = None,
+    previous: Path | None = None,
+) -> Path:
     """Write the county workbook atomically to ``out``; ``sources`` are the files and folders
-    that were merged (named in 汇总说明)."""
+    that were merged (named in 汇总说明), ``previous`` last year's (for the year-on-year chart)."""
     fd, tmp = temp_beside(out)
     os.close(fd)
     try:
-        _Writer(result, Path(tmp), lang, coverage(result, sources)).write()
+        cov = coverage(result, sources)
+        _Writer(result, Path(tmp), lang, cov, chart_data(result, cov, lang, previous)).write()
         os.replace(tmp, out)  # same folder: readers see the old file or the whole new one
     finally:
         Path(tmp).unlink(missing_ok=True)
     return out
 
 
+def chart_data(
+    result: Result, cov: Coverage, lang: str, previous: Path | None = None
+) -> list[charts.Chart]:
+    """The county's charts: unit status, applications per unit, outcome mix, and with last
+    year's files the headline figures against last year's (the same units' files summed, or
+    last year's county workbook as it is)."""
+    zh = lang == "zh"
+    labels = {s: v[0 if zh else 1] for s, v in STATUS_TEXT.items()}
+    labels["provisional"] = TEXT[lang]["provisional_units"]
+    out = [charts.status_chart(cov.by_status(), labels, lang)]
+    spec = result.spec
+    if charts.RECEIVED in spec.datapoints:
+        received = [
+            (e.unit, float(result.values_of(record).get(charts.RECEIVED) or 0))
+            for e, record in result.records(result.included)
+        ]
+        if received:
+            out.append(charts.per_unit_chart(received, lang))
+    if charts.outcome_groups(spec):
+        out.append(charts.outcomes_chart(spec, result.totals, lang))
+    if previous is not None:
+        last, matched = _last_year(result, previous)
+        if matched:
+            out.append(
+                charts.year_on_year_chart(
+                    spec, result.totals, last, result.year, lang, matched, len(result.included)
+                )
+            )
+    return out
+
+
+def _last_year(result: Result, previous: Path) -> tuple[dict[str, Any], int]:
+    """Last year's figures for the units in this year's total, and how many were found."""
+    from . import check
+    from .filing import Filing
+
+    spec = result.spec
+    if previous.is_file():
+        last = check.read_any(previous, spec)
+        if not last.readable:
+            return {}, 0
+        return spec.compute({i: last.values.get(i) for i in spec.inputs}), len(result.included)
+    finder = check.previous_finder(spec, previous)
+    sums: dict[str, float] = defaultdict(float)
+    matched = 0
+    for e in result.included:
+        last = finder(Filing(e.path or "", unit=e.unit, code=e.code, year=e.year))
+        if last is None or not last.readable or (e.year and last.year != e.year - 1):
+            continue
+        matched += 1
+        for k, v in spec.compute({i: last.values.get(i) for i in spec.inputs}).items():
+            if isinstance(v, int | float):
+                sums[k] += v
+    return dict(sums), matched
+
+
 class _Writer:
-    def __init__(self, result: Result, path: Path, lang: str, cov: Coverage):
+    def __init__(
+        self, result: Result, path: Path, lang: str, cov: Coverage, charts_: list[charts.Chart]
+    ):
         self.r, self.lang, self.t, self.cov = result, lang, TEXT[lang], cov
+        self.charts = charts_
         self.spec = result.spec
         self.layout = layout.build(self.spec)
         self.wb = xlsxwriter.Workbook(
@@ -329,6 +462,15 @@ class _Writer:
             "section": self.wb.add_format({**base, "bold": True, "font_size": 12, "bottom": 1}),
             "cell": self.wb.add_format({**base, "border": 1}),
             "wrap": self.wb.add_format({**base, "border": 1, "text_wrap": True, "valign": "top"}),
+            "small_header": self.wb.add_format(
+                {
+                    **base,
+                    **border,
+                    "font_size": 9,
+                    "align": "center",
+                    "bg_color": template.COLORS["header"],
+                }
+            ),
         }
         self.unit = Unit(result.name or self.t["default_name"], "", "政府")
 
@@ -338,6 +480,7 @@ class _Writer:
     def write(self) -> None:
         r = self.r
         self._summary(self.sheet(SUMMARY_SHEET))
+        self._charts(self.sheet(CHARTS_SHEET))
         self._info(self.sheet(layout.INFO_SHEET))
         for table in self.spec.tables:
             self._table(self.sheet(table.sheet), self.layout.tables[table.id])
@@ -351,6 +494,7 @@ class _Writer:
         values["merged_units"] = str(len(r.included))
         values["provisional"] = "1" if r.provisional else "0"
         values["coverage"] = self.cov.to_json()
+        values["charts"] = charts.to_json(self.charts)[:32_000]
         for row, (k, v) in enumerate(values.items()):
             meta.write_string(row, 0, k)
             meta.write_string(row, 1, v)
@@ -403,10 +547,71 @@ class _Writer:
         ws.set_paper(9)
         ws.fit_to_pages(1, 0)
 
+    def _charts(self, ws) -> None:
+        """Each chart's figures as a small table (what the chart plots, readable and printable
+        on its own) with the native Excel chart beside it."""
+        ws.set_column(0, 0, 30)
+        ws.set_column(1, 2, 11)
+        ws.set_row(0, 30)
+        ws.write_string(0, 0, CHARTS_SHEET, self.f["title"])
+        row = 2
+        font = {"name": template.FONT, "size": 10}
+        for chart in self.charts:
+            n = len(chart.categories)
+            ws.write_string(row, 0, chart.title, self.f["section"])
+            head = row + 1
+            ws.write_string(head, 0, "", self.f["header"])
+            for j, (name, _) in enumerate(chart.series):
+                ws.write_string(head, 1 + j, name, self.f["header"])
+            for i, category in enumerate(chart.categories):
+                ws.write_string(head + 1 + i, 0, category, self.f["cell"])
+                for j, (_, values) in enumerate(chart.series):
+                    ws.write_number(head + 1 + i, 1 + j, values[i], self.f["cell"])
+            kind = {"bar": "bar", "column": "column", "pie": "pie"}[chart.kind]
+            xl = self.wb.add_chart({"type": kind})
+            for j in range(len(chart.series)):
+                series = {
+                    "name": [CHARTS_SHEET, head, 1 + j],
+                    "categories": [CHARTS_SHEET, head + 1, 0, head + n, 0],
+                    "values": [CHARTS_SHEET, head + 1, 1 + j, head + n, 1 + j],
+                    "data_labels": {"value": True, "font": font},
+                }
+                if kind == "pie":
+                    series["data_labels"] = {
+                        "percentage": True,
+                        "category": True,
+                        "leader_lines": True,
+                        "font": font,
+                    }
+                xl.add_series(series)
+            xl.set_title({"name": chart.title, "name_font": {**font, "size": 12, "bold": True}})
+            if kind == "pie":
+                xl.set_legend({"position": "right", "font": font})
+            else:
+                xl.set_legend(
+                    {"position": "bottom", "font": font}
+                    if len(chart.series) > 1
+                    else {"none": True}
+                )
+                xl.set_x_axis({"num_font": font})
+                xl.set_y_axis({"num_font": font, "major_gridlines": {"visible": True}})
+                if kind == "bar":  # the first category on top, as in the table; values below
+                    xl.set_y_axis({"reverse": True, "crossing": "max", "num_font": font})
+            height = max(300, 22 * n * len(chart.series) + 90) if kind == "bar" else 320
+            xl.set_size({"width": 640, "height": height})
+            ws.insert_chart(row, 4, xl, {"object_position": 1})
+            rows = max(n + 2, -(-height // 20))
+            row += rows + 2
+        ws.set_paper(9)
+        ws.fit_to_pages(1, 0)
+
     def _info(self, ws) -> None:
         ws.set_column(0, 0, 16)
         ws.set_column(1, 1, 44)
+        ws.set_row(0, 30)
         ws.write_string(0, 0, layout.INFO_SHEET, self.f["title"])
+        ws.set_paper(9)
+        ws.fit_to_pages(1, 0)
         values = {
             "unit": self.unit.name,
             "code": "",
@@ -444,7 +649,8 @@ class _Writer:
                 rows.put(place.row, place.col, "number", value, fmt)
         for i, width in enumerate(tl.col_widths):
             ws.set_column(i, i, width)
-        for row, height in sorted(tl.row_heights.items()):
+        heights = {layout.TITLE_ROW: 28.0, **tl.row_heights}  # a 16-point title, not clipped
+        for row, height in sorted(heights.items()):
             ws.set_row(row, height)
         rows.write(ws)
         ws.set_paper(9)
@@ -456,7 +662,10 @@ class _Writer:
     def _narrative(self, ws) -> None:
         ws.set_column(0, 0, 22)
         ws.set_column(1, 1, layout.NARRATIVE_TEXT_WIDTH)
+        ws.set_row(0, 30)
         ws.write_string(0, 0, layout.NARRATIVE_SHEET, self.f["title"])
+        ws.set_paper(9)
+        ws.fit_to_pages(1, 0)
         for section in self.spec.sections:
             if not section.fields:
                 continue
@@ -496,19 +705,55 @@ class _Writer:
                     ws.write_string(i, col, value, self.f["cell"])
         ws.autofilter(0, 0, len(ordered), len(t["status_cols"]) - 1)
         ws.freeze_panes(1, 0)
+        self._print_wide(ws, header=(0, 0))
 
     def _breakdown(self, ws) -> None:
+        """One row per readable file, one column per datapoint, headed by the official labels
+        (table · block · row labels · column labels) in merged header rows like the official
+        tables; the datapoint ids in a hidden first row, for machines."""
         spec, t = self.spec, self.t
         fixed = t["breakdown_cols"]
         ids = list(spec.datapoints)
-        for col, head in enumerate(fixed):
-            ws.write_string(0, col, head, self.f["header"])
-            ws.write_blank(1, col, None, self.f["header"])
+        paths = [breakdown_path(spec, dp_id) for dp_id in ids]
+        depth = max(len(p) for p in paths)
+        head = _Rows()
+        # Narrow columns where a table has many (表三's 175), wider for the few of 表二 and 表四
+        per_table = {
+            t.id: sum(1 for d in ids if spec.datapoints[d].table == t.id) for t in spec.tables
+        }
+        widths = [24, 8, 8, 12, 30] + [
+            5 if per_table[spec.datapoints[d].table] > 40 else 9 for d in ids
+        ]
+        head.put(0, 0, "text", t["id_row"], self.f["note"])
         for j, dp_id in enumerate(ids):
-            ws.write_string(0, len(fixed) + j, spec.datapoints[dp_id].label(), self.f["header"])
-        for j, dp_id in enumerate(ids):
-            ws.write_string(1, len(fixed) + j, dp_id, self.f["note"])
-        row = 2
+            head.put(0, len(fixed) + j, "text", dp_id, self.f["note"])
+        breaks = _page_breaks(spec, ids, len(fixed), widths)
+        cells = [(text, 1, c, depth, c) for c, text in enumerate(fixed)]
+        cells += [
+            (text, r + 1, len(fixed) + a, r + 1 if r < last else depth, len(fixed) + b)
+            for r, last, a, b, text in _header_spans(paths, depth, {b - len(fixed) for b in breaks})
+        ]
+        heights = {r: 15.0 for r in range(1, depth + 1)}
+        for text, r, c, last_r, last_c in cells:
+            fmt = self.f["header"] if c < len(fixed) or r == 1 else self.f["small_header"]
+            head.label(r, c, last_r, last_c, text, fmt)
+            room = sum(widths[c : last_c + 1]) / 1.8  # characters of 9-point 宋体 per line
+            need = 12.5 * max(1, -int(-text_width(text) // max(room, 1))) + 4
+            if last_r == r:
+                heights[r] = max(heights[r], need)
+        for text, r, c, last_r, last_c in cells:  # spans over rows: the last row takes the rest
+            room = sum(widths[c : last_c + 1]) / 1.8
+            need = 12.5 * max(1, -int(-text_width(text) // max(room, 1))) + 4
+            have = sum(heights[x] for x in range(r, last_r + 1))
+            if have < need:
+                heights[last_r] += need - have
+        for c, width in enumerate(widths):
+            ws.set_column(c, c, width)
+        ws.set_row(0, None, None, {"hidden": True})
+        for r, height in heights.items():
+            ws.set_row(r, height)
+        head.write(ws)
+        row = depth + 1
         readable = [e for e in self.r.entries if e.offset is not None]
         for e, record in self.r.records(readable):
             if not record["readable"]:
@@ -523,9 +768,29 @@ class _Writer:
                 if isinstance(v, int | float):
                     ws.write_number(row, len(fixed) + j, v)
             row += 1
-        ws.set_column(0, 0, 24)
-        ws.freeze_panes(2, 1)
-        ws.autofilter(1, 0, max(row - 1, 1), len(fixed) + len(ids) - 1)
+        ws.freeze_panes(depth + 1, 1)
+        ws.autofilter(depth, 0, max(row - 1, depth), len(fixed) + len(ids) - 1)
+        # Printed across as many landscape pages as it takes, never one page wide: 200-odd
+        # columns on one sheet of paper would be type of a fraction of a millimetre. Each page
+        # repeats the header rows and the unit names, and breaks only between whole rows of
+        # the official tables (a row of 表三 is its 7 columns), starting each table afresh.
+        ws.set_paper(9)
+        ws.set_landscape()
+        ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+        ws.repeat_rows(1, depth)
+        ws.repeat_columns(0, 0)
+        ws.set_print_scale(PRINT_SCALE)
+        ws.set_v_pagebreaks(breaks)
+
+    @staticmethod
+    def _print_wide(ws, header: tuple[int, int] | None = None) -> None:
+        """A4 landscape, one page wide (as many pages down as needed), header rows repeated."""
+        ws.set_paper(9)
+        ws.set_landscape()
+        ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+        ws.fit_to_pages(1, 0)
+        if header is not None:
+            ws.repeat_rows(*header)
 
     def _findings(self, ws) -> None:
         t, spec = self.t, self.spec
@@ -567,6 +832,7 @@ class _Writer:
             row += 1
         ws.autofilter(0, 0, max(row - 1, 1), len(t["findings_cols"]) - 1)
         ws.freeze_panes(1, 0)
+        self._print_wide(ws, header=(0, 0))
 
     def _texts(self, ws) -> None:
         spec, t = self.spec, self.t
@@ -586,3 +852,9 @@ class _Writer:
                 ws.write_string(row, 2 + j, record["texts"].get(field.id, ""), self.f["wrap"])
             row += 1
         ws.freeze_panes(1, 1)
+        # Ten narrative columns cannot be read one page wide: pages across, each with the
+        # header row and the unit names.
+        ws.set_paper(9)
+        ws.set_landscape()
+        ws.repeat_rows(0, 0)
+        ws.repeat_columns(0, 0)

@@ -66,6 +66,8 @@ class Document:
     notice: str = ""
     coverage: list[str] = field(default_factory=list)  # a county total: whom it covers
     partial: bool = False  # some units missing, left out or provisional
+    charts: list = field(default_factory=list)  # a county total's charts (charts.Chart)
+    charts_heading: str = ""
 
 
 TITLE_CAPACITY = 20.0  # 二号 (22 pt) characters on one line of the 156 mm type area

@@ -54,6 +54,7 @@ TEXT = {
         "coverage_provisional": "未通过校验、按临时数纳入汇总（{n} 个）：{names}。",
         "coverage_outside": "另有 {n} 个文件不属于名册所列单位，未纳入汇总。",
         "more": "等 {n} 个",
+        "charts": "附：图表",
         "sep": "、",
     },
     "en": {
@@ -79,6 +80,7 @@ TEXT = {
         "coverage_provisional": "Failed the checks, included as provisional figures ({n}): {names}.",
         "coverage_outside": "{n} further files belong to no roster unit and are left out.",
         "more": "and {n} more",
+        "charts": "Appendix: charts",
         "sep": ", ",
     },
 }
@@ -165,6 +167,14 @@ def coverage(meta: dict[str, str], unit: str, lang: str = "zh") -> tuple[list[st
     return lines, partial
 
 
+def charts_of(meta: dict[str, str]) -> list:
+    if not meta.get("charts"):
+        return []
+    from . import charts
+
+    return charts.from_json(meta["charts"])
+
+
 def build(
     filing: Filing,
     lang: str = "zh",
@@ -219,6 +229,8 @@ def build(
         notice=t["unverified"] if unverified else "",
         coverage=covered,
         partial=partial,
+        charts=charts_of(filing.meta),
+        charts_heading=t["charts"],
     )
 
 
@@ -268,7 +280,15 @@ def _environment(fmt: str):
 
 
 def html(doc: Document) -> str:
-    return _environment("html").get_template("report.html.j2").render(doc=doc)
+    svgs = []
+    if doc.charts:
+        from markupsafe import Markup
+
+        from . import charts
+
+        # pygal's XML writer escaped every label; the SVG goes into the page as markup.
+        svgs = [Markup(charts.svg(c, i)) for i, c in enumerate(doc.charts)]
+    return _environment("html").get_template("report.html.j2").render(doc=doc, charts=svgs)
 
 
 def markdown(doc: Document) -> str:

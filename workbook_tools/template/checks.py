@@ -21,6 +21,7 @@ def write(b: Book, ws) -> dict[str, str]:
     ws.set_column(4, 4, 24)
     ws.set_column(5, 5, 7)
     ws.merge_range(0, 0, 0, 5, t["checks_title"], b.f["title"])
+    ws.set_row(0, 28)  # the 16-point title, not clipped
     header_row, first = 7, 8
     rows = [(rule, inst) for rule, inst in spec.instances()]
     last = first + len(rows) - 1
@@ -45,8 +46,13 @@ def write(b: Book, ws) -> dict[str, str]:
         place = b.layout.place(f"check.{inst.key}")
         ws.write_string(r, 0, inst.code, b.f["small"])
         ws.write_string(r, 1, sev[rule.severity.value], b.f["small"])
-        ws.write_string(r, 2, rule.name.get(b.lang), b.f["check_label"])
-        ws.write_string(r, 3, spec.where(inst, b.lang), b.f["check_label"])
+        name, where = rule.name.get(b.lang), spec.where(inst, b.lang)
+        ws.write_string(r, 2, name, b.f["check_label"])
+        ws.write_string(r, 3, where, b.f["check_label"])
+        # Wrapped labels get the rows they need, or they run over the next check's row.
+        lines = max(layout.text_lines(name, 16 * 0.85), layout.text_lines(where, 40 * 0.85))
+        if lines > 1:
+            ws.set_row(r, 15 * lines)
         ws.write_url(r, 4, f"internal:{place.ref()}", b.f["link"], f"{place.sheet}!{place.a1}")
         shown = rules.PASS if b.passes[inst.key] else rules.FAIL
         ws.write_formula(r, 5, "=" + place.ref(layout.CHECKS_SHEET), b.f["check"], shown)
