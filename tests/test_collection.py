@@ -99,3 +99,73 @@ def test_merge_that_cannot_run_writes_nothing(tmp_path, spec21, args):
     done = run("merge", folder, *args)
     assert done.exit_code == 2, done.output
     assert _tree(tmp_path) == before
+
+
+# --- equations name every cell ------------------------------------------------------------
+
+T3 = "表三 依申请公开"
+
+
+def _check_json(path, *more):
+    import json
+
+    done = run("check", path, *more, "--format", "json")
+    return json.loads(done.stdout)["files"][0]["findings"]
+
+
+def test_an_equation_finding_lists_every_cell_and_the_feedback_marks_them(tmp_path, spec21):
+    import openpyxl
+
+    from workbook_tools.template import COLORS
+
+    values = wb.base_values(spec21)
+    values["t3.new.natural"] += 1  # the mistake is in 本年新收 (D7), not in 结转下年度 (D31)
+    path = wb.write(tmp_path, wb.render(spec21, spec21.compute(values)))
+    (r1,) = [f for f in _check_json(path) if f["code"] == "R1"]
+    assert r1["cell"] == "D31"
+    assert r1["cells"] == [f"{T3}!D31", f"{T3}!D7", f"{T3}!D8", f"{T3}!D30"]
+    text = run("check", path).stdout
+    assert f"{T3}!D31（及 D7、D8、D30）" in text
+    feedback = tmp_path / "feedback"
+    run("check", path, "--annotate", feedback)
+    (out,) = feedback.iterdir()
+    ws = openpyxl.load_workbook(out)[T3]
+    fill = "FF" + COLORS["error_fill"].lstrip("#")
+    for a1 in ("D7", "D8", "D30", "D31"):
+        assert ws[a1].fill.fgColor.rgb == fill, a1
+        assert "[R1]" in ws[a1].comment.text
+    assert ws["E7"].fill.fgColor.rgb != fill  # the next column is not part of it
+
+
+@pytest.mark.parametrize("code", ["R2", "R3", "R4", "W1"])
+def test_every_equation_rule_names_all_its_cells(tmp_path, spec21, code):
+    """Each equation broken (a total typed over, or W1's inputs out of line): the finding lists
+    every cell of the equation, anchor first."""
+    from workbook_tools import layout
+
+    values = wb.base_values(spec21)
+    inst = spec21.rule(code).instances[0]
+    if code == "W1":
+        issued = next(c for c in inst.cells if c.endswith(".issued"))
+        values[issued] = sum(values[c] for c in inst.cells) + 1
+        data = wb.render(spec21, spec21.compute(values))
+    else:
+        total = next(c for c in inst.cells if spec21.datapoints[c].computed)
+        place = layout.build(spec21).place(total)
+        data = wb.type_over_formula(wb.render(spec21, values), place.sheet, place.a1, 999)
+    path = wb.write(tmp_path, data)
+    found = [f for f in _check_json(path) if f["code"] == code]
+    assert found, code
+    f = found[0]
+    assert f["cells"][0] == f"{f['sheet']}!{f['cell']}"
+    assert len(f["cells"]) == len(set(inst.cells) | {inst.at}) > 2
+
+
+def test_cross_year_equation_names_this_years_cells(tmp_path, spec21):
+    now = wb.base_values(spec21)
+    then = dict(now)
+    then["t2.normative.in_force"] += 3  # in force now ≠ last year's + issued − repealed
+    prev = wb.write(tmp_path, wb.render(spec21, spec21.compute(then), year=2023), "prev.xlsx")
+    path = wb.write(tmp_path, wb.render(spec21, spec21.compute(now)))
+    (x2,) = [f for f in _check_json(path, "--previous", prev) if f["code"] == "X2"]
+    assert len(x2["cells"]) == 3 and x2["cells"][0] == f"{x2['sheet']}!{x2['cell']}"

@@ -30,14 +30,14 @@ def feedback(report: Report, spec: Spec, lang: str = "zh") -> template.Feedback:
         message = f.message(lang, spec)
         key = f.datapoint
         rows.append(template.FeedbackRow(level.value, f.code, key, f.location(lang), message))
-        if key is None:
-            continue
-        if key in marks:
-            severity, text = marks[key]
-            worse = "error" if Severity.ERROR in (level, Severity(severity)) else severity
-            marks[key] = (worse, f"{text}\n[{f.code}] {message}")
-        else:
-            marks[key] = (level.value, f"[{f.code}] {message}")
+        # An equation marks every cell in it: the mistake may be in any of them.
+        for k in f.datapoints or ((key,) if key is not None else ()):
+            if k in marks:
+                severity, text = marks[k]
+                worse = "error" if Severity.ERROR in (level, Severity(severity)) else severity
+                marks[k] = (worse, f"{text}\n[{f.code}] {message}")
+            else:
+                marks[k] = (level.value, f"[{f.code}] {message}")
     return template.Feedback(marks, rows)
 
 

@@ -132,7 +132,8 @@ def _rules(filing: Filing, spec: Spec, sheet: Mapping, true: Mapping) -> list[Fi
         left, right = rules.side_values(inst, values)
         args = {"where": spec.where(inst), "left": number_text(left), "right": number_text(right)}
         summary = all(spec.datapoints[c].computed for c in inst.cells)
-        failing.append((summary, Finding(rule.code, args, **filing.at(inst.at))))
+        where = filing.at_all([inst.at, *inst.cells])
+        failing.append((summary, Finding(rule.code, args, **where)))
     plain = [f for summary, f in failing if not summary]
     return plain or [f for _, f in failing]
 
@@ -165,7 +166,7 @@ def cross_year(filing: Filing, previous: Filing, true: Mapping) -> list[Finding]
                 "now": number_text(true[now_id]),
                 "then": number_text(last[then_id]),
             }
-            finding = Finding("X1", args, **filing.at(now_id))
+            finding = Finding("X1", args, **filing.at_all([now_id]))
             carried.append((spec.datapoints[now_id].computed, finding))
     # The 总计 column only repeats the columns' own mismatch, as with R1 (see _rules).
     plain = [f for total, f in carried if not total]
@@ -181,7 +182,7 @@ def cross_year(filing: Filing, previous: Filing, true: Mapping) -> list[Finding]
                     "expected": number_text(expected),
                     "then": number_text(last[ids[0]]),
                 }
-                out.append(Finding("X2", args, **filing.at(ids[0])))
+                out.append(Finding("X2", args, **filing.at_all(ids)))
     watched = [
         d
         for d in spec.datapoints.values()

@@ -41,6 +41,17 @@ class Filing:
     saved_at: str = ""  # when the workbook says it was last saved (ISO 8601), if it says
     readable: bool = False  # the file was read as a filing of ``spec`` (else see findings)
 
+    def at_all(self, keys: list[str] | tuple[str, ...]) -> dict[str, Any]:
+        """Location keywords for a finding over several cells: the first key is the anchor;
+        ``cells`` and ``datapoints`` list all of them (those this file holds), anchor first."""
+        keys = list(dict.fromkeys(keys))
+        here = [k for k in keys if k in self.sources and k not in self.lines]
+        return {
+            **self.at(keys[0]),
+            "cells": tuple(f"{self.sources[k].sheet}!{self.sources[k].cell}" for k in here),
+            "datapoints": tuple(here),
+        }
+
     def at(self, key: str) -> dict[str, str | None]:
         """Finding location keywords for a datapoint or field id."""
         src = self.sources.get(key)

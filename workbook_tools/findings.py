@@ -282,6 +282,10 @@ class Finding:
     datapoint: str | None = None
     line: int | None = None  # a line of a text input (roster row, published report line)
     severity: Severity | None = None  # None: the registry's severity for the code
+    # Every cell of an equation (R1–R4, W1, X1, X2), the anchor first: ``sheet!A1`` addresses
+    # and the datapoints they hold, so a clerk sees the whole row or column to look at.
+    cells: tuple[str, ...] = ()
+    datapoints: tuple[str, ...] = ()
 
     def entry(self, spec: Spec | None = None) -> Code:
         return all_codes(spec)[self.code]

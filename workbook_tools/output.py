@@ -98,7 +98,14 @@ def text(reports: Sequence[Report], spec: Spec, lang: str = "zh", style=None) ->
 def _place(finding, lang: str) -> str:
     """Where in the file (the file itself heads the group): sheet!cell, sheet, or line."""
     if finding.sheet and finding.cell:
-        return f"{finding.sheet}!{finding.cell}"
+        others = [
+            c.rpartition("!")[2] if c.startswith(finding.sheet + "!") else c
+            for c in finding.cells[1:]
+        ]
+        also = (
+            ("（及 " + "、".join(others) + "）") if lang == "zh" else f" (and {', '.join(others)})"
+        )
+        return f"{finding.sheet}!{finding.cell}" + (also if others else "")
     if finding.line is not None:
         return f"第{finding.line}行" if lang == "zh" else f"line {finding.line}"
     return finding.sheet or ""
@@ -126,6 +133,8 @@ def as_json(reports: Sequence[Report], spec: Spec, lang: str = "zh") -> str:
                         "file": x.file,
                         "sheet": x.sheet,
                         "cell": x.cell,
+                        "cells": list(x.cells)
+                        or ([f"{x.sheet}!{x.cell}"] if x.sheet and x.cell else []),
                         "datapoint": x.datapoint,
                         "line": x.line,
                         "args": {k: v for k, v in x.args.items()},
