@@ -169,3 +169,110 @@ def test_cross_year_equation_names_this_years_cells(tmp_path, spec21):
     path = wb.write(tmp_path, wb.render(spec21, spec21.compute(now)))
     (x2,) = [f for f in _check_json(path, "--previous", prev) if f["code"] == "X2"]
     assert len(x2["cells"]) == 3 and x2["cells"][0] == f"{x2['sheet']}!{x2['cell']}"
+
+
+# --- merge: the newest resubmission wins ------------------------------------------------------
+
+
+def _saved(data: bytes, when: str) -> bytes:
+    """The workbook as saved at ``when`` (docProps/core.xml's dcterms:modified)."""
+    import re
+
+    def change(xml: bytes) -> bytes:
+        return re.sub(
+            rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+            rb"\g<1>" + when.encode() + rb"\g<2>",
+            xml,
+        )
+
+    return wb.edit_part(data, "docProps/core.xml", change)
+
+
+def _roster(tmp_path) -> object:
+    path = tmp_path / "名册.csv"
+    path.write_text("单位名称,单位代码,单位类型\n徐营镇,101,乡镇\n城关镇,102,乡镇\n", "utf-8")
+    return path
+
+
+def _unit_file(folder, spec21, name: str, saved: str, mtime: float, unit=None, **changes):
+    values = wb.base_values(spec21)
+    values.update(changes)
+    data = wb.render(spec21, spec21.compute(values), unit=unit or wb.UNIT)
+    path = folder / name
+    path.write_bytes(_saved(data, saved))
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+def _status_rows(path):
+    import openpyxl
+
+    from workbook_tools import county
+
+    book = openpyxl.load_workbook(path, read_only=True)
+    rows = list(book[county.STATUS_SHEET].iter_rows(min_row=2, values_only=True))
+    return {r[6]: (r[4], r[5]) for r in rows if r[6]}
+
+
+def test_newest_resubmission_is_used_by_default(tmp_path, spec21):
+    folder = tmp_path / "收回 2025"
+    folder.mkdir()
+    # The first file was saved first but copied later (a newer file time): the workbook's own
+    # saved time decides.
+    _unit_file(folder, spec21, "徐营镇.xlsx", "2026-01-05T09:00:00Z", 2_000_000_000)
+    _unit_file(
+        folder,
+        spec21,
+        "徐营镇（修改后）.xlsx",
+        "2026-01-09T16:30:00Z",
+        1_900_000_000,
+        **{"t2.licensing.decisions": 40},
+    )
+    other = wb.Unit("城关镇", "102", "乡镇")
+    _unit_file(folder, spec21, "城关镇.xlsx", "2026-01-06T00:00:00Z", 1_900_000_000, unit=other)
+    out = tmp_path / "汇总.xlsx"
+    done = run("merge", folder, "-r", _roster(tmp_path), "-o", out)
+    assert done.exit_code == 1, done.output  # a superseded file needs no action, but is listed
+    rows = _status_rows(out)
+    assert rows["徐营镇（修改后）.xlsx"][0] == "已报送通过"
+    assert "替换了较早的 1 个（徐营镇.xlsx）" in rows["徐营镇（修改后）.xlsx"][1]
+    assert rows["徐营镇.xlsx"] == ("已被替换", "已由较新的文件“徐营镇（修改后）.xlsx”替换")
+    assert (
+        "选用最新的“徐营镇（修改后）.xlsx”" in done.output
+        and "已被替换 1 个：徐营镇.xlsx" in done.output
+    )
+    from workbook_tools import check
+
+    total = check.check_file(out, spec21).filing.values["t2.licensing.decisions"]
+    assert total == 40 + wb.base_values(spec21)["t2.licensing.decisions"]  # the newer one's
+
+    none = tmp_path / "none.xlsx"
+    done = run("merge", folder, "-r", _roster(tmp_path), "-o", none, "--prefer", "none")
+    rows = _status_rows(none)
+    assert rows["徐营镇.xlsx"][0] == rows["徐营镇（修改后）.xlsx"][0] == "重复"
+    assert done.output.count("徐营镇（修改后）.xlsx") == 1  # one line for the unit
+
+
+def test_three_hundred_copies_make_one_line(tmp_path, spec21):
+    """300 copies of one unit: one line with the count and the file used, not 300 × 300 names;
+    every reason on the status sheet stays short."""
+    folder = tmp_path / "副本 文件夹"
+    folder.mkdir()
+    data = _saved(wb.render(spec21), "2026-01-05T09:00:00Z")
+    for i in range(300):
+        path = folder / f"徐营镇 副本{i:03d}.xlsx"
+        path.write_bytes(data)
+        os.utime(path, (1_900_000_000 + i, 1_900_000_000 + i))
+    for prefer in ("newest", "none"):
+        out = tmp_path / f"{prefer}.xlsx"
+        done = run("merge", folder, "-r", _roster(tmp_path), "-o", out, "--prefer", prefer, "-j", 1)
+        lines = done.output.splitlines()
+        assert len(lines) < 12 and len(done.output) < 2000, done.output[:3000]
+        assert "300 个" in done.output
+        if prefer == "newest":
+            assert done.exit_code == 1, done.output  # 城关镇 sent nothing
+            assert "选用最新的“徐营镇 副本299.xlsx”" in done.output
+            rows = _status_rows(out)
+            assert len(rows) == 300 and max(len(r[1]) for r in rows.values()) < 200
+        else:  # every copy held out: nothing to merge, nothing written
+            assert done.exit_code == 2 and not out.exists()

@@ -41,6 +41,8 @@ def county_xlsx(tmp_path_factory) -> Path:
         "青禾县",
         "-o",
         out,
+        "--prefer",
+        "none",  # the resubmitting unit held out as a duplicate (the default uses its newest)
     )
     assert result.exit_code == 1 and out.exists(), result.output
     return out

@@ -71,8 +71,8 @@ EXPECTED_STATUS = [  # (unit, file, status) as the status sheet lists them
     ("青禾县石桥镇", "103_青禾县石桥镇_2025.xlsx", "未通过校验"),
     ("青禾县白杨乡", "104_青禾县白杨乡_2025.xlsx", "未通过校验"),
     ("青禾县市场监督管理局", "", "未报送"),
-    ("青禾县人民政府办公室", "201_青禾县人民政府办公室_2025.xlsx", "重复"),
-    ("青禾县人民政府办公室", "201_青禾县人民政府办公室_2025（修改后）.xlsx", "重复"),
+    ("青禾县人民政府办公室", "201_青禾县人民政府办公室_2025.xlsx", "已被替换"),
+    ("青禾县人民政府办公室", "201_青禾县人民政府办公室_2025（修改后）.xlsx", "已报送通过"),
     ("青禾县城关真", "青禾县城关真_2025.xlsx", "名册外"),
     ("青禾县教育局", "203_青禾县教育局_2024.xlsx", "年份或版本不符"),
 ]
@@ -124,7 +124,7 @@ def test_prefer_newest_and_include_failing(tmp_path, spec21):
         rows[("青禾县人民政府办公室", "201_青禾县人民政府办公室_2025（修改后）.xlsx")]
         == "已报送通过"
     )
-    assert rows[("青禾县人民政府办公室", "201_青禾县人民政府办公室_2025.xlsx")] == "重复"
+    assert rows[("青禾县人民政府办公室", "201_青禾县人民政府办公室_2025.xlsx")] == "已被替换"
     book = openpyxl.load_workbook(out, read_only=True)
     summary = " ".join(
         str(r[0]) for r in book[county.SUMMARY_SHEET].iter_rows(values_only=True) if r[0]

@@ -518,6 +518,7 @@ def import_command(
 
 class Prefer(StrEnum):
     newest = "newest"
+    none = "none"
 
 
 @app.command()
@@ -547,11 +548,14 @@ def merge(
         ),
     ] = False,
     prefer: Annotated[
-        Prefer | None,
+        Prefer,
         typer.Option(
-            "--prefer", help="同一单位多个文件时选用最新的 / Pick the newest of duplicate files."
+            "--prefer",
+            help="同一单位有多个文件时：newest（默认）选用最后保存的，较早的列为“已被替换”；"
+            "none 全部列为“重复”、都不计入 / A unit's several files: newest (default) uses the "
+            "last saved and lists the older as superseded; none holds them all out as duplicates.",
         ),
-    ] = None,
+    ] = Prefer.newest,
     long: Annotated[
         Path | None,
         typer.Option(
@@ -591,7 +595,7 @@ def merge(
             year=year,
             name=name,
             include_failing=include_failing,
-            prefer=prefer.value if prefer else None,
+            prefer=prefer.value,
             previous=previous,
             jobs=jobs or None,
             progress=progress,
@@ -637,9 +641,7 @@ def _merge_summary(result, lang: Lang) -> str:
             if zh
             else "Totals include failing units: provisional."
         )
-    for e in result.entries:
-        if e.status != "passed":
-            lines.append(f"  {e.status_text(lang.value)}  {e.unit}  {e.reason[0 if zh else 1]}")
+    lines += _unit_lines(result, lang)
     for f in result.total_findings + result.similar[:10]:
         lines.append(f"  [{f.code}] {f.message(lang.value, result.spec)}")
     if len(result.similar) > 10:
@@ -650,6 +652,40 @@ def _merge_summary(result, lang: Lang) -> str:
             else f"  … {more} more, see 问题清单 in the workbook"
         )
     return "\n".join(lines)
+
+
+def _unit_lines(result, lang: Lang) -> list[str]:
+    """One line per file that needs attention, but one per unit for a unit's several files
+    (300 copies are one line with the count and the file used, not 300 lines of 300 names)."""
+    from .merge import file_names
+
+    zh = lang is Lang.zh
+    lines = []
+    several: dict[str, list] = {}
+    for e in result.entries:
+        if e.status in ("duplicate", "superseded") or e.replaced[0]:
+            several.setdefault(e.key, []).append(e)
+        elif e.status != "passed":
+            lines.append(f"  {e.status_text(lang.value)}  {e.unit}  {e.reason[0 if zh else 1]}")
+    for group in several.values():
+        used = next((e for e in group if e.replaced[0]), None)
+        if used is not None:
+            older = [e for e in group if e is not used]
+            name, state = Path(used.path).name, used.status_text(lang.value)
+            lines.append(
+                f"  {group[0].unit}：共 {len(group)} 个文件，选用最新的“{name}”（{state}），"
+                f"已被替换 {len(older)} 个：{file_names(older)}"
+                if zh
+                else f"  {group[0].unit}: {len(group)} files, using the newest “{name}” "
+                f"({state}); {len(older)} superseded: {file_names(older, 'en')}"
+            )
+        else:
+            lines.append(
+                f"  {group[0].status_text(lang.value)}  {group[0].unit}  {group[0].reason[0]}"
+                if zh
+                else f"  {group[0].status_text(lang.value)}  {group[0].unit}  {group[0].reason[1]}"
+            )
+    return lines
 
 
 def _progress(total: int, lang: Lang):

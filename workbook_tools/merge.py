@@ -31,9 +31,11 @@ STATUS_TEXT = {
     "failing": ("未通过校验", "failed checks"),
     "missing": ("未报送", "not returned"),
     "duplicate": ("重复", "duplicate"),
+    "superseded": ("已被替换", "superseded"),
     "outside": ("名册外", "not on the roster"),
     "mismatch": ("年份或版本不符", "wrong year or version"),
 }
+NAMES_SHOWN = 3  # file names a reason lists; a unit with 300 copies says “… 等 300 个”
 SIMILARITY = 0.85  # N5: narrative sections this alike (character 3-gram Jaccard) are flagged
 
 
@@ -58,6 +60,8 @@ class Entry:
     readable: bool = False
     version: str = ""
     unreadable_codes: str = ""
+    # The file used for a unit: how many older ones it replaced, and some of their names (zh, en).
+    replaced: tuple[int, str, str] = (0, "", "")
 
     @property
     def newness(self) -> tuple[str, float]:
@@ -185,11 +189,15 @@ def merge(
     year: int | None = None,
     name: str = "",
     include_failing: bool = False,
-    prefer: str | None = None,
+    prefer: str = "newest",
     previous: Path | None = None,
     jobs: int | None = None,
     progress=None,
 ) -> Result:
+    """Merge ``paths`` for ``roster``. A unit with several files (a resubmission) is counted
+    once: ``prefer="newest"`` uses its newest file (the workbook's saved time, then the file
+    time) and lists the older ones as superseded; ``prefer="none"`` holds them all out as
+    duplicates for the office to sort out."""
     files = check.expand(paths)
     spool = Spool()
     by_key = {}
@@ -325,22 +333,23 @@ def _statuses(entries, spec, spool, roster, year, include_failing, prefer) -> No
     for group in groups.values():
         if len(group) < 2:
             continue
-        names = "、".join(Path(e.path).name for e in group)
         if prefer == "newest":
             keep = max(group, key=lambda e: e.newness)
-            for e in group:
-                if e is not keep:
-                    e.status = "duplicate"
-                    e.reason = (
-                        f"已由较新的文件 {Path(keep.path).name} 取代",
-                        f"superseded by the newer {Path(keep.path).name}",
-                    )
+            kept = Path(keep.path).name
+            older = [e for e in group if e is not keep]
+            keep.replaced = (len(older), file_names(older), file_names(older, "en"))
+            for e in older:
+                e.status = "superseded"
+                e.reason = (f"已由较新的文件“{kept}”替换", f"replaced by the newer “{kept}”")
         else:
+            names, names_en = file_names(group), file_names(group, "en")
             for e in group:
                 e.status = "duplicate"
                 e.reason = (
-                    f"同一单位有 {len(group)} 个文件：{names}。可用 --prefer newest 选用最新的",
-                    f"{len(group)} files for one unit: {names}; --prefer newest picks the newest",
+                    f"同一单位有 {len(group)} 个文件（{names}），均未计入。"
+                    "请确认后只保留一个，或用 --prefer newest 选用最新的",
+                    f"{len(group)} files for one unit ({names_en}), none counted. Keep one, "
+                    "or use --prefer newest to take the newest",
                 )
     for e in entries:
         if e.status == "passed" and e.errors:
@@ -352,6 +361,25 @@ def _statuses(entries, spec, spool, roster, year, include_failing, prefer) -> No
                 e.reason = (f"{e.warnings} 个警告", f"{e.warnings} warnings")
         elif e.status == "failing" and include_failing and e.readable:
             e.included = True
+        if e.replaced[0]:
+            n, names, names_en = e.replaced
+            zh, en = e.reason
+            e.reason = (
+                (zh + "；" if zh else "") + f"选用此最新文件，替换了较早的 {n} 个（{names}）",
+                (en + "; " if en else "")
+                + f"the newest file, used instead of {n} older ({names_en})",
+            )
+
+
+def file_names(entries: list[Entry], lang: str = "zh", shown: int = NAMES_SHOWN) -> str:
+    """Some of the files' names, and how many there are in all: a reason stays one short line
+    however many copies a unit sent."""
+    names = [Path(e.path).name for e in entries[:shown] if e.path]
+    if len(entries) <= len(names):
+        return ("、" if lang == "zh" else ", ").join(names)
+    if lang == "zh":
+        return "、".join(names) + f" 等共 {len(entries)} 个"
+    return ", ".join(names) + f" and others, {len(entries)} in all"
 
 
 def _sum(result: Result, include_failing: bool) -> None:
@@ -418,7 +446,9 @@ def similar_narratives(result: Result, min_chars: int = 40) -> list[Finding]:
     """
     spec = result.spec
     readable = [
-        e for e in result.entries if e.offset is not None and e.readable and e.status != "mismatch"
+        e
+        for e in result.entries
+        if e.offset is not None and e.readable and e.status not in ("mismatch", "superseded")
     ]
     signatures: dict[str, list[tuple[int, bytes]]] = {f.id: [] for f in spec.fields}
     for i, (_, record) in enumerate(result.records(readable)):
@@ -434,6 +464,14 @@ def similar_narratives(result: Result, min_chars: int = 40) -> list[Finding]:
             labels, scores = pairs.setdefault((a, b), ([], []))
             labels.append(field_def.label)
             scores.append(score)
+    seen: set[tuple] = set()  # one finding per pair of units, however many copies each sent
+    unique = {}
+    for (a, b), (labels, scores) in pairs.items():
+        units = (readable[a].key or a, readable[b].key or b, tuple(labels))
+        if units not in seen:
+            seen.add(units)
+            unique[(a, b)] = (labels, scores)
+    pairs = unique
     return [
         Finding(
             "N5",
