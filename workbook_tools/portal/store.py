@@ -359,10 +359,16 @@ class Portal:
         return self.folder / "blobs" / sha256[:2] / sha256
 
     def clean_tmp(self) -> int:
-        """Remove uploads a killed server left half-received; they were never recorded."""
+        """Remove what a killed server left in tmp/: uploads half received (never recorded) and
+        scratch folders of county workbooks."""
+        import shutil
+
         n = 0
-        for p in (self.folder / "tmp").glob("*.part"):
-            p.unlink(missing_ok=True)
+        for p in (self.folder / "tmp").iterdir():
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
             n += 1
         return n
 

@@ -1,0 +1,198 @@
+"""The portal as it runs: `wbtools portal serve` in its own process, on SQLite and on a real
+PostgreSQL server; two uploads of one unit at once; and the server killed in the middle of
+uploads, after which nothing is half-stored and every answered upload is recorded."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import threading
+import time
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from workbook_tools.portal import db
+from workbook_tools.portal.store import Portal
+
+from .conftest import run
+from .portal_support import (  # noqa: F401  (fixtures)
+    ROSTER_CSV,
+    SECRET,
+    UNITS,
+    YEAR,
+    Server,
+    make_portal,
+    pg_server_url,
+    pg_url,
+    workbook,
+)
+
+
+def post(url: str, data: bytes, name: str = "a.xlsx", timeout: float = 60) -> httpx.Response:
+    return httpx.post(
+        url, files={"file": (name, data)}, headers={"accept": "application/json"}, timeout=timeout
+    )
+
+
+def status(server: Server) -> dict:
+    answer = httpx.get(
+        server.base + "/api/status", headers={"authorization": f"Bearer {SECRET}"}, timeout=30
+    )
+    assert answer.status_code == 200
+    return {u["unit"]: u for u in answer.json()["units"]}
+
+
+def sign_in(server: Server) -> httpx.Client:
+    client = httpx.Client(base_url=server.base, timeout=60, follow_redirects=True)
+    page = client.get("/office/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    assert client.post("/office/login", data={"csrf": token, "secret": SECRET}).status_code == 200
+    return client
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path):
+    """None for SQLite in the data folder, or the URL of a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    return request.getfixturevalue("pg_url")
+
+
+def test_cli_round_on_postgresql(tmp_path, pg_url, spec21, monkeypatch):  # noqa: F811
+    """init, links and serve with --db against a real PostgreSQL server; the records are there."""
+    roster = tmp_path / "units.csv"
+    roster.write_text(ROSTER_CSV, encoding="utf-8")
+    folder = tmp_path / "round"
+    monkeypatch.setenv("WBTOOLS_PORTAL_SECRET", SECRET)
+    result = run("portal", "init", folder, "-r", roster, "-y", YEAR, "--name", "青禾县",
+                 "--db", pg_url)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert not (folder / "portal.db").exists()
+    entries = json.loads(run("portal", "links", folder, "--format", "json").output)
+    assert len(entries) == 3
+    server = Server(folder).start()
+    try:
+        token = entries[0]["url"].rsplit("/", 1)[1]
+        answer = post(f"{server.base}/u/{token}", workbook(spec21, mistake=True))
+        assert [f["code"] for f in answer.json()["files"][0]["findings"]] == ["R1"]
+        token = entries[1]["url"].rsplit("/", 1)[1]
+        assert post(f"{server.base}/u/{token}", workbook(spec21, unit=UNITS[1])).status_code == 200
+        states = status(server)
+        assert [states[u.name]["status"] for u in UNITS] == ["failing", "passed", "missing"]
+        client = sign_in(server)
+        county = client.get("/office/county.xlsx")
+        client.close()
+        assert county.status_code == 200 and county.content[:2] == b"PK"
+    finally:
+        server.stop()
+    portal = Portal(folder)
+    assert portal.db_url.startswith("postgresql")
+    with portal.engine.connect() as conn:
+        rows = conn.execute(select(db.uploads.c.sha256, db.uploads.c.status)).all()
+    assert sorted(r.status for r in rows) == ["failing", "passed"]
+    portal.close()
+    # A second round in the same database is refused.
+    again = run("portal", "init", tmp_path / "other", "-r", roster, "-y", YEAR, "--name", "x",
+                "--db", pg_url)  # fmt: skip
+    assert again.exit_code == 2 and "[P101]" in again.output
+
+
+def test_two_uploads_of_one_unit_at_once(tmp_path, database, spec21):
+    portal = make_portal(tmp_path / "portal", database)
+    server = Server(portal.folder).start()
+    try:
+        url = server.url(portal)
+        bodies = [workbook(spec21), workbook(spec21, mistake=True)]
+        answers: list = [None, None]
+        start = threading.Barrier(2)
+
+        def send(i: int) -> None:
+            start.wait()
+            answers[i] = post(url, bodies[i], name=f"{i}.xlsx")
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert [a.status_code for a in answers] == [200, 200]
+        ids = {a.json()["upload_id"] for a in answers}
+        assert len(ids) == 2
+        state = status(server)[UNITS[0].name]
+        assert state["uploads"] == 2
+        with portal.engine.connect() as conn:
+            rows = conn.execute(
+                select(db.uploads).order_by(db.uploads.c.received_ns.desc(), db.uploads.c.id.desc())
+            ).all()
+        assert {r.id for r in rows} == ids  # both in the history
+        assert state["latest_upload"]["id"] == rows[0].id  # the one received last counts
+        assert state["status"] == rows[0].status
+    finally:
+        server.stop()
+        portal.close()
+
+
+def test_killed_in_the_middle_of_uploads_loses_nothing_and_keeps_no_half_file(tmp_path, spec21):
+    portal = make_portal(tmp_path / "portal")
+    server = Server(portal.folder).start()
+    url = server.url(portal)
+    good = workbook(spec21)
+    noise = os.urandom(3 * 1024 * 1024)  # a large file that is not a workbook: slow to store
+    answered: list[dict] = []
+    failed: list[Exception] = []
+    stop = threading.Event()
+
+    def keep_uploading(i: int) -> None:
+        n = 0
+        while not stop.is_set() and n < 40:
+            n += 1
+            body = good if (i + n) % 2 else noise + str((i, n)).encode()
+            try:
+                answer = post(url, body, name=f"{i}-{n}.xlsx", timeout=30)
+            except httpx.HTTPError as exc:
+                failed.append(exc)
+                return
+            if answer.status_code == 200:
+                answered.append(answer.json())
+
+    threads = [threading.Thread(target=keep_uploading, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while len(answered) < 6 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    server.kill()  # SIGKILL: no cleanup of any kind
+    stop.set()
+    for t in threads:
+        t.join(60)
+    assert answered and failed  # some uploads finished, some were cut off by the kill
+
+    # Every stored original is whole: its name is the sha256 of its bytes.
+    blobs = [p for p in (portal.folder / "blobs").rglob("*") if p.is_file()]
+    for p in blobs:
+        assert hashlib.sha256(p.read_bytes()).hexdigest() == p.name
+    # The database is consistent, and every record has its file.
+    conn = sqlite3.connect(portal.folder / "portal.db")
+    assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
+    rows = conn.execute("select id, sha256, size from uploads").fetchall()
+    conn.close()
+    for _id, sha, size in rows:
+        path = portal.blob_path(sha)
+        assert path.is_file() and path.stat().st_size == size
+    # Every upload that was answered is recorded.
+    assert {a["upload_id"] for a in answered} <= {r[0] for r in rows}
+
+    # Restarted, the portal removes what was half received and goes on.
+    again = Server(portal.folder).start()
+    try:
+        assert list((portal.folder / "tmp").glob("*.part")) == []
+        assert status(again)[UNITS[0].name]["uploads"] == len(rows)
+        assert post(url.replace(server.base, again.base), good).status_code == 200
+    finally:
+        again.stop()
+        portal.close()
