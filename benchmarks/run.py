@@ -510,6 +510,17 @@ def template_roster(b: Bench) -> dict:
     )
 
 
+@measure(
+    "portal-load",
+    aim="200 uploads at once to wbtools portal (127.0.0.1): wall <= 2x wbtools check of the same files in one process",
+)
+def portal_load(b: Bench) -> dict:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import portal_load as portal_bench  # benchmarks/portal_load.py (the portal helper's)
+
+    return portal_bench.run(b)
+
+
 # --- running -----------------------------------------------------------------------------------
 
 
