@@ -32,6 +32,9 @@ def test_wheel_ships_the_spec_and_loads_it_from_site_packages(tmp_path):
     target = tmp_path / "site"
     with zipfile.ZipFile(wheel) as z:
         assert "workbook_tools/templates/gov_disclosure_2021.yaml" in z.namelist()
+        # The portal's pages, stylesheet and script ship too: nothing is loaded from outside.
+        for name in ("static/portal.css", "static/portal.js", "templates/unit.html"):
+            assert f"workbook_tools/portal/{name}" in z.namelist(), name
         z.extractall(target)
     # The wheel's copy comes first on the path, and the check runs outside the source tree.
     code = (

@@ -163,7 +163,7 @@ def county_workbook(portal: Portal, folder: Path, lang: str = "zh") -> Path:
     units = [u.as_unit() for u in portal.units()]
     result = merge.merge(files, portal.spec, units, year=portal.year, name=portal.name, jobs=1)
     try:
-        out = folder / f"{portal.name}{portal.year}汇总.xlsx"
+        out = folder / "county.xlsx"  # our name; the county's name is only for the download
         county.write(result, out, lang)
     finally:
         result.close()
@@ -178,6 +178,17 @@ def county_report(portal: Portal, folder: Path, lang: str = "zh", fmt: str = "do
     if not result.readable:
         raise RuntimeError("the county workbook could not be read back")
     doc = report.build(result.filing, lang, unverified=bool(result.errors))
-    out = folder / report.file_name(doc, fmt)
+    out = folder / f"county.{fmt}"
     out.write_bytes(report.render(doc, fmt))
     return out
+
+
+def download_name(portal: Portal, what: str, suffix: str, lang: str = "zh") -> str:
+    """The file name offered for a download (never a path on this machine)."""
+    words = {
+        "county": ("汇总", "_county"),
+        "report": ("年政府信息公开工作年度报告", "_annual_report"),
+        "status": ("报送情况", "_status"),
+    }[what]
+    stem = f"{portal.name}{portal.year}{words[0 if lang == 'zh' else 1]}"
+    return "".join(c if c not in '/\\:*?"<>|' and ord(c) >= 32 else "_" for c in stem) + suffix

@@ -546,30 +546,32 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
             return to_login(request)
         lang, _ = lang_of(request)
         kind = request.path_params["kind"]
-        stem = (
-            f"{portal.name}{portal.year}报送情况"
-            if lang == "zh"
-            else f"{portal.name}{portal.year}_status"
-        )
+        if kind not in ("csv", "xlsx"):
+            return not_found(request)
         if kind == "csv":
             data = await run_in_threadpool(exports.status_csv, portal, lang)
-            return download(data, stem + ".csv", "text/csv; charset=utf-8")
+            name = exports.download_name(portal, "status", ".csv", lang)
+            return download(data, name, "text/csv; charset=utf-8")
         data = await run_in_threadpool(exports.status_xlsx, portal, lang)
-        return download(data, stem + ".xlsx", XLSX)
+        return download(data, exports.download_name(portal, "status", ".xlsx", lang), XLSX)
 
     async def office_county(request: Request) -> Response:
         if await office_csrf(request) is None:
             return to_login(request)
         lang, _ = lang_of(request)
         kind = request.path_params["kind"]
+        if kind not in ("xlsx", "docx"):
+            return not_found(request)
 
         def build() -> tuple[bytes, str]:
             with exports.Scratch(portal) as folder:
                 if kind == "xlsx":
                     out = exports.county_workbook(portal, folder, lang)
+                    name = exports.download_name(portal, "county", ".xlsx", lang)
                 else:
                     out = exports.county_report(portal, folder, lang, "docx")
-                return out.read_bytes(), out.name
+                    name = exports.download_name(portal, "report", ".docx", lang)
+                return out.read_bytes(), name
 
         data, name = await run_in_threadpool(build)
         return download(data, name, XLSX if kind == "xlsx" else DOCX)
