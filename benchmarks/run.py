@@ -524,6 +524,65 @@ def portal_load(b: Bench) -> dict:
 # --- running -----------------------------------------------------------------------------------
 
 
+_PDF_PAGES = 20
+
+
+def _report_pdf(b: Bench, pages: int) -> Path:
+    """A report PDF of about ``pages`` pages printed by LibreOffice from a Word layout with ruled
+    tables, the group label down a narrow cell, wrapped labels and page footers (the test
+    corpus's layout, tests/pdf_corpus.py), its narrative lengthened to fill the pages."""
+    from workbook_tools import office
+
+    sys.path.insert(0, str(ROOT))
+    from tests import pdf_corpus
+
+    layout = pdf_corpus.Layout(
+        "bench", values={**pdf_corpus.T2_FIGURES}, filler=max(0, 12 * (pages - 2))
+    )
+    docx = pdf_corpus.build_docx(layout, b.folder / "bench_report.docx")
+    return office.convert(docx, "pdf", b.folder / "pdf")
+
+
+@measure(
+    "import-pdf-20",
+    aim="wbtools import of a 20-page PDF report well under 1 s (<= 0.5 s CPU) and <= 5x "
+    "PyMuPDF's bare text extraction of the same file",
+)
+def import_pdf(b: Bench) -> dict:
+    import pymupdf
+
+    from workbook_tools import importer
+
+    path = _report_pdf(b, _PDF_PAGES)
+    with pymupdf.open(path) as doc:
+        pages = doc.page_count
+
+    def bare() -> None:  # the library's floor: open and plain text of every page
+        with pymupdf.open(path) as doc:
+            for page in doc:
+                page.get_text()
+
+    bare()
+    importer.read(path)  # warm: imports, the spec cache
+    ref = min(cpu(bare) for _ in range(b.size(3, 7)))
+    ours = min(cpu(importer.read, path) for _ in range(b.size(3, 7)))
+    out = b.folder / "imported_pdf.xlsx"
+    wall([*WBTOOLS, "import", str(path), "-o", str(out)])
+    cli = statistics.median(
+        wall([*WBTOOLS, "import", str(path), "-o", str(out)]) for _ in range(b.size(3, 5))
+    )
+    res = b.result(
+        ours / ref,
+        at_most=5.0,
+        pages=pages,
+        import_cpu_ms=ours * 1000,
+        bare_text_cpu_ms=ref * 1000,
+        cli_wall_ms=cli * 1000,
+    )
+    res["met"] = res["met"] and ours <= 0.5
+    return res
+
+
 def _verdict(res: dict) -> str:
     if "error" in res:
         return "ERROR"

@@ -239,6 +239,9 @@ CODES: dict[str, Code] = {c.code: c for c in [
        "表二使用的是2019年试行格式（本年新制作数量等），已按试行格式导入。",
        "Table 二 uses the 2019 trial format (本年新制作数量 …); it was imported in that format."),
     # P: the collection portal (wbtools portal)
+    _c("I120", "pdf-without-text", E,
+       "PDF 没有文字层（共 {pages} 页，可能是扫描件或字体无法映射为文字），其中的文字和数字无法读取，未导入。请提供带文字层的 PDF、Word 或网页版本，或先用 OCR 识别。",
+       "The PDF has no text layer ({pages} pages: a scan, or fonts that map to no characters); its text and figures cannot be read and nothing was imported. Use a PDF with a text layer, the Word or web version, or run OCR first."),
     _c("P101", "portal-exists", E,
        "“{path}”已经是一个收集平台的数据文件夹（或数据库中已有收集任务）。请换一个文件夹，或用 wbtools portal serve 启动它。",
        "“{path}” already holds a collection portal (or the database already holds a round). Choose another folder, or start it with wbtools portal serve."),

@@ -22,6 +22,7 @@ from ..findings import Finding
 from ..spec import Spec
 from .labels import fold
 from .narrative import read_narrative
+from .pdf import PdfError
 from .sections import SECTION_WORDS, find_sections, find_title, guess_kind, is_2019
 from .sources import IMPORTABLE, Line, load_lines
 from .tables import Imported, groups, read_table, tokens
@@ -49,6 +50,9 @@ def read(path: Path | str, spec: Spec | None = None) -> Filing:
         lines = load_lines(path)
     except FileNotFoundError:
         filing.findings.append(Finding("F101", {}, file=str(path)))
+        return filing
+    except PdfError as exc:  # a scan, an encrypted or broken PDF, or one beyond the bounds
+        filing.findings.append(Finding(exc.code, exc.args_, file=str(path)))
         return filing
     except Exception as exc:  # a broken .docx or undecodable HTML
         filing.findings.append(

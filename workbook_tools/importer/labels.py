@@ -4,6 +4,7 @@ that tolerates small typos."""
 from __future__ import annotations
 
 import difflib
+import re
 import unicodedata
 
 LABEL_VARIANTS = {  # known variants in published reports (FORMAT.md §7)
@@ -19,9 +20,13 @@ _TRADITIONAL = str.maketrans(
 )
 
 
+_ITEM_MARK = re.compile(r"(?<=\d)、")  # “3、其他” is how many reports number “3.其他”
+
+
 def fold(text: str) -> str:
-    """How labels are compared: NFKC, traditional to simplified, no whitespace."""
-    return "".join(unicodedata.normalize("NFKC", text).translate(_TRADITIONAL).split())
+    """How labels are compared: NFKC, traditional to simplified, no whitespace, “3、” as “3.”."""
+    folded = "".join(unicodedata.normalize("NFKC", text).translate(_TRADITIONAL).split())
+    return _ITEM_MARK.sub(".", folded)
 
 
 def tail_score(label: str, text: str) -> float:

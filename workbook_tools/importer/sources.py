@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-IMPORTABLE = (".txt", ".text", ".md", ".html", ".htm", ".docx")
+IMPORTABLE = (".txt", ".text", ".md", ".html", ".htm", ".docx", ".pdf")
 
 
 @dataclass
@@ -27,6 +27,10 @@ def load_lines(path: Path) -> list[Line]:
         texts = _html_lines(path.read_bytes())
     elif suffix == ".docx":
         texts = _docx_lines(path)
+    elif suffix == ".pdf":
+        from .pdf import pdf_lines  # PyMuPDF loads only for PDFs
+
+        texts = pdf_lines(path)
     else:
         raw = path.read_bytes()
         try:

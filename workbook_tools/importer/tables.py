@@ -49,10 +49,18 @@ def tokens(lines: list[Line]) -> list[Token]:
         text = line.text.replace("｜", "|")
         if "|" in text or "\t" in text.strip():
             pieces = [p.strip() for p in re.split(r"[|\t]", text)]
-            while pieces and not pieces[0]:
-                pieces.pop(0)
-            while pieces and not pieces[-1]:
-                pieces.pop()
+            if "|" in text and any(p and _value_like(p) for p in pieces):
+                # A row of figures, “a | b |” or “| a | b |”: only the pipes at its two ends are
+                # edges; every other empty piece is an empty cell, kept in its place.
+                if text.strip().startswith("|"):
+                    pieces.pop(0)
+                if text.strip().endswith("|"):
+                    pieces.pop()
+            else:
+                while pieces and not pieces[0]:
+                    pieces.pop(0)
+                while pieces and not pieces[-1]:
+                    pieces.pop()
             for p in pieces:
                 if re.fullmatch(r"\d[\d ]*\d", p):
                     p = p.replace(" ", "")  # a number with stray spaces inside one cell

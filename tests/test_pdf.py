@@ -1,0 +1,235 @@
+"""wbtools import of PDF reports: real published PDFs and PDFs printed by LibreOffice from Word
+layouts that do what real ones do (tests/pdf_corpus.py). Every value read right, blank stays
+blank, cut off is missing, nothing invented; scans and broken files are coded findings."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pymupdf
+import pytest
+
+from workbook_tools import check, importer, report, synth, template
+from workbook_tools.importer import pdf
+from workbook_tools.roster import Unit
+
+from . import pdf_corpus
+from .conftest import run
+
+TABLES = ("t2", "t3", "t4")
+
+
+def _printed(spec, values: dict) -> dict:
+    return {d: values.get(d) for d in spec.datapoints if spec.datapoints[d].table in TABLES}
+
+
+def _read(filing, spec) -> dict:
+    """What the import made of every table cell: a number, None (blank) or 'missing'."""
+    return {
+        d: "missing" if d in filing.missing else filing.values.get(d)
+        for d in spec.datapoints
+        if spec.datapoints[d].table in TABLES
+    }
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory, soffice, shared_dir):
+    return pdf_corpus.build(tmp_path_factory.mktemp("pdf_corpus"))
+
+
+# --- a real published PDF ----------------------------------------------------------------------
+
+
+def test_huaian_every_value_of_tables_three_and_four(spec21, shared_dir):
+    """淮安市 2024, as published: ruled tables, 三/本/年/度 down a merged cell, labels wrapped in
+    their cells, 表三 running over a page break that also splits （四）无/法提供, page numbers."""
+    published = shared_dir / "examples" / "published"
+    truth = json.loads((published / "expected_t3_t4.json").read_text(encoding="utf-8"))
+    expected = pdf_corpus.real_values("huaian_2024.pdf")
+    filing = importer.read(published / "huaian_2024.pdf", spec21)
+    assert filing.readable
+    got = {d: ("missing" if d in filing.missing else filing.values.get(d)) for d in expected}
+    assert got == expected
+    assert len(expected) == 25 * 7 + 15 == len(truth["_rows_t3"]) * 7 + 15
+    assert (filing.unit, filing.year) == ("淮安市人民政府", 2024)
+    assert not {f.code for f in filing.findings} & {"I103", "I104", "I105"}
+
+
+def test_huaian_lines_have_no_page_numbers_and_whole_paragraphs(shared_dir):
+    lines = pdf.pdf_lines(shared_dir / "examples" / "published" / "huaian_2024.pdf")
+    assert not [t for t in lines if t.strip(" -—").isdigit()]
+    # the paragraph broken by the page break after page 1 is one line again
+    assert any("“建设‘四最’一流营商环境高质量推进产业发展”" in t for t in lines)
+    # the group label written one character a line is one label, in its row
+    assert any(t.startswith("三、本年度办理结果 | （一）予以公开 | 1288 |") for t in lines)
+    # a label wrapped inside its cell is one label
+    assert "5.要求行政机关确认或重新出具已获取信息 | 1 | 0 | 0 | 0 | 0 | 0 | 1 |" in lines
+    assert "行政事业性收费 | 96171.6 |" in lines
+
+
+# --- PDFs made from Word layouts ---------------------------------------------------------------
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("name", [layout.name for layout in pdf_corpus.layouts()])
+def test_corpus_layouts(spec21, corpus, name):
+    path, layout = corpus[name]
+    filing = importer.read(path, spec21)
+    expected = layout.expected
+    want = {d: expected.get(d, "missing") for d in _read(filing, spec21)}
+    assert _read(filing, spec21) == want
+    assert (filing.unit, filing.year) == (layout.unit, layout.year)
+    codes = {f.code for f in filing.findings}
+    if layout.cut_t3_after is not None:
+        assert {"I104", "I103"} <= codes  # cut off inside 表三, and 表四 never came
+    else:
+        assert not codes & {"I103", "I104", "I105"}
+
+
+@pytest.mark.libreoffice
+def test_corpus_page_furniture_is_dropped(corpus):
+    lines = pdf.pdf_lines(corpus["ruled_blanks"][0])
+    assert not [
+        t for t in lines if t == "青禾县测试局政务公开" or (t[:1] == "第" and t[-1:] == "页")
+    ]
+    lines = pdf.pdf_lines(corpus["ruled_real"][0])
+    assert not [t for t in lines if t.startswith("—") or t.endswith("—")]
+    # the narrative paragraphs run over the page break whole
+    assert sum(t == pdf_corpus.FILLER for t in lines) == 9
+
+
+@pytest.mark.libreoffice
+def test_blank_cells_stay_blank(spec21, corpus):
+    path, _ = corpus["ruled_blanks"]
+    filing = importer.read(path, spec21)
+    for dp_id in ("t3.new.research", "t3.new.legal", "t3.carried.total", "t4.review.upheld"):
+        assert dp_id not in filing.missing
+        assert filing.values.get(dp_id) is None  # printed blank: not 0, not the next number
+
+
+@pytest.mark.libreoffice
+def test_rotated_pages_read_the_same(corpus, tmp_path):
+    src = corpus["ruled_real"][0]
+    with pymupdf.open(src) as doc:
+        for page in doc:
+            page.set_rotation(90)
+        doc.save(tmp_path / "rotated.pdf")
+    assert pdf.pdf_lines(tmp_path / "rotated.pdf") == pdf.pdf_lines(src)
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("seed", [3, 2024])
+def test_report_printed_to_pdf_imports_back(spec21, soffice, tmp_path, seed):
+    """`wbtools report`'s own Word layout (landscape 表三/表四, header rows repeated on every page)
+    printed to PDF by LibreOffice reads back to the same figures."""
+    from workbook_tools import office
+
+    rng = random.Random(seed)
+    values = synth.consistent_values(spec21, rng)
+    book = tmp_path / "unit.xlsx"
+    book.write_bytes(template.render(spec21, Unit("测试镇", "9", "乡镇"), 2025, values=values))
+    filing = check.check_file(book, spec21).filing
+    docx = tmp_path / "report.docx"
+    docx.write_bytes(report.render(report.build(filing), "docx"))
+    printed = office.convert(docx, "pdf", tmp_path / "pdf")
+    back = importer.read(printed, spec21)
+    assert (back.unit, back.year) == ("测试镇", 2025)
+    assert _read(back, spec21) == pytest.approx(_printed(spec21, values))
+
+
+# --- what cannot be read ----------------------------------------------------------------------
+
+
+def _scan(tmp_path, pages: int = 2):
+    """A scanned report: each page only a picture, no text layer."""
+    doc = pymupdf.open()
+    for n in range(pages):
+        page = doc.new_page()
+        pix = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 200, 280), False)
+        pix.set_rect(pix.irect, (255, 255, 255))
+        pix.set_rect(pymupdf.IRect(20, 20 + n, 180, 40), (0, 0, 0))  # a dark “title” band
+        page.insert_image(page.rect, pixmap=pix)
+    path = tmp_path / "scan.pdf"
+    doc.save(path)
+    return path
+
+
+def test_scanned_pdf_is_a_finding_and_exit_2(tmp_path):
+    path = _scan(tmp_path)
+    out = tmp_path / "out.xlsx"
+    result = run("import", path, "-o", out)
+    assert result.exit_code == 2, result.output
+    assert "I120" in result.output and "文字层" in result.output
+    assert not out.exists()
+    result = run("import", path, "-o", out, "--lang", "en")
+    assert result.exit_code == 2 and "text layer" in result.output
+    with pytest.raises(pdf.NoTextLayer):
+        pdf.pdf_lines(path)
+
+
+def _unmapped_pdf() -> bytes:
+    """One page of text in a font with no ToUnicode map (Identity-H): the glyph numbers come out
+    as characters of an unrelated script, as with real PDFs whose fonts were subset badly."""
+    glyphs = b"".join(b"%04X" % (0x1234 + i) for i in range(60))
+    content = b"BT /F1 12 Tf 72 700 Td <" + glyphs + b"> Tj ET"
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842]"
+        b" /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type0 /BaseFont /X /Encoding /Identity-H"
+        b" /DescendantFonts [6 0 R] >>",
+        b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /X /CIDSystemInfo"
+        b" << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /FontDescriptor 7 0 R >>",
+        b"<< /Type /FontDescriptor /FontName /X /Flags 4 /FontBBox [0 0 1000 1000]"
+        b" /ItalicAngle 0 /Ascent 880 /Descent -120 /CapHeight 700 /StemV 80 >>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for i, obj in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    return out
+
+
+def test_unmapped_fonts_count_as_no_text_layer(tmp_path):
+    path = tmp_path / "unmapped.pdf"
+    path.write_bytes(_unmapped_pdf())
+    with pymupdf.open(path) as doc:
+        assert len(doc[0].get_text().strip()) >= 40  # there is “text”, of the wrong script
+    with pytest.raises(pdf.NoTextLayer):
+        pdf.pdf_lines(path)
+    filing = importer.read(path)
+    assert [f.code for f in filing.findings] == ["I120"] and not filing.readable
+
+
+@pytest.mark.parametrize(
+    "kind, code",
+    [("encrypted", "F104"), ("not a pdf", "F103"), ("truncated", "F103"), ("pages", "F106")],
+)
+def test_broken_pdfs_are_findings(tmp_path, monkeypatch, kind, code):
+    path = tmp_path / "report.pdf"
+    doc = pymupdf.open()
+    for _ in range(4):
+        doc.new_page().insert_text((72, 72), "2024 annual report page text " * 3)
+    if kind == "encrypted":
+        doc.save(path, encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="secret", owner_pw="o")
+    elif kind == "not a pdf":
+        path.write_bytes(b"<html>not a pdf</html>")
+    elif kind == "truncated":
+        data = doc.tobytes()
+        path.write_bytes(data[: len(data) // 3])
+    else:
+        doc.save(path)
+        monkeypatch.setattr(pdf, "MAX_PAGES", 3)
+    filing = importer.read(path)
+    assert not filing.readable
+    assert [f.code for f in filing.findings] == [code]
+    out = tmp_path / "out.xlsx"
+    result = run("import", path, "-o", out)
+    assert result.exit_code == 2 and code in result.output and not out.exists()

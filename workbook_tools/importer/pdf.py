@@ -1,0 +1,756 @@
+"""A PDF's text layer as the importer's lines.
+
+The importer reads one kind of input: numbered lines, narrative paragraphs as lines and table rows
+as ``a | b | c |`` with every cell in its place (an empty cell stays an empty cell). This module
+turns a PDF into exactly that, so one parser serves every input.
+
+PyMuPDF gives each character with its box and baseline, and every vector drawing on the page. From
+those:
+
+* **Ruled tables** (the common case: a Word table printed to PDF) come from the drawn lines. The
+  lines give a grid; where a line between two grid cells is missing the cells are one merged cell,
+  so a row group label written one character per line down a tall merged cell (三/本/年/度) reads
+  as one label, and a label wrapped over lines inside its cell stays one label.
+* **Unruled tables** come from word positions: a line whose text has wide gaps is cut into
+  segments; value columns are where the numbers line up; label lines without numbers (wrapped
+  labels, vertical group labels) join the nearest value row.
+* Page numbers and running headers and footers are dropped, and a paragraph or a table that goes
+  on over a page break simply continues.
+
+A PDF with no text layer (a scan) raises ``NoTextLayer``: the importer reports it; it is never an
+empty import. Work is bounded by page count and text size.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..normalise import NONE_MARKS
+from .labels import fold
+
+MAX_PAGES = 300  # the longest real reports run to some 40 pages
+MAX_CHARS = 2_000_000  # characters of text layer, all pages together
+MAX_SEGMENTS = 20_000  # drawn line segments on one page (a vector drawing is not a table)
+TOL = 2.5  # points: lines this close are the same line
+WRAP = 1.5  # baselines of one wrapped cell are at most this many font sizes apart
+
+
+class PdfError(Exception):
+    """The PDF cannot be read as a report: ``code`` and ``args`` make its finding."""
+
+    def __init__(self, code: str, **args: object) -> None:
+        super().__init__(f"{code} {args}")
+        self.code = code
+        self.args_ = args
+
+
+class NoTextLayer(PdfError):
+    """A scan (pictures of pages), or glyphs that map to no characters: nothing to read."""
+
+    def __init__(self, pages: int) -> None:
+        super().__init__("I120", pages=pages)
+
+
+@dataclass
+class Char:
+    c: str
+    x0: float
+    x1: float
+    y: float  # baseline
+    size: float
+
+    @property
+    def mid(self) -> float:  # the middle of the glyph's height, for placing it in a cell
+        return self.y - self.size * 0.35
+
+
+@dataclass
+class TextLine:
+    chars: list[Char]
+    y: float
+    x0: float
+    x1: float
+    size: float
+    text: str = ""
+    page: int = 0
+
+    @classmethod
+    def of(cls, chars: list[Char], page: int = 0) -> TextLine:
+        chars = sorted(chars, key=lambda c: c.x0)
+        size = statistics.median(c.size for c in chars)
+        line = cls(chars, statistics.median(c.y for c in chars), chars[0].x0, chars[-1].x1, size)
+        line.text = _join(chars)
+        line.page = page
+        return line
+
+
+@dataclass
+class Block:
+    """Something on a page, in reading order: a text line or a table's rows."""
+
+    top: float
+    line: TextLine | None = None
+    rows: list[str] = field(default_factory=list)
+
+
+# --- reading the page --------------------------------------------------------------------------
+
+
+def _join(chars: list[Char]) -> str:
+    """Characters of one line, left to right; a gap wider than a space's becomes one space."""
+    out: list[str] = []
+    prev: Char | None = None
+    for ch in chars:
+        if ch.c.isspace():
+            if out and out[-1] != " ":
+                out.append(" ")
+            prev = ch
+            continue
+        # A gap between Chinese characters is justification or letter spacing, not a word break.
+        if (
+            prev is not None
+            and not prev.c.isspace()
+            and ch.x0 - prev.x1 > 0.25 * ch.size
+            and (prev.c.isascii() or ch.c.isascii())
+            and out
+            and out[-1] != " "
+        ):
+            out.append(" ")
+        out.append(ch.c)
+        prev = ch
+    return "".join(out).strip()
+
+
+def _chars(page) -> list[Char]:
+    out: list[Char] = []
+    raw = page.get_text("rawdict", flags=0)
+    for block in raw["blocks"]:
+        for line in block.get("lines", ()):
+            _, dy = line["dir"]
+            for span in line["spans"]:
+                size = span["size"] or 1.0
+                for ch in span["chars"]:
+                    x0, _, x1, y1 = ch["bbox"]
+                    if abs(dy) > 0.5:  # text set vertically: each glyph stands on its own line
+                        out.append(Char(ch["c"], x0, x1, y1 - 0.2 * (x1 - x0), x1 - x0 or size))
+                    else:
+                        out.append(Char(ch["c"], x0, x1, ch["origin"][1], size))
+    return out
+
+
+def _lines(chars: list[Char], page_no: int) -> list[TextLine]:
+    """Group characters into lines by baseline."""
+    lines: list[list[Char]] = []
+    for ch in sorted(chars, key=lambda c: (c.y, c.x0)):
+        if lines and abs(ch.y - lines[-1][-1].y) <= max(TOL, 0.3 * ch.size):
+            lines[-1].append(ch)
+        else:
+            lines.append([ch])
+    out = []
+    for group in lines:
+        if any(not c.c.isspace() for c in group):
+            out.append(TextLine.of([c for c in group], page_no))
+    return out
+
+
+@dataclass
+class Segments:
+    h: list[tuple[float, float, float]]  # y, x0, x1
+    v: list[tuple[float, float, float]]  # x, y0, y1
+
+
+def _segments(page) -> Segments:
+    h: list[tuple[float, float, float]] = []
+    v: list[tuple[float, float, float]] = []
+    area = page.rect.width * page.rect.height
+
+    def rect(x0: float, y0: float, x1: float, y1: float) -> None:
+        if x1 - x0 <= 3 and y1 - y0 > 3:
+            v.append(((x0 + x1) / 2, y0, y1))
+        elif y1 - y0 <= 3 and x1 - x0 > 3:
+            h.append(((y0 + y1) / 2, x0, x1))
+        elif x1 - x0 > 3 and y1 - y0 > 3 and (x1 - x0) * (y1 - y0) < 0.8 * area:
+            h.extend([(y0, x0, x1), (y1, x0, x1)])
+            v.extend([(x0, y0, y1), (x1, y0, y1)])
+
+    for path in page.get_drawings():
+        if path.get("type") == "f" and _white(path.get("fill")):
+            continue  # a white fill paints the page, not a rule
+        for item in path["items"]:
+            kind = item[0]
+            if kind == "l":
+                p, q = item[1], item[2]
+                if abs(p.y - q.y) <= 1:
+                    h.append(((p.y + q.y) / 2, min(p.x, q.x), max(p.x, q.x)))
+                elif abs(p.x - q.x) <= 1:
+                    v.append(((p.x + q.x) / 2, min(p.y, q.y), max(p.y, q.y)))
+            elif kind == "re":
+                r = item[1]
+                rect(r.x0, r.y0, r.x1, r.y1)
+            elif kind == "qu":
+                r = item[1].rect
+                rect(r.x0, r.y0, r.x1, r.y1)
+        if len(h) + len(v) > MAX_SEGMENTS:
+            return Segments([], [])  # a drawing, not a table: read the page as text
+    return Segments(h, v)
+
+
+def _white(color) -> bool:
+    return color is not None and all(c > 0.95 for c in color)
+
+
+# --- ruled tables ------------------------------------------------------------------------------
+
+
+class _Union:
+    def __init__(self) -> None:
+        self.parent: dict = {}
+
+    def find(self, a):
+        self.parent.setdefault(a, a)
+        while self.parent[a] != a:
+            self.parent[a] = self.parent[self.parent[a]]
+            a = self.parent[a]
+        return a
+
+    def union(self, a, b) -> None:
+        self.parent[self.find(a)] = self.find(b)
+
+
+def _cluster(values: list[float]) -> list[float]:
+    out: list[float] = []
+    for value in sorted(values):
+        if out and value - out[-1] <= TOL:
+            continue
+        out.append(value)
+    return out
+
+
+@dataclass
+class Grid:
+    xs: list[float]
+    ys: list[float]
+    h: list[tuple[float, float, float]]
+    v: list[tuple[float, float, float]]
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        return self.xs[0], self.ys[0], self.xs[-1], self.ys[-1]
+
+
+def _grids(seg: Segments) -> list[Grid]:
+    """Connected sets of horizontal and vertical rules, each with at least two of each: tables."""
+    h, v = seg.h, seg.v
+    if len(h) < 2 or len(v) < 2:
+        return []
+    union = _Union()
+    for i, (y, hx0, hx1) in enumerate(h):
+        union.find(("h", i))
+        for j, (x, vy0, vy1) in enumerate(v):
+            if hx0 - TOL <= x <= hx1 + TOL and vy0 - TOL <= y <= vy1 + TOL:
+                union.union(("h", i), ("v", j))
+    # Collinear horizontal rules that touch belong together even without a crossing rule.
+    groups: dict = {}
+    for i in range(len(h)):
+        groups.setdefault(union.find(("h", i)), ([], []))[0].append(h[i])
+    for j in range(len(v)):
+        root = union.find(("v", j))
+        if root in groups:
+            groups[root][1].append(v[j])
+    out = []
+    for hs, vs in groups.values():
+        xs = _cluster([x for x, _, _ in vs])
+        ys = _cluster([y for y, _, _ in hs])
+        if len(xs) >= 2 and len(ys) >= 2:
+            out.append(Grid(xs, ys, hs, vs))
+    return out
+
+
+def _has(segs, at: float, lo: float, hi: float) -> bool:
+    mid = (lo + hi) / 2
+    return any(abs(p - at) <= TOL and a - TOL <= mid <= b + TOL for p, a, b in segs)
+
+
+def _table_rows(grid: Grid, chars: list[Char]) -> list[str]:
+    """The grid's rows as pipe rows. Merged cells (no rule between grid cells) are one cell; its
+    text is given once, in its top row and first column; below that, in the label columns it is
+    left out, in the value columns it is an empty cell."""
+    xs, ys = grid.xs, grid.ys
+    nr, nc = len(ys) - 1, len(xs) - 1
+    union = _Union()
+    for r in range(nr):
+        for c in range(nc):
+            union.find((r, c))
+            if c + 1 < nc and not _has(grid.v, xs[c + 1], ys[r], ys[r + 1]):
+                union.union((r, c), (r, c + 1))
+            if r + 1 < nr and not _has(grid.h, ys[r + 1], xs[c], xs[c + 1]):
+                union.union((r, c), (r + 1, c))
+    cells: dict = {}
+    for r in range(nr):
+        for c in range(nc):
+            cells.setdefault(union.find((r, c)), []).append((r, c))
+    first = {root: min(members) for root, members in cells.items()}
+    left = {root: min(c for _, c in members) for root, members in cells.items()}
+    content: dict = {}
+    import bisect
+
+    for ch in chars:
+        c = bisect.bisect_right(xs, (ch.x0 + ch.x1) / 2) - 1
+        r = bisect.bisect_right(ys, ch.mid) - 1
+        if 0 <= r < nr and 0 <= c < nc:
+            content.setdefault(union.find((r, c)), []).append(ch)
+    texts = {root: _cell_text(chs) for root, chs in content.items()}
+    # Label columns: those left of the first column holding a number anywhere, as far right as
+    # a label reaches in a row of figures (表四 has none: its first column may be all blank).
+    first_value = nc
+    for root, text in texts.items():
+        if text and value_like(text):
+            first_value = min(first_value, left[root])
+    has_value = [False] * nr
+    for root, text in texts.items():
+        if text and value_like(text):
+            for r, _ in cells[root]:
+                has_value[r] = True
+    label_end = -1
+    for root, text in texts.items():
+        in_data = any(has_value[r] for r, _ in cells[root])
+        if text and not value_like(text) and left[root] < first_value and in_data:
+            label_end = max(label_end, max(c for _, c in cells[root]))
+    first_value = label_end + 1
+    rows: list[str] = []
+    data = False
+    for r in range(nr):
+        out: list[str] = []
+        for c in range(nc):
+            root = union.find((r, c))
+            top = first[root]
+            if top == (r, c):
+                text = texts.get(root, "")
+            elif top[0] == r or c < first_value:
+                continue  # the rest of a merged cell, or an empty label cell
+            else:
+                text = ""
+            if c < first_value and not text:
+                continue
+            out.append(text)
+        if not any(out):
+            continue
+        if not data and any(value_like(t) for t in out if t):
+            data = True  # the headings are over: from here on an empty cell is a blank figure
+        rows.append(_pipe(out) if data else _pipe([t for t in out if t]))
+    return rows
+
+
+def _cell_text(chars: list[Char]) -> str:
+    """A cell's lines joined: a label wrapped inside its cell reads as one label."""
+    lines = _lines(chars, 0)
+    parts = [line.text for line in lines]
+    text = ""
+    for part in parts:
+        if text and text[-1].isascii() and text[-1].isalpha() and part[:1].isascii():
+            text += " "
+        text += part
+    return text
+
+
+# --- unruled tables ----------------------------------------------------------------------------
+
+_ITEM = re.compile(
+    r"^\s*(?:[（(][一二三四五六七八九十\d]+[）)]|[一二三四五六七八九十]+、|\d+\s*[.、．])"
+)
+
+
+@dataclass
+class Piece:
+    text: str
+    x0: float
+    x1: float
+    y: float
+
+
+def _pieces(line: TextLine) -> list[Piece]:
+    """A line cut at gaps wider than a character: the cells of a table row set without rules."""
+    out: list[Piece] = []
+    run: list[Char] = []
+    for ch in line.chars:
+        if ch.c.isspace():
+            continue
+        if run and ch.x0 - run[-1].x1 > 0.9 * line.size:
+            out.append(Piece(_join(run), run[0].x0, run[-1].x1, line.y))
+            run = []
+        run.append(ch)
+    if run:
+        out.append(Piece(_join(run), run[0].x0, run[-1].x1, line.y))
+    return out
+
+
+def _unruled(lines: list[TextLine]) -> list[Block]:
+    """Find runs of lines that hold a table set by position and give them as pipe rows; every
+    other line stays a text line."""
+    cut = [_pieces(line) for line in lines]
+    is_row = [
+        sum(1 for p in pieces if value_like(p.text)) >= 2
+        or (len(pieces) >= 2 and value_like(pieces[-1].text))
+        for pieces in cut
+    ]
+    blocks: list[Block] = []
+    i = 0
+    while i < len(lines):
+        if not is_row[i]:
+            blocks.append(Block(lines[i].y - lines[i].size, line=lines[i]))
+            i += 1
+            continue
+        # A table: value rows, with at most three label lines between two of them.
+        j = last = i
+        while j + 1 < len(lines) and j + 1 - last <= 4:
+            j += 1
+            if is_row[j]:
+                last = j
+        end = last + 1
+        if (
+            end < len(lines)
+            and not is_row[end]
+            and lines[end].y - lines[last].y < WRAP * lines[end].size
+        ):
+            end += 1  # perhaps the last row's label wrapped onto the line below
+        for block in _position_blocks(lines[i:end], cut[i:end], is_row[i:end]):
+            blocks.append(block)
+        i = end
+    return blocks
+
+
+def _continuation(line: TextLine, pieces: list[Piece], row: TextLine, column: float):
+    """The pieces of label line ``line`` that are the rest of the label of value row ``row`` (a
+    label wrapped in its cell) rather than text before the next row: the line follows closely
+    (within the line spacing of a wrapped cell, tighter than the spacing of rows), does not start
+    a new item, and the pieces stand in the row's label column (``label``: the row's own label
+    pieces). Pieces left of that column (a group label down the side) are not the row's."""
+    if line.y - row.y > WRAP * max(line.size, row.size) or not pieces:
+        return []
+    more = [p for p in pieces if p.x0 >= column - line.size]
+    if more and _ITEM.match(more[0].text):
+        return []
+    return more
+
+
+def _position_blocks(lines, cut, is_row) -> list[Block]:
+    """The lines of one table set by position. Value columns are where numbers line up (a header
+    line reaching into them starts a new set of columns: 表二 is several small tables). Label
+    lines that continue the row above join it; others stay text lines, so they lead the label of
+    the row below, which is how the importer reads labels (by their ending)."""
+    start = min(
+        (p.x0 for k, flag in enumerate(is_row) if flag for p in cut[k] if value_like(p.text)),
+        default=float("inf"),
+    )
+    # Cut at header lines: lines without values that have text over the value columns.
+    parts: list[tuple[int, int]] = []
+    first = 0
+    for k in range(len(lines)):
+        if not is_row[k] and any(p.x1 > start + 2 for p in cut[k]) and k > first:
+            parts.append((first, k))
+            first = k
+    parts.append((first, len(lines)))
+    out: list[Block] = []
+    for a, b in parts:
+        out += _position_part(lines[a:b], cut[a:b], is_row[a:b])
+    return out
+
+
+def _position_part(lines, cut, is_row) -> list[Block]:
+    rows = [k for k, flag in enumerate(is_row) if flag]
+    spans: list[list[float]] = []
+    for k in rows:
+        for p in cut[k]:
+            if value_like(p.text):
+                spans.append([p.x0, p.x1])
+    spans.sort()
+    columns: list[list[float]] = []
+    for x0, x1 in spans:
+        if columns and x0 <= columns[-1][1] + 1:
+            columns[-1][1] = max(columns[-1][1], x1)
+        else:
+            columns.append([x0, x1])
+    start = columns[0][0] if columns else float("inf")
+    labels: dict[int, list[Piece]] = {k: [] for k in rows}
+    cells: dict[int, list[str]] = {k: [""] * len(columns) for k in rows}
+    for k in rows:
+        for p in cut[k]:
+            col = None if p.x1 <= start + 1 and not value_like(p.text) else _column(columns, p)
+            if col is None:
+                labels[k].append(p)
+            else:
+                cells[k][col] = (cells[k][col] + " " + p.text).strip()
+    out: list[Block] = []
+    pending: list[tuple[TextLine, list[Piece]]] = []  # label lines since the last row
+
+    def flush() -> None:
+        for line, pieces in pending:
+            out.append(Block(line.y - line.size, line=_sub_line(line, pieces)))
+        pending.clear()
+
+    owner: tuple[int, float, TextLine] | None = None  # the row a label line may continue
+    current: tuple[Block, str, list[str]] | None = None  # that row: its block, label, cells
+    for k, line in enumerate(lines):
+        if not is_row[k]:
+            more: list[Piece] = []
+            if owner is not None:
+                more = _continuation(line, cut[k], owner[2], owner[1])
+            if more and current is not None:
+                block, label, values = current
+                label += "".join(p.text for p in more)
+                block.rows = [_pipe([label, *values])]
+                current = (block, label, values)
+                left = [p for p in cut[k] if p not in more]
+                if left:  # group label text beside the wrapped label: text of its own
+                    out.append(Block(line.y - line.size, line=_sub_line(line, left)))
+                owner = (owner[0], owner[1], line)
+            else:
+                owner = None
+                pending.append((line, cut[k]))
+            continue
+        # The row's label column: where its own label starts, or the line above's last piece.
+        # (a label line just above counts: the row's own line may hold only a group label).
+        own = labels[k]
+        starts = [p.x0 for p in own]
+        if pending and line.y - pending[-1][0].y <= WRAP * line.size:
+            starts.append(pending[-1][1][-1].x0)
+        column = max(starts) if starts else None
+        # Label lines just above, in that column, are the head of a label wrapped in its cell
+        # (cells centred vertically put the values beside the middle of their label).
+        pulled: list[Piece] = []
+        y = line.y
+        while pending and column is not None:
+            above, pieces = pending[-1]
+            head = [p for p in pieces if p.x0 >= column - above.size and p.x1 <= start + 1]
+            if y - above.y > WRAP * above.size or (head == [] and pieces[-1].x1 > column):
+                break  # too far, or text in the label column that is not this label's
+            pulled = pieces + pulled
+            pending.pop()
+            y = above.y
+            if _ITEM.match("".join(p.text for p in head)):
+                break
+        flush()
+        pieces = pulled + own
+        if column is not None:
+            # Text left of the row's own column (a group label down the side) comes first.
+            pieces.sort(key=lambda p: (p.x0 >= column - line.size, p.y, p.x0))
+        label = "".join(p.text for p in pieces)
+        block = Block(line.y - line.size, rows=[_pipe([label, *cells[k]] if label else cells[k])])
+        out.append(block)
+        current = (block, label, cells[k])
+        owner = (k, column if column is not None else float("-inf"), line)
+    flush()
+    return out
+
+
+def _sub_line(line: TextLine, pieces: list[Piece]) -> TextLine:
+    chars = [c for c in line.chars if any(p.x0 <= c.x0 and c.x1 <= p.x1 + 0.1 for p in pieces)]
+    return TextLine.of(chars or line.chars, line.page)
+
+
+def _pipe(cells: list[str]) -> str:
+    """``a | b | c |``; a row whose first cell is empty opens with a pipe (``| | b | c |``), so
+    that the empty cell is not taken for the row's edge."""
+    row = " | ".join(c.replace("|", " ") for c in cells) + " |"
+    return "| " + row if cells and not cells[0] else row
+
+
+def _column(columns: list[list[float]], p: Piece) -> int | None:
+    best, overlap = None, 0.0
+    for i, (x0, x1) in enumerate(columns):
+        o = min(x1, p.x1) - max(x0, p.x0)
+        if o > overlap:
+            best, overlap = i, o
+    if best is None:  # no overlap: the nearest column, if the piece is close to one
+        mid = (p.x0 + p.x1) / 2
+        dist = [min(abs(mid - x0), abs(mid - x1)) for x0, x1 in columns]
+        if dist and min(dist) < 20:
+            best = dist.index(min(dist))
+    return best
+
+
+# --- page furniture ----------------------------------------------------------------------------
+
+_PAGE_NO = re.compile(
+    r"^[\s\-—–－~·.]*(?:第\s*)?(?:\d{1,4}|[IVXLivxl]{1,6})(?:\s*页)?"
+    r"(?:\s*(?:/|共|of)\s*\d{1,4}\s*页?)?[\s\-—–－~·.]*$"
+    r"|^(?:Page|page|第)\s*\d{1,4}\s*(?:页)?(?:\s*(?:of|/|共)\s*\d{1,4}\s*页?)?$"
+)
+
+
+def _furniture(pages: list[list[TextLine]], heights: list[float]) -> set[int]:
+    """ids of lines that are page numbers or running headers/footers, near the top or bottom."""
+    drop: set[int] = set()
+    repeated: Counter = Counter()
+    edge: list[TextLine] = []
+    for lines, height in zip(pages, heights, strict=True):
+        for line in lines:
+            if line.y < 0.12 * height or line.y > 0.88 * height:
+                edge.append(line)
+                repeated[re.sub(r"\d+", "#", line.text.replace(" ", ""))] += 1
+    for line in edge:
+        key = re.sub(r"\d+", "#", line.text.replace(" ", ""))
+        words = sum(1 for c in key if c.isalpha())  # a running header has words, not figures
+        if _PAGE_NO.match(line.text) or (
+            words >= 2 and repeated[key] >= max(2, (len(pages) + 1) // 2)
+        ):
+            drop.add(id(line))
+    return drop
+
+
+def _readable(c: str) -> bool:
+    """A character a report's text is made of: Chinese, its punctuation, Latin, digits."""
+    o = ord(c)
+    return (
+        0x20 <= o <= 0x7E
+        or 0xA0 <= o <= 0x24FF  # Latin-1 to enclosed alphanumerics (①), punctuation, arrows
+        or 0x2E80 <= o <= 0x9FFF  # CJK radicals, punctuation, kana, ideographs
+        or 0xF900 <= o <= 0xFAFF
+        or 0xFE30 <= o <= 0xFFEF  # CJK compatibility forms, full-width forms
+    )
+
+
+def _has_text(pages: list[list[Char]], count: int) -> None:
+    """A scan has no text layer, or a few characters a page (a stamped page number). A PDF whose
+    fonts map glyphs to no characters gives U+FFFD, private-use codes or the raw glyph numbers
+    (which read as some unrelated script). Either way there is nothing to import."""
+    shown = [c.c for chars in pages for c in chars if not c.c.isspace()]
+    readable = sum(1 for c in shown if _readable(c))
+    if len(shown) < 5 * max(1, count) or readable < 0.7 * len(shown):
+        raise NoTextLayer(count)
+
+
+# --- the document ------------------------------------------------------------------------------
+
+
+def value_like(text: str) -> bool:
+    """A cell that holds a figure or a none-mark, as the importer's table reader decides it."""
+    t = fold(text)
+    return bool(re.fullmatch(r"[+-]?\d[\d,]*(\.\d+)?", t)) or t in NONE_MARKS
+
+
+def pdf_lines(path: Path | str) -> list[str]:
+    """The report's lines: paragraphs as lines, table rows as ``a | b | c |``. Raises
+    ``PdfError`` (``NoTextLayer`` for a scan) when there is nothing to read."""
+    import pymupdf
+
+    pymupdf.TOOLS.mupdf_display_errors(False)  # damage is reported as a finding, not on stderr
+    try:
+        doc = pymupdf.open(str(path), filetype="pdf")
+    except Exception as exc:  # not a PDF, or damaged beyond repair
+        raise PdfError("F103", detail=f"PDF: {type(exc).__name__}: {str(exc)[:160]}") from exc
+    with doc:
+        if not doc.is_pdf:  # MuPDF also opens HTML, XPS, images …: only a PDF is a PDF here
+            raise PdfError("F103", detail="not a PDF")
+        if doc.needs_pass:
+            raise PdfError("F104", detail="PDF")
+        if doc.page_count > MAX_PAGES:
+            raise PdfError("F106", detail=f"PDF, {doc.page_count} pages > {MAX_PAGES}")
+        try:
+            pages = _read_pages(doc)
+        except PdfError:
+            raise
+        except Exception as exc:  # a page MuPDF could open but not interpret
+            raise PdfError("F103", detail=f"PDF: {type(exc).__name__}: {str(exc)[:160]}") from exc
+    return _layout(*pages)
+
+
+def _read_pages(doc):
+    page_lines: list[list[TextLine]] = []
+    page_chars: list[list[Char]] = []
+    grids: list[list[Grid]] = []
+    heights: list[float] = []
+    total = 0
+    for n, page in enumerate(doc):
+        if page.rotation:  # read text and rules in one space, the page as drawn
+            page.set_rotation(0)  # (in memory only: the file is never written)
+        chars = _chars(page)
+        total += len(chars)
+        if total > MAX_CHARS:
+            raise PdfError("F106", detail=f"PDF, more than {MAX_CHARS} characters of text")
+        page_chars.append(chars)
+        page_lines.append(_lines(chars, n))
+        grids.append(_grids(_segments(page)) if chars else [])
+        heights.append(page.rect.height)
+    _has_text(page_chars, doc.page_count)
+    return page_lines, page_chars, grids, heights
+
+
+def _layout(page_lines, page_chars, grids, heights) -> list[str]:
+    """Each page's tables and text lines in reading order, then paragraphs."""
+    drop = _furniture(page_lines, heights)
+    blocks: list[Block] = []
+    for n, lines in enumerate(page_lines):
+        lines = [line for line in lines if id(line) not in drop]
+        page_blocks: list[Block] = []
+        inside: set[int] = set()
+        for grid in grids[n]:
+            x0, y0, x1, y1 = grid.box
+            chars = [
+                c
+                for c in page_chars[n]
+                if x0 - 1 <= (c.x0 + c.x1) / 2 <= x1 + 1 and y0 - 1 <= c.mid <= y1 + 1
+            ]
+            if not chars:
+                continue
+            for line in lines:
+                if (
+                    x0 - 1 <= (line.x0 + line.x1) / 2 <= x1 + 1
+                    and y0 - 1 <= line.y - line.size * 0.35 <= y1 + 1
+                ):
+                    inside.add(id(line))
+            rows = _table_rows(grid, chars)
+            if rows:
+                page_blocks.append(Block(y0, rows=rows))
+        rest = [line for line in lines if id(line) not in inside]
+        page_blocks += _unruled(rest)
+        page_blocks.sort(key=lambda b: b.top)
+        blocks += page_blocks
+    return _paragraphs(blocks)
+
+
+def _paragraphs(blocks: list[Block]) -> list[str]:
+    """Text lines joined into paragraphs: a paragraph starts indented or after a short line, a
+    heading, a table or a wide gap, and goes on over a page break."""
+    texts = [b.line for b in blocks if b.line is not None]
+    if texts:
+        left = Counter(round(t.x0) for t in texts).most_common(1)[0][0]
+        right = max(Counter(round(t.x1) for t in texts).most_common(3))[0]
+        body = Counter(round(t.size) for t in texts for _ in t.chars).most_common(1)[0][0]
+        centre = (left + right) / 2
+    out: list[str] = []
+    prev: TextLine | None = None
+    for block in blocks:
+        if block.line is None:
+            out.extend(block.rows)
+            prev = None
+            continue
+        line = block.line
+        joins = (
+            prev is not None
+            and line.x0 <= left + 0.8 * line.size
+            and prev.x1 >= right - 1.5 * prev.size
+            and abs(line.size - prev.size) < 1.0
+            and (line.page != prev.page or 0 < line.y - prev.y < 2.2 * line.size)
+        )
+        # A title set large and centred over several lines is one title.
+        title = (
+            prev is not None
+            and line.page == prev.page
+            and min(line.size, prev.size) >= 1.15 * body
+            and abs(line.size - prev.size) < 0.5
+            and abs((line.x0 + line.x1) / 2 - centre) < 2 * line.size
+            and abs((prev.x0 + prev.x1) / 2 - centre) < 2 * line.size
+            and 0 < line.y - prev.y < 2.2 * line.size
+        )
+        if joins or title:
+            sep = " " if out[-1][-1:].isascii() and line.text[:1].isascii() else ""
+            out[-1] += sep + line.text
+        else:
+            out.append(line.text)
+        prev = line
+    return out
