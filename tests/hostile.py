@@ -148,3 +148,43 @@ def far_roster(ref: str = "XFD1048576") -> bytes:
     return wb.edit_part(
         data, "xl/worksheets/sheet1.xml", lambda x: re.sub(rb"<dimension[^>]*/>", b"", x)
     )
+
+
+def docx_bomb(unpacked_mb: int = 40) -> bytes:
+    """A Word file whose document.xml inflates to ``unpacked_mb`` MB (of one repeated
+    paragraph): tens of KB on disk."""
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    para = b"<w:p><w:r><w:t>" + "本年度依法公开。".encode() * 50 + b"</w:t></w:r></w:p>"
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(
+            "[Content_Types].xml",
+            '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+            'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-'
+            'package.relationships+xml"/><Override PartName="/word/document.xml" ContentType='
+            '"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/>'
+            "</Types>",
+        )
+        z.writestr(
+            "_rels/.rels",
+            '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
+            '2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+            'officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/>'
+            "</Relationships>",
+        )
+        with z.open("word/document.xml", "w", force_zip64=True) as fh:
+            fh.write(
+                b'<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/'
+                b'wordprocessingml/2006/main"><w:body>'
+            )
+            block = para * 1000
+            for _ in range(unpacked_mb * 1024 * 1024 // len(block)):
+                fh.write(block)
+            fh.write(b"</w:body></w:document>")
+    return out.getvalue()
+
+
+def nested_html(depth: int = 100_000) -> bytes:
+    return b"<html><body>" + b"<div>" * depth + b"x" + b"</div>" * depth + b"</body></html>"

@@ -196,3 +196,33 @@ def test_pipes_and_devices_are_named_not_read(tmp_path, spec21):
     result = hostile.wbtools("template", "--roster", "/dev/zero", "-y", 2025, "-o", tmp_path / "t")
     hostile.assert_clean(result, (2,), "U101")
     assert not (tmp_path / "c.xlsx").exists() and not (tmp_path / "t").exists()
+
+
+# --- published reports: size, unpacked size, nesting ----------------------------------------------
+
+
+def test_published_report_bombs_are_bounded(tmp_path, spec21):
+    """A .docx inflating to 40 MB of paragraphs ran for minutes at GBs; 100,000 nested <div>s
+    never finished; /dev/zero and a named pipe as a report read forever or hung. Each is now a
+    finding from the shared intake, in `import` and as `check --previous`."""
+    bomb = tmp_path / "bomb.docx"
+    bomb.write_bytes(hostile.docx_bomb())
+    nested = tmp_path / "nested.html"
+    nested.write_bytes(hostile.nested_html())
+    pipe = tmp_path / "pipe.txt"
+    os.mkfifo(pipe)
+    good = wb.write(tmp_path, wb.render(spec21), "good.xlsx")
+    inputs = hostile.digest([bomb, nested, good])
+    for report, code in ((bomb, "F106"), (nested, "F106"), (pipe, "F113")):
+        result = hostile.wbtools("import", report, "-o", tmp_path / "x.xlsx", timeout=60)
+        hostile.assert_clean(result, (2,), code)
+        result = hostile.wbtools("check", good, "--previous", report, timeout=60)
+        hostile.assert_clean(result, (0, 1))
+    folder = tmp_path / "last"
+    folder.mkdir()
+    for p in (bomb, nested):
+        (folder / p.name).write_bytes(p.read_bytes())
+    result = hostile.wbtools("check", good, "--previous", folder, timeout=60)
+    hostile.assert_clean(result, (0, 1))
+    assert not (tmp_path / "x.xlsx").exists()
+    assert hostile.digest([bomb, nested, good]) == inputs

@@ -53,13 +53,25 @@ _MODIFIED = re.compile(rb"<dcterms:modified[^>]*>([^<]+)<")
 _FORMULA_START = re.compile(rb"\s*<(?:\w+:)?f[\s>/]")
 
 
+MAX_REPORT_BYTES = 10 * 1024 * 1024  # a published report as text or HTML: a few hundred KB
+MAX_DOCX_BYTES = 30 * 1024 * 1024  # a Word report, pictures included
+MAX_DOCX_XML = 20 * 1024 * 1024  # any XML part of it unpacked (a 100-page report: ~2 MB)
+MAX_DEPTH = 400  # element nesting in a published HTML report (real pages: under 40)
+
+
 class InputRefused(Exception):
     """A path that must not be read as an input. ``str()`` is the English reason, ``zh`` the
-    Chinese one (used by each reader's own finding code)."""
+    Chinese one (used by each reader's own finding code); ``code`` the file-level code when the
+    input is a returned or published report (F113: not a file, F106: beyond a bound)."""
 
-    def __init__(self, en: str, zh: str):
+    def __init__(self, en: str, zh: str, code: str = "F106"):
         super().__init__(en)
-        self.en, self.zh = en, zh
+        self.en, self.zh, self.code = en, zh, code
+
+    def finding(self, path: Path | str) -> Finding:
+        if self.code == "F113":
+            return Finding("F113", {"zh": self.zh, "en": self.en}, file=str(path))
+        return Finding(self.code, {"detail": self.en}, file=str(path))
 
 
 _NOT_A_FILE = (
@@ -77,14 +89,14 @@ def vet_input(path: Path) -> os.stat_result:
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise InputRefused("no such file", "文件不存在") from None
+        raise InputRefused("no such file", "文件不存在", "F101") from None
     except OSError as exc:
-        raise InputRefused(exc.strerror or str(exc), exc.strerror or str(exc)) from None
+        raise InputRefused(exc.strerror or str(exc), exc.strerror or str(exc), "F110") from None
     for test, en, zh in _NOT_A_FILE:
         if test(st.st_mode):
-            raise InputRefused(f"{en}, not a regular file", f"是{zh}，不是普通文件")
+            raise InputRefused(f"{en}, not a regular file", f"是{zh}，不是普通文件", "F113")
     if not stat_module.S_ISREG(st.st_mode):
-        raise InputRefused("not a regular file", "不是普通文件")
+        raise InputRefused("not a regular file", "不是普通文件", "F113")
     return st
 
 
@@ -96,11 +108,11 @@ def read_input(path: Path, max_bytes: int) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
-        raise InputRefused(exc.strerror or str(exc), exc.strerror or str(exc)) from None
+        raise InputRefused(exc.strerror or str(exc), exc.strerror or str(exc), "F110") from None
     with os.fdopen(fd, "rb") as fh:
         st = os.fstat(fh.fileno())
         if not stat_module.S_ISREG(st.st_mode):
-            raise InputRefused("not a regular file", "不是普通文件")
+            raise InputRefused("not a regular file", "不是普通文件", "F113")
         if st.st_size > max_bytes:
             raise too_large(st.st_size, max_bytes)
         data = fh.read(max_bytes + 1)
@@ -112,6 +124,33 @@ def read_input(path: Path, max_bytes: int) -> bytes:
 def too_large(size: int, limit: int) -> InputRefused:
     mib = f"{size / 1048576:.1f} MiB > {limit / 1048576:.0f} MiB"
     return InputRefused(f"too large ({mib})", f"文件过大（{mib}）")
+
+
+def vet_size(path: Path, max_bytes: int) -> None:
+    """A regular file of at most ``max_bytes`` (else InputRefused), for readers that open the
+    path themselves."""
+    st = vet_input(path)
+    if st.st_size > max_bytes:
+        raise too_large(st.st_size, max_bytes)
+
+
+def vet_docx(path: Path) -> None:
+    """Bound a Word file before python-docx unpacks and parses it (it loads every part and
+    parses the XML whole): file size, entries, unpacked size, each XML part's size, and the
+    compression ratio. Raises InputRefused."""
+    vet_size(path, MAX_DOCX_BYTES)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            problem = zip_bounds(zf, MAX_UNPACKED_BYTES // 2)
+            if problem is None:
+                for info in zf.infolist():
+                    if info.filename.endswith((".xml", ".rels")) and info.file_size > MAX_DOCX_XML:
+                        problem = too_large(info.file_size, MAX_DOCX_XML)
+                        break
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise InputRefused(f"not a Word file: {exc}", f"不是 Word 文件：{exc}", "F103") from None
+    if problem is not None:
+        raise problem
 
 
 def zip_bounds(zf: zipfile.ZipFile, max_unpacked: int = 0) -> InputRefused | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import intake
 from .. import spec as spec_module
 from ..filing import Filing, Source
 from ..findings import Finding
@@ -48,6 +49,9 @@ def read(path: Path | str, spec: Spec | None = None) -> Filing:
     filing = Filing(str(path))
     try:
         lines = load_lines(path)
+    except intake.InputRefused as refused:
+        filing.findings.append(refused.finding(path))
+        return filing
     except FileNotFoundError:
         filing.findings.append(Finding("F101", {}, file=str(path)))
         return filing

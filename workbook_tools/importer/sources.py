@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import intake
+
 IMPORTABLE = (".txt", ".text", ".md", ".html", ".htm", ".docx", ".pdf")
 
 
@@ -22,17 +24,21 @@ class Line:
 
 
 def load_lines(path: Path) -> list[Line]:
+    """Every input goes through intake's bounds first (size, unpacked size, not a pipe); raises
+    intake.InputRefused for one beyond them."""
     suffix = path.suffix.lower()
     if suffix in (".html", ".htm"):
-        texts = _html_lines(path.read_bytes())
+        texts = _html_lines(intake.read_input(path, intake.MAX_REPORT_BYTES))
     elif suffix == ".docx":
+        intake.vet_docx(path)
         texts = _docx_lines(path)
     elif suffix == ".pdf":
         from .pdf import pdf_lines  # PyMuPDF loads only for PDFs
 
+        intake.vet_size(path, intake.MAX_DOCX_BYTES)
         texts = pdf_lines(path)
     else:
-        raw = path.read_bytes()
+        raw = intake.read_input(path, intake.MAX_REPORT_BYTES)
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
@@ -46,6 +52,12 @@ def load_lines(path: Path) -> list[Line]:
 def _html_lines(data: bytes) -> list[str]:
     import html5lib
 
+    depth = _nesting(data)
+    if depth > intake.MAX_DEPTH:  # html5lib's tree building is quadratic in the nesting depth
+        raise intake.InputRefused(
+            f"elements nested over {intake.MAX_DEPTH} deep",
+            f"元素嵌套超过 {intake.MAX_DEPTH} 层",
+        )
     tree = html5lib.parse(data, namespaceHTMLElements=False)
     out: list[str] = []
     blocks = {
@@ -91,6 +103,29 @@ def _html_lines(data: bytes) -> list[str]:
     body = tree.find("body")
     walk(body if body is not None else tree)
     return out
+
+
+_TAG = re.compile(rb"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^>]*?(/?)>")
+# Elements that never nest (void) or that the next sibling closes (so pages leave them open).
+_FLAT = frozenset(
+    b"area base br col embed hr img input link meta source track wbr p li dt dd tr td th "
+    b"option optgroup thead tbody tfoot colgroup rp rt".split()
+)
+
+
+def _nesting(data: bytes) -> int:
+    """How deep the page's elements nest, from its tags, before html5lib builds the tree (the
+    walk below recurses too). Stops counting past the bound."""
+    depth = deepest = 0
+    for m in _TAG.finditer(data):
+        if m.group(2).lower() in _FLAT or m.group(3):
+            continue
+        depth = max(depth - 1, 0) if m.group(1) else depth + 1
+        if depth > deepest:
+            deepest = depth
+            if deepest > intake.MAX_DEPTH:
+                break
+    return deepest
 
 
 def _docx_lines(path: Path) -> list[str]:
