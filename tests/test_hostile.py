@@ -226,3 +226,69 @@ def test_published_report_bombs_are_bounded(tmp_path, spec21):
     hostile.assert_clean(result, (0, 1))
     assert not (tmp_path / "x.xlsx").exists()
     assert hostile.digest([bomb, nested, good]) == inputs
+
+
+# --- injection and display ----------------------------------------------------------------------
+
+EVIL_TEXT = "=1+1\x1b[2J\x1b]0;pwned\x07<script>alert(1)</script>\n# 标题\n[链接](http://x.example)\u202e\x00"
+
+
+def _evil_workbook(spec, tmp_path, name="=HYPERLINK(1).xlsx"):
+    texts = dict(wb.TEXTS)
+    texts["s1.overview"] = EVIL_TEXT
+    data = wb.render(spec, texts=texts)
+    data = wb.set_meta(data, "unit", "@SUM(1)\x1b[31m")
+    data = wb.set_meta(data, "code", "-101")
+    # A value cell whose text comes back in a V finding's message, escape sequences and all.
+    from xlsxwriter.utility import xl_rowcol_to_cell
+
+    from workbook_tools import layout
+
+    table = spec.tables[0]
+    dp = next(
+        d for d in layout.build(spec).tables[table.id].cells if not spec.datapoints[d].computed
+    )
+    place = layout.build(spec).tables[table.id].cells[dp]
+    cell = xl_rowcol_to_cell(place.row, place.col)
+    data = wb.retype_text(data, table.sheet, cell, "5\x1b[2J\x9b31m\u202e件")
+    return wb.write(tmp_path, data, name)
+
+
+def test_no_formula_or_escape_reaches_csv_terminal_or_markdown(tmp_path, spec21):
+    """merge --long wrote "=…" cells as they were; check printed escape sequences from cells;
+    Markdown reports passed <script> and Markdown structure through; Word crashed on U+0000."""
+    path = _evil_workbook(spec21, tmp_path)
+    inputs = hostile.digest([path])
+    result = hostile.wbtools("check", path)
+    hostile.assert_clean(result, (0, 1))
+    assert "\x1b" not in result.text and "\u202e" not in result.text
+    result = hostile.wbtools("check", path, "-f", "json")
+    assert "\x1b" not in result.out and "\u202e" not in result.out and "\x9b" not in result.out
+
+    csv_out = tmp_path / "long.csv"
+    county = tmp_path / "county.xlsx"
+    result = hostile.wbtools("merge", path, "-o", county, "--long", csv_out, "--include-failing")
+    hostile.assert_clean(result, (0, 1))
+    import csv
+
+    with csv_out.open(encoding="utf-8-sig", newline="") as fh:
+        cells = [c for row in csv.reader(fh) for c in row]
+    assert any("HYPERLINK" in c for c in cells) and any("SUM(1)" in c for c in cells)
+    assert not [c for c in cells if c.startswith(hostile.FORMULA_START)]
+
+    for fmt in ("md", "html", "docx"):
+        out = tmp_path / f"report.{fmt}"
+        result = hostile.wbtools("report", path, "-o", out, "--allow-errors")
+        hostile.assert_clean(result, (0, 1))
+        assert out.exists(), result.text
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "<script>" not in md and "\n# 标题" not in md and "\n[链接](http" not in md
+    assert "&lt;script&gt;" in md and "\\# 标题" in md and "\\[链接\\](http" in md
+    assert "\u202e" not in md
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in html
+    import docx
+
+    text = "\n".join(p.text for p in docx.Document(str(tmp_path / "report.docx")).paragraphs)
+    assert "alert(1)" in text and "\x00" not in text and "\x1b" not in text
+    assert hostile.digest([path]) == inputs

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from .safe_text import terminal
+
 
 class Spec(Protocol):
     """What the registry needs of a format spec: its rules, each with code, name, severity and
@@ -299,7 +301,9 @@ class Finding:
     def message(self, lang: str = "zh", spec: Spec | None = None) -> str:
         entry = self.entry(spec)
         template = entry.zh if lang == "zh" else entry.en
-        return template.format_map(_Lenient(self.args))
+        # Arguments carry cell values and names from the file: no control characters in what
+        # is shown (an escape sequence in a cell must not reach the terminal).
+        return terminal(template.format_map(_Lenient(self.args)))
 
     def location(self, lang: str = "zh") -> str:
         """Where the problem is, for people: file, then line or sheet and cell."""
@@ -310,7 +314,7 @@ class Finding:
             parts.append(f"{self.sheet}!{self.cell}" if self.cell else self.sheet)
         elif self.cell:
             parts.append(self.cell)
-        return " ".join(parts)
+        return terminal(" ".join(parts))
 
 
 class _Lenient(dict):

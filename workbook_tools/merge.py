@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import check, layout, rules
+from . import check, layout, rules, safe_text
 from .files import temp_beside
 from .findings import Finding
 from .roster import Unit, identity
@@ -634,6 +634,8 @@ def write_long(result: Result, out: Path) -> Path:
             first = True
             for rows in long_rows(result):
                 frame = pd.DataFrame(rows, columns=LONG_COLUMNS, dtype=object)  # a count 3 stays 3
+                # Opened in Excel on purpose: a unit or file name like "=1+1" must stay text.
+                frame = frame.map(safe_text.csv_cell)
                 frame.to_csv(
                     tmp,
                     mode="w" if first else "a",

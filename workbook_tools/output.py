@@ -4,12 +4,14 @@ machines). The exit code is the results' own: 0 no errors, 1 errors found, 2 not
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
 from .check import Report
 from .findings import Severity
+from .safe_text import terminal
 from .spec import Spec
 
 WORDS = {
@@ -76,8 +78,9 @@ def text(reports: Sequence[Report], spec: Spec, lang: str = "zh", style=None) ->
         f = report.filing
         state = status(report)
         who = " ".join(x for x in (f.unit, w["year"].format(year=f.year) if f.year else "") if x)
+        who = terminal(who)
         mark = {"passed": "✓", "warnings": "✓", "errors": "✗", "unreadable": "✗"}[state]
-        head = "  ".join(x for x in (f"{mark} {report.path}", who, w[state]) if x)
+        head = "  ".join(x for x in (f"{mark} {terminal(report.path)}", who, w[state]) if x)
         if report.findings and state != "unreadable":
             head += "  " + w["counts"].format(e=report.errors, w=report.warnings)
         lines.append(
@@ -151,4 +154,10 @@ def as_json(reports: Sequence[Report], spec: Spec, lang: str = "zh") -> str:
         "summary": tally(reports),
         "exit_code": exit_code(reports),
     }
-    return json.dumps(document, ensure_ascii=False, indent=2, default=str)
+    text = json.dumps(document, ensure_ascii=False, indent=2, default=str)
+    # JSON escapes C0 itself; DEL, C1 and direction overrides it lets through raw: escaped too,
+    # so the data stays whole and a terminal showing it is not driven by it.
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

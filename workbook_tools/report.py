@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from . import layout
+from . import layout, safe_text
 
 # The model lives in ``document`` (shared with docx_report); re-exported for the report's users.
 from .document import (  # noqa: F401
@@ -238,6 +238,9 @@ FORMATS = ("docx", "html", "md")
 
 
 def render(doc: Document, fmt: str) -> bytes:
+    # Control characters from a narrative or a unit name: XML (Word) cannot hold them and no
+    # format should carry them; dropped in every format alike.
+    doc = safe_text.scrub(doc)
     if fmt == "docx":
         from . import docx_report
 
@@ -268,14 +271,15 @@ def _environment(fmt: str):
     loader = jinja2.FunctionLoader(lambda name: folder.joinpath(name).read_text(encoding="utf-8"))
     env = jinja2.Environment(
         loader=loader,
-        # Autoescape HTML: a narrative containing <script> must show as text. Markdown is plain
-        # text; its cells are escaped for pipes by the filter below.
+        # Autoescape HTML: a narrative containing <script> must show as text. In Markdown every
+        # value is escaped the same way (HTML and Markdown syntax shown literally).
         autoescape=fmt == "html",
+        finalize=safe_text.markdown if fmt == "md" else None,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["cell"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
+    env.filters["cell"] = lambda s: str(s).replace("\n", " ")  # pipes: escaped by finalize
     return env
 
 

@@ -1,0 +1,72 @@
+"""Text taken from inputs, made safe for the place it is written to.
+
+Cell values, unit names, file names and narrative come from files anyone can make. Each writer
+passes them through the one function here that fits its output, at the point of writing:
+- a terminal: no control characters (an escape sequence in a cell must not drive the terminal),
+  no bidirectional overrides (they reorder what is shown);
+- Word and other XML: no characters XML 1.0 forbids (python-docx refuses them outright);
+- a CSV meant for Excel: a text cell starting with a formula character is neutralised with a
+  leading apostrophe (OWASP's rule for CSV injection);
+- Markdown: characters with a meaning in Markdown or HTML are escaped, so a narrative cannot
+  inject markup, links or structure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+
+# C0 (but tab and newline), DEL, C1; bidirectional embeddings, overrides and isolates.
+_TERMINAL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# What XML 1.0 does not allow in character data (tab, newline and carriage return it does), and
+# the direction overrides that make a document show text in another order than it holds it.
+_NOT_XML = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff\u202a-\u202e\u2066-\u2069]"
+)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_MD_INLINE = re.compile(r"([\\`*_\[\]{}|~!])")
+_MD_LINE_START = re.compile(r"^(\s*)([#>+\-=]|\d+(?=[.)]))", re.M)
+
+
+def terminal(text: Any) -> str:
+    """For a terminal: control characters and direction overrides dropped."""
+    return _TERMINAL.sub("", str(text))
+
+
+def xml(text: str) -> str:
+    """For documents (Word, HTML, Markdown): characters XML cannot hold and direction overrides
+    dropped."""
+    return _NOT_XML.sub("", text)
+
+
+def csv_cell(value: Any) -> Any:
+    """For a CSV cell Excel may open: text starting like a formula gets a leading apostrophe
+    (shown by Excel as the text itself). Numbers are left as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def markdown(text: Any) -> str:
+    """For Markdown: HTML and Markdown syntax in the text shown literally."""
+    s = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    s = _MD_INLINE.sub(r"\\\1", s)
+    return _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), s)
+
+
+def scrub(obj: Any, clean=xml) -> Any:
+    """A copy of ``obj`` (dataclasses, lists, tuples, dicts of them) with ``clean`` applied to
+    every string in it."""
+    if isinstance(obj, str):
+        return clean(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        changes = {f.name: scrub(getattr(obj, f.name), clean) for f in dataclasses.fields(obj)}
+        return dataclasses.replace(obj, **changes)
+    if isinstance(obj, list):
+        return [scrub(x, clean) for x in obj]
+    if isinstance(obj, tuple):
+        return tuple(scrub(x, clean) for x in obj)
+    if isinstance(obj, dict):
+        return {k: scrub(v, clean) for k, v in obj.items()}
+    return obj
