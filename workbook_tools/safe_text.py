@@ -26,7 +26,10 @@ _NOT_XML = re.compile(
 )
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 _MD_INLINE = re.compile(r"([\\`*_\[\]{}|~!])")
-_MD_LINE_START = re.compile(r"^(\s*)([#>+\-=]|\d+(?=[.)]))", re.M)
+# What makes a line structure: a heading, a quote, a list item, a setext underline. (A number
+# such as 195.24 or -5 is not: list markers need a space after them.)
+_MD_LINE_START = re.compile(r"^(\s*)(#{1,6}(?=\s|$)|>|[-+](?=\s|$)|=+(?=\s*$)|-+(?=\s*$))", re.M)
+_MD_ORDERED = re.compile(r"^(\s*\d{1,9})([.)])(?=\s|$)", re.M)
 
 
 def terminal(text: Any) -> str:
@@ -52,7 +55,8 @@ def markdown(text: Any) -> str:
     """For Markdown: HTML and Markdown syntax in the text shown literally."""
     s = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     s = _MD_INLINE.sub(r"\\\1", s)
-    return _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), s)
+    s = _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), s)
+    return _MD_ORDERED.sub(r"\1\\\2", s)
 
 
 def scrub(obj: Any, clean=xml) -> Any:
