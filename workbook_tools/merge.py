@@ -605,6 +605,9 @@ def long_rows(result: Result, chunk: int = 200) -> Iterator[list[dict[str, Any]]
         yield batch
 
 
+_TEXT_COLUMNS = ("unit", "code", "kind", "status", "table", "row", "column", "source_file", "cell")
+
+
 def write_long(result: Result, out: Path) -> Path:
     """Write the long form through pandas: .csv (UTF-8 with BOM, so Excel opens it right) or
     .parquet (needs pyarrow). Written to a temporary file and renamed into place."""
@@ -635,7 +638,8 @@ def write_long(result: Result, out: Path) -> Path:
             for rows in long_rows(result):
                 frame = pd.DataFrame(rows, columns=LONG_COLUMNS, dtype=object)  # a count 3 stays 3
                 # Opened in Excel on purpose: a unit or file name like "=1+1" must stay text.
-                frame = frame.map(safe_text.csv_cell)
+                for column in _TEXT_COLUMNS:
+                    frame[column] = frame[column].map(safe_text.csv_cell)
                 frame.to_csv(
                     tmp,
                     mode="w" if first else "a",
