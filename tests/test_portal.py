@@ -215,6 +215,15 @@ def _escape(text: str) -> str:
     )
 
 
+def test_a_unit_sees_only_its_own_uploads(client, portal, spec21):
+    mine = upload(client, link(portal, 0), workbook(spec21)).json()["upload_id"]
+    other = link(portal, 1)
+    for suffix in ("", "/feedback", "/original"):
+        assert client.get(f"{other}/uploads/{mine}{suffix}").status_code == 404
+        assert client.get(f"{link(portal, 0)}/uploads/{mine}{suffix}").status_code == 200
+    assert "徐营镇" not in client.get(other).text
+
+
 def test_history_keeps_every_upload_and_the_newest_counts(client, portal, spec21):
     bad, good = workbook(spec21, mistake=True), workbook(spec21)
     first = upload(client, link(portal), bad).json()

@@ -232,6 +232,20 @@ def test_unit_and_office_in_chromium(chromium, served, spec21, tmp_path):
         b.wait(lambda: b.finds(".review-form"))
         b.shot("office-unit")
         b.shot("office-unit", 390)
+        # The office returns the upload with a reason; the unit sees it on its page.
+        b.find("#reason").send_keys("第五部分请写具体问题")
+        b.find(".review-form button[value=returned]").click()
+        b.wait(lambda: b.finds(".review.returned"))
+        b.driver.get(server.url(portal, 0))
+        assert "第五部分请写具体问题" in b.find(".review.returned").text
+        b.shot("unit-returned", 390)
+        b.driver.get(server.base + "/office?lang=en")
+        assert [r.get_attribute("data-status") for r in b.finds("#status-table tbody tr")] == [
+            "returned",
+            "passed",
+            "missing",
+        ]
+        b.shot("office-status-en")
     finally:
         browser.close()
 

@@ -73,6 +73,11 @@ class Upload:
     findings: list[dict[str, Any]] = field(default_factory=list)
     review: Review | None = None
 
+    @property
+    def state(self) -> str:
+        """The office's review if there is one, else the checker's word."""
+        return self.review.state if self.review else self.status
+
     def finding_objects(self) -> list[Finding]:
         return [
             Finding(
@@ -98,9 +103,7 @@ class UnitState:
     def status(self) -> str:
         if self.newest is None:
             return "missing"
-        if self.newest.review is not None:
-            return self.newest.review.state
-        return self.newest.status
+        return self.newest.state
 
     def status_text(self, lang: str) -> str:
         return STATES[self.status][0 if lang == "zh" else 1]

@@ -176,6 +176,8 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
             verdict = "unreadable"
         elif up.status == "failing":
             verdict = "failing"
+        elif up.state == "returned":  # passed the checks, but the office wants changes
+            verdict = "returned_head"
         else:
             verdict = "passed_warnings" if up.warnings else "passed"
         current = portal.spec.version
@@ -188,9 +190,8 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
             "old_template": "T103" in codes,
             "version_found": up.format_version,
             "version_current": current,
-            "state_text": collect.STATES[up.review.state if up.review else up.status][
-                0 if lang == "zh" else 1
-            ],
+            "state": up.state,
+            "state_text": collect.STATES[up.state][0 if lang == "zh" else 1],
         }
 
     def download(data: bytes, filename: str, media_type: str) -> Response:
@@ -232,9 +233,7 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
                 {
                     "up": u,
                     "time": exports.local_time(u.received_ns),
-                    "state": collect.STATES[u.review.state if u.review else u.status][
-                        0 if lang == "zh" else 1
-                    ],
+                    "state": collect.STATES[u.state][0 if lang == "zh" else 1],
                 }
                 for u in uploads
             ],
