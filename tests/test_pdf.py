@@ -233,3 +233,21 @@ def test_broken_pdfs_are_findings(tmp_path, monkeypatch, kind, code):
     out = tmp_path / "out.xlsx"
     result = run("import", path, "-o", out)
     assert result.exit_code == 2 and code in result.output and not out.exists()
+
+
+def test_pdf_inputs_go_through_the_shared_intake(tmp_path, monkeypatch):
+    """A named pipe called report.pdf is refused without blocking (F113); a PDF over the byte
+    bound is not opened (F106); a missing one is F101."""
+    import os
+
+    fifo = tmp_path / "pipe.pdf"
+    os.mkfifo(fifo)
+    filing = importer.read(fifo)
+    assert [f.code for f in filing.findings] == ["F113"] and not filing.readable
+    big = tmp_path / "big.pdf"
+    doc = pymupdf.open()
+    doc.new_page().insert_text((72, 72), "2024 report")
+    doc.save(big)
+    monkeypatch.setattr(pdf, "MAX_BYTES", 100)
+    assert [f.code for f in importer.read(big).findings] == ["F106"]
+    assert [f.code for f in importer.read(tmp_path / "absent.pdf").findings] == ["F101"]

@@ -24,14 +24,16 @@ empty import. Work is bounded by page count and text size.
 from __future__ import annotations
 
 import re
-import statistics
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
+from .. import intake
 from ..normalise import NONE_MARKS
 from .labels import fold
 
+MAX_BYTES = 100 * 1024 * 1024  # a scanned report of 40 pages is some 30 MB
 MAX_PAGES = 300  # the longest real reports run to some 40 pages
 MAX_CHARS = 2_000_000  # characters of text layer, all pages together
 MAX_SEGMENTS = 20_000  # drawn line segments on one page (a vector drawing is not a table)
@@ -55,7 +57,7 @@ class NoTextLayer(PdfError):
         super().__init__("I120", pages=pages)
 
 
-@dataclass
+@dataclass(slots=True)
 class Char:
     c: str
     x0: float
@@ -77,14 +79,18 @@ class TextLine:
     size: float
     text: str = ""
     page: int = 0
+    wide: bool = False  # has a gap wider than a character: perhaps cells of a table row
 
     @classmethod
     def of(cls, chars: list[Char], page: int = 0) -> TextLine:
         chars = sorted(chars, key=lambda c: c.x0)
-        size = statistics.median(c.size for c in chars)
-        line = cls(chars, statistics.median(c.y for c in chars), chars[0].x0, chars[-1].x1, size)
+        n = len(chars) // 2
+        size = sorted(c.size for c in chars)[n]
+        line = cls(chars, sorted(c.y for c in chars)[n], chars[0].x0, chars[-1].x1, size)
         line.text = _join(chars)
         line.page = page
+        shown = [c for c in chars if not c.c.isspace()]
+        line.wide = any(b.x0 - a.x1 > 0.9 * size for a, b in pairwise(shown))
         return line
 
 
@@ -374,6 +380,8 @@ class Piece:
 
 def _pieces(line: TextLine) -> list[Piece]:
     """A line cut at gaps wider than a character: the cells of a table row set without rules."""
+    if not line.wide:
+        return [Piece(line.text, line.x0, line.x1, line.y)]
     out: list[Piece] = []
     run: list[Char] = []
     for ch in line.chars:
@@ -602,25 +610,18 @@ def _furniture(pages: list[list[TextLine]], heights: list[float]) -> set[int]:
     return drop
 
 
-def _readable(c: str) -> bool:
-    """A character a report's text is made of: Chinese, its punctuation, Latin, digits."""
-    o = ord(c)
-    return (
-        0x20 <= o <= 0x7E
-        or 0xA0 <= o <= 0x24FF  # Latin-1 to enclosed alphanumerics (①), punctuation, arrows
-        or 0x2E80 <= o <= 0x9FFF  # CJK radicals, punctuation, kana, ideographs
-        or 0xF900 <= o <= 0xFAFF
-        or 0xFE30 <= o <= 0xFFEF  # CJK compatibility forms, full-width forms
-    )
+# What a report's text is made of: Latin, Latin-1 to enclosed alphanumerics (①), punctuation,
+# CJK radicals to ideographs, CJK compatibility and full-width forms.
+_UNREADABLE = re.compile("[^\\s\x20-\x7e\xa0-\u24ff\u2e80-\u9fff\uf900-\ufaff\ufe30-\uffef]")
 
 
 def _has_text(pages: list[list[Char]], count: int) -> None:
     """A scan has no text layer, or a few characters a page (a stamped page number). A PDF whose
     fonts map glyphs to no characters gives U+FFFD, private-use codes or the raw glyph numbers
     (which read as some unrelated script). Either way there is nothing to import."""
-    shown = [c.c for chars in pages for c in chars if not c.c.isspace()]
-    readable = sum(1 for c in shown if _readable(c))
-    if len(shown) < 5 * max(1, count) or readable < 0.7 * len(shown):
+    text = "".join(c.c for chars in pages for c in chars)
+    shown = len(text) - sum(1 for c in text if c.isspace())
+    if shown < 5 * max(1, count) or len(_UNREADABLE.findall(text)) > 0.3 * shown:
         raise NoTextLayer(count)
 
 
@@ -639,8 +640,16 @@ def pdf_lines(path: Path | str) -> list[str]:
     import pymupdf
 
     pymupdf.TOOLS.mupdf_display_errors(False)  # damage is reported as a finding, not on stderr
+    try:  # the shared intake: a regular file (not a pipe or a device), and not too large
+        data = intake.read_input(Path(path), MAX_BYTES)
+    except intake.InputRefused as refused:
+        if str(refused) == "no such file":
+            raise FileNotFoundError(path) from None
+        if str(refused).startswith("too large"):
+            raise PdfError("F106", detail=f"PDF: {refused}") from None
+        raise PdfError("F113", zh=refused.zh, en=str(refused)) from None
     try:
-        doc = pymupdf.open(str(path), filetype="pdf")
+        doc = pymupdf.open(stream=data, filetype="pdf")
     except Exception as exc:  # not a PDF, or damaged beyond repair
         raise PdfError("F103", detail=f"PDF: {type(exc).__name__}: {str(exc)[:160]}") from exc
     with doc:
