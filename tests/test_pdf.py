@@ -251,3 +251,30 @@ def test_pdf_inputs_go_through_the_shared_intake(tmp_path, monkeypatch):
     monkeypatch.setattr(pdf, "MAX_BYTES", 100)
     assert [f.code for f in importer.read(big).findings] == ["F106"]
     assert [f.code for f in importer.read(tmp_path / "absent.pdf").findings] == ["F101"]
+
+
+@pytest.mark.parametrize("rotate", [90, 270])
+def test_group_label_set_in_vertical_text(tmp_path, rotate):
+    """A group label rotated down its merged cell (Word's and WPS's vertical text direction),
+    read bottom to top (90) or top to bottom (270), is one label in reading order."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    xs, ys = [72, 100, 250, 320], [100, 130, 160, 190]
+    for y in (ys[0], ys[-1]):
+        page.draw_line((xs[0], y), (xs[-1], y))
+    for y in ys[1:-1]:  # no rule across the first column: one cell over three rows
+        page.draw_line((xs[1], y), (xs[-1], y))
+    for x in xs:
+        page.draw_line((x, ys[0]), (x, ys[-1]))
+    page.insert_font(fontname="cjk", fontbuffer=pymupdf.Font("cjk").buffer)
+    start = (92, 165) if rotate == 90 else (80, 120)
+    page.insert_text(start, "三、本年度", fontname="cjk", fontsize=10, rotate=rotate)
+    for y, (label, figure) in zip(ys, [("规章", "3"), ("文件", ""), ("许可", "7")], strict=False):
+        page.insert_text((105, y + 20), label, fontname="cjk", fontsize=10)
+        page.insert_text((260, y + 20), figure, fontname="cjk", fontsize=10)
+    doc.save(tmp_path / "vertical.pdf")
+    assert pdf.pdf_lines(tmp_path / "vertical.pdf") == [
+        "三、本年度 | 规章 | 3 |",
+        "文件 |  |",  # a blank figure stays a blank cell
+        "许可 | 7 |",
+    ]

@@ -132,19 +132,26 @@ def _join(chars: list[Char]) -> str:
 
 
 def _chars(page) -> list[Char]:
+    """Every character with its box and baseline. Text set vertically (a label rotated down a
+    narrow cell, read top to bottom or bottom to top) becomes one horizontal run in its reading
+    order at the middle of where it stands, so it reads as one word wherever it is placed."""
     out: list[Char] = []
     raw = page.get_text("rawdict", flags=0)
     for block in raw["blocks"]:
         for line in block.get("lines", ()):
             _, dy = line["dir"]
-            for span in line["spans"]:
-                size = span["size"] or 1.0
-                for ch in span["chars"]:
-                    x0, _, x1, y1 = ch["bbox"]
-                    if abs(dy) > 0.5:  # text set vertically: each glyph stands on its own line
-                        out.append(Char(ch["c"], x0, x1, y1 - 0.2 * (x1 - x0), x1 - x0 or size))
-                    else:
-                        out.append(Char(ch["c"], x0, x1, ch["origin"][1], size))
+            chars = [(ch, span["size"] or 1.0) for span in line["spans"] for ch in span["chars"]]
+            if abs(dy) > 0.5 and chars:
+                x0, y0, x1, y1 = line["bbox"]
+                size = min((x1 - x0), max(size for _, size in chars))
+                step = (x1 - x0) / len(chars)
+                base = (y0 + y1) / 2 + 0.35 * size  # its middle (Char.mid) is the line's middle
+                for i, (ch, _) in enumerate(chars):
+                    out.append(Char(ch["c"], x0 + i * step, x0 + (i + 1) * step, base, size))
+                continue
+            for ch, size in chars:
+                x0, _, x1, _ = ch["bbox"]
+                out.append(Char(ch["c"], x0, x1, ch["origin"][1], size))
     return out
 
 
