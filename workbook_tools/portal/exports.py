@@ -20,7 +20,7 @@ from pathlib import Path
 
 import xlsxwriter
 
-from .. import check, county, merge, report
+from .. import check, county, merge, report, safe_text
 from ..roster import file_name
 from .collect import UnitState, states
 from .store import Portal
@@ -49,14 +49,12 @@ COLUMNS = {
         "Reason returned",
     ],
 }
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def neutralise(text: str) -> str:
-    """A cell that a spreadsheet will not run as a formula: control characters dropped, and a
-    leading =, +, -, @ quoted with an apostrophe (the OWASP advice for CSV injection)."""
-    text = "".join(ch for ch in text if ch in "\t" or (ord(ch) >= 32 and ord(ch) != 127))
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    """A text cell for a CSV that Excel may open: no control characters, and no formula
+    (the library's one rule for CSV cells, ``safe_text.csv_cell``)."""
+    return safe_text.csv_cell(safe_text.terminal(text))
 
 
 def local_time(ns: int | None) -> str:
