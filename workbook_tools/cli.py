@@ -842,7 +842,12 @@ def portal_serve(
     port: Annotated[int, typer.Option("--port", help="端口 / Port.")] = 8000,
     max_upload_mb: Annotated[
         float,
-        typer.Option("--max-upload-mb", help="单个上传文件的上限（MB） / Upload size limit in MB."),
+        typer.Option(
+            "--max-upload-mb",
+            min=0.01,
+            max=50,  # intake refuses anything larger (F106) in any case
+            help="单个上传文件的上限（MB） / Upload size limit in MB.",
+        ),
     ] = 20,
     db: DbOption = None,
     lang: LangOption = Lang.zh,
