@@ -246,6 +246,10 @@ def test_unit_and_office_in_chromium(chromium, served, spec21, tmp_path):
             "missing",
         ]
         b.shot("office-status-en")
+        b.driver.get(server.base + "/office/roster")
+        assert len(b.finds("table.links tbody tr")) == 3
+        b.shot("office-roster")
+        b.shot("office-roster", 390)
     finally:
         browser.close()
 
