@@ -292,3 +292,43 @@ def test_no_formula_or_escape_reaches_csv_terminal_or_markdown(tmp_path, spec21)
     text = "\n".join(p.text for p in docx.Document(str(tmp_path / "report.docx")).paragraphs)
     assert "alert(1)" in text and "\x00" not in text and "\x1b" not in text
     assert hostile.digest([path]) == inputs
+
+
+# --- rosters ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "rows, code",
+    [
+        ("=1+1,101,乡镇\n柳河镇,102,乡镇\n", "U110"),
+        ("徐营镇,@SUM(1),乡镇\n", "U110"),
+        ("徐营\u200b镇,101,乡镇\n徐营镇,102,乡镇\n", "U111"),
+        ("徐营镇\u202e,101,乡镇\n", "U111"),
+        ('"徐营镇,101,乡镇\n柳河镇,102,乡镇\n', "U112"),
+    ],
+)
+def test_roster_refuses_formulas_invisible_characters_and_stray_quotes(tmp_path, rows, code):
+    """Names like =1+1 passed the roster checks; a zero-width or right-to-left character made two
+    units look the same; a stray quote silently merged the following rows into one unit."""
+    roster = tmp_path / "roster.csv"
+    roster.write_text("单位名称,单位代码,单位类型\n" + rows, encoding="utf-8")
+    result = hostile.wbtools("template", "--roster", roster, "-y", 2025, "-o", tmp_path / "t")
+    hostile.assert_clean(result, (2,), code)
+    assert not (tmp_path / "t").exists()
+
+
+def test_code_and_name_must_agree(tmp_path, spec21):
+    """A roster unit was matched by code alone: another unit's file bearing the right code counted
+    as that unit's return."""
+    from workbook_tools import merge
+    from workbook_tools.roster import Unit
+
+    other = wb.render(spec21, unit=Unit("柳河镇", "101", "乡镇"))
+    path = wb.write(tmp_path, other, "101_徐营镇_2024.xlsx")
+    roster = [Unit("徐营镇", "101", "乡镇", 2), Unit("柳河镇", "102", "乡镇", 3)]
+    result = merge.merge([path], spec21, roster=roster, jobs=1)
+    sent = next(e for e in result.entries if e.path)
+    assert sent.status == "outside" and not sent.included
+    assert "101" in sent.reason[0] and "徐营镇" in sent.reason[0]
+    assert sorted(e.unit for e in result.entries if e.status == "missing") == ["徐营镇", "柳河镇"]
+    result.close()

@@ -57,6 +57,7 @@ class Entry:
     mtime: float = 0.0
     saved_at: str = ""
     key: str = ""  # the unit identity it was matched on
+    conflict: str = ""  # the roster unit whose code the file bears under another name
     readable: bool = False
     version: str = ""
     unreadable_codes: str = ""
@@ -285,6 +286,11 @@ def _match(entries: list[Entry], roster: list[Unit] | None, by_key: dict[str, Un
         unit = None
         if e.code:
             unit = by_key.get("code:" + identity(e.code))
+            if unit is not None and e.unit and identity(e.unit) != identity(unit.name):
+                # Another unit's file with the right code (or a code typed wrong): code and name
+                # must agree, or the file does not count for either unit.
+                e.conflict, unit = unit.name, None
+                continue
         unit = unit or by_key.get("name:" + identity(e.unit))
         if unit is None and e.status == "failing" and e.path:
             stem = identity(Path(e.path).stem)
@@ -319,6 +325,12 @@ def _statuses(entries, spec, spool, roster, year, include_failing, prefer) -> No
             e.reason = (
                 f"报告年度为 {e.year}，应为 {year}",
                 f"report year {e.year}, expected {year}",
+            )
+        elif roster is not None and e.conflict:
+            e.status = "outside"
+            e.reason = (
+                f"单位代码 {e.code} 在名册中属于“{e.conflict}”，与文件中的单位“{e.unit}”不符",
+                f"code {e.code} belongs to “{e.conflict}” on the roster, not to “{e.unit}”",
             )
         elif roster is not None and not e.key:
             e.status = "outside"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import intake
 from .findings import Failure, Finding
+from .safe_text import FORMULA_START
 from .spec import UNIT_KINDS
 
 HEADERS = {
@@ -45,6 +46,8 @@ _RESERVED = {
 }
 _BAD_CHARS = re.compile(r'[/\\<>:"|?*\x00-\x1f\x7f]')
 MAX_NAME = 100
+# Zero-width characters, soft hyphen, and direction marks, embeddings, overrides and isolates.
+_INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 MAX_ROSTER_BYTES = 20 * 1024 * 1024  # a county's roster is a few KB; 100,000 units fit in 20 MB
 
 
@@ -116,6 +119,15 @@ def _validate(
     for text in (name, code):
         if text and (bad := unsafe_part(text)):
             problems.append(Finding("U105", {"name": text, "bad": bad}, **at))
+    for text in (name, code):
+        if text.startswith(FORMULA_START):
+            # Opened in Excel (the county workbook, the long CSV) it would be a formula.
+            problems.append(Finding("U110", {"name": text}, **at))
+        if m := _INVISIBLE.search(text):
+            # Two names that look the same would be two units (or one unit, two names).
+            problems.append(
+                Finding("U111", {"name": text, "char": f"U+{ord(m.group()):04X}"}, **at)
+            )
     canonical = normalise_kind(kind)
     if canonical is None:
         accepted = "、".join(UNIT_KINDS)
@@ -227,4 +239,13 @@ def _read_rows(path: Path) -> list[list]:
     dialect: type[csv.Dialect] = csv.excel
     with contextlib.suppress(csv.Error):  # one column, or too little text to tell: plain CSV
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
-    return [row for row in csv.reader(io.StringIO(text), dialect)]
+    rows, spans, reader = [], [], csv.reader(io.StringIO(text), dialect)
+    line = 0
+    for row in reader:
+        if reader.line_num - line > 1 and any("\n" in c or "\r" in c for c in row):
+            spans.append(line + 1)  # a stray quote: the record ran over the next lines
+        line = reader.line_num
+        rows.append(row)
+    if spans:
+        raise Failure([Finding("U112", {"line": n}, file=str(path), line=n) for n in spans])
+    return rows
