@@ -332,3 +332,59 @@ def test_code_and_name_must_agree(tmp_path, spec21):
     assert "101" in sent.reason[0] and "徐营镇" in sent.reason[0]
     assert sorted(e.unit for e in result.entries if e.status == "missing") == ["徐营镇", "柳河镇"]
     result.close()
+
+
+# --- format specs -------------------------------------------------------------------------------
+
+
+def _spec_variants() -> dict[str, tuple[str, str]]:
+    from workbook_tools import spec as spec_module
+
+    base = spec_module.bundled_path().read_text(encoding="utf-8")
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+        f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+        f"*{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(8)
+    )
+    return {
+        "alias bomb": (bomb + base, "S101"),
+        "recursive alias": ("loop: &l [*l]\n" + base, "S101"),
+        "huge expansion": (
+            base.replace(
+                "each: {c: t3_columns}",
+                "each: {c: t3_columns, a: t3_rows, b: t3_rows, d: t3_rows, e: t3_rows, f: t3_rows}",
+                1,
+            ),
+            "S102",
+        ),
+        "format padding": (base.replace("为{left}", "为{left:>900000000}", 1), "S102"),
+        "stray brace": (base.replace("为{left}", "为{left", 1), "S102"),
+        "empty braces": (base.replace("为{left}", "为{}", 1), "S102"),
+        "attribute access": (base.replace("为{left}", "为{left.__class__}", 1), "S102"),
+        "reserved sheet": (base.replace("sheet: 表二 主动公开", "sheet: _meta", 1), "S102"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_spec_variants()))
+def test_spec_bombs_and_bad_templates_are_findings(tmp_path, case, spec21):
+    """Alias bombs and recursive aliases (the hash ran over the whole document), rule expansions
+    with huge products, format padding like {c:>900000000} and stray braces all ended in
+    MemoryError, RecursionError or ValueError tracebacks, and a reserved sheet name crashed
+    template/check later."""
+    text, code = _spec_variants()[case]
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = hostile.wbtools("spec", "--spec", path, timeout=60)
+    hostile.assert_clean(result, (2,), code)
+    good = wb.write(tmp_path, wb.render(spec21), "good.xlsx")
+    result = hostile.wbtools("check", good, "--spec", path, timeout=60)
+    hostile.assert_clean(result, (2,), code)
+
+
+def test_spec_from_a_pipe_or_device(tmp_path):
+    pipe = tmp_path / "spec.yaml"
+    os.mkfifo(pipe)
+    for source in (pipe, "/dev/zero"):
+        result = hostile.wbtools("spec", "--spec", source, timeout=30)
+        hostile.assert_clean(result, (2,), "S101")

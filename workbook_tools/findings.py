@@ -312,7 +312,13 @@ class Finding:
         template = entry.zh if lang == "zh" else entry.en
         # Arguments carry cell values and names from the file: no control characters in what
         # is shown (an escape sequence in a cell must not reach the terminal).
-        return terminal(template.format_map(_Lenient(self.args)))
+        try:
+            text = template.format_map(_Lenient(self.args))
+        except (ValueError, TypeError, IndexError, AttributeError):
+            # A spec message whose format does not fit the value (the spec is checked for
+            # safe formats, not for every value's type): the message with its values after it.
+            text = template + " (" + ", ".join(f"{k}={v}" for k, v in self.args.items()) + ")"
+        return terminal(text)
 
     def location(self, lang: str = "zh") -> str:
         """Where the problem is, for people: file, then line or sheet and cell."""

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
+import string
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -277,14 +280,22 @@ def for_version(version: str | None) -> Spec | None:
 _CACHE: dict[tuple[str, float, int], Spec] = {}
 
 
+MAX_SPEC_BYTES = 2 * 1024 * 1024  # the bundled spec is ~30 KB
+MAX_SPEC_NODES = 200_000  # YAML nodes with every alias expanded (the bundled spec: ~5,000)
+MAX_RULE_INSTANCES = 100_000  # one rule's 'each' combinations (the bundled spec: at most 49)
+MAX_FORMAT_WIDTH = 200  # {x:>200} is the widest padding a message or title may ask for
+
+
 def load(format_arg: str | Path | None = None) -> Spec:
     """Load and validate a spec (cached per file and modification time)."""
+    from . import intake
+
     path = resolve(format_arg)
     try:
-        stat = path.stat()
-        raw_bytes = path.read_bytes()
-    except OSError as exc:
-        raise fail("S101", detail=f"{path}: {exc.strerror or exc}") from None
+        stat = intake.vet_input(path)
+        raw_bytes = intake.read_input(path, MAX_SPEC_BYTES)
+    except intake.InputRefused as exc:
+        raise fail("S101", detail=f"{path}: {exc}") from None
     key = (str(path.resolve()), stat.st_mtime, stat.st_size)
     if key not in _CACHE:
         _CACHE[key] = loads(raw_bytes, source=str(path))
@@ -292,15 +303,103 @@ def load(format_arg: str | Path | None = None) -> Spec:
 
 
 def loads(raw_bytes: bytes, source: str = "<spec>") -> Spec:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         text = raw_bytes.decode("utf-8-sig")
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        # Aliases make a small file a huge (or endless) document: its size with every alias
+        # expanded is counted on the node graph before anything is built or hashed from it.
+        _bounded(yaml.compose(text, Loader=loader), source)
+        data = yaml.load(text, Loader=loader)
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         raise fail("S101", detail=f"{source}: {exc}") from None
+    except RecursionError:
+        raise fail("S101", detail=f"{source}: nested too deeply") from None
     try:
+        _texts_are_safe(data, "")
         return _Builder(data, source).build()
     except _Invalid as exc:
         raise Failure([Finding("S102", {"detail": f"{source}: {exc}"})]) from None
+
+
+# The template's own sheets, and the one name Excel reserves.
+_RESERVED_SHEETS = (
+    "填报说明",
+    "基本信息",
+    "文字部分",
+    "校验结果",
+    "_meta",
+    "问题清单",
+    "问题清单 findings",
+    "history",
+)
+
+
+def _bounded(root: Any, source: str) -> None:
+    """Refuse a YAML node graph that refers to itself or expands beyond MAX_SPEC_NODES."""
+    if root is None:
+        return
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:  # post-order without recursion: children's expanded sizes first
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in _children(node))
+            if sizes[key] > MAX_SPEC_NODES:
+                raise fail(
+                    "S101", detail=f"{source}: over {MAX_SPEC_NODES} nodes with aliases expanded"
+                )
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise fail("S101", detail=f"{source}: an alias refers to itself (recursive)")
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in sizes)
+
+
+def _children(node: Any) -> list[Any]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [x for pair in node.value for x in pair]
+    return []
+
+
+_FORMATTER = string.Formatter()
+_SAFE_SPEC = re.compile(r"[<>^=]?[+\- ]?,?\d{0,3}(?:\.\d{1,2})?[dfgs%]?")
+
+
+def _texts_are_safe(value: Any, where: str) -> None:
+    """Every text with a placeholder is a template something will format: its placeholders
+    must be plain names, with at most a short format (no padding to 900 million characters, no
+    attribute or index access), and its braces must pair."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _texts_are_safe(v, f"{where}.{k}" if where else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _texts_are_safe(v, f"{where}[{i}]")
+    elif isinstance(value, str) and ("{" in value or "}" in value):
+        try:
+            fields = list(_FORMATTER.parse(value))
+        except ValueError as exc:
+            raise _Invalid(f"{where}: {exc} in {value[:80]!r}") from None
+        for _, name, spec, conversion in fields:
+            if name is None:
+                continue
+            _need(name.isidentifier(), where, f"placeholder {{{name}}} is not a plain name")
+            _need(conversion is None, where, f"placeholder {{{name}!{conversion}}}: no conversions")
+            good = _SAFE_SPEC.fullmatch(spec or "")
+            width = re.search(r"\d+", spec or "")
+            _need(
+                bool(good) and (not width or int(width.group()) <= MAX_FORMAT_WIDTH),
+                where,
+                f"placeholder {{{name}:{spec}}}: format not allowed",
+            )
 
 
 class _Invalid(Exception):
@@ -480,6 +579,14 @@ class _Builder:
                 f"{where}.sheet",
                 "a sheet name has at most 31 characters and none of []:*?/\\",
             )
+            _need(
+                sheet.strip()
+                and sheet.casefold() not in _RESERVED_SHEETS
+                and not sheet.startswith("'")
+                and not sheet.endswith("'"),
+                f"{where}.sheet",
+                "a sheet name must not be blank, quoted, or one of " + "、".join(_RESERVED_SHEETS),
+            )
             tables.append(
                 Table(
                     id=tid,
@@ -652,6 +759,12 @@ class _Builder:
                 f"{where}.when",
                 f"unknown unit kind '{k}' (known: {', '.join(UNIT_KINDS)})",
             )
+        count = math.prod(len(sets.get(each[n], ())) for n in each)
+        _need(
+            count <= MAX_RULE_INSTANCES,
+            f"{where}.each",
+            f"{count} combinations (at most {MAX_RULE_INSTANCES})",
+        )
         instances = rules.expand(code, expr, each, at, sets, kinds)
         for inst in instances:
             for dp in (*inst.cells, inst.at):
