@@ -278,3 +278,53 @@ def test_group_label_set_in_vertical_text(tmp_path, rotate):
         "文件 |  |",  # a blank figure stays a blank cell
         "许可 | 7 |",
     ]
+
+
+def _grid_page(doc, per_cell: bool):
+    """表二's first rows in a ruled grid, its rules drawn whole or cell by cell (as some
+    writers do: one short segment per cell edge)."""
+    page = doc.new_page()
+    page.insert_font(fontname="cjk", fontbuffer=pymupdf.Font("cjk").buffer)
+    xs, ys = [72, 200, 280, 360, 440], [100, 125, 150, 175]
+    rows = [["信息内容", "本年制发件数", "本年废止件数", "现行有效件数"], ["规章", "1", "", "11"]]
+    rows.append(["行政规范性文件", "8", "26", "66"])
+    for r, y in enumerate(ys):
+        for c in range(len(xs) - 1):
+            if per_cell:
+                page.draw_line((xs[c], y), (xs[c + 1], y))
+                if r + 1 < len(ys):
+                    page.draw_line((xs[c], y), (xs[c], ys[r + 1]))
+                    page.draw_line((xs[c + 1], y), (xs[c + 1], ys[r + 1]))
+        if not per_cell:
+            page.draw_line((xs[0], y), (xs[-1], y))
+    if not per_cell:
+        for x in xs:
+            page.draw_line((x, ys[0]), (x, ys[-1]))
+    for r, cells in enumerate(rows):
+        for c, text in enumerate(cells):
+            page.insert_text((xs[c] + 4, ys[r] + 17), text, fontname="cjk", fontsize=9)
+
+
+def test_rules_drawn_cell_by_cell_make_the_same_table(tmp_path):
+    lines = {}
+    for per_cell in (False, True):
+        doc = pymupdf.open()
+        _grid_page(doc, per_cell)
+        doc.save(tmp_path / f"{per_cell}.pdf")
+        lines[per_cell] = pdf.pdf_lines(tmp_path / f"{per_cell}.pdf")
+    assert lines[True] == lines[False]
+    assert "规章 | 1 |  | 11 |" in lines[True]  # the blank cell in its place
+
+
+def test_a_dense_drawing_is_not_taken_for_a_table(tmp_path):
+    """A page of hatching (hundreds of short rules that never join) is read as text, bounded."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_font(fontname="cjk", fontbuffer=pymupdf.Font("cjk").buffer)
+    for i in range(250):
+        x, y = 60 + (i % 25) * 19, 300 + (i // 25) * 19
+        page.draw_line((x, y), (x + 8, y))
+        page.draw_line((x + 12, y + 4), (x + 12, y + 12))
+    page.insert_text((72, 100), "二、主动公开政府信息情况", fontname="cjk", fontsize=12)
+    doc.save(tmp_path / "hatch.pdf")
+    assert pdf.pdf_lines(tmp_path / "hatch.pdf") == ["二、主动公开政府信息情况"]

@@ -37,6 +37,7 @@ MAX_BYTES = 100 * 1024 * 1024  # a scanned report of 40 pages is some 30 MB
 MAX_PAGES = 300  # the longest real reports run to some 40 pages
 MAX_CHARS = 2_000_000  # characters of text layer, all pages together
 MAX_SEGMENTS = 20_000  # drawn line segments on one page (a vector drawing is not a table)
+MAX_CROSSINGS = 40_000  # horizontal x vertical rules (after joining) tested for a grid on a page
 TOL = 2.5  # points: lines this close are the same line
 WRAP = 1.5  # baselines of one wrapped cell are at most this many font sizes apart
 
@@ -255,10 +256,34 @@ class Grid:
         return self.xs[0], self.ys[0], self.xs[-1], self.ys[-1]
 
 
+def _joined(segs: list[tuple[float, float, float]]) -> list[tuple[float, float, float]]:
+    """Collinear rules that touch or overlap, as one rule."""
+    lines: list[list[tuple[float, float, float]]] = []
+    for seg in sorted(segs):
+        if lines and seg[0] - lines[-1][0][0] <= TOL:
+            lines[-1].append(seg)
+        else:
+            lines.append([seg])
+    out: list[tuple[float, float, float]] = []
+    for line in lines:
+        at = line[0][0]
+        run: list[float] | None = None
+        for _, lo, hi in sorted(line, key=lambda s: s[1]):
+            if run is not None and lo <= run[1] + TOL:
+                run[1] = max(run[1], hi)
+                continue
+            if run is not None:
+                out.append((at, run[0], run[1]))
+            run = [lo, hi]
+        if run is not None:
+            out.append((at, run[0], run[1]))
+    return out
+
+
 def _grids(seg: Segments) -> list[Grid]:
     """Connected sets of horizontal and vertical rules, each with at least two of each: tables."""
-    h, v = seg.h, seg.v
-    if len(h) < 2 or len(v) < 2:
+    h, v = _joined(seg.h), _joined(seg.v)  # a table drawn cell by cell has one rule per edge
+    if len(h) < 2 or len(v) < 2 or len(h) * len(v) > MAX_CROSSINGS:
         return []
     union = _Union()
     for i, (y, hx0, hx1) in enumerate(h):
@@ -266,7 +291,6 @@ def _grids(seg: Segments) -> list[Grid]:
         for j, (x, vy0, vy1) in enumerate(v):
             if hx0 - TOL <= x <= hx1 + TOL and vy0 - TOL <= y <= vy1 + TOL:
                 union.union(("h", i), ("v", j))
-    # Collinear horizontal rules that touch belong together even without a crossing rule.
     groups: dict = {}
     for i in range(len(h)):
         groups.setdefault(union.find(("h", i)), ([], []))[0].append(h[i])
