@@ -137,8 +137,10 @@ def test_two_uploads_of_one_unit_at_once(tmp_path, database, spec21):
         portal.close()
 
 
-def test_killed_in_the_middle_of_uploads_loses_nothing_and_keeps_no_half_file(tmp_path, spec21):
-    portal = make_portal(tmp_path / "portal")
+def test_killed_in_the_middle_of_uploads_loses_nothing_and_keeps_no_half_file(
+    tmp_path, database, spec21
+):
+    portal = make_portal(tmp_path / "portal", database)
     server = Server(portal.folder).start()
     url = server.url(portal)
     good = workbook(spec21)
@@ -177,10 +179,14 @@ def test_killed_in_the_middle_of_uploads_loses_nothing_and_keeps_no_half_file(tm
     for p in blobs:
         assert hashlib.sha256(p.read_bytes()).hexdigest() == p.name
     # The database is consistent, and every record has its file.
-    conn = sqlite3.connect(portal.folder / "portal.db")
-    assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
-    rows = conn.execute("select id, sha256, size from uploads").fetchall()
-    conn.close()
+    if database is None:
+        conn = sqlite3.connect(portal.folder / "portal.db")
+        assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
+        conn.close()
+    portal.close()  # a fresh connection: nothing cached from before the kill
+    portal = Portal(portal.folder)
+    with portal.engine.connect() as conn:
+        rows = conn.execute(select(db.uploads.c.id, db.uploads.c.sha256, db.uploads.c.size)).all()
     for _id, sha, size in rows:
         path = portal.blob_path(sha)
         assert path.is_file() and path.stat().st_size == size
