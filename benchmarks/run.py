@@ -521,6 +521,110 @@ def portal_load(b: Bench) -> dict:
     return portal_bench.run(b)
 
 
+# --- the report (issue 12's owner) ---------------------------------------------------------------
+
+
+def _report_document(b: Bench):
+    from workbook_tools import check, report
+
+    one = sorted(b.workbooks(200).iterdir())[0]
+    result = check.check_file(one, b.spec)
+    return report.build(result.filing, unverified=bool(result.errors))
+
+
+def _plain_docx(grids) -> bytes:
+    """The reference: python-docx writing the report's tables as plain tables of the same size
+    (every cell's text, no merges, fonts or widths), each cell taken once by row."""
+    import docx
+
+    doc = docx.Document()
+    for grid in grids:
+        table = doc.add_table(rows=len(grid.rows), cols=grid.width)
+        for row, cells in zip(table.rows, grid.rows, strict=True):
+            for target, cell in zip(row.cells, cells, strict=True):
+                target.text = cell.text if cell else ""
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    return buffer.getvalue()
+
+
+@measure(
+    "report-docx",
+    aim="report --to docx <= 0.2 s per report; ratio to python-docx writing the same-size plain tables",
+)
+def report_docx(b: Bench) -> dict:
+    from workbook_tools import report
+
+    doc = _report_document(b)
+    grids = [p.grid for s in doc.sections for p in s.parts if p.kind == "table"]
+    report.render(doc, "docx")  # warm: imports, the style template
+    ref, ours = [], []
+    for _ in range(b.size(3, 7)):
+        ref.append(cpu(_plain_docx, grids))
+        ours.append(cpu(report.render, doc, "docx"))
+    r, o = statistics.median(ref), statistics.median(ours)
+    return b.result(
+        o / r,
+        at_most=3.0,  # merges, widths, fonts and header flags on top of the bare cells
+        seconds_per_report=o,
+        reference_seconds=r,
+        seconds_aim=0.2,
+        seconds_met=o <= 0.2,
+        cells=sum(len(g.rows) * g.width for g in grids),
+    )
+
+
+@measure(
+    "report-html",
+    aim="report --to html/md: the cached Jinja environment <= 0.2x building one per report",
+)
+def report_html(b: Bench) -> dict:
+    from importlib import resources
+
+    import jinja2
+
+    from workbook_tools import report
+
+    doc = _report_document(b)
+    folder = resources.files("workbook_tools.templates")
+
+    def fresh(name: str, escape: bool) -> str:  # what every render did before the cache
+        env = jinja2.Environment(
+            loader=jinja2.FunctionLoader(lambda n: folder.joinpath(n).read_text("utf-8")),
+            autoescape=escape,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        env.filters["cell"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
+        return env.get_template(name).render(doc=doc, charts=[])
+
+    same = fresh("report.html.j2", True) == report.html(doc) and fresh(
+        "report.md.j2", False
+    ) == report.markdown(doc)
+    n = b.size(10, 50)
+
+    def reference() -> None:
+        for _ in range(n):
+            fresh("report.html.j2", True)
+            fresh("report.md.j2", False)
+
+    def ours() -> None:
+        for _ in range(n):
+            report.html(doc)
+            report.markdown(doc)
+
+    r = min(cpu(reference) for _ in range(3))
+    o = min(cpu(ours) for _ in range(3))
+    return b.result(
+        o / r,
+        at_most=0.2,
+        ms_per_report=o / n * 1000,
+        reference_ms=r / n * 1000,
+        identical_output=same,
+    )
+
+
 # --- running -----------------------------------------------------------------------------------
 
 

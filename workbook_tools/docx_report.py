@@ -18,6 +18,7 @@ from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
+from docx.oxml.simpletypes import ST_Merge
 from docx.shared import Mm, Pt, RGBColor
 from docx.table import _Cell
 
@@ -51,12 +52,31 @@ def set_fonts(element, east_asian: str, latin: str = LATIN_FONT) -> None:
 
 
 def _run(paragraph, text: str, font: str, size, bold: bool = False, color: RGBColor | None = None):
+    """A run with its properties built in schema order in one go (rFonts, b, color, sz): the
+    same XML python-docx's setters write, without their search for each child's place."""
     run = paragraph.add_run(text)
-    set_fonts(run._element, font)
-    run.font.size = size
-    run.bold = bold
+    rpr = OxmlElement("w:rPr")
+    fonts = OxmlElement("w:rFonts")
+    for attr, name in (
+        ("w:ascii", LATIN_FONT),
+        ("w:hAnsi", LATIN_FONT),
+        ("w:eastAsia", font),
+        ("w:cs", LATIN_FONT),
+    ):
+        fonts.set(qn(attr), name)
+    rpr.append(fonts)
+    b = OxmlElement("w:b")
+    if not bold:
+        b.set(qn("w:val"), "0")
+    rpr.append(b)
     if color is not None:
-        run.font.color.rgb = color
+        c = OxmlElement("w:color")
+        c.set(qn("w:val"), str(color))
+        rpr.append(c)
+    sz = OxmlElement("w:sz")
+    sz.set(qn("w:val"), str(round(size.pt * 2)))
+    rpr.append(sz)
+    run._element.insert(0, rpr)
     return run
 
 
@@ -115,8 +135,9 @@ def _styles(doc) -> None:
         set_fonts(style.element, font)
 
 
-def _heading(doc, text: str, level: int) -> None:
-    p = doc.add_paragraph(style="Heading 1" if level == 1 else "Heading 2")
+def _heading(doc, text: str, level: int, styles: dict) -> None:
+    # a style object, not its name: python-docx looks a name up by scanning every style
+    p = doc.add_paragraph(style=styles[level])
     fmt = p.paragraph_format
     fmt.line_spacing_rule = WD_LINE_SPACING.EXACTLY
     fmt.line_spacing = Pt(28)
@@ -131,6 +152,16 @@ def _repeat_header(row) -> None:
     flag = OxmlElement("w:tblHeader")
     flag.set(qn("w:val"), "true")
     trpr.append(flag)
+
+
+def _merge(cells, r: int, c: int, rowspan: int, colspan: int) -> None:
+    """Merge the fresh cells of a rectangle as ``_Cell.merge`` does (spans to the right
+    swallowed, continuation cells below), without its search of the grid for the rectangle's
+    extent on every call: the caller knows it."""
+    top = cells[r][c]._tc
+    for i in range(rowspan):
+        v_merge = None if rowspan == 1 else ST_Merge.RESTART if i == 0 else ST_Merge.CONTINUE
+        cells[r + i][c]._tc._span_to_width(colspan, top, v_merge)
 
 
 def _table(doc, grid: Grid, usable_mm: float) -> None:
@@ -154,14 +185,22 @@ def _table(doc, grid: Grid, usable_mm: float) -> None:
                 continue
             target = cells[r][c]
             if cell.rowspan > 1 or cell.colspan > 1:
-                target = target.merge(cells[r + cell.rowspan - 1][c + cell.colspan - 1])
+                _merge(cells, r, c, cell.rowspan, cell.colspan)
             target.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
             p = target.paragraphs[0]
-            p.paragraph_format.line_spacing = 1.0
             left = cell.role in ("stub", "caption") or (
                 cell.kind == "label" and len(cell.text) > 30
             )
-            p.alignment = WD_ALIGN_PARAGRAPH.LEFT if left else WD_ALIGN_PARAGRAPH.CENTER
+            # single line spacing and the alignment, as the paragraph_format setters write it
+            ppr = OxmlElement("w:pPr")
+            spacing = OxmlElement("w:spacing")
+            spacing.set(qn("w:line"), "240")
+            spacing.set(qn("w:lineRule"), "auto")
+            jc = OxmlElement("w:jc")
+            jc.set(qn("w:val"), "left" if left else "center")
+            ppr.append(spacing)
+            ppr.append(jc)
+            p._p.insert(0, ppr)
             _run(p, cell.text, BODY_FONT, size, bold=cell.role in ("header", "caption"))
     for r in range(grid.header_rows):
         _repeat_header(table.rows[r])
@@ -252,16 +291,17 @@ def render(document: Document) -> bytes:
     for line in document.preamble:
         _paragraph(doc, line)
     landscape = False
+    headings = {1: doc.styles["Heading 1"], 2: doc.styles["Heading 2"]}
     for section in document.sections:
         wants = any(p.kind == "table" and p.grid.landscape for p in section.parts)
         if wants != landscape:
             new = doc.add_section(WD_SECTION.NEW_PAGE)
             _page(new, landscape=wants)
             landscape = wants
-        _heading(doc, section.heading, 1)
+        _heading(doc, section.heading, 1, headings)
         for part in section.parts:
             if part.kind == "subheading":
-                _heading(doc, part.text, 2)
+                _heading(doc, part.text, 2, headings)
             elif part.kind == "paragraph":
                 _paragraph(doc, part.text)
             elif part.kind == "placeholder":
