@@ -445,7 +445,8 @@ def test_charts_sheet_has_native_charts_over_the_right_figures(spec21, county_wi
             )
     tables = _chart_tables(ws)
     status = dict((r[0], r[1]) for r in tables[charts.TEXT["zh"]["status"]])
-    assert status == {"已报送通过": 8, "未报送": 1, "未通过校验": 3, "重复": 1}
+    # the default picks the resubmitting unit's newest file: 9 units in, none duplicate
+    assert status == {"已报送通过": 9, "未报送": 1, "未通过校验": 3}
     # applications per unit: the units in the total, their 表三 一 总计 from the breakdown
     per_unit = dict((r[0], r[1]) for r in tables[charts.TEXT["zh"]["per_unit"]])
     bd = book[county.BREAKDOWN_SHEET]
@@ -454,7 +455,7 @@ def test_charts_sheet_has_native_charts_over_the_right_figures(spec21, county_wi
     passed = {
         r[0]: r[col] for r in bd.iter_rows(min_row=2, values_only=True) if r[3] == "已报送通过"
     }
-    assert per_unit == passed and len(per_unit) == 8
+    assert per_unit == passed and len(per_unit) == 9
     # outcome mix: the county totals of （一）…（六）
     totals = check.check_file(county_with_previous, spec21).filing.values
     outcomes = tables[charts.TEXT["zh"]["outcomes"]]
