@@ -388,3 +388,86 @@ def test_spec_from_a_pipe_or_device(tmp_path):
     for source in (pipe, "/dev/zero"):
         result = hostile.wbtools("spec", "--spec", source, timeout=30)
         hostile.assert_clean(result, (2,), "S101")
+
+
+# --- inputs are never overwritten -----------------------------------------------------------------
+
+
+def test_previous_files_are_inputs_too(tmp_path, spec21):
+    """`merge -o` and `check --annotate` could overwrite last year's files given with --previous."""
+    from workbook_tools import annotate
+
+    this = wb.write(tmp_path, wb.render(spec21, year=2025), "this.xlsx")
+    last_dir = tmp_path / "last"
+    last_dir.mkdir()
+    last = wb.write(last_dir, wb.render(spec21), "last.xlsx")
+    inputs = hostile.digest([this, last_dir])
+    result = hostile.wbtools("merge", this, "--previous", last_dir, "-o", last)
+    hostile.assert_clean(result, (2,), "O101")
+    # A feedback workbook named like last year's file, in last year's folder.
+    feedback = last_dir / f"this{annotate.SUFFIX['zh']}.xlsx"
+    feedback.write_bytes(last.read_bytes())
+    inputs = hostile.digest([this, last_dir])
+    result = hostile.wbtools("check", this, "--previous", last_dir, "--annotate", last_dir)
+    hostile.assert_clean(result, (2,), "O101")
+    assert hostile.digest([this, last_dir]) == inputs
+
+
+# --- property: random bytes and random mutations to every reader ----------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def valid_inputs(spec21, tmp_path_factory):
+    """A valid workbook, a published report (Markdown, from that workbook) and a roster."""
+    from workbook_tools import report
+
+    folder = tmp_path_factory.mktemp("valid")
+    book = wb.write(folder, wb.render(spec21), "valid.xlsx")
+    md = report.render(report.build(reader.read(book, spec21)), "md")
+    roster = "单位名称,单位代码,单位类型\n徐营镇,101,乡镇\n柳河镇,102,乡镇\n".encode()
+    return {".xlsx": book.read_bytes(), ".md": md, ".csv": roster}
+
+
+def _mutate(data: bytes, edits: list[tuple[int, int]]) -> bytes:
+    out = bytearray(data)
+    for pos, byte in edits:
+        if out:
+            out[pos % len(out)] = byte
+    return bytes(out)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    kind=st.sampled_from([".xlsx", ".md", ".csv"]),
+    random_bytes=st.one_of(st.none(), st.binary(max_size=2048)),
+    edits=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)), max_size=12),
+    cut=st.one_of(st.none(), st.integers(0, 1 << 20)),
+)
+def test_readers_never_raise_on_random_or_mutated_input(
+    tmp_path_factory, spec21, valid_inputs, kind, random_bytes, edits, cut
+):
+    """Random bytes, and a valid workbook, report or roster with bytes changed or cut short: each
+    reader returns findings (or, for a roster, a Failure carrying them) and never raises."""
+    from workbook_tools import importer, roster
+    from workbook_tools.findings import Failure
+
+    data = random_bytes if random_bytes is not None else _mutate(valid_inputs[kind], edits)
+    if cut is not None and data:
+        data = data[: cut % (len(data) + 1)]
+    path = tmp_path_factory.mktemp("prop") / f"input{kind}"
+    path.write_bytes(data)
+    if kind == ".xlsx":
+        filing = reader.read(path, spec21)
+        assert filing.readable or filing.findings
+        check.check_file(path, spec21)
+    elif kind == ".md":
+        importer.read(path, spec21)
+    else:
+        try:
+            roster.read(path)
+        except Failure as failure:
+            assert failure.findings
+    assert path.read_bytes() == data

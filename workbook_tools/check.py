@@ -241,6 +241,15 @@ def expand(paths: Iterable[Path], suffixes: tuple[str, ...] = CHECKED_SUFFIXES) 
     return list(dict.fromkeys(out))
 
 
+def previous_files(source: Path | None) -> list[Path]:
+    """Last year's files as inputs: outputs must never overwrite them either."""
+    if source is None:
+        return []
+    from .importer import IMPORTABLE
+
+    return expand([source], CHECKED_SUFFIXES + IMPORTABLE)
+
+
 def previous_finder(spec: Spec, source: Path | None) -> Callable[[Filing], Filing | None]:
     """Last year's filing for a unit: ``source`` is one workbook, or a folder matched by unit."""
     if source is None:

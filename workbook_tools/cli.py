@@ -298,7 +298,11 @@ def check(
 
         try:
             written = annotate_module.write_all(
-                reports, spec, annotate, inputs=files, lang=lang.value
+                reports,
+                spec,
+                annotate,
+                inputs=[*files, *check_module.previous_files(previous)],
+                lang=lang.value,
             )
         except Failure as exc:
             _exit_failure(exc, lang, spec)
@@ -580,7 +584,10 @@ def merge(
         units = roster_module.read(roster) if roster else None
         files = check_module.expand(paths)
         for out in [output] + ([long] if long else []):
-            guard_output(out, [*files, *([roster] if roster else [])])
+            guard_output(
+                out,
+                [*files, *([roster] if roster else []), *check_module.previous_files(previous)],
+            )
         if output.suffix.lower() != ".xlsx":
             raise fail("O103", path=str(output), detail="不是 .xlsx 文件 / is not an .xlsx file")
         if long is not None and long.suffix.lower() not in (".csv", ".parquet"):

@@ -21,6 +21,7 @@ import os
 import re
 import stat as stat_module
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,7 +231,10 @@ class Package:
         if part is None or part not in self.zip.NameToInfo:
             self._facts[sheet] = None
             return None
-        xml = _read_bounded(self.zip, part)
+        try:
+            xml = _read_bounded(self.zip, part)
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error) as exc:
+            raise self.refuse("F103", detail=f"{part}: {exc}") from None
         head = xml[:4096]
         if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
             raise self.refuse("F107", part=part)
@@ -293,8 +297,11 @@ class Package:
         if self.zip is not None:
             for info in self.zip.infolist():
                 if info.filename.endswith((".xml", ".rels")):
-                    with self.zip.open(info) as fh:
-                        head = fh.read(4096)
+                    try:
+                        with self.zip.open(info) as fh:
+                            head = fh.read(4096)
+                    except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error):
+                        continue  # a damaged part: what calamine said stands
                     if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
                         return self.refuse("F107", part=info.filename).finding
         return self.refuse("F110", detail=f"{name}: {text[:200]}").finding
@@ -347,7 +354,7 @@ def open_package(path: Path) -> Package:
         return bad("F103", detail=exc.strerror or str(exc))
     try:
         _vet_zip(pkg, zf, bad)
-    except (zipfile.BadZipFile, EOFError, KeyError, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, EOFError, KeyError, OSError, ValueError, zlib.error) as exc:
         bad("F103", detail=str(exc) or type(exc).__name__)
     except (RuntimeError, NotImplementedError) as exc:  # zip-level encryption, odd compression
         bad("F104", detail=str(exc))
