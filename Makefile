@@ -13,6 +13,8 @@ $(BIN)/wbtools: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e .
+	@# byte-compile the package: an editable install is not, and PYTHONDONTWRITEBYTECODE may be set
+	$(BIN)/python -m compileall -q workbook_tools
 	@touch $@
 
 $(VENV)/.dev: $(BIN)/wbtools

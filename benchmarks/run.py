@@ -192,8 +192,12 @@ class Bench:
     """What measures share: a temporary folder, the spec, generated workbooks, the mode."""
 
     def __init__(self, folder: Path, quick: bool):
+        import compileall
+
         from workbook_tools import spec as spec_module
 
+        # As installed from a wheel: byte-compiled (an editable checkout may not be).
+        compileall.compile_dir(ROOT / "workbook_tools", quiet=1)
         self.folder = folder
         self.quick = quick
         self.spec = spec_module.load()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import tempfile
 from pathlib import Path
 
 import openpyxl
@@ -12,6 +13,9 @@ import pytest
 
 from workbook_tools import office, spec, template
 from workbook_tools.roster import Unit
+
+# Compiled specs go to a cache of the test run's own, not the user's (subprocesses inherit it).
+os.environ.setdefault("WBTOOLS_CACHE_DIR", tempfile.mkdtemp(prefix="wbtools-test-cache-"))
 
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared beside the project; a git worktree elsewhere names it in WBTOOLS_SHARED

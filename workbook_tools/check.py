@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import narrative, reader, rules, workers
+from . import layout, narrative, reader, rules, workers
 from .filing import Filing
 from .findings import Finding, Severity
 from .normalise import number_text
@@ -210,11 +210,9 @@ def sort_findings(found: Iterable[Finding], spec: Spec | None) -> list[Finding]:
     """Errors first, then warnings and notes; within each, by sheet and cell (reading order)."""
 
     def cell_key(f: Finding) -> tuple:
-        from xlsxwriter.utility import xl_cell_to_rowcol
-
         if f.cell:
             try:
-                return xl_cell_to_rowcol(f.cell)
+                return layout.cell_position(f.cell)
             except (ValueError, AttributeError):
                 pass
         return (-1, -1)
@@ -282,6 +280,8 @@ def previous_finder(spec: Spec, source: Path | None) -> Callable[[Filing], Filin
 
 def read_any(path: Path, spec: Spec) -> Filing:
     """A workbook through the reader; a published report (text, HTML, Word) through the importer."""
+    if path.suffix.lower() in CHECKED_SUFFIXES:
+        return reader.read(path, spec)  # (the importer is not loaded for a workbook)
     from . import importer
 
     if path.suffix.lower() in importer.IMPORTABLE:
@@ -330,6 +330,8 @@ def iter_reports(
         for p in paths:
             yield check_file(p, spec, finder)
         return
+    from concurrent.futures import ProcessPoolExecutor
+
     tasks = [(str(p), spec.source, str(previous) if previous else None) for p in paths]
     for report in workers.ordered_map(_check_in_worker, tasks, jobs, _died):
         report.filing.spec = spec if report.filing.readable else None

@@ -13,8 +13,10 @@ from typing import Annotated
 
 import typer
 
-from . import __version__
+from . import __version__, typer_params
 from .findings import Failure, all_codes, fail
+
+typer_params.install()  # plain conversions for our option types: no pydantic at start-up
 
 app = typer.Typer(
     name="wbtools",

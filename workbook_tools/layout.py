@@ -10,11 +10,11 @@ below the table. Rules shown by row get one check column each, right of the tabl
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-from xlsxwriter.utility import quote_sheetname, xl_rowcol_to_cell
 
 from .normalise import label_key
 from .spec import Block, Header, Spec, Table
@@ -33,6 +33,33 @@ META_SHEET = "_meta"
 DATA_COL_WIDTH = 10.0
 CHECK_COL_WIDTH = 7.0
 NARRATIVE_TEXT_WIDTH = 90.0
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def cell_name(row: int, col: int, absolute: bool = False) -> str:
+    """Zero-based (row, col) as an A1 reference, as xlsxwriter's ``xl_rowcol_to_cell``: written
+    here because importing xlsxwriter takes longer than checking a file (``wbtools check``)."""
+    letters = ""
+    col += 1
+    while col:
+        col, rest = divmod(col - 1, 26)
+        letters = chr(65 + rest) + letters
+    mark = "$" if absolute else ""
+    return f"{mark}{letters}{mark}{row + 1}"
+
+
+_A1 = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)$")
+
+
+def cell_position(name: str) -> tuple[int, int]:
+    """An A1 reference as zero-based (row, col); ValueError if it is not one."""
+    m = _A1.match(name)
+    if not m:
+        raise ValueError(f"not an A1 reference: {name!r}")
+    col = 0
+    for ch in m.group(1).upper():
+        col = col * 26 + ord(ch) - 64
+    return int(m.group(2)) - 1, col - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +87,12 @@ class Place:
 
     @property
     def a1(self) -> str:
-        return xl_rowcol_to_cell(self.row, self.col)
+        return cell_name(self.row, self.col)
 
     def ref(self, from_sheet: str | None = None, absolute: bool = False) -> str:
-        cell = xl_rowcol_to_cell(self.row, self.col, absolute, absolute)
+        from xlsxwriter.utility import quote_sheetname
+
+        cell = cell_name(self.row, self.col, absolute)
         return cell if from_sheet == self.sheet else f"{quote_sheetname(self.sheet)}!{cell}"
 
 
@@ -122,7 +151,7 @@ def _ranges(places: list[Place], from_sheet: str | None) -> list[str]:
             j += 1
         first = start.ref(from_sheet)
         if j > i:
-            end = xl_rowcol_to_cell(places[j].row, places[j].col)
+            end = cell_name(places[j].row, places[j].col)
             first = f"{first}:{end}"
         out.append(first)
         i = j + 1

@@ -9,12 +9,9 @@ reported as tampering; a label that cannot be found falls back to its template p
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-
-from xlsxwriter.utility import xl_rowcol_to_cell
 
 from . import intake, layout
 from . import spec as spec_module
@@ -25,11 +22,6 @@ from .normalise import normalise, shown
 from .spec import Block, Spec, Table
 
 NON_TABLE_SHEETS = {layout.CHECKS_SHEET, layout.META_SHEET, layout.INSTRUCTIONS_SHEET}
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _a1(row: int, col: int) -> str:
-    return xl_rowcol_to_cell(row, col)
 
 
 class _Book:
@@ -52,7 +44,7 @@ class _Book:
             sheet = self.wb.get_sheet_by_name(name)
             end = sheet.end or (0, 0)
             if (end[0] + 1) * (end[1] + 1) > intake.MAX_CELLS:
-                raise self.pkg.refuse("F108", sheet=name, ref=xl_rowcol_to_cell(*end))
+                raise self.pkg.refuse("F108", sheet=name, ref=layout.cell_name(*end))
             self._grids[name] = sheet.to_python(skip_empty_area=False)
         return self._grids[name]
 
@@ -202,17 +194,17 @@ class _Reader:
                     {
                         "file": f.path,
                         "sheet": sheet,
-                        "cell": xl_rowcol_to_cell(r, c),
+                        "cell": layout.cell_name(r, c),
                         "datapoint": moved[0],
                     },
                     table=table.name,
-                    expected=xl_rowcol_to_cell(er, ec),
+                    expected=layout.cell_name(er, ec),
                 )
             index = self.book.index(sheet)
             for label in tl.labels:
                 here = self.book.cell(sheet, label.row, label.col)
                 if key(here) != key(label.text) and key(label.text) not in index:
-                    cell = xl_rowcol_to_cell(label.row, label.col)
+                    cell = layout.cell_name(label.row, label.col)
                     self.note(
                         "T104",
                         {"file": f.path, "sheet": sheet, "cell": cell},
@@ -251,7 +243,10 @@ class _Reader:
     def _values(self, positions: dict[str, tuple[str, int, int]]) -> None:
         f, spec = self.f, self.spec
         dps, kinds = spec.datapoints, spec.kinds
-        cells = {dp_id: (sheet, r, c, _a1(r, c)) for dp_id, (sheet, r, c) in positions.items()}
+        cells = {
+            dp_id: (sheet, r, c, layout.cell_name(r, c))
+            for dp_id, (sheet, r, c) in positions.items()
+        }
         totals: dict[str, list[str]] = {}
         for dp_id, (sheet, _, _, a1) in cells.items():
             if dps[dp_id].computed:
@@ -321,7 +316,7 @@ class _Reader:
             for r, c in self.book.index(name).get(key(label), []):
                 # The value sits right of its label, as in the template (cells further right
                 # hold counts and status, not the value).
-                return self.book.cell(name, r, c + 1), Source(name, _a1(r, c + 1))
+                return self.book.cell(name, r, c + 1), Source(name, layout.cell_name(r, c + 1))
         return "", None
 
     def _info(self) -> None:

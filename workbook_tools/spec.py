@@ -8,19 +8,22 @@ the file, so a province editing its own spec gets told what to fix.
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import math
+import os
+import pickle
 import re
 import string
+import sys
+import tempfile
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from . import rules
 from .findings import Failure, Finding, Severity, fail
@@ -287,7 +290,8 @@ MAX_FORMAT_WIDTH = 200  # {x:>200} is the widest padding a message or title may 
 
 
 def load(format_arg: str | Path | None = None) -> Spec:
-    """Load and validate a spec (cached per file and modification time)."""
+    """Load and validate a spec (cached per file and modification time, and compiled once per
+    content in the user's cache folder, see ``compiled``)."""
     from . import intake
 
     path = resolve(format_arg)
@@ -298,11 +302,70 @@ def load(format_arg: str | Path | None = None) -> Spec:
         raise fail("S101", detail=f"{path}: {exc}") from None
     key = (str(path.resolve()), stat.st_mtime, stat.st_size)
     if key not in _CACHE:
-        _CACHE[key] = loads(raw_bytes, source=str(path))
+        _CACHE[key] = compiled(raw_bytes, source=str(path))
     return _CACHE[key]
 
 
+def cache_dir() -> Path | None:
+    """Where compiled specs are kept: $WBTOOLS_CACHE_DIR (empty: no cache), else the platform's
+    user cache folder (XDG_CACHE_HOME or ~/.cache, %LOCALAPPDATA%, ~/Library/Caches)."""
+    if "WBTOOLS_CACHE_DIR" in os.environ:
+        given = os.environ["WBTOOLS_CACHE_DIR"]
+        return Path(given) if given else None
+    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"]) / "wbtools" / "cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "wbtools"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "wbtools"
+
+
+def _cache_key(source: str, raw_bytes: bytes) -> str:
+    """The spec's bytes, its path, the Python version and the code that builds the compiled form
+    (a changed builder makes a new key). zlib's checksums, not hashlib: loading OpenSSL's hashes
+    costs more start-up time than the rest of this; the key only tells the user's own entries
+    apart."""
+    parts = [sys.version.encode(), source.encode(), raw_bytes]
+    parts += [
+        (Path(__file__).parent / n).read_bytes() for n in ("spec.py", "rules.py", "findings.py")
+    ]
+    data = b"\0".join(parts)
+    return f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}{len(data):x}"
+
+
+def compiled(raw_bytes: bytes, source: str = "<spec>") -> Spec:
+    """``loads``, kept compiled (pickled) in ``cache_dir()`` under a hash of the spec's bytes, its
+    path and the builder's code: parsing and validating the YAML takes longer than checking a
+    file, and wbtools is called once per file. The cache is the user's own folder; an entry that
+    cannot be read or written is rebuilt or skipped, never an error."""
+    folder = cache_dir()
+    if folder is None:
+        return loads(raw_bytes, source)
+    entry = folder / f"spec-{_cache_key(source, raw_bytes)}.pickle"
+    try:
+        spec = pickle.loads(entry.read_bytes())
+        if isinstance(spec, Spec) and spec.source == source:
+            return spec
+    except Exception:  # missing, truncated or from another version: rebuild below
+        pass
+    spec = loads(raw_bytes, source)
+    temp = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".spec-", delete=False) as fh:
+            temp = Path(fh.name)
+            fh.write(pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(temp, entry)  # atomic: a concurrent reader sees the whole entry or none
+    except OSError:  # a read-only home: no cache, same result
+        with contextlib.suppress(OSError):
+            if temp is not None:
+                temp.unlink(missing_ok=True)
+    return spec
+
+
 def loads(raw_bytes: bytes, source: str = "<spec>") -> Spec:
+    import yaml  # only when a spec is compiled, not on every call (see compiled)
+
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         text = raw_bytes.decode("utf-8-sig")
@@ -362,6 +425,8 @@ def _bounded(root: Any, source: str) -> None:
 
 
 def _children(node: Any) -> list[Any]:
+    import yaml  # loaded by loads already; imported here, not at the top (see compiled)
+
     if isinstance(node, yaml.SequenceNode):
         return list(node.value)
     if isinstance(node, yaml.MappingNode):
@@ -470,7 +535,7 @@ class _Builder:
             sets=sets,
             rules=rule_list,
             totals=totals,
-            hash=hashlib.sha256(canonical.encode()).hexdigest(),
+            hash=_sha256(canonical.encode()),
             source=self.source,
         )
 
@@ -774,6 +839,12 @@ class _Builder:
 
 # Wording only: editing these must not make every template in circulation "old" (T103).
 _COSMETIC = {"message", "name", "hint", "error", "label_en", "basis", "title"}
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib  # only when a spec is built (see _cache_key)
+
+    return hashlib.sha256(data).hexdigest()
 
 
 def _structure(data: Any) -> Any:

@@ -1,0 +1,99 @@
+"""What a single-file command loads, the compiled-spec cache, and the CLI's option conversions.
+
+Speed itself is shown by ``make bench`` (ratios in one run), never timed here: these tests pin
+the causes (a heavy library imported on the check path, the spec rebuilt on every call).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+
+import pytest
+
+from workbook_tools import spec as spec_module
+
+from .conftest import ROOT, run
+from .workbooks import base_values, render, write
+
+HEAVY = ("pydantic", "xlsxwriter", "openpyxl", "pandas", "yaml", "rich", "numpy", "_hashlib")
+
+
+def _modules_after(args: list[str], env: dict[str, str]) -> set[str]:
+    code = (
+        "import sys\n"
+        "from workbook_tools import cli\n"
+        f"sys.argv = ['wbtools', *{args!r}]\n"
+        "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+        "print('MODULES', ' '.join(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env
+    )
+    line = next(x for x in done.stderr.splitlines() if x.startswith("MODULES "))
+    return {m.split(".")[0] for m in line.split()[1:]}
+
+
+def test_checking_one_file_loads_no_heavy_library(tmp_path, spec21):
+    path = write(tmp_path, render(spec21, base_values(spec21)))
+    env = {**os.environ, "WBTOOLS_CACHE_DIR": str(tmp_path / "cache")}
+    first = _modules_after(["check", str(path)], env)  # compiles the spec into the cache
+    assert "yaml" in first
+    again = _modules_after(["check", str(path), "--format", "json"], env)
+    assert not again & set(HEAVY), again & set(HEAVY)
+
+
+def test_compiled_spec_is_cached_and_equal(tmp_path, monkeypatch):
+    monkeypatch.setenv("WBTOOLS_CACHE_DIR", str(tmp_path))
+    raw = spec_module.bundled_path().read_bytes()
+    built = spec_module.compiled(raw, "x.yaml")
+    (entry,) = tmp_path.glob("spec-*.pickle")
+    monkeypatch.setattr(spec_module, "loads", lambda *a: pytest.fail("rebuilt, not cached"))
+    cached = spec_module.compiled(raw, "x.yaml")
+    assert cached == built and cached.hash == built.hash and cached is not built
+    # Another source path or other bytes are other entries.
+    monkeypatch.undo()
+    monkeypatch.setenv("WBTOOLS_CACHE_DIR", str(tmp_path))
+    spec_module.compiled(raw, "y.yaml")
+    spec_module.compiled(raw + b"\n", "x.yaml")
+    assert len(list(tmp_path.glob("spec-*.pickle"))) == 3
+    assert pickle.loads(entry.read_bytes()) == built
+
+
+def test_a_broken_cache_entry_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("WBTOOLS_CACHE_DIR", str(tmp_path))
+    raw = spec_module.bundled_path().read_bytes()
+    built = spec_module.compiled(raw, "x.yaml")
+    (entry,) = tmp_path.glob("spec-*.pickle")
+    entry.write_bytes(b"not a pickle")
+    assert spec_module.compiled(raw, "x.yaml") == built
+    assert pickle.loads(entry.read_bytes()) == built  # and written again
+
+
+def test_an_unwritable_cache_is_no_error(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("WBTOOLS_CACHE_DIR", str(blocker / "cache"))  # cannot be a folder
+    raw = spec_module.bundled_path().read_bytes()
+    assert spec_module.compiled(raw, "x.yaml") == spec_module.loads(raw, "x.yaml")
+    monkeypatch.setenv("WBTOOLS_CACHE_DIR", "")  # no cache at all
+    assert spec_module.compiled(raw, "x.yaml") == spec_module.loads(raw, "x.yaml")
+
+
+def _said(result) -> str:
+    """The output without the error box's frame and line breaks."""
+    return " ".join(result.output.replace("│", " ").split())
+
+
+def test_invalid_option_values_are_told_as_before(tmp_path):
+    result = run("template", "-y", "abc", "-u", "甲", "-o", tmp_path / "a.xlsx")
+    assert result.exit_code == 2
+    assert "Input should be a valid integer" in _said(result)
+    result = run("codes", "--lang", "xx")
+    assert result.exit_code == 2 and "'xx' is not one of 'zh', 'en'" in _said(result)
+    result = run("check", "-f", "xml", tmp_path)
+    assert result.exit_code == 2 and "'xml' is not one of 'text', 'json'" in _said(result)
+    result = run("codes", "--lang", "en")
+    assert result.exit_code == 0 and "code\tseverity" in result.output
