@@ -9,7 +9,7 @@ what the reader cannot carry over, so everything is regenerated (DESIGN.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from . import template
@@ -65,20 +65,34 @@ def out_name(report: Report, lang: str) -> str:
     return f"{stem}{SUFFIX[lang]}.xlsx"
 
 
-def write_all(
-    reports: Iterable[Report], spec: Spec, folder: Path, inputs: Iterable[Path], lang: str = "zh"
-) -> list[Path]:
-    """A feedback workbook per readable report in ``folder``; never over an input."""
+def stream(
+    reports: Iterable[Report],
+    spec: Spec,
+    folder: Path,
+    inputs: Iterable[Path],
+    lang: str,
+    written: list[Path],
+) -> Iterator[Report]:
+    """Pass reports through, writing each one's feedback workbook on the way (paths appended to
+    ``written``), so a long run keeps no report."""
     from .files import atomic_write
 
     folder.mkdir(parents=True, exist_ok=True)
     inputs = list(inputs)
-    written = []
     for report in reports:
-        if not report.readable or report.filing.year is None:
-            continue
-        path = folder / out_name(report, lang)
-        guard_output(path, inputs)
-        atomic_write(path, render(report, spec, lang))
-        written.append(path)
+        if report.readable and report.filing.year is not None:
+            path = folder / out_name(report, lang)
+            guard_output(path, inputs)
+            atomic_write(path, render(report, spec, lang))
+            written.append(path)
+        yield report
+
+
+def write_all(
+    reports: Iterable[Report], spec: Spec, folder: Path, inputs: Iterable[Path], lang: str = "zh"
+) -> list[Path]:
+    """A feedback workbook per readable report in ``folder``; never over an input."""
+    written: list[Path] = []
+    for _ in stream(reports, spec, folder, inputs, lang, written):
+        pass
     return written

@@ -299,14 +299,31 @@ def check_file(
     return Report(str(path), filing, check_filing(filing, last))
 
 
-def _check_in_worker(args: tuple) -> Report:
-    path, spec_source, previous_source = args
+def brief(report: Report) -> Report:
+    """The report with only what printing it needs (text or JSON output, the exit code): the
+    filing's values, cells and texts are dropped, so a worker sends back a few hundred bytes
+    and a long run keeps nothing it will not print."""
+    f = report.filing
+    slim = Filing(f.path, f.spec, f.unit, f.code, f.kind, f.year, readable=f.readable)
+    return Report(report.path, slim, report.findings)
+
+
+def for_feedback(report: Report) -> Report:
+    """``brief`` plus what a feedback workbook is written from (cells as read, texts, info)."""
+    slim = brief(report)
+    slim.filing.raw, slim.filing.texts = report.filing.raw, report.filing.texts
+    slim.filing.info = report.filing.info
+    return slim
+
+
+def _check_in_worker(task: tuple) -> Any:
+    path, spec_source, previous_source, shape = task
     from . import spec as spec_module
 
     spec = spec_module.load(spec_source)
     report = check_file(Path(path), spec, _worker_previous(spec, previous_source))
     report.filing.spec = None  # the parent has the spec; do not send it back with every report
-    return report
+    return shape(report) if shape else report
 
 
 _PREVIOUS: dict[tuple[str, str | None], Callable] = {}
@@ -319,29 +336,57 @@ def _worker_previous(spec: Spec, source: str | None) -> Callable:
     return _PREVIOUS[k]
 
 
+def default_jobs() -> int:
+    """Worker processes when the user does not say: one per core that is idle now (the load
+    average says how many are busy), at most 8. A second process only helps on a free core; on a
+    busy machine it would compete with the first and the parent, so the default is then 1."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:  # no load average (Windows): assume idle
+        busy = 0.0
+    return max(1, min(8, cores, int(cores - busy + 0.5)))
+
+
+BATCH = 16  # files per task sent to a worker
+AHEAD = 4  # tasks per worker in flight (workers.ordered_map): workers kept busy, not a whole run
+
+
 def iter_reports(
-    paths: list[Path], spec: Spec, previous: Path | None = None, jobs: int | None = None
-) -> Iterator[Report]:
+    paths: list[Path],
+    spec: Spec,
+    previous: Path | None = None,
+    jobs: int | None = None,
+    shape: Callable[[Report], Any] | None = None,
+) -> Iterator[Any]:
     """Check many files, yielding each report in input order as it is ready (so a caller can
-    stream); uses several processes for large batches."""
-    jobs = jobs or min(os.cpu_count() or 1, 8)
-    if jobs <= 1 or len(paths) < 16:
+    stream); uses several processes for large batches. ``shape`` (a module-level function, run
+    where the file is checked) turns each report into what the caller keeps, so only that
+    crosses between processes. Only a few batches are in flight at a time: memory stays flat
+    however many files there are."""
+    jobs = jobs or default_jobs()
+    if jobs <= 1 or len(paths) < BATCH:
         finder = previous_finder(spec, previous)
         for p in paths:
-            yield check_file(p, spec, finder)
+            report = check_file(p, spec, finder)
+            yield shape(report) if shape else report
         return
-    from concurrent.futures import ProcessPoolExecutor
+    tasks = [(str(p), spec.source, str(previous) if previous else None, shape) for p in paths]
+    for item in workers.ordered_map(_check_in_worker, tasks, jobs, _died, chunk=BATCH):
+        if isinstance(item, Report):
+            item.filing.spec = spec if item.filing.readable else None
+        yield item
 
-    tasks = [(str(p), spec.source, str(previous) if previous else None) for p in paths]
-    for report in workers.ordered_map(_check_in_worker, tasks, jobs, _died):
-        report.filing.spec = spec if report.filing.readable else None
-        yield report
 
-
-def _died(task: tuple, reason: str) -> Report:
+def _died(task: tuple, reason: str) -> Any:
     """The report for a file whose reading process died (the other files are still checked)."""
     finding = Finding("F112", {"detail": reason}, file=task[0])
-    return Report(task[0], Filing(task[0], findings=[finding]), [finding])
+    report = Report(task[0], Filing(task[0], findings=[finding]), [finding])
+    shape = task[3]
+    return shape(report) if shape else report
 
 
 def check_paths(

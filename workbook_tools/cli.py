@@ -290,31 +290,42 @@ def check(
         _exit_failure(exc, lang)
     files = check_module.expand(paths)
     progress = _progress(len(files), lang)
-    reports = check_module.check_paths(
-        files, spec, previous=previous, jobs=jobs or None, progress=progress
+    # Reports are printed as they arrive, in input order, and then dropped: memory stays flat
+    # however many files. Workers send back only what is printed (and written as feedback).
+    shape = check_module.for_feedback if annotate is not None else check_module.brief
+    reports = check_module.iter_reports(
+        files, spec, previous=previous, jobs=jobs or None, shape=shape
     )
     if progress:
-        progress(None)
+        reports = _stepped(reports, progress)
+    written: list[Path] = []
     if annotate is not None:
         from . import annotate as annotate_module
 
-        try:
-            written = annotate_module.write_all(
-                reports,
-                spec,
-                annotate,
-                inputs=[*files, *check_module.previous_files(previous)],
-                lang=lang.value,
-            )
-        except Failure as exc:
-            _exit_failure(exc, lang, spec)
+        inputs = [*files, *check_module.previous_files(previous)]  # never written over
+        reports = annotate_module.stream(reports, spec, annotate, inputs, lang.value, written)
+    try:
+        if output_format is OutputFormat.json:
+            code = output.stream_json(reports, spec, lang.value, sys.stdout.write)
+            sys.stdout.write("\n")
+        else:
+            style = typer.style if sys.stdout.isatty() else None
+            code = output.stream_text(reports, spec, lang.value, style, _print)
+    except Failure as exc:
+        sys.stdout.flush()
+        _exit_failure(exc, lang, spec)
+    finally:
+        if progress:
+            progress(None)
+    if annotate is not None:
         _print(_say(lang, "annotated", n=len(written), path=annotate), err=True)
-    if output_format is OutputFormat.json:
-        _print(output.as_json(reports, spec, lang.value))
-    else:
-        style = typer.style if sys.stdout.isatty() else None
-        _print(output.text(reports, spec, lang.value, style))
-    raise typer.Exit(output.exit_code(reports))
+    raise typer.Exit(code)
+
+
+def _stepped(reports, progress):
+    for report in reports:
+        progress(report)
+        yield report
 
 
 class ReportFormat(StrEnum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import __version__
@@ -46,56 +46,103 @@ def status(report: Report) -> str:
     return "warnings" if report.warnings else "passed"
 
 
-def exit_code(reports: Sequence[Report]) -> int:
-    if not reports or not any(r.readable for r in reports):
-        return 2
-    return 1 if any(r.errors for r in reports) else 0
+def exit_code(reports: Iterable[Report]) -> int:
+    return Tally.of(reports).exit_code
 
 
-def tally(reports: Sequence[Report]) -> dict[str, int]:
-    states = [status(r) for r in reports]
-    return {
-        "n": len(reports),
-        "passed": states.count("passed"),
-        "warned": states.count("warnings"),
-        "failed": states.count("errors"),
-        "unreadable": states.count("unreadable"),
-        "e": sum(r.errors for r in reports),
-        "w": sum(r.warnings for r in reports),
-    }
+class Tally:
+    """Counts over reports as they pass (the summary line and the exit code), so a long run is
+    printed as it goes and no report is kept."""
+
+    def __init__(self) -> None:
+        self.counts = dict.fromkeys(("passed", "warnings", "errors", "unreadable"), 0)
+        self.n = self.e = self.w = 0
+
+    @classmethod
+    def of(cls, reports: Iterable[Report]) -> Tally:
+        tally = cls()
+        for r in reports:
+            tally.add(r)
+        return tally
+
+    def add(self, report: Report) -> None:
+        self.n += 1
+        self.counts[status(report)] += 1
+        self.e += report.errors
+        self.w += report.warnings
+
+    @property
+    def exit_code(self) -> int:
+        if self.n == self.counts["unreadable"]:
+            return 2  # nothing checkable (no file, or none readable)
+        return 1 if self.e else 0
+
+    def summary(self) -> dict[str, int]:
+        c = self.counts
+        return {
+            "n": self.n,
+            "passed": c["passed"],
+            "warned": c["warnings"],
+            "failed": c["errors"],
+            "unreadable": c["unreadable"],
+            "e": self.e,
+            "w": self.w,
+        }
 
 
-def text(reports: Sequence[Report], spec: Spec, lang: str = "zh", style=None) -> str:
+def tally(reports: Iterable[Report]) -> dict[str, int]:
+    return Tally.of(reports).summary()
+
+
+def text(reports: Iterable[Report], spec: Spec, lang: str = "zh", style=None) -> str:
     """Readable report, grouped by file, errors first, with a summary line. ``style`` may colour
     words (click.style-like: style(text, fg=...)); plain when None."""
+    lines: list[str] = []
+    stream_text(reports, spec, lang, style, lines.append)
+    return "\n".join(lines)
+
+
+def stream_text(
+    reports: Iterable[Report], spec: Spec, lang: str, style, write: Callable[[str], Any]
+) -> int:
+    """``text``, one line at a time to ``write`` (each file's lines as soon as it is checked);
+    returns the exit code."""
+    w = WORDS[lang]
+    count = Tally()
+    for report in reports:
+        count.add(report)
+        for line in report_lines(report, spec, lang, style):
+            write(line)
+    if not count.n:
+        write(w["none"])
+    else:
+        write("")
+        write(w["summary"].format(**count.summary()))
+    return count.exit_code
+
+
+def report_lines(report: Report, spec: Spec, lang: str = "zh", style=None) -> list[str]:
+    """One file's lines of the text output: its status, then each finding."""
     w = WORDS[lang]
     paint = style or (lambda s, **_: s)
     colours = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.NOTE: "blue"}
-    lines: list[str] = []
-    if not reports:
-        return w["none"]
-    for report in reports:
-        f = report.filing
-        state = status(report)
-        who = " ".join(x for x in (f.unit, w["year"].format(year=f.year) if f.year else "") if x)
-        who = terminal(who)
-        mark = {"passed": "✓", "warnings": "✓", "errors": "✗", "unreadable": "✗"}[state]
-        head = "  ".join(x for x in (f"{mark} {terminal(report.path)}", who, w[state]) if x)
-        if report.findings and state != "unreadable":
-            head += "  " + w["counts"].format(e=report.errors, w=report.warnings)
+    f = report.filing
+    state = status(report)
+    who = " ".join(x for x in (f.unit, w["year"].format(year=f.year) if f.year else "") if x)
+    who = terminal(who)
+    mark = {"passed": "✓", "warnings": "✓", "errors": "✗", "unreadable": "✗"}[state]
+    head = "  ".join(x for x in (f"{mark} {terminal(report.path)}", who, w[state]) if x)
+    if report.findings and state != "unreadable":
+        head += "  " + w["counts"].format(e=report.errors, w=report.warnings)
+    lines = [paint(head, bold=True, fg="green" if state in ("passed", "warnings") else "red")]
+    for finding in report.findings:
+        level = finding.level(spec)
+        label = paint(f"{level.label(lang):<2}", fg=colours[level])
+        where = _place(finding, lang)
         lines.append(
-            paint(head, bold=True, fg="green" if state in ("passed", "warnings") else "red")
+            f"  {label} {finding.code:<5} {where + '  ' if where else ''}{finding.message(lang, spec)}"
         )
-        for finding in report.findings:
-            level = finding.level(spec)
-            label = paint(f"{level.label(lang):<2}", fg=colours[level])
-            where = _place(finding, lang)
-            lines.append(
-                f"  {label} {finding.code:<5} {where + '  ' if where else ''}{finding.message(lang, spec)}"
-            )
-    lines.append("")
-    lines.append(w["summary"].format(**tally(reports)))
-    return "\n".join(lines)
+    return lines
 
 
 def _place(finding, lang: str) -> str:
@@ -114,50 +161,68 @@ def _place(finding, lang: str) -> str:
     return finding.sheet or ""
 
 
-def as_json(reports: Sequence[Report], spec: Spec, lang: str = "zh") -> str:
-    files: list[dict[str, Any]] = []
-    for report in reports:
-        f = report.filing
-        files.append(
+def _file_entry(report: Report, spec: Spec, lang: str) -> dict[str, Any]:
+    f = report.filing
+    return {
+        "path": report.path,
+        "unit": f.unit or None,
+        "code": f.code or None,
+        "kind": f.kind or None,
+        "year": f.year,
+        "status": status(report),
+        "errors": report.errors,
+        "warnings": report.warnings,
+        "findings": [
             {
-                "path": report.path,
-                "unit": f.unit or None,
-                "code": f.code or None,
-                "kind": f.kind or None,
-                "year": f.year,
-                "status": status(report),
-                "errors": report.errors,
-                "warnings": report.warnings,
-                "findings": [
-                    {
-                        "code": x.code,
-                        "severity": x.level(spec).value,
-                        "message": x.message(lang, spec),
-                        "file": x.file,
-                        "sheet": x.sheet,
-                        "cell": x.cell,
-                        "cells": list(x.cells)
-                        or ([f"{x.sheet}!{x.cell}"] if x.sheet and x.cell else []),
-                        "datapoint": x.datapoint,
-                        "line": x.line,
-                        "args": {k: v for k, v in x.args.items()},
-                    }
-                    for x in report.findings
-                ],
+                "code": x.code,
+                "severity": x.level(spec).value,
+                "message": x.message(lang, spec),
+                "file": x.file,
+                "sheet": x.sheet,
+                "cell": x.cell,
+                "cells": list(x.cells) or ([f"{x.sheet}!{x.cell}"] if x.sheet and x.cell else []),
+                "datapoint": x.datapoint,
+                "line": x.line,
+                "args": {k: v for k, v in x.args.items()},
             }
-        )
-    document = {
-        "tool": "wbtools",
-        "version": __version__,
-        "format": {"id": spec.format_id, "version": spec.version, "spec_hash": spec.hash},
-        "files": files,
-        "summary": tally(reports),
-        "exit_code": exit_code(reports),
+            for x in report.findings
+        ],
     }
-    text = json.dumps(document, ensure_ascii=False, indent=2, default=str)
+
+
+def _dumps(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, indent=2, default=str)
     # JSON escapes C0 itself; DEL, C1 and direction overrides it lets through raw: escaped too,
     # so the data stays whole and a terminal showing it is not driven by it.
     return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 _UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def as_json(reports: Iterable[Report], spec: Spec, lang: str = "zh") -> str:
+    parts: list[str] = []
+    stream_json(reports, spec, lang, parts.append)
+    return "".join(parts)
+
+
+def stream_json(
+    reports: Iterable[Report], spec: Spec, lang: str, write: Callable[[str], Any]
+) -> int:
+    """``as_json``, written piece by piece (each file's entry as soon as it is checked): the same
+    document, byte for byte, as one ``json.dumps`` of it would be. Returns the exit code."""
+    head = {
+        "tool": "wbtools",
+        "version": __version__,
+        "format": {"id": spec.format_id, "version": spec.version, "spec_hash": spec.hash},
+    }
+    write(_dumps(head)[:-2] + ',\n  "files": [')
+    count = Tally()
+    for report in reports:
+        write(",\n    " if count.n else "\n    ")
+        count.add(report)
+        write(_dumps(_file_entry(report, spec, lang)).replace("\n", "\n    "))
+    write("\n  ]" if count.n else "]")
+    tail = {"summary": count.summary(), "exit_code": count.exit_code}
+    write(",\n" + _dumps(tail)[2:])
+    return count.exit_code

@@ -1,0 +1,118 @@
+"""Checking many files streams: each report is printed as it arrives and then dropped, workers
+send back only what is printed, only a few batches are in flight, and the output is the same
+(byte for byte) as printing everything at the end."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import pickle
+
+from workbook_tools import check, output
+from workbook_tools.roster import Unit
+
+from . import workbooks as wb
+from .conftest import run
+
+
+def _folder(tmp_path, spec, n: int, bad_every: int = 3):
+    """``n`` workbooks of distinct units; every ``bad_every``-th one with an error."""
+    folder = tmp_path / "returned"
+    folder.mkdir()
+    good = wb.render(spec)
+    values = wb.base_values(spec)
+    values["t3.new.natural"] += 1
+    bad = wb.render(spec, values, unit=Unit("柳河镇", "102", "乡镇"))
+    for i in range(n):
+        (folder / f"u{i:03d}.xlsx").write_bytes(bad if i % bad_every == 0 else good)
+    return folder
+
+
+def test_text_and_json_are_written_as_reports_arrive(tmp_path, spec21):
+    paths = sorted(_folder(tmp_path, spec21, 4).iterdir())
+    written: list[str] = []
+    seen = []
+
+    def reports():
+        for report in check.iter_reports(paths, spec21, jobs=1, shape=check.brief):
+            # Everything about the previous file is out before the next one is checked.
+            seen.append(len(written))
+            yield report
+
+    code = output.stream_text(reports(), spec21, "zh", None, written.append)
+    assert code == 1
+    assert seen[0] == 0 and all(b > a for a, b in itertools.pairwise(seen))
+    assert written[-1].startswith("共检查 4 个文件")
+    written.clear(), seen.clear()
+    assert output.stream_json(reports(), spec21, "en", written.append) == 1
+    assert seen[0] == 1 and all(b > a for a, b in itertools.pairwise(seen))
+
+
+def test_streamed_json_is_the_document_json_dumps_would_write(tmp_path, spec21):
+    paths = sorted(_folder(tmp_path, spec21, 3).iterdir())
+    reports = list(check.iter_reports(paths, spec21, jobs=1))
+    for subset in (reports, reports[:1], []):
+        text = output.as_json(subset, spec21, "zh")
+        document = json.loads(text)
+        assert text == json.dumps(document, ensure_ascii=False, indent=2, default=str)
+        assert len(document["files"]) == len(subset)
+        assert document["exit_code"] == (2 if not subset else 1)
+        assert document["summary"]["n"] == len(subset)
+
+
+def test_brief_reports_carry_what_is_printed_and_little_else(tmp_path, spec21):
+    paths = sorted(_folder(tmp_path, spec21, 3).iterdir())
+    full = list(check.iter_reports(paths, spec21, jobs=1))
+    brief = list(check.iter_reports(paths, spec21, jobs=1, shape=check.brief))
+    assert output.text(full, spec21) == output.text(brief, spec21)
+    assert output.as_json(full, spec21, "en") == output.as_json(brief, spec21, "en")
+    for f, b in zip(full, brief, strict=True):
+        f.filing.spec = b.filing.spec = None  # as a worker sends it
+        assert len(pickle.dumps(b)) * 4 < len(pickle.dumps(f))
+
+
+def test_the_pool_keeps_only_a_few_batches_in_flight(tmp_path, spec21, monkeypatch):
+    from concurrent.futures import ProcessPoolExecutor
+
+    n = check.BATCH * 12
+    folder = tmp_path / "many"
+    folder.mkdir()
+    one = wb.write(tmp_path, wb.render(spec21))
+    for i in range(n):
+        os.link(one, folder / f"u{i:04d}.xlsx")
+    submitted = []
+    real_submit = ProcessPoolExecutor.submit
+
+    def counting(self, fn, *args, **kwargs):
+        submitted.append(fn)
+        return real_submit(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", counting)
+    stream = check.iter_reports(sorted(folder.iterdir()), spec21, jobs=2, shape=check.brief)
+    first = next(stream)
+    assert first.readable and first.filing.spec is spec21
+    assert len(submitted) <= 2 * check.AHEAD + 1 < n // check.BATCH
+    rest = list(stream)
+    assert len(rest) == n - 1 and len(submitted) == n // check.BATCH
+    assert all(r.errors == 0 and r.filing.unit == "徐营镇" for r in rest)
+
+
+def test_pool_and_one_process_print_the_same(tmp_path, spec21):
+    folder = _folder(tmp_path, spec21, check.BATCH + 5)
+    one = run("check", folder, "--jobs", 1, "--format", "json")
+    two = run("check", folder, "--jobs", 2, "--format", "json")
+    assert one.exit_code == two.exit_code == 1
+    assert one.output == two.output
+    feedback = tmp_path / "feedback"
+    three = run("check", folder, "--jobs", 2, "--annotate", feedback)
+    assert three.exit_code == 1
+    assert len(list(feedback.iterdir())) == check.BATCH + 5
+
+
+def test_default_jobs_follow_the_idle_cores():
+    jobs = check.default_jobs()
+    cores = len(os.sched_getaffinity(0))
+    assert 1 <= jobs <= min(8, cores)
+    if os.getloadavg()[0] >= cores:
+        assert jobs == 1  # a busy machine: a second process would not help
