@@ -299,7 +299,7 @@ def check_file(
     return Report(str(path), filing, check_filing(filing, last))
 
 
-def brief(report: Report) -> Report:
+def brief(report: Report, spec: Spec | None = None) -> Report:
     """The report with only what printing it needs (text or JSON output, the exit code): the
     filing's values, cells and texts are dropped, so a worker sends back a few hundred bytes
     and a long run keeps nothing it will not print."""
@@ -308,7 +308,7 @@ def brief(report: Report) -> Report:
     return Report(report.path, slim, report.findings)
 
 
-def for_feedback(report: Report) -> Report:
+def for_feedback(report: Report, spec: Spec | None = None) -> Report:
     """``brief`` plus what a feedback workbook is written from (cells as read, texts, info)."""
     slim = brief(report)
     slim.filing.raw, slim.filing.texts = report.filing.raw, report.filing.texts
@@ -322,8 +322,10 @@ def _check_in_worker(task: tuple) -> Any:
 
     spec = spec_module.load(spec_source)
     report = check_file(Path(path), spec, _worker_previous(spec, previous_source))
-    report.filing.spec = None  # the parent has the spec; do not send it back with every report
-    return shape(report) if shape else report
+    out = shape(report, spec) if shape else report
+    if isinstance(out, Report):
+        out.filing.spec = None  # the parent has the spec; do not send it back with every report
+    return out
 
 
 _PREVIOUS: dict[tuple[str, str | None], Callable] = {}
@@ -360,11 +362,11 @@ def iter_reports(
     spec: Spec,
     previous: Path | None = None,
     jobs: int | None = None,
-    shape: Callable[[Report], Any] | None = None,
+    shape: Callable[[Report, Spec], Any] | None = None,
 ) -> Iterator[Any]:
     """Check many files, yielding each report in input order as it is ready (so a caller can
-    stream); uses several processes for large batches. ``shape`` (a module-level function, run
-    where the file is checked) turns each report into what the caller keeps, so only that
+    stream); uses several processes for large batches. ``shape(report, spec)`` (a module-level
+    function, run where the file is checked) turns each report into what the caller keeps, so only that
     crosses between processes. Only a few batches are in flight at a time: memory stays flat
     however many files there are."""
     jobs = jobs or default_jobs()
@@ -372,7 +374,7 @@ def iter_reports(
         finder = previous_finder(spec, previous)
         for p in paths:
             report = check_file(p, spec, finder)
-            yield shape(report) if shape else report
+            yield shape(report, spec) if shape else report
         return
     tasks = [(str(p), spec.source, str(previous) if previous else None, shape) for p in paths]
     for item in workers.ordered_map(_check_in_worker, tasks, jobs, _died, chunk=BATCH):
@@ -385,8 +387,12 @@ def _died(task: tuple, reason: str) -> Any:
     """The report for a file whose reading process died (the other files are still checked)."""
     finding = Finding("F112", {"detail": reason}, file=task[0])
     report = Report(task[0], Filing(task[0], findings=[finding]), [finding])
-    shape = task[3]
-    return shape(report) if shape else report
+    shape = task[3] if len(task) > 3 else None
+    if shape is None:
+        return report
+    from . import spec as spec_module
+
+    return shape(report, spec_module.load(task[1]))
 
 
 def check_paths(

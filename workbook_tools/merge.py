@@ -82,9 +82,13 @@ class Spool:
         self.fh = tempfile.TemporaryFile(mode="w+b", prefix="wbtools-merge-")  # noqa: SIM115
 
     def append(self, record: dict[str, Any]) -> int:
+        return self.append_line(_line(record))
+
+    def append_line(self, line: bytes) -> int:
+        """Append a record already encoded (by ``_line``, in the worker that read the file)."""
         self.fh.seek(0, os.SEEK_END)
         offset = self.fh.tell()
-        self.fh.write(json.dumps(record, ensure_ascii=False).encode() + b"\n")
+        self.fh.write(line)
         return offset
 
     def read(self, offset: int) -> dict[str, Any]:
@@ -133,6 +137,33 @@ class Result:
 
     def close(self) -> None:
         self.spool.close()
+
+
+def _line(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, ensure_ascii=False).encode() + b"\n"
+
+
+def _spooled(report: check.Report, spec: Spec) -> tuple[dict[str, Any], bytes]:
+    """What the merge keeps of one file, made where the file was read (a worker): the fields of
+    its status line, and its spool record already encoded. Only these cross to the parent."""
+    f = report.filing
+    entry = {
+        "unit": f.unit or Path(report.path).stem,
+        "code": f.code,
+        "kind": f.kind,
+        "path": report.path,
+        "year": f.year,
+        "errors": report.errors,
+        "warnings": report.warnings,
+        "mtime": f.mtime,
+        "saved_at": f.saved_at,
+        "readable": f.readable,
+        "version": f.meta.get("format_version", ""),
+        "unreadable_codes": ""
+        if f.readable
+        else "、".join(sorted({x.code for x in report.findings})),
+    }
+    return entry, _line(_record(report, spec))
 
 
 def _record(report: check.Report, spec: Spec) -> dict[str, Any]:
@@ -208,30 +239,14 @@ def merge(
             if u.code:
                 by_key["code:" + identity(u.code)] = u
     entries: list[Entry] = []
-    for report in check.iter_reports(files, spec, previous=previous, jobs=jobs):
-        record = _record(report, spec)
-        f = report.filing
-        entry = Entry(
-            unit=f.unit or Path(report.path).stem,
-            code=f.code,
-            kind=f.kind,
-            path=report.path,
-            year=f.year,
-            errors=report.errors,
-            warnings=report.warnings,
-            offset=spool.append(record),
-            mtime=f.mtime,
-            saved_at=f.saved_at,
-            readable=f.readable,
-            version=f.meta.get("format_version", ""),
-            unreadable_codes=""
-            if f.readable
-            else "、".join(sorted({x.code for x in report.findings})),
-        )
-        entry.status = "passed" if f.readable else "failing"
+    for fields, line in check.iter_reports(
+        files, spec, previous=previous, jobs=jobs, shape=_spooled
+    ):
+        entry = Entry(**fields, offset=spool.append_line(line))
+        entry.status = "passed" if entry.readable else "failing"
         entries.append(entry)
         if progress:
-            progress(report)
+            progress(entry)
     expected_year = year or _common_year(entries)
     _match(entries, roster, by_key)
     _statuses(entries, spec, spool, roster, expected_year, include_failing, prefer)
