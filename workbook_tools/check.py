@@ -60,33 +60,42 @@ def _number(x: Any) -> float | int | None:
     return x if isinstance(x, int | float) and not isinstance(x, bool) else None
 
 
+def _identical(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
 def views(filing: Filing) -> tuple[dict[str, Any], dict[str, Any], list[Finding]]:
     """(sheet view, true view, findings about stored totals) for a readable filing."""
     spec = filing.spec
     assert spec is not None
-    inputs = {i: filing.values.get(i) for i in spec.inputs}
-    true = spec.compute(inputs)
-    sheet: dict[str, Any] = dict(inputs)
+    true = spec.compute(filing.values)
+    sheet: dict[str, Any] = {i: true[i] for i in spec.inputs}
     found: list[Finding] = []
+    # The sheet view equals the true view until a stored total stands in for its sum; until then
+    # each total is the true one (the same sum over the same values), not summed again.
+    same = True
+    number, get = rules.number, sheet.get
     for target, sources in spec.totals:
-        recomputed = sum(rules.number(sheet.get(s)) for s in sources)
+        recomputed = true[target] if same else sum(map(number, map(get, sources)))
         stored = _number(filing.values.get(target))
         has_formula = filing.formula.get(target)
-        where = spec.datapoints[target].label()
         if target in filing.missing:
             sheet[target] = recomputed
         elif has_formula is False and filing.raw.get(target) not in ("", None):
             # Typed over the formula: the typed value is what the sheet shows and sums on.
             sheet[target] = stored if stored is not None else recomputed
+            same = same and _identical(sheet[target], recomputed)
             value = reader.shown(filing.raw.get(target))
+            where = spec.datapoints[target].label()
             found.append(Finding("T107", {"where": where, "value": value}, **filing.at(target)))
         elif has_formula is None and stored is not None:
             sheet[target] = stored  # .xls/.ods: formula or not is unknown; the stored value stands
+            same = same and _identical(stored, recomputed)
         else:
             sheet[target] = recomputed
             if stored is not None and round(stored - recomputed, 6) != 0:
                 args = {
-                    "where": where,
+                    "where": spec.datapoints[target].label(),
                     "value": number_text(stored),
                     "expected": number_text(recomputed),
                 }

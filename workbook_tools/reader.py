@@ -9,6 +9,7 @@ reported as tampering; a label that cannot be found falls back to its template p
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,24 @@ from .normalise import normalise, shown
 from .spec import Block, Spec, Table
 
 NON_TABLE_SHEETS = {layout.CHECKS_SHEET, layout.META_SHEET, layout.INSTRUCTIONS_SHEET}
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _source(sheet: str, row: int, col: int) -> Source:
+    return Source(sheet, layout.cell_name(row, col))
+
+
+_STATIC: dict[str, dict[str, tuple[bool, str, str]]] = {}
+
+
+def _static(spec: Spec) -> dict[str, tuple[bool, str, str]]:
+    """Datapoint id -> (computed, type kind, table), once per spec."""
+    if spec.hash not in _STATIC:
+        kinds = spec.kinds
+        _STATIC[spec.hash] = {
+            d.id: (d.computed, kinds[d.id], d.table) for d in spec.datapoints.values()
+        }
+    return _STATIC[spec.hash]
 
 
 class _Book:
@@ -242,35 +261,33 @@ class _Reader:
 
     def _values(self, positions: dict[str, tuple[str, int, int]]) -> None:
         f, spec = self.f, self.spec
-        dps, kinds = spec.datapoints, spec.kinds
-        cells = {
-            dp_id: (sheet, r, c, layout.cell_name(r, c))
-            for dp_id, (sheet, r, c) in positions.items()
-        }
+        dps, static = spec.datapoints, _static(spec)
+        # Where each value sits: one shared Source per cell (the same cells in every file).
+        cells = {dp_id: _source(*where) for dp_id, where in positions.items()}
         totals: dict[str, list[str]] = {}
-        for dp_id, (sheet, _, _, a1) in cells.items():
-            if dps[dp_id].computed:
-                totals.setdefault(sheet, []).append(a1)
+        for dp_id, src in cells.items():
+            if static[dp_id][0]:
+                totals.setdefault(src.sheet, []).append(src.cell)
         formulas = {s: self.pkg.formulas(s, refs) for s, refs in totals.items()}
         blank_tables: dict[str, list[str]] = {}
         pending: list[Finding] = []
         no_cache = 0
-        grids = {sheet: self.book.grid(sheet) for sheet in {c[0] for c in cells.values()}}
-        raws, values, sources = f.raw, f.values, f.sources
-        for dp_id, (sheet, r, c, a1) in cells.items():
+        grids = {sheet: self.book.grid(sheet) for sheet in {p[0] for p in positions.values()}}
+        raws, values = f.raw, f.values
+        f.sources.update(cells)
+        for dp_id, (sheet, r, c) in positions.items():
             grid = grids[sheet]
             row = grid[r] if r < len(grid) else ()
             raw = row[c] if c < len(row) else ""
             raws[dp_id] = raw
-            sources[dp_id] = Source(sheet, a1)
-            if dps[dp_id].computed:
-                has_formula = formulas[sheet][a1]
+            computed, kind, table = static[dp_id]
+            if computed:
+                has_formula = formulas[sheet][cells[dp_id].cell]
                 f.formula[dp_id] = has_formula
                 if has_formula and raw == "":
                     no_cache += 1
                 values[dp_id] = raw if type(raw) in (int, float) else None
                 continue
-            kind = kinds[dp_id]
             if type(raw) is float and raw >= 0 and (kind == "decimal" or raw.is_integer()):
                 values[dp_id] = raw if kind == "decimal" else int(raw)  # the usual case, inline
                 continue
@@ -278,9 +295,11 @@ class _Reader:
             values[dp_id] = value.number
             if value.code:
                 if value.code == "V101":
-                    blank_tables.setdefault(dps[dp_id].table, []).append(dp_id)
+                    blank_tables.setdefault(table, []).append(dp_id)
                 args = {"where": dps[dp_id].label(), "value": value.raw}
                 pending.append(Finding(value.code, args, **f.at(dp_id)))
+        if not pending and not no_cache:
+            return  # the usual case: every value a number
         inputs_per_table: dict[str, int] = {}
         for dp_id in positions:
             if not dps[dp_id].computed:
@@ -306,8 +325,8 @@ class _Reader:
             if place.sheet in self.book.names and key(
                 self.book.cell(place.sheet, place.row, 0)
             ) == key(label):
-                return self.book.cell(place.sheet, place.row, place.col), Source(
-                    place.sheet, place.a1
+                return self.book.cell(place.sheet, place.row, place.col), _source(
+                    place.sheet, place.row, place.col
                 )
         sheets = [prefer] + [n for n in self.book.names if n != prefer]
         for name in sheets:
@@ -316,7 +335,7 @@ class _Reader:
             for r, c in self.book.index(name).get(key(label), []):
                 # The value sits right of its label, as in the template (cells further right
                 # hold counts and status, not the value).
-                return self.book.cell(name, r, c + 1), Source(name, layout.cell_name(r, c + 1))
+                return self.book.cell(name, r, c + 1), _source(name, r, c + 1)
         return "", None
 
     def _info(self) -> None:

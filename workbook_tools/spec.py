@@ -224,8 +224,9 @@ class Spec:
     def compute(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """All datapoint values with every total recomputed from the inputs."""
         out = {i: values.get(i) for i in self.inputs}
+        number, get = rules.number, out.get
         for target, sources in self.totals:
-            out[target] = sum(rules.number(out.get(s)) for s in sources)
+            out[target] = sum(map(number, map(get, sources)))
         return out
 
     def failures(
