@@ -18,15 +18,26 @@ from workbook_tools import spec as spec_module
 from .conftest import ROOT, run
 from .workbooks import base_values, render, write
 
-HEAVY = ("pydantic", "xlsxwriter", "openpyxl", "pandas", "yaml", "rich", "numpy", "_hashlib")
+HEAVY = (
+    "pydantic",
+    "typer",
+    "xlsxwriter",
+    "openpyxl",
+    "pandas",
+    "yaml",
+    "rich",
+    "numpy",
+    "_hashlib",
+)
 
 
 def _modules_after(args: list[str], env: dict[str, str]) -> set[str]:
+    """The top-level modules loaded by the ``wbtools`` entry point for ``args`` (no terminal)."""
     code = (
         "import sys\n"
-        "from workbook_tools import cli\n"
+        "from workbook_tools import launch\n"
         f"sys.argv = ['wbtools', *{args!r}]\n"
-        "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+        "try:\n    launch.main()\nexcept SystemExit:\n    pass\n"
         "print('MODULES', ' '.join(sorted(sys.modules)), file=sys.stderr)\n"
     )
     done = subprocess.run(
@@ -97,3 +108,64 @@ def test_invalid_option_values_are_told_as_before(tmp_path):
     assert result.exit_code == 2 and "'xml' is not one of 'text', 'json'" in _said(result)
     result = run("codes", "--lang", "en")
     assert result.exit_code == 0 and "code\tseverity" in result.output
+
+
+def _both(args: list, tmp_path) -> tuple:
+    """(exit code, stdout, stderr) of the entry point and of the typer command, no terminal."""
+    out = []
+    for entry in ("from workbook_tools.launch import main", "from workbook_tools.cli import main"):
+        done = subprocess.run(
+            [sys.executable, "-c", f"{entry}; main()", *map(str, args)],
+            capture_output=True,
+            cwd=tmp_path,
+        )
+        out.append((done.returncode, done.stdout, done.stderr))
+    return out[0], out[1]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],
+        ["--format", "json", "--lang", "en"],
+        ["-f=json", "-j", "1"],
+        ["--format=json", "-j", "1"],
+        ["--spec", "gov_disclosure_2021", "-p", "previous.xlsx"],
+        ["--spec", "no-such-format"],
+        ["--annotate", "feedback"],
+        ["--help"],
+        ["--jobs", "x"],
+        ["--unknown"],
+    ],
+)
+def test_the_entry_point_checks_exactly_as_the_typer_command(tmp_path, spec21, extra):
+    write(tmp_path, render(spec21, base_values(spec21)), "a.xlsx")
+    values = base_values(spec21)
+    values["t3.new.natural"] += 1
+    write(tmp_path, render(spec21, values), "b.xlsx")
+    write(tmp_path, render(spec21, base_values(spec21), year=2023), "previous.xlsx")
+    fast, typed = _both(["check", "a.xlsx", "b.xlsx", *extra], tmp_path)
+    assert fast == typed
+    if "--annotate" in extra:
+        assert len(list((tmp_path / "feedback").iterdir())) == 2
+
+
+def test_the_entry_point_knows_the_check_options_typer_declares():
+    import typer.main
+
+    from workbook_tools import launch
+    from workbook_tools.cli import app
+
+    command = typer.main.get_command(app).commands["check"]
+    declared = {o for p in command.params for o in p.opts if o.startswith("-")}
+    assert declared == set(launch.CHECK_OPTIONS)
+    names = {p.name.rstrip("_") for p in command.params}
+    assert {v[0] for v in launch.CHECK_OPTIONS.values()} - {"output_format", "spec_name"} <= names
+
+
+def test_the_entry_point_says_what_the_cli_says():
+    from workbook_tools import cli, launch
+
+    for lang in ("zh", "en"):
+        for key, words in launch.WORDS[lang].items():
+            assert cli.MESSAGES[lang][key] == words

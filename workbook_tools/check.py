@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import layout, narrative, reader, rules, workers
+from . import layout, narrative, reader, rules
 from .filing import Filing
 from .findings import Finding, Severity
 from .normalise import number_text
@@ -385,6 +385,8 @@ def iter_reports(
             report = check_file(p, spec, finder)
             yield shape(report, spec) if shape else report
         return
+    from . import workers  # (multiprocessing is not loaded for a single file)
+
     tasks = [(str(p), spec.source, str(previous) if previous else None, shape) for p in paths]
     for item in workers.ordered_map(_check_in_worker, tasks, jobs, _died, chunk=BATCH):
         if isinstance(item, Report):

@@ -281,51 +281,21 @@ def check(
     lang: LangOption = Lang.zh,
 ) -> None:
     """校验报送的工作簿：类型、篡改、全部勾稽规则、文字与表格一致性。 / Check returned workbooks."""
-    from . import check as check_module
-    from . import output
+    from . import launch  # the command's body, shared with the entry point's fast path
 
-    try:
-        spec = _load_spec(spec_)
-    except Failure as exc:
-        _exit_failure(exc, lang)
-    files = check_module.expand(paths)
-    progress = _progress(len(files), lang)
-    # Reports are printed as they arrive, in input order, and then dropped: memory stays flat
-    # however many files. Workers send back only what is printed (and written as feedback).
-    shape = check_module.for_feedback if annotate is not None else check_module.brief
-    reports = check_module.iter_reports(
-        files, spec, previous=previous, jobs=jobs or None, shape=shape
+    code = launch.run_check(
+        paths,
+        output_format.value,
+        previous,
+        annotate,
+        jobs,
+        spec_,
+        lang.value,
+        style=typer.style if sys.stdout.isatty() else None,
+        echo=_print,
+        progress_for=lambda n: _progress(n, lang),
     )
-    if progress:
-        reports = _stepped(reports, progress)
-    written: list[Path] = []
-    if annotate is not None:
-        from . import annotate as annotate_module
-
-        inputs = [*files, *check_module.previous_files(previous)]  # never written over
-        reports = annotate_module.stream(reports, spec, annotate, inputs, lang.value, written)
-    try:
-        if output_format is OutputFormat.json:
-            code = output.stream_json(reports, spec, lang.value, sys.stdout.write)
-            sys.stdout.write("\n")
-        else:
-            style = typer.style if sys.stdout.isatty() else None
-            code = output.stream_text(reports, spec, lang.value, style, _print)
-    except Failure as exc:
-        sys.stdout.flush()
-        _exit_failure(exc, lang, spec)
-    finally:
-        if progress:
-            progress(None)
-    if annotate is not None:
-        _print(_say(lang, "annotated", n=len(written), path=annotate), err=True)
     raise typer.Exit(code)
-
-
-def _stepped(reports, progress):
-    for report in reports:
-        progress(report)
-        yield report
 
 
 class ReportFormat(StrEnum):
@@ -907,11 +877,7 @@ def _main(
 
 
 def main() -> None:
-    # Chinese output on a Windows console or a pipe with a legacy encoding must not crash.
-    for stream in (sys.stdout, sys.stderr):
-        if hasattr(stream, "reconfigure") and (stream.encoding or "").lower() not in (
-            "utf-8",
-            "utf8",
-        ):
-            stream.reconfigure(errors="replace")
+    from .launch import safe_streams
+
+    safe_streams()
     app()

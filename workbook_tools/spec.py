@@ -16,7 +16,6 @@ import pickle
 import re
 import string
 import sys
-import tempfile
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -350,6 +349,8 @@ def compiled(raw_bytes: bytes, source: str = "<spec>") -> Spec:
     except Exception:  # missing, truncated or from another version: rebuild below
         pass
     spec = loads(raw_bytes, source)
+    import tempfile  # only when an entry is written
+
     temp = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
