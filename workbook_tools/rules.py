@@ -191,8 +191,9 @@ def applies(inst: Instance, unit_kind: str | None) -> bool:
 
 
 def side_values(inst: Instance, values: Mapping[str, Any]) -> tuple[float, float]:
-    left = sum(number(values.get(i)) for i in inst.left) + inst.left_constant
-    right = sum(number(values.get(i)) for i in inst.right) + inst.right_constant
+    get = values.get
+    left = sum(map(number, map(get, inst.left))) + inst.left_constant
+    right = sum(map(number, map(get, inst.right))) + inst.right_constant
     return left, right
 
 
