@@ -477,7 +477,7 @@ def merge_pool(b: Bench) -> dict:
     load = load_average()
     one = min(_merge(b, folder, 1)[0] for _ in range(2))
     two = min(_merge(b, folder, 2)[0] for _ in range(2))
-    default = _merge(b, folder, 0)[0]
+    default = min(_merge(b, folder, 0)[0] for _ in range(2))
     return b.result(
         one / two,
         at_least=1.6,

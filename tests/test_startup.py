@@ -164,8 +164,8 @@ def test_the_entry_point_knows_the_check_options_typer_declares():
 
 
 def test_the_entry_point_says_what_the_cli_says():
-    from workbook_tools import cli, launch
+    from workbook_tools import cli, commands
 
     for lang in ("zh", "en"):
-        for key, words in launch.WORDS[lang].items():
+        for key, words in commands.WORDS[lang].items():
             assert cli.MESSAGES[lang][key] == words

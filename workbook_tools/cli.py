@@ -281,9 +281,9 @@ def check(
     lang: LangOption = Lang.zh,
 ) -> None:
     """校验报送的工作簿：类型、篡改、全部勾稽规则、文字与表格一致性。 / Check returned workbooks."""
-    from . import launch  # the command's body, shared with the entry point's fast path
+    from . import commands  # the command's body, shared with the entry point's fast path
 
-    code = launch.run_check(
+    code = commands.run_check(
         paths,
         output_format.value,
         previous,
@@ -877,7 +877,7 @@ def _main(
 
 
 def main() -> None:
-    from .launch import safe_streams
+    from .commands import safe_streams
 
     safe_streams()
     app()
