@@ -133,9 +133,12 @@ def _rules(filing: Filing, spec: Spec, sheet: Mapping, true: Mapping) -> list[Fi
     for rule, inst in spec.instances():
         if inst.op == "type":
             continue  # checked cell by cell while reading (normalise), with the value shown
-        if missing.intersection(inst.cells):
-            continue  # the missing table or row is its own finding; no guessing around it
         values = sheet if rule.defines else true
+        if gaps := missing.intersection(inst.cells):
+            known = _group_sums(filing, inst, gaps)
+            if known is None:
+                continue  # the missing table or row is its own finding; no guessing around it
+            values = {**values, **known}
         if rules.holds(inst, values, spec.kinds, filing.kind or None):
             continue
         left, right = rules.side_values(inst, values)
@@ -147,12 +150,42 @@ def _rules(filing: Filing, spec: Spec, sheet: Mapping, true: Mapping) -> list[Fi
     return plain or [f for _, f in failing]
 
 
+def _group_sums(filing: Filing, inst: rules.Instance, gaps: set[str]) -> dict[str, Any] | None:
+    """Values that let ``inst`` be checked although some of its cells are missing, because
+    only their sum enters it and that sum was printed (a group as one row); None otherwise. A
+    printed total whose parts are partly missing stands as printed."""
+    known: dict[str, Any] = {}
+    for ids, total in filing.group_sums.items():
+        if not gaps.intersection(ids):
+            continue
+        if not (set(ids) <= set(inst.left) or set(ids) <= set(inst.right)):
+            return None  # the sub-rows enter separately: their split would matter
+        known.update(dict.fromkeys(ids, 0))
+        known[ids[0]] = total
+    spec = filing.spec
+    for dp in gaps - known.keys():
+        stored = _number(filing.values.get(dp))
+        if (
+            dp in filing.missing
+            or stored is None
+            or not spec.datapoints[dp].computed
+            or filing.formula.get(dp)  # a formula's cache sums what is missing as 0
+        ):
+            return None
+        known[dp] = stored
+    return known
+
+
 def _narrative(filing: Filing, spec: Spec, true: Mapping) -> list[Finding]:
     out = []
     for field_def in spec.fields:
         if field_def.required and not filing.texts.get(field_def.id, "").strip():
             out.append(Finding("D101", {"field": field_def.label}, **filing.at(field_def.id)))
-    return out + narrative.check(filing, true)
+    # A claim is checked only against figures that are there: a table or row missing from the
+    # file (cut off, an image) says nothing about what the text claims.
+    gaps = unknown(filing, spec)
+    known = {k: v for k, v in true.items() if k not in gaps}
+    return out + narrative.check(filing, known)
 
 
 def cross_year(filing: Filing, previous: Filing, true: Mapping) -> list[Finding]:
@@ -232,16 +265,25 @@ def sort_findings(found: Iterable[Finding], spec: Spec | None) -> list[Finding]:
 # --- files -----------------------------------------------------------------------------------
 
 
-def expand(paths: Iterable[Path], suffixes: tuple[str, ...] = CHECKED_SUFFIXES) -> list[Path]:
-    """Files given, and files with ``suffixes`` inside folders given (recursively, sorted); temp
-    files Excel leaves while a workbook is open (~$name.xlsx) are skipped."""
+def expand(paths: Iterable[Path], suffixes: tuple[str, ...] | None = None) -> list[Path]:
+    """Files given, and files with ``suffixes`` inside folders given (recursively, sorted): by
+    default workbooks and published reports as they are published (PDF, Word, web pages), so a
+    folder of the counties' published reports is checked and merged like one of workbooks. Temp
+    files Excel leaves while a workbook is open (~$name.xlsx) and a folder's README are skipped."""
+    if suffixes is None:
+        from .importer import FOLDER_REPORTS
+
+        suffixes = CHECKED_SUFFIXES + FOLDER_REPORTS
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
             out += sorted(
                 q
                 for q in p.rglob("*")
-                if q.is_file() and q.suffix.lower() in suffixes and not q.name.startswith("~$")
+                if q.is_file()
+                and q.suffix.lower() in suffixes
+                and not q.name.startswith("~$")
+                and not q.stem.lower().startswith("readme")
             )
         else:
             out.append(p)

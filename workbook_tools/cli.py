@@ -453,6 +453,12 @@ def import_command(
         int | None,
         typer.Option("--year", "-y", help="报告年度（文中无标题时） / Year, if missing."),
     ] = None,
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind", help="单位类型：乡镇、街道、部门（默认从名称或文字判断） / Unit kind."
+        ),
+    ] = "",
     spec_: CheckSpecOption = None,
     lang: LangOption = Lang.zh,
 ) -> None:
@@ -470,13 +476,11 @@ def import_command(
         if output.suffix.lower() != ".xlsx":
             raise fail("O103", path=str(output), detail="不是 .xlsx 文件 / is not an .xlsx file")
         guard_output(output, [published])
-        filing = importer.read(published, spec)
-        if not filing.readable:
+        filing = importer.read(published, spec, unit=unit, year=year, kind=kind)
+        if not filing.readable or not filing.year:  # no year: no workbook (I106 says --year)
             report = check_module.Report(str(published), filing, filing.findings)
             _print(output_module.text([report], spec, lang.value), err=True)
             raise typer.Exit(2)
-        filing.unit = unit or filing.unit
-        filing.year = year or filing.year
         fspec = filing.spec
         # Numbers as read; where a cell could not be read, its text, so the unit sees it.
         values = {
@@ -484,14 +488,17 @@ def import_command(
             for i in fspec.inputs
         }
         info = {k: v for k, v in filing.info.items() if k not in ("unit", "code", "kind", "year")}
+        printed, missing = importer.kept_in_workbook(filing)
         data = template_module.render(
             fspec,
             Unit(filing.unit or published.stem, "", filing.kind),
-            filing.year or 0,
+            filing.year,
             lang=lang.value,
             values={k: v for k, v in values.items() if v is not None},
             texts=filing.texts,
             info=info,
+            printed=printed,
+            missing=missing,
         )
         output.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(output, data)

@@ -37,6 +37,9 @@ class Filing:
     findings: list[Finding] = field(default_factory=list)  # what reading found
     missing: set[str] = field(default_factory=set)  # datapoints not present in the file
     lines: dict[str, int] = field(default_factory=dict)  # imported text: the line each came from
+    # A group printed as one row (“（六）其他处理” without its sub-rows): each sub-row is missing,
+    # but the sum of the sub-rows' ids in one column is known, for the rules that need only that.
+    group_sums: dict[tuple[str, ...], Any] = field(default_factory=dict)
     mtime: float = 0.0
     saved_at: str = ""  # when the workbook says it was last saved (ISO 8601), if it says
     readable: bool = False  # the file was read as a filing of ``spec`` (else see findings)

@@ -28,6 +28,7 @@ INFO_SHEET = "基本信息"
 NARRATIVE_SHEET = "文字部分"
 CHECKS_SHEET = "校验结果"
 META_SHEET = "_meta"
+MISSING_KEY = "missing"  # metadata row: datapoint ids not in an imported source (not blank)
 
 # Widths in Excel character units; a CJK character takes about two.
 DATA_COL_WIDTH = 10.0

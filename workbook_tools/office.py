@@ -29,6 +29,7 @@ FILTERS = {
     "xls": "xls:MS Excel 97",
     "pdf": "pdf",
     "docx": "docx:MS Word 2007 XML",
+    "doc": "doc:MS Word 97",
 }
 
 

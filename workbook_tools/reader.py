@@ -275,6 +275,8 @@ class _Reader:
         grids = {sheet: self.book.grid(sheet) for sheet in {p[0] for p in positions.values()}}
         raws, values = f.raw, f.values
         f.sources.update(cells)
+        # An imported report's cells that its text did not have: missing, not left blank.
+        absent = set(f.meta.get(layout.MISSING_KEY, "").split())
         for dp_id, (sheet, r, c) in positions.items():
             grid = grids[sheet]
             row = grid[r] if r < len(grid) else ()
@@ -291,6 +293,10 @@ class _Reader:
             if type(raw) is float and raw >= 0 and (kind == "decimal" or raw.is_integer()):
                 values[dp_id] = raw if kind == "decimal" else int(raw)  # the usual case, inline
                 continue
+            if dp_id in absent and raw == "":
+                f.missing.add(dp_id)
+                values[dp_id] = None
+                continue
             value = normalise(raw, kind)
             values[dp_id] = value.number
             if value.code:
@@ -298,6 +304,7 @@ class _Reader:
                     blank_tables.setdefault(table, []).append(dp_id)
                 args = {"where": dps[dp_id].label(), "value": value.raw}
                 pending.append(Finding(value.code, args, **f.at(dp_id)))
+        self._absent_rows(absent & f.missing)
         if not pending and not no_cache:
             return  # the usual case: every value a number
         inputs_per_table: dict[str, int] = {}
@@ -315,6 +322,21 @@ class _Reader:
         ]
         if no_cache:
             self.note("T109", count=no_cache)
+
+    def _absent_rows(self, absent: set[str]) -> None:
+        """I104 per table for an imported report's missing rows, as the import itself said."""
+        by_table: dict[str, list[str]] = {}
+        for dp_id, dp in self.spec.datapoints.items():  # in the spec's order
+            if dp_id in absent:
+                table = self.spec.table(dp.table)
+                leaf = table.blocks[dp.block].row_leaves()[dp.row][1]
+                row = leaf.label or table.name
+                rows = by_table.setdefault(dp.table, [])
+                if row not in rows:
+                    rows.append(row)
+        for table_id, rows in by_table.items():
+            table = self.spec.table(table_id).name
+            self.note("I104", table=table, count=len(rows), first=rows[0], last=rows[-1])
 
     # -- basic information and narrative --------------------------------------------------------
 

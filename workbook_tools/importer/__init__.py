@@ -15,6 +15,7 @@ never filled with zeros; every value remembers its line.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from .. import intake
 from .. import spec as spec_module
@@ -24,11 +25,20 @@ from ..spec import Spec
 from .labels import fold
 from .narrative import read_narrative
 from .pdf import PdfError
-from .sections import SECTION_WORDS, find_sections, find_title, guess_kind, is_2019
-from .sources import IMPORTABLE, Line, load_lines
+from .sections import (
+    SECTION_WORDS,
+    Title,
+    find_sections,
+    find_title,
+    guess_kind,
+    is_2019,
+    kind_from_text,
+)
+from .sources import FOLDER_REPORTS, IMPORTABLE, Line, NeedsProgram, load_lines
 from .tables import Imported, groups, read_table, tokens
 
 __all__ = [
+    "FOLDER_REPORTS",
     "IMPORTABLE",
     "Imported",
     "Line",
@@ -42,67 +52,58 @@ __all__ = [
 ]
 
 
-def read(path: Path | str, spec: Spec | None = None) -> Filing:
+def read(
+    path: Path | str,
+    spec: Spec | None = None,
+    *,
+    unit: str = "",
+    year: int | None = None,
+    kind: str = "",
+) -> Filing:
     """Import a published report. ``spec`` is the format to import into; by default the 2021
-    format, or the 2019 trial format when table 二 carries its labels."""
+    format, or the 2019 trial format when table 二 carries its labels. ``unit``, ``year`` and
+    ``kind`` given by the user stand over what the text says."""
     path = Path(path)
     filing = Filing(str(path))
+    where = str(path)
     try:
         lines = load_lines(path)
     except intake.InputRefused as refused:
         filing.findings.append(refused.finding(path))
         return filing
     except FileNotFoundError:
-        filing.findings.append(Finding("F101", {}, file=str(path)))
+        filing.findings.append(Finding("F101", {}, file=where))
+        return filing
+    except NeedsProgram as exc:
+        filing.findings.append(Finding("I112", {"program": str(exc)}, file=where))
         return filing
     except PdfError as exc:  # a scan, an encrypted or broken PDF, or one beyond the bounds
         filing.findings.append(Finding(exc.code, exc.args_, file=str(path)))
         return filing
     except Exception as exc:  # a broken .docx or undecodable HTML
-        filing.findings.append(
-            Finding("F110", {"detail": f"{type(exc).__name__}: {str(exc)[:200]}"}, file=str(path))
-        )
+        detail = f"{type(exc).__name__}: {str(exc)[:200]}"
+        filing.findings.append(Finding("F110", {"detail": detail}, file=where))
         return filing
     bounds = find_sections(lines)
     s2 = lines[slice(*bounds["s2"])] if "s2" in bounds else []
     if is_2019(s2):
         spec = spec_module.load("gov_disclosure_2019")
-        filing.findings.append(Finding("I107", {}, file=str(path)))
+        filing.findings.append(Finding("I107", {}, file=where))
     spec = spec or spec_module.load()
     filing.spec = spec
-    unit, year, title_line = find_title(lines)
-    filing.unit, filing.year, filing.kind = unit, year, guess_kind(unit)
-    if not unit or not year:
-        filing.findings.append(Finding("I101", {}, file=str(path)))
+    title = _identify(filing, lines, path, unit, year, kind)
     if not bounds:
-        filing.findings.append(
-            Finding(
-                "F111", {"detail": "no section heading of the report was found"}, file=str(path)
-            )
-        )
+        detail = "no section heading of the report was found"
+        filing.findings.append(Finding("F111", {"detail": detail}, file=where))
         return filing
     for sid in SECTION_WORDS:
         if sid not in bounds:
             heading = next(s.heading for s in spec.sections if s.id == sid)
-            filing.findings.append(Finding("I102", {"heading": heading}, file=str(path)))
+            filing.findings.append(Finding("I102", {"heading": heading}, file=where))
     for section in spec.sections:
         part = lines[slice(*bounds[section.id])] if section.id in bounds else None
         if section.table:
-            ids = [d.id for d in spec.datapoints.values() if d.table == section.table]
-            if part is None:
-                filing.missing.update(ids)
-                filing.findings.append(
-                    Finding("I103", {"table": spec.table(section.table).name}, file=str(path))
-                )
-                continue
-            got = read_table(spec, section.table, part, str(path))
-            filing.values.update(got.values)
-            filing.raw.update(got.raw)
-            filing.missing.update(got.missing)
-            filing.findings += got.findings
-            for dp_id, line in got.lines.items():
-                filing.sources[dp_id] = Source("", f"第{line}行")
-                filing.lines[dp_id] = line
+            _table(filing, spec, section.table, part, where)
         elif part is not None:
             filing.texts.update(read_narrative(spec, section.id, part))
     for f in spec.fields:
@@ -116,7 +117,72 @@ def read(path: Path | str, spec: Spec | None = None) -> Filing:
         "format_id": spec.format_id,
         "format_version": spec.version,
         "imported_from": path.name,
+        "year_from": title.year_from,
+        "unit_from": title.unit_from,
     }
-    if title_line:
-        filing.lines["title"] = title_line
+    if title.line:
+        filing.lines["title"] = title.line
     return filing
+
+
+def kept_in_workbook(filing: Filing) -> tuple[dict[str, Any], set[str]]:
+    """What a workbook written from an imported filing must keep of the text: the printed totals
+    that differ from the sum of their rows (a wrong 总计 stays wrong, so check still sees it) and
+    the inputs the text did not have (missing, not blank)."""
+    spec = filing.spec
+    printed = {}
+    for target, sources in spec.totals:
+        stored = filing.values.get(target)
+        if target in filing.missing or not isinstance(stored, int | float):
+            continue
+        parts = [filing.values.get(s) for s in sources]
+        summed = sum(p for p in parts if isinstance(p, int | float))
+        if any(s in filing.missing for s in sources) or round(stored - summed, 6) != 0:
+            printed[target] = stored
+    return printed, {i for i in spec.inputs if i in filing.missing}
+
+
+def _identify(
+    filing: Filing, lines: list[Line], path: Path, unit: str, year: int | None, kind: str
+) -> Title:
+    """Unit, year and kind: the user's word first, then the text's, each saying its source."""
+    where = str(path)
+    title = find_title(lines, path.stem)
+    if unit:
+        title.unit, title.unit_from = unit, "given"
+    if year:
+        title.year, title.year_from = year, "given"
+    filing.unit, filing.year = title.unit, title.year
+    filing.kind = kind or guess_kind(title.unit) or kind_from_text(lines)
+    if not title.unit:
+        filing.findings.append(Finding("I101", {}, file=where))
+    if not title.year:
+        filing.findings.append(Finding("I106", {}, file=where))
+    elif title.year_from not in ("title", "given"):
+        source = YEAR_SOURCES[title.year_from]
+        args = {"year": title.year, "source": source[0], "source_en": source[1]}
+        filing.findings.append(Finding("I108", args, file=where))
+    return title
+
+
+YEAR_SOURCES = {  # where a year came from, as the finding says it
+    "period": ("统计期限", "the statistics period"),
+    "body": ("正文开头", "the opening of the text"),
+    "file name": ("文件名", "the file name"),
+}
+
+
+def _table(filing: Filing, spec: Spec, table_id: str, part: list[Line] | None, where: str) -> None:
+    if part is None:
+        filing.missing.update(d.id for d in spec.datapoints.values() if d.table == table_id)
+        filing.findings.append(Finding("I103", {"table": spec.table(table_id).name}, file=where))
+        return
+    got = read_table(spec, table_id, part, where)
+    filing.values.update(got.values)
+    filing.raw.update(got.raw)
+    filing.missing.update(got.missing)
+    filing.group_sums.update(got.group_sums)
+    filing.findings += got.findings
+    for dp_id, line in got.lines.items():
+        filing.sources[dp_id] = Source("", f"第{line}行")
+        filing.lines[dp_id] = line

@@ -1,9 +1,10 @@
-"""How labels are compared: folding (width, traditional characters, whitespace) and tail matching
+"""How labels are compared: folding (width, traditional characters by OpenCC, whitespace) and tail matching
 that tolerates small typos."""
 
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import unicodedata
 
@@ -13,19 +14,23 @@ LABEL_VARIANTS = {  # known variants in published reports (FORMAT.md §7)
 }
 MATCH = 0.85  # similarity a label must reach to count as the official one (typos pass)
 
-# Traditional characters that occur in the official labels and headings, folded to simplified.
-_TRADITIONAL = str.maketrans(
-    "開請處數結轉審機關體會護權類務資複議訴訟維糾計總規範廢現發許強製國險穩過執檔詢項題況報訪舉購採額費單內資訊條屬與讓這據應辦理劃經濟統歸亂聯營業構組織產業專門義權屆閱覽響儘點億隻",
-    "开请处数结转审机关体会护权类务资复议诉讼维纠计总规范废现发许强制国险稳过执档询项题况报访举购采额费单内资讯条属与让这据应办理划经济统归乱联营业构组织产业专门义权届阅览响尽点亿只",
-)
+
+@functools.cache
+def _to_simplified():
+    import opencc  # a maintained converter: every traditional form, not a hand-made table
+
+    return opencc.OpenCC("t2s")
 
 
 _ITEM_MARK = re.compile(r"(?<=\d)、")  # “3、其他” is how many reports number “3.其他”
 
 
+@functools.lru_cache(maxsize=65536)
 def fold(text: str) -> str:
-    """How labels are compared: NFKC, traditional to simplified, no whitespace, “3、” as “3.”."""
-    folded = "".join(unicodedata.normalize("NFKC", text).translate(_TRADITIONAL).split())
+    """How labels are compared: NFKC, traditional to simplified (OpenCC), no whitespace, “3、” as
+    “3.”."""
+    plain = "".join(unicodedata.normalize("NFKC", text).split())
+    folded = _to_simplified().convert(plain) if not plain.isascii() else plain
     return _ITEM_MARK.sub(".", folded)
 
 

@@ -6,7 +6,7 @@ import re
 import unicodedata
 
 from ..spec import Spec
-from .sources import Line
+from .sources import FOOTER, Line
 
 _SUB = re.compile(r"^[（(]([一二三四五六七八九])[）)]")
 _PLACEHOLDER = re.compile(r"^(【待填写：.*】|\[To be written: .*\])$")
@@ -20,6 +20,8 @@ def read_narrative(spec: Spec, section_id: str, lines: list[Line]) -> dict[str, 
     current = plain[0].id if plain else (official[0].id if official else None)
     for line in lines:
         text = line.text.strip()
+        if FOOTER.match(text):
+            break  # the site's footer: the report has ended
         if not text or text.startswith("#") or _PLACEHOLDER.match(text):
             continue  # blank, a comment line, or a report's placeholder for an empty part
         m = _SUB.match(unicodedata.normalize("NFKC", text).replace("(", "（").replace(")", "）"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from .labels import fold
 from .sources import Line
@@ -17,21 +18,96 @@ SECTION_WORDS = {  # besides its numeral, a heading has one of these words
     "s6": ("其他",),
 }
 
-_TITLE = re.compile(
-    r"^(?:Page\s*\d+\s*-\s*)?(.+?)(\d{4})\s*年\s*度?\s*政府信息公开(?:工作)?年度报告"
+_REPORT = r"(?:政府)?信息公开(?:工作)?(?:年度)?(?:报告|年报|情况的?报告)"
+_TITLES = (  # the title forms seen on real reports, tried on one to three joined lines
+    re.compile(r"^(.*?)关于(\d{4})年度?" + _REPORT),  # …关于2022年度政府信息公开情况的报告
+    re.compile(r"^(.*?)(\d{4})年度?" + _REPORT),  # <unit>2023年(度)(政府)信息公开(工作)年度报告
+    re.compile(r"^()(\d{4})年度?(.+?)" + _REPORT),  # 2023年度<unit>政府信息公开工作年度报告
 )
-_PERIOD = re.compile(r"统计期限(?:为|是)?(?:自)?(\d{4})年1月1日")
+_NOT_UNIT = re.compile(r"^(?:Page\d+-|标题[:：]|题目[:：]|[#《》“”\s])+|[《》“”\s]+$")
+_HEADING = re.compile(r"^\s*[一二三四五六七八九十]+、")
+_PERIOD = re.compile(r"统计期限(?:为|是)?(?:自|从)?(\d{4})年1月1日")
+_BODY_YEAR = re.compile(r"^(\d{4})年(?:度|以来)?[，,、]")
+_FILE_YEAR = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
+_INTRO = re.compile(r"^.*?(?:现公布|现予公布|特发布|现发布|现将|向社会公布|公布)(?!的)")
+KINDS_BY_WORD = (  # how a report speaks of its own unit: 我镇 …
+    ("乡镇", ("我镇", "我乡", "全镇", "全乡")),
+    ("街道", ("我街道", "全街道", "本街道")),
+    ("部门", ("我局", "我委", "我办", "本局", "本委", "我中心", "我院", "我队")),
+)
 
 
-def find_title(lines: list[Line]) -> tuple[str, int | None, int | None]:
-    for line in lines[:40]:
-        m = _TITLE.search(fold(line.text))
-        if m and len(m.group(1)) <= 30:
-            return m.group(1).strip("#《》 "), int(m.group(2)), line.no
-    for line in lines:
-        if m := _PERIOD.search(fold(line.text)):
-            return "", int(m.group(1)), None
-    return "", None, None
+@dataclass
+class Title:
+    unit: str = ""
+    year: int | None = None
+    line: int | None = None  # where the title (or the sentence naming the unit) is
+    year_from: str = ""  # title, period, body, file name
+    unit_from: str = ""  # title, first sentence
+
+
+def _plausible(year: int) -> bool:
+    return 2000 <= year <= 2100
+
+
+def _unit(text: str) -> str:
+    return _NOT_UNIT.sub("", text)
+
+
+def _title_at(part: list[Line]) -> Title | None:
+    if len(part) > 1 and any(len(fold(p.text)) > 40 or _HEADING.match(p.text) for p in part):
+        return None  # a title is split over short lines, never over paragraphs or headings
+    text = fold("".join(p.text for p in part))
+    for n, form in enumerate(_TITLES):
+        m = form.search(text)
+        if not m or not _plausible(int(m.group(2))):
+            continue
+        unit = _unit(m.group(3) if n == 2 else m.group(1))
+        source = "title"
+        if intro := _INTRO.match(unit):  # “现公布区统计局2023年…”: the unit follows the verb
+            unit, source = unit[intro.end() :], "first sentence"
+        if len(unit) > 30 or re.search(r"[，。；：]", unit):
+            continue  # a sentence, not a name
+        return Title(unit, int(m.group(2)), part[0].no, "title", source if unit else "")
+    return None
+
+
+def find_title(lines: list[Line], file_name: str = "") -> Title:
+    """The unit and year, and where each came from: the title (on one line or split over two
+    or three), the sentence that names the report, the statistics period, the body's first
+    “2023年，…”, and the file name as a last resort."""
+    head = [line for line in lines[:40] if line.text.strip()]
+    # A title on one line first, then split over two or three lines; one naming its unit first.
+    titles = [
+        t
+        for span in (1, 2, 3)
+        for i in range(len(head) - span + 1)
+        if (t := _title_at(head[i : i + span]))
+    ]
+    found = next((t for t in titles if t.unit), titles[0] if titles else Title())
+    if not found.year:
+        for line in lines:
+            m = _PERIOD.search(fold(line.text))
+            if m and _plausible(int(m.group(1))):
+                found.year, found.year_from = int(m.group(1)), "period"
+                break
+    if not found.year:
+        for line in lines:
+            m = _BODY_YEAR.match(fold(line.text))
+            if m and _plausible(int(m.group(1))):
+                found.year, found.year_from = int(m.group(1)), "body"
+                break
+    if not found.year and (m := _FILE_YEAR.search(file_name)):
+        found.year, found.year_from = int(m.group(1)), "file name"
+    return found
+
+
+def kind_from_text(lines: list[Line]) -> str:
+    """The unit kind from how the report speaks of itself (我镇, 我局 …), by the most used word."""
+    text = "".join(line.text for line in lines[:200])
+    counts = {kind: sum(text.count(w) for w in words) for kind, words in KINDS_BY_WORD}
+    best = max(counts, key=lambda k: counts[k])
+    return best if counts[best] else ""
 
 
 def find_sections(lines: list[Line]) -> dict[str, tuple[int, int]]:

@@ -1,17 +1,46 @@
 """An input file becomes numbered lines of text, the one form every later stage reads.
 
-HTML and Word tables become rows of cells joined by ``|`` (``a | b | c |``), one row per line.
+The contract every reader of an input kind meets (and ``pdf.pdf_lines`` too):
+
+* one list of ``str``, in reading order; narrative paragraphs are lines of their own;
+* a table row is one line of cells, each followed by ``|``: ``规章 | 0 | 0 | 3 |``; an empty cell
+  is kept by its position (``行政许可 |  | 5 |``), never dropped, so later numbers do not shift;
+* page headers and footers, menus and site furniture are not part of the lines;
+* a picture standing where text should be is a line ``[[image:<name>]]`` (a table published as
+  an image is then reported with the picture's name, not silently missed).
+
+Formats that need an outside program (.doc and .wps through LibreOffice) raise ``NeedsProgram``
+when it is not installed; everything else that cannot be read raises and becomes F110.
 """
 
 from __future__ import annotations
 
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import intake
 
-IMPORTABLE = (".txt", ".text", ".md", ".html", ".htm", ".docx", ".pdf")
+IMPORTABLE = (".txt", ".text", ".md", ".html", ".htm", ".docx", ".doc", ".wps", ".pdf")
+# Where a portal page's own text ends and the site's footer begins.
+FOOTER = re.compile(
+    r"^(主办单位|承办单位|主办：|版权所有|网站标识码|技术支持|联系我们|打印本页|关闭窗口|【打印】|ICP备)"
+)
+# What a folder given to check or merge contributes besides workbooks: published reports in the
+# forms they are published in. Loose .txt/.md files in a folder are notes, not reports (a report
+# in plain text is still read when it is named).
+FOLDER_REPORTS = tuple(s for s in IMPORTABLE if s not in (".txt", ".text", ".md"))
+IMAGE = re.compile(r"^\[\[image:(.*)\]\]$")
+# A pinyin gloss after a character, as some mirrors print them: 規(guī)章 → 規章.
+_GLOSS = re.compile(r"[(（]\s*[a-zA-Zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹ]+\s*[)）]")
+
+
+_CJK_GAP = re.compile(r"(?<=[^\x00-\xff]) (?=[^\x00-\xff])")
+
+
+class NeedsProgram(RuntimeError):
+    """The input kind needs a program that is not installed (its name is the message)."""
 
 
 @dataclass
@@ -24,32 +53,63 @@ class Line:
 
 
 def load_lines(path: Path) -> list[Line]:
-    """Every input goes through intake's bounds first (size, unpacked size, not a pipe); raises
-    intake.InputRefused for one beyond them."""
+    """The file's lines. Every input passes the shared intake bounds first (a regular file, its
+    kind's size bound, a .docx's zip bounds, HTML nesting): ``intake.InputRefused`` says why not."""
     suffix = path.suffix.lower()
     if suffix in (".html", ".htm"):
         texts = _html_lines(intake.read_input(path, intake.MAX_REPORT_BYTES))
     elif suffix == ".docx":
         intake.vet_docx(path)
         texts = _docx_lines(path)
+    elif suffix in (".doc", ".wps"):
+        texts = _office_lines(path)
     elif suffix == ".pdf":
         from .pdf import pdf_lines  # PyMuPDF loads only for PDFs
 
         intake.vet_size(path, intake.MAX_DOCX_BYTES)
         texts = pdf_lines(path)
     else:
-        raw = intake.read_input(path, intake.MAX_REPORT_BYTES)
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = raw.decode("gb18030", errors="replace")
-        texts = text.splitlines()
-        if suffix == ".md":  # headings and emphasis markers are not part of the text
-            texts = [re.sub(r"^\s*#{1,6}\s*|^\s*\*\*(.*)\*\*\s*$", r"\1", t) for t in texts]
+        texts = _text_lines(intake.read_input(path, intake.MAX_REPORT_BYTES), suffix)
+    texts = [_GLOSS.sub("", t) for t in texts]
     return _split_long([Line(i, t) for i, t in enumerate(texts, start=1)])
 
 
+def _text_lines(raw: bytes, suffix: str) -> list[str]:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("gb18030", errors="replace")
+    texts = text.splitlines()
+    if suffix == ".md":  # headings and emphasis markers are not part of the text
+        texts = [re.sub(r"^\s*#{1,6}\s*|^\s*\*\*(.*)\*\*\s*$", r"\1", t) for t in texts]
+        texts = [re.sub(r"!\[[^\]]*\]\(([^)]*)\)", r"[[image:\1]]", t) for t in texts]
+    return texts
+
+
+def _office_lines(path: Path) -> list[str]:
+    """Old Word (.doc) and WPS (.wps) documents, converted to .docx by LibreOffice headless."""
+    from .. import office
+
+    intake.vet_size(path, intake.MAX_DOCX_BYTES)
+    if office.find_soffice() is None:
+        raise NeedsProgram("LibreOffice (soffice)")
+    with tempfile.TemporaryDirectory(prefix="wbtools-import-") as tmp:
+        # LibreOffice names its output after the input; a copy keeps odd names and the input safe.
+        src = Path(tmp) / ("input" + path.suffix.lower())
+        src.write_bytes(path.read_bytes())
+        out = office.convert(src, "docx", Path(tmp) / "out")
+        intake.vet_docx(out)  # what LibreOffice made of it is bounded like any .docx
+        return _docx_lines(out)
+
+
+_SITE_PARTS = re.compile(r"foot|menu|\bnav|header|copyright|bottom|crumb|share|sidebar|banner")
+_FURNITURE = ("nav", "header", "footer", "script", "style", "head", "noscript", "iframe", "form")
+
+
 def _html_lines(data: bytes) -> list[str]:
+    """A fragment, a saved portal page or a Word-exported page. html5lib reads the page's own
+    meta charset (GBK/GB2312 pages); site menus and footers are dropped where the page marks them
+    as such, the rest is left to the section finder, which looks for the report's headings."""
     import html5lib
 
     depth = _nesting(data)
@@ -77,18 +137,36 @@ def _html_lines(data: bytes) -> list[str]:
     }
 
     def text_of(el) -> str:
-        return "".join(el.itertext()).strip()
+        # Word-exported pages wrap text inside elements: a line break between two Chinese
+        # characters is not a space.
+        text = " ".join("".join(el.itertext()).split())
+        return _CJK_GAP.sub("", text)
+
+    def images(el) -> list[str]:
+        return [
+            "[[image:" + (img.get("src") or img.get("alt") or "?").rsplit("/", 1)[-1] + "]]"
+            for img in el.iter("img")
+        ]
 
     def walk(el) -> None:
         tag = el.tag if isinstance(el.tag, str) else ""
-        if tag in ("script", "style", "head"):
+        if tag in _FURNITURE or not isinstance(el.tag, str):
+            return
+        marks = f"{el.get('class', '')} {el.get('id', '')}".lower()
+        if _SITE_PARTS.search(marks):
+            return  # the site's menus, footers and share bars
+        if tag == "img":
+            out.extend(images(el))
             return
         if tag == "table":
             for tr in el.iter("tr"):
                 cells = [text_of(c) for c in tr if c.tag in ("td", "th")]
-                out.append(" | ".join(c.replace("|", " ") for c in cells) + " |")
+                if any(cells):
+                    out.append(" | ".join(c.replace("|", " ") for c in cells) + " |")
             return
-        if tag in blocks and not any(child.tag in blocks or child.tag == "table" for child in el):
+        if tag in blocks and not any(
+            child.tag in blocks or child.tag in ("table", "img") for child in el
+        ):
             text = text_of(el)
             if text:
                 out.append(text)
@@ -141,6 +219,8 @@ def _docx_lines(path: Path) -> list[str]:
             text = Paragraph(child, document).text.strip()
             if text:
                 out.append(text)
+            elif child.xpath(".//*[local-name()='blip' or local-name()='imagedata']"):
+                out.append("[[image:Word 文档中的图片]]")
         elif tag == "tbl":
             for row in Table(child, document).rows:
                 cells, last = [], None

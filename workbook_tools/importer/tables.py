@@ -10,15 +10,18 @@ reported as missing, never filled with zeros; every value remembers its line.
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from .. import rules
 from ..findings import Finding
 from ..normalise import NONE_MARKS, normalise
 from ..spec import Block, Spec
 from .labels import MATCH, fold, match, tail_score
-from .sources import Line
+from .sources import IMAGE, Line
 
 LOOKAHEAD = 8  # a row may be missing: look this many rows ahead for the next label
 
@@ -28,6 +31,7 @@ class Token:
     text: str
     line: int
     value: bool
+    glued: bool = False  # a number that was written onto its label with no separator
 
 
 @dataclass
@@ -43,11 +47,60 @@ def _value_like(text: str) -> bool:
     return bool(re.fullmatch(r"[+-]?\d[\d,]*(\.\d+)?", t)) or t in NONE_MARKS
 
 
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
+_OPENS = "(（〔【[第"
+_CLOSES = ")）〕】]年月日号%％条项款期次个件人"
+
+
+def _unglue(text: str, line: int) -> list[Token]:
+    """Label text with numbers written onto it (“规章000”, a portal's text export with a whole
+    table on one line): the numbers become value tokens of their own, marked as glued. A digit
+    that numbers the next item (“…00000002.重复申请”) stays with that label; digits inside
+    brackets or before 年/号/条 are part of the label."""
+    runs = []
+    numbered = False
+    for m in _DIGITS.finditer(text):
+        before = text[m.start() - 1] if m.start() else ""
+        after = text[m.end()] if m.end() < len(text) else ""
+        if (
+            (before and before in _OPENS)
+            or (after and after in _CLOSES)
+            or (before.isascii() and before.isalpha())
+        ):
+            continue
+        start, end = m.start(), m.end()
+        if after in ".．、" and m.end() + 1 < len(text) and not text[m.end() + 1].isdigit():
+            end -= 1  # the last digit numbers the next item: “2.重复申请”
+            if end == start:
+                continue
+            numbered = True  # figures run into the next item's number: surely table cells
+        runs.append((start, end))
+    # One number at the end of a label (“规章000”) has more than one digit: “数据1” and “列2”
+    # are column headers that number their columns.
+    at_end = bool(runs) and runs[-1][1] == len(text) and 0 < runs[-1][0] < len(text) - 1
+    if not runs or not (at_end or numbered or len(runs) >= 2):
+        return [Token(text, line, False)]  # a sentence with a figure in it, not a table
+    out: list[Token] = []
+    pos = 0
+    for start, end in runs:
+        if text[pos:start].strip():
+            out.append(Token(text[pos:start], line, False))
+        out.append(Token(text[start:end], line, True, glued=True))
+        pos = end
+    if text[pos:].strip():
+        out.append(Token(text[pos:], line, False))
+    return out
+
+
 def tokens(lines: list[Line]) -> list[Token]:
     out: list[Token] = []
     for line in lines:
         text = line.text.replace("｜", "|")
-        if "|" in text or "\t" in text.strip():
+        if IMAGE.match(text.strip()):
+            out.append(Token(text.strip(), line.no, False))  # a picture: never read as figures
+        elif text.strip() == "|":
+            out.append(Token("", line.no, True))  # a cell of its own, empty: kept by position
+        elif "|" in text or "\t" in text.strip():
             pieces = [p.strip() for p in re.split(r"[|\t]", text)]
             if "|" in text and any(p and _value_like(p) for p in pieces):
                 # A row of figures, “a | b |” or “| a | b |”: only the pipes at its two ends are
@@ -61,15 +114,21 @@ def tokens(lines: list[Line]) -> list[Token]:
                     pieces.pop(0)
                 while pieces and not pieces[-1]:
                     pieces.pop()
+            cells = any(_value_like(p) for p in pieces)
             for p in pieces:
                 if re.fullmatch(r"\d[\d ]*\d", p):
                     p = p.replace(" ", "")  # a number with stray spaces inside one cell
                 if p and set(p) <= set("-: "):
                     continue  # a Markdown separator row
-                out.append(Token(p, line.no, p == "" or _value_like(p)))
+                if p == "" or _value_like(p):
+                    out.append(Token(p, line.no, True))
+                elif cells:  # a row with cells of its own: its label is only a label
+                    out.append(Token(p, line.no, False))
+                else:
+                    out.extend(_unglue(p, line.no))
         else:
             for p in text.split():
-                out.append(Token(p, line.no, _value_like(p)))
+                out.extend([Token(p, line.no, True)] if _value_like(p) else _unglue(p, line.no))
     return out
 
 
@@ -123,6 +182,8 @@ class Imported:
     lines: dict[str, int]
     findings: list[Finding]
     missing: set[str]
+    # a group printed as one row: (its rows' ids in one column) -> the printed figure
+    group_sums: dict[tuple[str, ...], Any] = field(default_factory=dict)
 
 
 def read_table(spec: Spec, table_id: str, lines: list[Line], path: str) -> Imported:
@@ -130,15 +191,27 @@ def read_table(spec: Spec, table_id: str, lines: list[Line], path: str) -> Impor
     result = Imported({}, {}, {}, [], set())
     by_pos = {(d.block, d.row, d.col): d for d in spec.datapoints.values() if d.table == table_id}
     rows: list[tuple[int, int, Block, str | None]] = []
+    parents: list[str | None] = []  # the heading a row sits under, when it has sibling rows
     for bi, block in enumerate(table.blocks):
-        for ri, (_, leaf) in enumerate(block.row_leaves()):
+        for ri, (path_, leaf) in enumerate(block.row_leaves()):
             rows.append((bi, ri, block, leaf.label))
-    found = groups(tokens(lines))
+            parent = path_[-2] if len(path_) >= 2 else None
+            parents.append(
+                parent.label if parent is not None and len(parent.children) > 1 else None
+            )
+    toks = tokens(lines)
+    found = groups(toks)
     if not found:
-        result.findings.append(Finding("I103", {"table": table.name}, file=path))
+        images = [m.group(1) for t in toks if (m := IMAGE.match(t.text))]
+        if images:
+            args = {"table": table.name, "images": "、".join(images)}
+            result.findings.append(Finding("I114", args, file=path))
+        else:
+            result.findings.append(Finding("I103", {"table": table.name}, file=path))
         result.missing.update(d.id for d in by_pos.values())
         return result
     g = 0
+    ambiguous: list[Ambiguous] = []  # rows run together that only the columns' sums can settle
     lost: list[str] = []  # consecutive rows not found (a text cut off loses them all at once)
 
     def report_lost() -> None:
@@ -147,9 +220,30 @@ def read_table(spec: Spec, table_id: str, lines: list[Line], path: str) -> Impor
             result.findings.append(Finding("I104", args, file=path))
             lost.clear()
 
-    for bi, ri, block, label in rows:
+    k = -1
+    while k + 1 < len(rows):
+        k += 1
+        bi, ri, block, label = rows[k]
         width = len(block.column_leaves())
+        parent = parents[k]
+        if parent and (k == 0 or parents[k - 1] != parent):  # the first row of its group
+            siblings = [r for r in range(k, len(rows)) if parents[r] == parent]
+            one = _group_as_one_row(parent, rows[k][3], found, g, width)
+            if one is not None:
+                j, group = one
+                g = j + 1
+                ids = [[by_pos[(bi, rows[r][1], ci)].id for r in siblings] for ci in range(width)]
+                for column, tok in zip(ids, group.values[:width], strict=False):
+                    number = normalise(tok.text, spec.kinds[column[0]]).number
+                    if number is not None:
+                        result.group_sums[tuple(column)] = number
+                result.missing.update(dp for column in ids for dp in column)
+                result.findings.append(Finding("I113", {"row": parent}, file=path, line=group.line))
+                k = siblings[-1]
+                continue
         if label is None:  # 表四: one unlabelled row, the first values after the headings
+            while g < len(found) and not any(t.text for t in found[g].values):
+                g += 1  # empty header cells (“|” alone) under a spanning heading
             group = found[g] if g < len(found) else None
             g += 1
         else:
@@ -170,6 +264,12 @@ def read_table(spec: Spec, table_id: str, lines: list[Line], path: str) -> Impor
                             rest,
                         )
                     break
+        if group is None and label is not None:
+            group = _by_position(rows, k, found, g, width)
+            if group is not None:
+                g += 1
+                args = {"row": label, "found": group.label[-12:] or "—"}
+                result.findings.append(Finding("I111", args, file=path, line=group.line))
         ids = [by_pos[(bi, ri, ci)].id for ci in range(width)]
         if group is None:
             result.missing.update(ids)
@@ -177,6 +277,19 @@ def read_table(spec: Spec, table_id: str, lines: list[Line], path: str) -> Impor
             continue
         report_lost()
         values = group.values[:width]
+        if len(values) < width and _splittable(values, width):
+            split = _split_row(values, ids, spec)
+            if isinstance(split, Ambiguous):
+                split.row = label or table.name
+                ambiguous.append(split)
+                result.missing.update(ids)
+                continue
+            if split is not values:
+                row = label or table.name
+                args = {"row": row, "text": "".join(t.text for t in values)}
+                args["split"] = "|".join(t.text for t in split)
+                result.findings.append(Finding("I109", args, file=path, line=split[0].line))
+            values = split
         if len(values) < width:
             result.findings.append(
                 Finding(
@@ -207,4 +320,178 @@ def read_table(spec: Spec, table_id: str, lines: list[Line], path: str) -> Impor
                     )
                 )
     report_lost()
+    _settle(ambiguous, spec, table_id, path, result)
     return result
+
+
+# --- numbers run together ---------------------------------------------------------------------
+
+MAX_CELL_DIGITS = 7  # no count in these tables has more digits
+SPLIT_STEPS = 200_000  # beyond this the row is called ambiguous rather than searched further
+
+
+def _splittable(values: list[Token], width: int) -> bool:
+    """Numbers run together that could be the row's cells: written onto a label, or one run of
+    digits standing for a whole row. Separate cells are never re-split."""
+    digits = [t.text for t in values]
+    if not values or not all(d.isdigit() for d in digits):
+        return False
+    return (any(t.glued for t in values) or len(values) == 1) and sum(map(len, digits)) >= width
+
+
+def splits(runs: list[str], width: int, sums: list[tuple[int, list[int]]]) -> list[list[str]]:
+    """Every way to cut the digit runs into ``width`` cells (no leading zeros) such that each
+    ``(total, parts)`` of ``sums`` holds; at most a few, or [] when none fits. Raises
+    OverflowError when the search is too large to be sure."""
+    text = "".join(runs)
+    bounds = set()  # a cell never spans two runs
+    pos = 0
+    for run in runs:
+        pos += len(run)
+        bounds.add(pos)
+    by_total = {total: parts for total, parts in sums}
+    found: list[list[str]] = []
+    steps = 0
+
+    def ok(cells: list[str]) -> bool:
+        col = len(cells) - 1
+        if col in by_total:
+            return sum(int(cells[p]) for p in by_total[col]) == int(cells[col])
+        return True
+
+    def walk(at: int, cells: list[str]) -> None:
+        nonlocal steps
+        steps += 1
+        if steps > SPLIT_STEPS:
+            raise OverflowError
+        left = width - len(cells)
+        if left == 0:
+            if at == len(text):
+                found.append(list(cells))
+            return
+        rest = len(text) - at
+        if rest < left or rest > left * MAX_CELL_DIGITS:
+            return
+        for size in range(1, MAX_CELL_DIGITS + 1):
+            end = at + size
+            if end > len(text):
+                break
+            cell = text[at:end]
+            if size > 1 and cell[0] == "0":
+                break
+            cells.append(cell)
+            if ok(cells):
+                walk(end, cells)
+            cells.pop()
+            if end in bounds:
+                break  # the next cell starts a new run
+
+    walk(0, [])
+    return found
+
+
+@dataclass
+class Ambiguous:
+    ids: list[str]
+    values: list[Token]
+    candidates: list[list[str]]  # [] when too many to list
+    row: str = ""
+
+
+def _split_row(values: list[Token], ids: list[str], spec: Spec) -> list[Token] | Ambiguous:
+    """The row's cells from numbers run together, when exactly one split fits the column count
+    and the row's own sums; ``values`` unchanged when none fits (a short row); Ambiguous when
+    several fit."""
+    position = {dp: i for i, dp in enumerate(ids)}
+    sums = [
+        (position[target], [position[p] for p in parts])
+        for target, parts in spec.totals
+        if target in position and all(p in position for p in parts)
+    ]
+    try:
+        found = splits([t.text for t in values], len(ids), sums)
+    except OverflowError:
+        return Ambiguous(ids, values, [])
+    if len(found) == 1:
+        return [Token(cell, values[0].line, True) for cell in found[0]]
+    return Ambiguous(ids, values, found) if found else values
+
+
+MAX_COMBINATIONS = 10_000
+
+
+def _settle(rows: list[Ambiguous], spec: Spec, table_id: str, path: str, result: Imported) -> None:
+    """Rows with several possible splits, settled by the table's own column rules (表三's R1 and
+    R3: 一+二 = 三+四, the 总计 row is the sum of the results): a combination of splits is kept
+    only when every such rule that it touches holds. One combination left: taken, with a note;
+    otherwise each row is unreadable (I110) with its candidates — never a guess."""
+    if not rows:
+        return
+    checks = [
+        inst
+        for rule, inst in spec.instances()
+        if rule.severity == "error"
+        and inst.op == "=="
+        and all(spec.datapoints[c].table == table_id for c in inst.cells)
+    ]
+    fitting: list[tuple[list[str], ...]] = []
+    sizes = [len(r.candidates) for r in rows]
+    if all(sizes) and math.prod(sizes) <= MAX_COMBINATIONS:
+        touched = {dp for r in rows for dp in r.ids}
+        relevant = [inst for inst in checks if touched.intersection(inst.cells)]
+        for combo in itertools.product(*(r.candidates for r in rows)):
+            values = dict(result.values)
+            for r, cells in zip(rows, combo, strict=True):
+                values.update((dp, int(c)) for dp, c in zip(r.ids, cells, strict=True))
+            known = [
+                inst for inst in relevant if all(values.get(c) is not None for c in inst.cells)
+            ]
+            if known and all(rules.holds(inst, values, spec.kinds) for inst in known):
+                fitting.append(combo)
+                if len(fitting) > 1:
+                    break
+    if len(fitting) == 1:
+        for r, cells in zip(rows, fitting[0], strict=True):
+            line = r.values[0].line
+            args = {"row": r.row, "text": "".join(t.text for t in r.values)}
+            args["split"] = "|".join(cells)
+            result.findings.append(Finding("I109", args, file=path, line=line))
+            for dp, cell in zip(r.ids, cells, strict=True):
+                result.values[dp] = int(cell)
+                result.raw[dp] = cell
+                result.lines[dp] = line
+                result.missing.discard(dp)
+        return
+    for r in rows:
+        shown = "；".join("|".join(c) for c in r.candidates[:5])
+        shown += "…" if len(r.candidates) > 5 or not r.candidates else ""
+        args = {"row": r.row, "text": "".join(t.text for t in r.values), "candidates": shown}
+        result.findings.append(Finding("I110", args, file=path, line=r.values[0].line))
+
+
+def _group_as_one_row(
+    parent: str, first: str | None, found: list[Group], g: int, width: int
+) -> tuple[int, Group] | None:
+    """A heading such as “（六）其他处理” printed as one row with figures, instead of its
+    sub-rows: the group whose label ends in the heading, before any sub-row is found."""
+    for j in range(g, min(g + LOOKAHEAD, len(found))):
+        if first and match(first, found[j].label) >= MATCH:
+            return None  # the sub-rows are printed
+        if match(parent, found[j].label) >= MATCH and len(found[j].values) >= width:
+            return j, found[j]
+    return None
+
+
+def _by_position(
+    rows: list[tuple[int, int, Block, str | None]], k: int, found: list[Group], g: int, width: int
+) -> Group | None:
+    """A row whose label is lost or damaged (“第二十条第” for “行政许可”, a blank label): the
+    values standing right where it belongs — after the row before, right before a group that is
+    plainly the next row — with as many values as it has columns."""
+    if g + 1 >= len(found) or k + 1 >= len(rows):
+        return None
+    following = rows[k + 1][3]
+    here = found[g]
+    if following is None or match(following, found[g + 1].label) < MATCH:
+        return None
+    return here if len(here.values) == width else None

@@ -9,7 +9,7 @@ cached values).
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,14 +61,20 @@ class Book:
         texts: Mapping[str, str] | None,
         info: Mapping[str, Any] | None,
         feedback: Feedback | None = None,
+        printed: Mapping[str, Any] | None = None,
+        missing: Iterable[str] = (),
     ):
         self.spec = spec
+        self.printed = dict(printed or {})
+        self.missing = set(missing)
+        self._missing_format = None
         self.feedback = feedback
         self.layout: WorkbookLayout = layout.build(spec)
         self.formulas = formulas.compiled(spec)
         self.unit, self.year, self.lang, self.password = unit, year, lang, password
         self.t = TEXT[lang]
         self.values = spec.compute(values or {})
+        self.values.update(self.printed)  # what the sheet shows, and the checks' cached results
         self.texts = dict(texts or {})
         self.info = {
             "unit": unit.name,
@@ -108,6 +114,13 @@ class Book:
         )
         self.styles = Styles(self.wb)
         self.f = self.styles.f
+
+    def missing_format(self) -> Any:
+        """Hatched grey for a cell the published text did not have; made only when needed, so
+        every other workbook stays byte for byte what it was."""
+        if self._missing_format is None:
+            self._missing_format = self.styles.missing()
+        return self._missing_format
 
     def marked_format(self, key: str, base: Any) -> Any:
         """``base``, or a coloured copy when feedback marks the cell ``key``."""

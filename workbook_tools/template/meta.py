@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .. import __version__
+from .. import __version__, layout
 from ..roster import Unit
 from ..spec import Spec
 from .book import Book
@@ -56,4 +56,7 @@ def write(b: Book, ws) -> None:
     for row, key in enumerate(META_KEYS):
         ws.write_string(row, 0, key)
         ws.write_string(row, 1, str(meta[key]))
+    if b.missing:  # an imported report's cells that its text did not have
+        ws.write_string(len(META_KEYS), 0, layout.MISSING_KEY)
+        ws.write_string(len(META_KEYS), 1, " ".join(sorted(b.missing)))
     ws.very_hidden()

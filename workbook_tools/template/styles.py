@@ -41,6 +41,13 @@ class Styles:
             self._marked[k] = self.wb.add_format({**self._props[id(base)], "bg_color": fill})
         return self._marked[k]
 
+    def missing(self) -> Any:
+        """An input cell whose value the source did not have (an imported report cut off)."""
+        border = {"border": 1, "text_wrap": True}
+        return self._fmt(
+            align="center", locked=False, bg_color=COLORS["stub"], pattern=14, **border
+        )
+
     def _formats(self) -> dict[str, Any]:
         border = {"border": 1, "text_wrap": True}
         return {

@@ -57,9 +57,15 @@ def data_cells(b: Book, ws, tl: TableLayout) -> None:
         b.comment(ws, dp_id, place)
         if place.last_col is not None:
             ws.merge_range(place.row, place.col, place.row, place.last_col, None, fmt)
-        if dp.computed:
+        if dp.computed and dp_id in b.printed:  # printed in the source, unlike its rows' sum
+            b.write_value(ws, place, b.printed[dp_id], fmt)
+        elif dp.computed:
             formula = b.formulas.totals[dp_id]
             ws.write_formula(place.row, place.col, formula, fmt, b.values[dp_id])
+        elif dp_id in b.missing and b.values.get(dp_id) is None:
+            ws.write_blank(place.row, place.col, None, b.missing_format())
+            ws.write_comment(place.row, place.col, b.t["missing_cell"], {"author": "wbtools"})
+            by_type.setdefault(dp.type, []).append(place)
         else:
             b.write_value(ws, place, b.values.get(dp_id), fmt)
             by_type.setdefault(dp.type, []).append(place)

@@ -4,7 +4,7 @@ one template per roster unit, in several processes for a large roster."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -32,10 +32,16 @@ def render(
     texts: Mapping[str, str] | None = None,
     info: Mapping[str, Any] | None = None,
     feedback: Feedback | None = None,
+    printed: Mapping[str, Any] | None = None,
+    missing: Iterable[str] = (),
 ) -> bytes:
     """The workbook for ``unit`` and ``year`` as bytes; ``values``/``texts``/``info`` prefill it;
-    ``feedback`` colours problem cells with comments and adds the list of findings."""
-    return _write(Book(spec, unit, year, lang, password, values, texts, info, feedback))
+    ``feedback`` colours problem cells with comments and adds the list of findings. An imported
+    report's ``printed`` totals that differ from their rows stand as numbers over the formula
+    (as a typed-over total does); its ``missing`` inputs are marked in the sheet and recorded in
+    the metadata, so a check of the workbook says “missing” (I104), not “left blank”."""
+    book = Book(spec, unit, year, lang, password, values, texts, info, feedback, printed, missing)
+    return _write(book)
 
 
 def _write(b: Book) -> bytes:
