@@ -43,6 +43,15 @@ def tail_score(label: str, text: str) -> float:
     return best
 
 
+_NUMBERING = re.compile(r"^(?:[(][一二三四五六七八九十]+[)]|\d+[.、])")
+
+
 def match(label: str, text: str) -> float:
     names = (label, *LABEL_VARIANTS.get(label, ()))
-    return max(tail_score(fold(n), text) for n in names)
+    best = max(tail_score(fold(n), text) for n in names)
+    # A row printed without its numbering (“予以公开” under a heading “（一）予以公开”): the bare
+    # label, when it is long enough to mean one row only, must end the text exactly.
+    bare = _NUMBERING.sub("", fold(label))
+    if best < 1.0 and bare != fold(label) and len(bare) >= 4 and text.endswith(bare):
+        return 1.0
+    return best

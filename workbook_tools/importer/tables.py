@@ -246,6 +246,14 @@ def read_table(spec: Spec, table_id: str, lines: list[Line], path: str) -> Impor
                 g += 1  # empty header cells (“|” alone) under a spanning heading
             group = found[g] if g < len(found) else None
             g += 1
+            # 表四 printed as small tables, one per heading (复议, 直接起诉, 复议后起诉): the
+            # one row continues in the next groups while their figures add up to its width.
+            while group is not None and len(group.values) < width and g < len(found):
+                more = found[g].values
+                if not more or len(group.values) + len(more) > width:
+                    break
+                group = Group(group.label, group.values + more, group.line, group.label_tokens)
+                g += 1
         else:
             group = None
             for j in range(g, min(g + LOOKAHEAD, len(found))):
