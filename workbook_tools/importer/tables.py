@@ -502,4 +502,7 @@ def _by_position(
     here = found[g]
     if following is None or match(following, found[g + 1].label) < MATCH:
         return None
-    return here if len(here.values) == width else None
+    values = here.values
+    while len(values) > width and not values[0].text:
+        values = values[1:]  # the row's label cell, left empty: “|  | 17 |”
+    return Group(here.label, values, here.line, here.label_tokens) if len(values) == width else None
