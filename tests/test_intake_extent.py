@@ -142,3 +142,30 @@ def test_protection_is_still_seen(tmp_path, spec21):
         }
     assert seen == truth
     assert any(truth.values())  # the template locks sheets: a real protection is seen
+
+
+_PROTECTION_PIECES = st.sampled_from(
+    [
+        b"<sheetProtection",
+        b"<x:sheetProtection",
+        b"<ab_1:sheetProtection",
+        b' sheet="1"',
+        b' sheet="true"',
+        b' sheet="0"',
+        b' objects="1"',
+        b"sheetProtection",
+        b"/>",
+        b">",
+        b"<",
+        b'<c r="A1">',
+        b":",
+        b" ",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PROTECTION_PIECES, max_size=20))
+def test_protection_search_from_the_name_equals_the_full_search(pieces):
+    xml = b"".join(pieces)
+    assert intake._protected(xml) == bool(intake._SHEET_PROTECTION.search(xml))

@@ -247,9 +247,7 @@ class Package:
                 raise self.refuse("F108", sheet=sheet, ref=ref)
         rows, cols = _xlsx_extent(xml)
         self._charge(sheet, rows, cols)
-        # The literal test first: the pattern tries every "<" of the sheet, and most have no protection.
-        protected = b"sheetProtection" in xml and bool(_SHEET_PROTECTION.search(xml))
-        facts = SheetFacts(xml, rows, cols, protected)
+        facts = SheetFacts(xml, rows, cols, _protected(xml))
         self._facts[sheet] = facts
         return facts
 
@@ -468,6 +466,16 @@ _CELL_OPEN = re.compile(rb"<(?:\w+:)?c\b[^>]*(?<!/)>")
 _CELL_REF = re.compile(rb"<(?:\w+:)?c\b[^>]*?\sr=\"([A-Z]{1,4})([0-9]{1,9})\"[^>]*(?<!/)>")
 _ROW_OR_CELL = re.compile(rb"<(?:\w+:)?(row|c)\b([^>]*?)(/?)>")
 _R_ATTR = re.compile(rb'\sr="([A-Z]{0,4})([0-9]{1,9})"')
+
+
+def _protected(xml: bytes) -> bool:
+    """Whether the sheet is protected (``_SHEET_PROTECTION`` anywhere). The pattern tries every
+    "<" from where it starts, and the element comes after the cells: so find the literal name
+    first and search from the "<" before it (no earlier "<" can begin a match)."""
+    i = xml.find(b"sheetProtection")
+    if i < 0:
+        return False
+    return bool(_SHEET_PROTECTION.search(xml, max(0, xml.rfind(b"<", 0, i))))
 
 
 def _xlsx_extent(xml: bytes) -> tuple[int, int]:
