@@ -276,3 +276,95 @@ def test_three_hundred_copies_make_one_line(tmp_path, spec21):
             assert len(rows) == 300 and max(len(r[1]) for r in rows.values()) < 200
         else:  # every copy held out: nothing to merge, nothing written
             assert done.exit_code == 2 and not out.exists()
+
+
+# --- fewer false alarms: N4 names, N6 one's own last-year text --------------------------------
+
+
+def _n4(tmp_path, spec21, sentence, unit=None, name="a.xlsx"):
+    from workbook_tools import check
+
+    texts = {**wb.TEXTS, "s1.proactive": sentence}
+    path = wb.write(tmp_path, wb.render(spec21, texts=texts, unit=unit or wb.UNIT), name)
+    return [f.args["found"] for f in check.check_file(path, spec21).findings if f.code == "N4"]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "依托门户网站镇政府专栏及时发布各类政府信息。",
+        "组织的乡镇干部参加政务公开业务培训。",
+        "充分利用镇村两级公开栏公开惠民政策。",
+        "成立了镇政务公开工作领导小组，明确专人负责。",
+        "各乡镇街道和县直部门按要求公开。",
+        "今年镇政府新建了便民服务大厅。",
+    ],
+)
+def test_ordinary_phrases_give_no_n4(tmp_path, spec21, sentence):
+    assert _n4(tmp_path, spec21, sentence) == []
+
+
+@pytest.mark.parametrize(
+    "sentence, unit, found",
+    [
+        ("柳河镇依法主动公开各类政府信息。", None, "柳河镇"),
+        ("参照柳河镇的做法，规范依申请公开办理流程。", None, "柳河镇"),
+        (
+            "2024年，青禾县东关街道（我街道）围绕中心工作推进政务公开。",
+            wb.Unit("青禾县西湖街道", "106", "街道"),
+            "青禾县东关街道",
+        ),
+    ],
+)
+def test_another_units_name_gives_n4_quoting_the_whole_name(
+    tmp_path, spec21, sentence, unit, found
+):
+    assert _n4(tmp_path, spec21, sentence, unit) == [found]
+
+
+def test_with_a_roster_only_its_names_count(tmp_path, spec21):
+    """In merge the roster knows every unit: a real name (even one the pattern would not take)
+    is found, a phrase that only looks like a name is not."""
+    from workbook_tools import merge
+    from workbook_tools.roster import Unit
+
+    folder = tmp_path / "收回"
+    folder.mkdir()
+    units = [Unit("徐营镇", "101", "乡镇"), Unit("青禾县王家集乡", "102", "乡镇")]
+    texts = {**wb.TEXTS, "s1.proactive": "学习借鉴王家集乡经验，依托门户网站镇政府专栏公开信息。"}
+    (folder / "a.xlsx").write_bytes(wb.render(spec21, texts=texts))
+    result = merge.merge([folder], spec21, units, jobs=1)
+    try:
+        record = result.spool.read(result.entries[0].offset)
+        n4 = [x[5] for x in record["findings"] if x[0] == "N4"]
+        assert len(n4) == 1 and "“王家集乡”" in n4[0]
+    finally:
+        result.close()
+
+
+def test_reusing_ones_own_text_is_a_milder_finding_than_copying(tmp_path, spec21):
+    from workbook_tools import findings, merge, synth, template
+    from workbook_tools.roster import Unit
+
+    this_year, last_year = tmp_path / "2025 年", tmp_path / "2024 年"
+    this_year.mkdir()
+    last_year.mkdir()
+    values = wb.base_values(spec21)
+    reused = "本年度我镇通过政府网站和政务公开栏主动公开财政预决算、惠民政策和重点项目信息，并及时更新机构职能。"
+    copied = "我镇依托便民服务中心设立查阅点，全年接待群众查阅政策文件，并通过微信公众号推送涉农补贴政策解读。"
+    for folder, year in ((last_year, 2024), (this_year, 2025)):
+        for code, name in (("01", "甲镇"), ("02", "乙镇"), ("03", "丙镇")):
+            own = reused if code == "01" else copied if year == 2025 else f"{name}{year}年的文字。"
+            texts = {**wb.TEXTS, "s1.proactive": own}
+            v = synth.previous_year(spec21, values) if year == 2024 else values
+            data = template.render(spec21, Unit(name, code, "乡镇"), year, values=v, texts=texts)
+            (folder / f"{code}.xlsx").write_bytes(data)
+    result = merge.merge([this_year], spec21, None, previous=last_year, jobs=1)
+    try:
+        codes = sorted((f.code, f.args["a"]) for f in result.similar)
+        assert codes == [("N5", "乙镇"), ("N6", "甲镇")]
+        (n6,) = [f for f in result.similar if f.code == "N6"]
+        assert "沿用上年文字" in n6.message("zh") and "照抄" not in n6.message("zh")
+        assert n6.level() == findings.Severity.NOTE  # milder than N5, a warning
+    finally:
+        result.close()

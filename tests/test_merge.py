@@ -282,7 +282,7 @@ def test_narrative_unchanged_from_last_year_is_flagged(tmp_path, spec21):
             (folder / f"{code}.xlsx").write_bytes(data)
     result = merge.merge([this_year], spec21, None, previous=last_year, jobs=1)
     try:
-        flagged = [(f.args["a"], f.args["b"], f.args["field"]) for f in result.similar]
-        assert flagged == [("甲镇", "甲镇（2024年）", "（一）主动公开")]
+        flagged = [(f.code, f.args["a"], f.args["year"], f.args["field"]) for f in result.similar]
+        assert flagged == [("N6", "甲镇", 2024, "（一）主动公开")]
     finally:
         result.close()

@@ -14,7 +14,7 @@ failing checks on the columns themselves say, and is reported only when nothing 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,7 +103,11 @@ def views(filing: Filing) -> tuple[dict[str, Any], dict[str, Any], list[Finding]
     return sheet, true, found
 
 
-def check_filing(filing: Filing, previous: Filing | None = None) -> list[Finding]:
+def check_filing(
+    filing: Filing, previous: Filing | None = None, names: Sequence[str] = ()
+) -> list[Finding]:
+    """Every finding on ``filing``; ``previous`` is last year's filing of the unit, ``names``
+    the names of the units on the roster (so the text is checked against real names only)."""
     """Every finding for one filing: reading, totals, rules, narrative, cross-year."""
     found = list(filing.findings)
     spec = filing.spec
@@ -112,7 +116,7 @@ def check_filing(filing: Filing, previous: Filing | None = None) -> list[Finding
     sheet, true, total_findings = views(filing)
     found += total_findings
     found += _rules(filing, spec, sheet, true)
-    found += _narrative(filing, spec, true)
+    found += _narrative(filing, spec, true, names)
     if previous is not None and previous.spec is not None:
         found += cross_year(filing, previous, true)
     return sort_findings(found, spec)
@@ -176,7 +180,9 @@ def _group_sums(filing: Filing, inst: rules.Instance, gaps: set[str]) -> dict[st
     return known
 
 
-def _narrative(filing: Filing, spec: Spec, true: Mapping) -> list[Finding]:
+def _narrative(
+    filing: Filing, spec: Spec, true: Mapping, names: Sequence[str] = ()
+) -> list[Finding]:
     out = []
     for field_def in spec.fields:
         if field_def.required and not filing.texts.get(field_def.id, "").strip():
@@ -185,7 +191,7 @@ def _narrative(filing: Filing, spec: Spec, true: Mapping) -> list[Finding]:
     # file (cut off, an image) says nothing about what the text claims.
     gaps = unknown(filing, spec)
     known = {k: v for k, v in true.items() if k not in gaps}
-    return out + narrative.check(filing, known)
+    return out + narrative.check(filing, known, names)
 
 
 def cross_year(filing: Filing, previous: Filing, true: Mapping) -> list[Finding]:
@@ -341,13 +347,16 @@ def read_any(path: Path, spec: Spec) -> Filing:
 
 
 def check_file(
-    path: Path, spec: Spec, previous: Callable[[Filing], Filing | None] | None = None
+    path: Path,
+    spec: Spec,
+    previous: Callable[[Filing], Filing | None] | None = None,
+    names: Sequence[str] = (),
 ) -> Report:
     filing = read_any(path, spec)
     last = previous(filing) if previous and filing.readable else None
     if last is not None and filing.year and last.year and last.year != filing.year - 1:
         last = None  # only the year before is "last year" (a file sent for the wrong year is not)
-    return Report(str(path), filing, check_filing(filing, last))
+    return Report(str(path), filing, check_filing(filing, last, names))
 
 
 def brief(report: Report, spec: Spec | None = None) -> Report:
@@ -368,11 +377,11 @@ def for_feedback(report: Report, spec: Spec | None = None) -> Report:
 
 
 def _check_in_worker(task: tuple) -> Any:
-    path, spec_source, previous_source, shape = task
+    path, spec_source, previous_source, shape, names = task
     from . import spec as spec_module
 
     spec = spec_module.load(spec_source)
-    report = check_file(Path(path), spec, _worker_previous(spec, previous_source))
+    report = check_file(Path(path), spec, _worker_previous(spec, previous_source), names)
     out = shape(report, spec) if shape else report
     if isinstance(out, Report):
         out.filing.spec = None  # the parent has the spec; do not send it back with every report
@@ -414,6 +423,7 @@ def iter_reports(
     previous: Path | None = None,
     jobs: int | None = None,
     shape: Callable[[Report, Spec], Any] | None = None,
+    names: Sequence[str] = (),
 ) -> Iterator[Any]:
     """Check many files, yielding each report in input order as it is ready (so a caller can
     stream); uses several processes for large batches. ``shape(report, spec)`` (a module-level
@@ -424,12 +434,15 @@ def iter_reports(
     if jobs <= 1 or len(paths) < BATCH:
         finder = previous_finder(spec, previous)
         for p in paths:
-            report = check_file(p, spec, finder)
+            report = check_file(p, spec, finder, names)
             yield shape(report, spec) if shape else report
         return
     from . import workers  # (multiprocessing is not loaded for a single file)
 
-    tasks = [(str(p), spec.source, str(previous) if previous else None, shape) for p in paths]
+    names = tuple(names)
+    tasks = [
+        (str(p), spec.source, str(previous) if previous else None, shape, names) for p in paths
+    ]
     for item in workers.ordered_map(_check_in_worker, tasks, jobs, _died, chunk=BATCH):
         if isinstance(item, Report):
             item.filing.spec = spec if item.filing.readable else None

@@ -220,6 +220,9 @@ CODES: dict[str, Code] = {c.code: c for c in [
     _c("N5", "narrative-copied", W,
        "“{a}”与“{b}”的“{field}”内容高度雷同（相似度 {score}）。请各自如实撰写本单位的情况，避免照抄。",
        "“{field}” of “{a}” and “{b}” are nearly identical (similarity {score}). Each unit should describe its own work, not copy."),
+    _c("N6", "narrative-reused", Severity.NOTE,
+       "“{a}”的“{field}”与本单位{year}年报告的文字基本相同（沿用上年文字，相似度 {score}）。如本年情况有变化，请据实更新。",
+       "“{field}” of “{a}” is nearly the same as the unit's own {year} report (text reused from last year, similarity {score}). Update it where this year differs."),
     # X: against last year's filing of the same unit (--previous)
     _c("X1", "carry-over-mismatch", W,
        "“{where}”为{now}，但上年报告的结转下年度继续办理为{then}，两者应相等。请核对。",

@@ -239,8 +239,9 @@ def merge(
             if u.code:
                 by_key["code:" + identity(u.code)] = u
     entries: list[Entry] = []
+    names = tuple(u.name for u in roster) if roster else ()
     for fields, line in check.iter_reports(
-        files, spec, previous=previous, jobs=jobs, shape=_spooled
+        files, spec, previous=previous, jobs=jobs, shape=_spooled, names=names
     ):
         entry = Entry(**fields, offset=spool.append_line(line))
         entry.status = "passed" if entry.readable else "failing"
@@ -515,8 +516,8 @@ def similar_narratives(result: Result, min_chars: int = 40) -> list[Finding]:
 
 
 def same_as_last_year(result: Result, previous: Path | None, min_chars: int = 40) -> list[Finding]:
-    """N5 against the unit's own report of the year before (--previous): text carried over
-    unchanged is the same defect as text copied from a neighbour."""
+    """N6 against the unit's own report of the year before (--previous): its own text carried
+    over unchanged (沿用上年文字) is worth a look, but it is no copying from a neighbour (N5)."""
     if previous is None:
         return []
     from .filing import Filing
@@ -541,10 +542,10 @@ def same_as_last_year(result: Result, previous: Path | None, min_chars: int = 40
             args = {
                 "field": "、".join(labels),
                 "a": entry.unit,
-                "b": f"{entry.unit}（{last.year}年）",
+                "year": last.year,
                 "score": f"{min(scores):.0%}",
             }
-            out.append(Finding("N5", args, file=entry.path))
+            out.append(Finding("N6", args, file=entry.path))
     return out
 
 

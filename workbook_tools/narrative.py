@@ -13,7 +13,7 @@ N4: the year and the unit named in the text are the report's own.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,7 +134,18 @@ _NO_FEE = re.compile(r"(?:未|没有|不|无)(?:向申请人)?(?:收取|收费|�
 _FEE_NOTICE = re.compile(r"收费通知|缴费通知|通知.{0,6}缴纳")
 _YEAR_OPENING = re.compile(r"^(\d{4})\s*年")
 _YEAR_REPORT = re.compile(r"(\d{4})\s*年(?:度)?(?:政府信息公开|政务公开)")
-_PLACE = re.compile(r"([\u4e00-\u9fa5]{2,3}(?:镇|乡|街道))")
+# A unit name in running text, when no roster says which names exist: a two- or three-character
+# place name and the suffix of the report's own kind (镇, 乡, 街道), standing as a word — at the
+# start, after punctuation or a connecting word, not inside a phrase (门户网站镇政府专栏 has no
+# 网站镇) — and made of no function characters (成立了镇, 组织的乡 are no names).
+_SUFFIXES = ("街道", "镇", "乡")
+_NOT_IN_NAMES = set(
+    "了的地得在和与及是为等对把被将到用让使从向于以其之所这那各全本我该此每有无不也都并或已就还再又"
+    "个们级内外上下中年月日今去做联抓推促强化"
+)
+_BEFORE_NAME = set("在与和及同向到赴对、于至从照如据比由经去来，。；：,.;:（(“\"'　 ")
+_NOT_AFTER_NAME = set("村级区域内里直属街")  # 镇村两级, 乡镇街道, 镇域: 镇 as a common noun
+_COUNTY = re.compile(r"^(.*?(?:省|市|州|盟|县|区|旗))(?=[\u4e00-\u9fa5]{2,})")
 _GENERIC_PLACES = (
     "乡镇",
     "城镇",
@@ -158,7 +169,7 @@ def _sum(values: Mapping[str, Any], ids: tuple[str, ...]) -> int | float | None:
     return sum(values[i] or 0 for i in ids)
 
 
-def check(filing: Filing, values: Mapping[str, Any]) -> list[Finding]:
+def check(filing: Filing, values: Mapping[str, Any], names: Sequence[str] = ()) -> list[Finding]:
     """N1–N4 over ``filing``'s texts; ``values`` are the table values (totals recomputed)."""
     out: list[Finding] = []
     received = _sum(values, ("t3.new.total", "t3.carried.total"))
@@ -170,7 +181,7 @@ def check(filing: Filing, values: Mapping[str, Any]) -> list[Finding]:
             out += _numbers(sentence, values, where)
             if received and _NONE_RECEIVED.search(sentence) and not re.search(r"\d", sentence):
                 out.append(Finding("N2", {"sentence": sentence, "count": received}, **where))
-            out += _names(filing, sentence, where)
+            out += _names(filing, sentence, where, names)
     fee_text = "".join(t for k, t in filing.texts.items() if k.startswith("s6."))
     if fee_text:
         fee_where = filing.at("s6.fees")
@@ -215,7 +226,7 @@ def _numbers(sentence: str, values: Mapping[str, Any], where: dict) -> list[Find
     return out
 
 
-def _names(filing: Filing, sentence: str, where: dict) -> list[Finding]:
+def _names(filing: Filing, sentence: str, where: dict, names: Sequence[str] = ()) -> list[Finding]:
     out = []
     if filing.year:
         m = _YEAR_OPENING.match(sentence) or _YEAR_REPORT.search(sentence)
@@ -231,15 +242,67 @@ def _names(filing: Filing, sentence: str, where: dict) -> list[Finding]:
                     **where,
                 )
             )
-    if filing.kind in ("乡镇", "街道") and filing.unit:
-        for m in _PLACE.finditer(sentence):
-            name = m.group(1)
-            if name in filing.unit or any(g in name for g in _GENERIC_PLACES):
-                continue
-            out.append(
-                Finding(
-                    "N4", {"sentence": sentence, "found": name, "expected": filing.unit}, **where
-                )
-            )
-            break
+    found = _other_unit(filing, sentence, names)
+    if found:
+        out.append(
+            Finding("N4", {"sentence": sentence, "found": found, "expected": filing.unit}, **where)
+        )
     return out
+
+
+def _short(name: str) -> str:
+    """A unit's name without its county (青禾县柳河镇 -> 柳河镇), as texts usually write it."""
+    m = _COUNTY.match(name)
+    return name[m.end() :] if m else name
+
+
+def _other_unit(filing: Filing, sentence: str, names: Sequence[str]) -> str | None:
+    """The first other unit named in ``sentence``, in full as written; None if none.
+
+    With a roster (merge) only its names count, in full or without the county. Without one,
+    only a name of the report's own kind: a township's or sub-district's text naming another
+    township or sub-district (with the county prefix of the unit's own name, or standing alone
+    as a word; see ``_SUFFIXES``)."""
+    own = filing.unit or ""
+    if not own:
+        return None
+    own_short = _short(own)
+    if names:
+        candidates = []
+        for name in names:
+            for variant in {name, _short(name)}:
+                if len(variant) >= 3 and variant in sentence:
+                    candidates.append(variant)
+        for name in sorted(candidates, key=len, reverse=True):
+            if name not in (own, own_short) and name not in own:
+                return name
+        return None
+    if filing.kind not in ("乡镇", "街道") or not own_short.endswith(_SUFFIXES):
+        return None
+    county = _COUNTY.match(own)
+    for suffix in _SUFFIXES:
+        start = 0
+        while (at := sentence.find(suffix, start)) >= 0:
+            start = at + 1
+            name = _name_before(sentence, at, suffix, county.group(1) if county else "")
+            if name and name not in own and own_short not in name:
+                return name
+    return None
+
+
+def _name_before(sentence: str, at: int, suffix: str, county: str) -> str | None:
+    """The unit name ending with ``suffix`` at ``at``, if the text there reads as one."""
+    if sentence[at + len(suffix) : at + len(suffix) + 1] in _NOT_AFTER_NAME:
+        return None
+    for size in (2, 3):
+        place = sentence[at - size : at] if at >= size else ""
+        if len(place) < size or not all("\u4e00" <= ch <= "\u9fa5" for ch in place):
+            continue
+        if _NOT_IN_NAMES.intersection(place) or any(g in place + suffix for g in _GENERIC_PLACES):
+            continue
+        if county and sentence[: at - size].endswith(county):
+            return county + place + suffix
+        before = sentence[at - size - 1] if at - size >= 1 else ""
+        if before == "" or before in _BEFORE_NAME:
+            return place + suffix
+    return None
