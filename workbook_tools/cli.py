@@ -293,7 +293,9 @@ def check(
         lang.value,
         style=typer.style if sys.stdout.isatty() else None,
         echo=_print,
-        progress_for=lambda n: _progress(n, lang),
+        # With --annotate each feedback workbook is written as its file is checked, so one bar
+        # covers both (no silent phase after the checking bar reaches 100 %).
+        progress_for=lambda n: _progress(n, lang, "check" if annotate is None else "feedback"),
     )
     raise typer.Exit(code)
 
@@ -685,14 +687,22 @@ def _unit_lines(result, lang: Lang) -> list[str]:
     return lines
 
 
-def _progress(total: int, lang: Lang):
+PROGRESS_LABELS = {
+    "check": ("校验中", "Checking"),
+    "feedback": ("校验并生成反馈工作簿", "Checking and writing feedback workbooks"),
+}
+
+
+def _progress(total: int, lang: Lang, what: str = "check"):
     """A progress bar on the terminal for long runs; None when not useful."""
     if total < 20 or not sys.stderr.isatty():
         return None
+    from rich.console import Console
     from rich.progress import Progress
 
-    bar = Progress(transient=True)
-    task = bar.add_task("校验中" if lang is Lang.zh else "Checking", total=total)
+    bar = Progress(transient=True, console=Console(stderr=True))  # stdout may be a pipe
+    label = PROGRESS_LABELS[what][0 if lang is Lang.zh else 1]
+    task = bar.add_task(label, total=total)
     bar.start()
 
     def step(report) -> None:
