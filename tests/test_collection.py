@@ -418,3 +418,72 @@ def test_writing_feedback_workbooks_has_its_own_progress(tmp_path, spec21):
     text = seen.decode("utf-8", "replace")
     assert "校验并生成反馈工作簿" in text  # one bar over checking and writing, no silent phase
     assert len(list((tmp_path / "反馈").iterdir())) == 21
+
+
+# --- Windows and macOS start worker processes with spawn ------------------------------------
+
+SPAWN_SCRIPT = """
+import multiprocessing
+import sys
+
+if __name__ == "__main__":
+    multiprocessing.set_start_method("spawn", force=True)
+    from workbook_tools.cli import main
+
+    sys.argv = ["wbtools", *sys.argv[1:]]
+    main()
+"""
+
+
+def test_check_and_merge_run_their_pools_under_spawn(tmp_path, spec21):
+    """The pool under the spawn start method (the default on Windows and macOS), with Chinese
+    characters and spaces in every path: the same results as one process."""
+    import json
+    import subprocess
+    import sys
+
+    from workbook_tools import check
+    from workbook_tools.roster import Unit
+
+    base = tmp_path / "县 政务公开办"
+    folder, last = base / "2025 年 报送", base / "2024 年 报送"
+    folder.mkdir(parents=True)
+    last.mkdir()
+    roster = base / "单位 名册.csv"
+    lines = ["单位名称,单位代码,单位类型"]
+    values = wb.base_values(spec21)
+    from workbook_tools import synth
+
+    for i in range(18):
+        unit = Unit(f"测试{i:02d}镇", f"{i:02d}", "乡镇")
+        lines.append(f"{unit.name},{unit.code},乡镇")
+        data = wb.render(spec21, values, unit=unit, year=2025)
+        (folder / f"{unit.code} {unit.name}.xlsx").write_bytes(data)
+        prev = wb.render(spec21, synth.previous_year(spec21, values), unit=unit, year=2024)
+        (last / f"{unit.code} {unit.name}.xlsx").write_bytes(prev)
+    roster.write_text("\n".join(lines) + "\n", "utf-8")
+    script = base / "启动 脚本.py"
+    script.write_text(SPAWN_SCRIPT, "utf-8")
+
+    def wbtools(*args):
+        return subprocess.run(
+            [sys.executable, str(script), *map(str, args)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+
+    spawned = wbtools("check", folder, "-p", last, "-f", "json", "-j", 2, "-a", base / "反馈 文件")
+    assert spawned.returncode == 0, spawned.stderr[-3000:]
+    serial = run("check", folder, "-p", last, "-f", "json", "-j", 1)
+    assert json.loads(spawned.stdout)["files"] == json.loads(serial.stdout)["files"]
+    assert len(list((base / "反馈 文件").iterdir())) == 18
+
+    out = base / "汇总 结果" / "全县 汇总.xlsx"
+    out.parent.mkdir()
+    merged = wbtools("merge", folder, "-r", roster, "-p", last, "-o", out, "-j", 2)
+    assert merged.returncode == 0, merged.stderr[-3000:] + merged.stdout[-3000:]
+    total = check.check_file(out, spec21).filing.values
+    assert total["t3.new.total"] == 18 * values["t3.new.total"]
+    assert "已报送通过 18" in merged.stdout
