@@ -190,17 +190,17 @@ CODES: dict[str, Code] = {c.code: c for c in [
        "“{where}”填的是“{value}”，已按0计。请直接填0。",
        "“{where}” holds “{value}”, taken as 0. Enter 0 instead."),
     _c("V104", "number-as-text", W,
-       "“{where}”的“{value}”是文本格式的数字，已按数字读取。请填写为数字。",
-       "“{where}”: “{value}” is a number stored as text; it was read as a number. Enter it as a number."),
+       "“{where}”的“{value}”是文本格式的数字，已按数字读取。请改为纯数字（如 12）。",
+       "“{where}”: “{value}” is a number stored as text; it was read as a number. Enter a plain number (such as 12)."),
     _c("V105", "full-width-digits", W,
-       "“{where}”的“{value}”使用了全角数字，已按半角数字读取。请用半角数字填写。",
-       "“{where}”: “{value}” uses full-width digits; they were read as ordinary digits. Use ordinary digits."),
+       "“{where}”的“{value}”使用了全角数字，已按半角数字读取。请改为纯数字（如 12）。",
+       "“{where}”: “{value}” uses full-width digits; they were read as ordinary digits. Enter a plain number (such as 12)."),
     _c("V106", "number-with-unit", W,
-       "“{where}”的“{value}”带有单位，已只取数字。请只填数字，不要带单位。",
-       "“{where}”: “{value}” includes a unit; only the number was taken. Enter the number alone."),
+       "“{where}”的“{value}”带有单位，已只取数字。请改为纯数字（如 12）。",
+       "“{where}”: “{value}” includes a unit; only the number was taken. Enter a plain number (such as 12)."),
     _c("V107", "thousands-separator", W,
-       "“{where}”的“{value}”带有千位分隔符，已按数字读取。请直接填写数字。",
-       "“{where}”: “{value}” has thousands separators; it was read as a number. Enter the plain number."),
+       "“{where}”的“{value}”带有千位分隔符，已按数字读取。请改为纯数字（如 12）。",
+       "“{where}”: “{value}” has thousands separators; it was read as a number. Enter a plain number (such as 12)."),
     # D, N: the narrative (N1–N4 as in FORMAT.md; warnings that quote the sentence)
     _c("D101", "narrative-empty", W,
        "“{field}”未填写。请在“文字部分”如实填写该部分内容。",
@@ -309,6 +309,14 @@ CODES: dict[str, Code] = {c.code: c for c in [
        "The output path “{path}” {detail}. With --roster, -o is a folder; for one unit, -o is an .xlsx file."),
 ]}
 # fmt: on
+
+# The remedy every “read with a warning” value code (V104–V107) ends with; the template's data
+# validation says the same words, at the same severity (LENIENT), for a value typed that way.
+PLAIN_NUMBER = {"zh": "请改为纯数字（如 12）。", "en": "Enter a plain number (such as 12)."}
+LENIENT = max(
+    (CODES[c].severity for c in ("V103", "V104", "V105", "V106", "V107")),
+    key=[Severity.NOTE, Severity.WARNING, Severity.ERROR].index,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,11 @@ from . import rules
 NONE_MARKS = {"/", "-", "—", "–", "－", "——", "无", "没有", "空", "\\"}
 _NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
-_UNIT = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*(件|个|项|次|条|宗|份|万元)$")
+# The units a number may carry (V106), by the kind of value: a count in 件, an amount in 万元.
+UNITS = {"integer": ("件", "个", "项", "次", "条", "宗", "份"), "decimal": ("万元",)}
+_UNIT = re.compile(
+    r"^([+-]?\d+(?:\.\d+)?)\s*(" + "|".join(UNITS["integer"] + UNITS["decimal"]) + ")$"
+)
 
 
 class Value(NamedTuple):
@@ -99,3 +103,19 @@ def label_key(text: Any) -> str:
 def _key(text: str) -> str:
     # Cached: the same labels come back in every file of a county's batch.
     return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def excel_readable(ref: str, kind: str) -> str:
+    """An Excel formula, true when the text in ``ref`` is what ``normalise`` reads as a number
+    with a warning (V103 “/” or “无”, V104 a number as text, V105 full-width digits, V106 with a
+    unit, V107 thousands separators), so the template's live check rates a cell as the checker
+    does. (Commas are dropped wherever they stand: “1,2” passes here, not in the checker.)"""
+    text = f"ASC(TRIM({ref}))"
+    marks = ",".join(f'{text}="{m}"' for m in sorted(NONE_MARKS))
+    clean = text
+    for unit in UNITS["decimal" if kind == "decimal" else "integer"]:
+        clean = f'SUBSTITUTE({clean},"{unit}","")'
+    number = f'VALUE(SUBSTITUTE({clean},",",""))'
+    whole = f",INT({number})={number}" if kind != "decimal" else ""
+    sign = f"{number}>=0" if kind != "signed" else "TRUE"
+    return f"OR({marks},IFERROR(AND({sign}{whole}),FALSE))"

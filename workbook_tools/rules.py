@@ -235,6 +235,7 @@ def excel_check(
     refs: Callable[[Sequence[str]], str],
     kinds: Mapping[str, str],
     kind_ref: str | None = None,
+    text_ok: Callable[[str, str], str] | None = None,
 ) -> str:
     """The live-check formula of an instance: shows ✓ when it holds, ✗ when not.
 
@@ -242,7 +243,7 @@ def excel_check(
     are contiguous); ``kind_ref`` is the reference to the unit-kind cell for ``when`` rules.
     """
     if inst.op == "type":
-        preds = [excel_type_predicate(refs([c]), kinds[c]) for c in inst.cells]
+        preds = [excel_type_predicate(refs([c]), kinds[c], text_ok) for c in inst.cells]
         cond = f"IFERROR(AND({','.join(preds)}),FALSE)"
     else:
         left = excel_sum(inst.left, inst.left_constant, refs)
@@ -259,10 +260,15 @@ def excel_check(
     return f'=IF({cond},"{PASS}","{FAIL}")'
 
 
-def excel_type_predicate(ref: str, kind: str) -> str:
-    number_ok = f"ISNUMBER({ref})" if kind == "signed" else f"ISNUMBER({ref}),{ref}>=0"
+def excel_type_predicate(
+    ref: str, kind: str, text_ok: Callable[[str, str], str] | None = None
+) -> str:
+    """True when ``ref`` holds a valid value of ``kind`` for R5; ``text_ok(ref, kind)`` is the
+    formula for text the checker reads as a number with a warning (so it is no R5 either)."""
+    number_ok = "TRUE" if kind == "signed" else f"{ref}>=0"
     if kind in ("integer", "signed"):
         number_ok += f",INT({ref})={ref}"
+    text = text_ok(ref, kind) if text_ok else "FALSE"
     # Spaces are blank (V101 in the checker), not a bad value; IF, not OR, so the number tests
-    # are not evaluated (and do not error) for blank text.
-    return f'IF(TRIM({ref})="",TRUE,AND({number_ok}))'
+    # are not evaluated (and do not error) for text.
+    return f'IF(TRIM({ref})="",TRUE,IF(ISNUMBER({ref}),AND({number_ok}),{text}))'

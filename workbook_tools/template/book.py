@@ -17,6 +17,7 @@ import xlsxwriter
 
 from .. import layout, rules
 from ..layout import Place, WorkbookLayout
+from ..normalise import normalise
 from ..roster import Unit
 from ..spec import Spec
 from . import formulas
@@ -83,8 +84,19 @@ class Book:
             "year": year,
             **(info or {}),
         }
+        # Text the checker reads as a number with a warning (“12件”, “１２”) is no R5 in the live
+        # check either (see normalise.excel_readable): the type rule sees the number read.
+        typed = dict(self.values)
+        for k, v in self.values.items():
+            if isinstance(v, str) and k in spec.kinds:
+                read = normalise(v, spec.kinds[k])
+                typed[k] = (
+                    None if read.code == "V101" else v if read.number is None else read.number
+                )
         self.passes = {
-            inst.key: rules.holds(inst, self.values, spec.kinds, unit.kind or None)
+            inst.key: rules.holds(
+                inst, typed if inst.op == "type" else self.values, spec.kinds, unit.kind or None
+            )
             for _, inst in spec.instances()
         }
         # Cached results of the summary formulas (checks sheet, instructions sheet).

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from xlsxwriter.worksheet import Worksheet
 
 from .. import layout, rules
+from ..normalise import excel_readable
 from ..spec import Spec
 
 
@@ -58,7 +59,7 @@ def compiled(spec: Spec) -> Formulas:
             sheet = lay.place(f"check.{inst.key}").sheet
             kind_ref = lay.place("info.kind").ref(sheet, absolute=True)
             checks[inst.key] = rules.excel_check(
-                inst, lambda ids, s=sheet: lay.refs(ids, s), spec.kinds, kind_ref
+                inst, lambda ids, s=sheet: lay.refs(ids, s), spec.kinds, kind_ref, excel_readable
             )
         names = {defined_name(k): "=" + p.ref(absolute=True) for k, p in lay.places.items()}
         _FORMULAS[spec.hash] = Formulas(totals, checks, names)

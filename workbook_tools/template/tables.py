@@ -6,7 +6,9 @@ from __future__ import annotations
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .. import layout, rules
+from ..findings import LENIENT, PLAIN_NUMBER, Severity
 from ..layout import Place, TableLayout
+from ..normalise import excel_readable
 from .book import Book
 from .ranges import check_formats, multi_range, rectangles
 
@@ -81,8 +83,12 @@ def data_cells(b: Book, ws, tl: TableLayout) -> None:
             "ignore_blank": True,
             "input_title": b.t["number_hint_title"],
             "input_message": vtype.hint.get(b.lang)[:255],
-            "error_title": b.t["number_error_title"],
-            "error_message": vtype.error.get(b.lang)[:255],
+            # What the checker makes of text here decides how the template takes it: a number
+            # with a unit or in full-width digits is read with a warning (the registry's V106,
+            # V105, ...), so the template warns in the registry's words and lets it stand.
+            "error_type": "warning" if LENIENT is Severity.WARNING else "stop",
+            "error_title": LENIENT.label(b.lang),
+            "error_message": f"{vtype.error.get(b.lang)}{PLAIN_NUMBER[b.lang]}"[:255],
         }
         rects = rectangles(places)
         for r1, c1, r2, c2 in rects:
@@ -90,13 +96,24 @@ def data_cells(b: Book, ws, tl: TableLayout) -> None:
         # One rule over every range: its relative reference is to the first range's
         # top-left cell, and Excel and LibreOffice shift it for every other cell.
         r1, c1 = rects[0][:2]
-        predicate = rules.excel_type_predicate(xl_rowcol_to_cell(r1, c1), vtype.kind)
+        first = xl_rowcol_to_cell(r1, c1)
+        predicate = rules.excel_type_predicate(first, vtype.kind, excel_readable)
         ws.conditional_format(
             *rects[0],
             {
                 "type": "formula",
                 "criteria": f"=NOT(IFERROR({predicate},FALSE))",
                 "format": b.f["error_cf"],
+                "multi_range": multi_range(rects),
+            },
+        )
+        lenient = f'AND(ISTEXT({first}),TRIM({first})<>"",{excel_readable(first, vtype.kind)})'
+        ws.conditional_format(
+            *rects[0],
+            {
+                "type": "formula",
+                "criteria": f"=IFERROR({lenient},FALSE)",
+                "format": b.f["warning_cf" if LENIENT is Severity.WARNING else "error_cf"],
                 "multi_range": multi_range(rects),
             },
         )
