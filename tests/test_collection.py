@@ -487,3 +487,92 @@ def test_check_and_merge_run_their_pools_under_spawn(tmp_path, spec21):
     total = check.check_file(out, spec21).filing.values
     assert total["t3.new.total"] == 18 * values["t3.new.total"]
     assert "已报送通过 18" in merged.stdout
+
+
+# --- messages: Chinese without English identifiers, hints that fit, complete --help ----------
+
+_LATIN_WORD = __import__("re").compile(r"[A-Za-z]{3,}")
+
+
+def test_chinese_messages_carry_no_english_identifiers(tmp_path, spec21):
+    import xlsxwriter
+
+    from workbook_tools import check
+
+    t102 = wb.write(tmp_path, wb.set_meta(wb.render(spec21), "year", "2023"), "t102.xlsx")
+    empty = tmp_path / "空白.xlsx"
+    book = xlsxwriter.Workbook(empty)
+    book.add_worksheet().write("A1", "别的表格")
+    book.close()
+    seen = {}
+    for path in (t102, empty):
+        for f in check.check_file(path, spec21).findings:
+            seen[f.code] = (f.message("zh", spec21), f.message("en", spec21))
+    assert {"T102", "F111"} <= set(seen)
+    for code in ("T102", "F111"):
+        zh, en = seen[code]
+        assert not _LATIN_WORD.search(zh), zh
+        assert _LATIN_WORD.search(en), en
+    assert "报告年度" in seen["T102"][0] and "Report year" in seen["T102"][1]
+    done = run("template", "-u", "徐营镇", "-y", 1999, "-o", tmp_path / "x.xlsx")
+    assert done.exit_code == 2 and "U109" in done.output
+    assert not _LATIN_WORD.search(done.output.split("U109")[1]), done.output
+
+
+def test_output_kind_hints_fit_their_case(tmp_path, spec21):
+    path = wb.write(tmp_path, wb.render(spec21))
+    cases = {
+        ("report", path, "-o", tmp_path / "r.pdf"): ".docx、.html 或 .md",
+        ("merge", path, "-o", tmp_path / "c.csv"): ".xlsx",
+        ("template", "-u", "徐营镇", "-y", 2025, "-o", tmp_path / "x.csv"): "单个单位",
+        (
+            "template",
+            "-r",
+            ROOT / "samples/roster.csv",
+            "-y",
+            2025,
+            "-o",
+            tmp_path / "y.xlsx",
+        ): "名册",
+    }
+    for args, hint in cases.items():
+        done = run(*args)
+        assert done.exit_code == 2 and "O103" in done.output, done.output
+        message = done.output.split("O103")[1]
+        assert hint in message, (args[0], message)
+        words = __import__("re").sub(r"\.[a-z]+|-o\b", "", message.split("”", 1)[1])
+        assert " / " not in message and not _LATIN_WORD.search(words), message
+    assert "按名册" not in run(*list(cases)[1]).output  # a merge is told nothing of rosters
+
+
+def test_no_allow_errors_hint_for_a_file_that_cannot_be_read(tmp_path):
+    done = run("report", tmp_path / "不存在.xlsx", "-o", tmp_path / "r.docx")
+    assert done.exit_code == 2
+    assert "F101" in done.output and "--allow-errors" not in done.output
+
+
+def test_help_texts_are_complete(tmp_path):
+    """Every option's help is shown whole (rich's tables cut Chinese text with “…”)."""
+    import typer
+
+    from workbook_tools.cli import app
+
+    group = typer.main.get_command(app)
+
+    def commands(group, prefix=()):
+        for name, command in group.commands.items():
+            if hasattr(command, "commands"):
+                yield from commands(command, (*prefix, name))
+            else:
+                yield (*prefix, name), command
+
+    checked = 0
+    for path, command in commands(group):
+        shown = "".join(run(*path, "--help").output.split())
+        assert "…" not in shown, path
+        for param in command.params:
+            text = getattr(param, "help", None)
+            if text:
+                assert "".join(text.split()) in shown, (path, param.name)
+                checked += 1
+    assert checked > 40

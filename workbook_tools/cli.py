@@ -20,6 +20,8 @@ typer_params.install()  # plain conversions for our option types: no pydantic at
 
 app = typer.Typer(
     name="wbtools",
+    # Click's plain help: rich's tables cut Chinese help text short with “…”.
+    rich_markup_mode=None,
     help="政府信息公开工作年度报告工具：生成填报模板、校验、汇总、生成报告。"
     " / Tools for the government information disclosure annual report.",
     no_args_is_help=True,
@@ -88,6 +90,7 @@ MESSAGES = {
         "reported": "已生成报告：{path}",
         "imported": "已导入为工作簿：{path}",
         "refused": "未生成报告：{path} 有错误，请先改正（或用 --allow-errors 生成标注“未经校验”的稿）。",
+        "unreadable": "未生成报告：无法读取 {path}（原因见上）。",
         "partial": "未生成报告：{path} 的汇总没有包括名册中的全部单位（见上）。请补齐后重新汇总，或用 --allow-partial 生成写明覆盖范围的报告。",
         "no_office": "未找到 LibreOffice，无法转为 PDF。请安装 LibreOffice（Debian：apt-get install libreoffice-writer-nogui）。",
         "pdf_docx_only": "--pdf 只适用于 Word（.docx）输出。",
@@ -108,6 +111,7 @@ MESSAGES = {
         "reported": "Wrote the report: {path}",
         "imported": "Imported into the workbook: {path}",
         "refused": "No report for {path}: it has errors. Fix them first (or use --allow-errors for a draft marked unverified).",
+        "unreadable": "No report: {path} cannot be read (see above).",
         "partial": "No report for {path}: its total does not cover every unit of the roster (see above). Complete it and merge again, or use --allow-partial for a report that states its coverage.",
         "no_office": "LibreOffice was not found, so no PDF. Install LibreOffice (Debian: apt-get install libreoffice-writer-nogui).",
         "pdf_docx_only": "--pdf works with Word (.docx) output only.",
@@ -136,6 +140,26 @@ def _exit_failure(exc: Failure, lang: Lang, spec=None) -> None:
         )
     raise typer.Exit(2)
 
+
+# What is wrong with an output path, and what to do (O103), in both languages.
+_O103 = {
+    "roster_file": {
+        "detail": "是已有的文件。按名册生成时 -o 应为目录",
+        "detail_en": "is an existing file. With --roster, -o is a folder",
+    },
+    "roster_name": {
+        "detail": "像文件名。按名册生成时 -o 应为目录（每个单位一个文件）",
+        "detail_en": "looks like a file name. With --roster, -o is a folder (a file per unit)",
+    },
+    "unit_xlsx": {
+        "detail": "不是 .xlsx 文件。单个单位时 -o 应为 .xlsx 文件或已有目录",
+        "detail_en": "is not an .xlsx file. For one unit, -o is an .xlsx file or a folder",
+    },
+    "xlsx": {
+        "detail": "不是 .xlsx 文件。请用 .xlsx 作扩展名",
+        "detail_en": "is not an .xlsx file. Use the .xlsx extension",
+    },
+}
 
 # Names that are files, never folders: an output folder named like this is a mistyped file.
 FILE_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".parquet", ".docx", ".doc", ".html"}
@@ -189,12 +213,12 @@ def template(
             _print(_say(lang, "both_unit" if unit else "need_unit"), err=True)
             raise typer.Exit(2)
         if not 2000 <= year <= 2100:
-            raise fail("U109", detail=f"year {year}")
+            raise fail("U109", detail=f"年度 {year} 不在 2000–2100 之间", detail_en=f"year {year}")
         if roster is not None:
             if output.exists() and not output.is_dir():
-                raise fail("O103", path=str(output), detail="是已有文件 / is an existing file")
+                raise fail("O103", path=str(output), **_O103["roster_file"])
             if not output.exists() and output.suffix.lower() in FILE_SUFFIXES:
-                raise fail("O103", path=str(output), detail="像文件名 / looks like a file name")
+                raise fail("O103", path=str(output), **_O103["roster_name"])
         spec = _load_spec(format_)
         options = {"lang": lang.value, "password": password}
         if roster is not None:
@@ -210,9 +234,7 @@ def template(
             one = roster_module.make_unit(unit or "", code, kind)
             target = output / roster_module.file_name(one, year) if output.is_dir() else output
             if target.suffix.lower() != ".xlsx":
-                raise fail(
-                    "O103", path=str(output), detail="不是 .xlsx 文件 / is not an .xlsx file"
-                )
+                raise fail("O103", path=str(output), **_O103["unit_xlsx"])
             template_module.write(target, spec, one, year, **options)
             _print(_say(lang, "wrote_one", path=target))
     except Failure as exc:
@@ -372,15 +394,17 @@ def report(
             raise fail(
                 "O103",
                 path=str(output),
-                detail=f"是文件名，而输入有 {len(files)} 个文件，应输出到目录 / "
-                f"names a file, but {len(files)} inputs need a folder",
+                detail=f"是文件名，而输入有 {len(files)} 个文件。请用 -o 指定一个目录，每个单位一份报告",
+                detail_en=f"names a file, but there are {len(files)} inputs. Give a folder with -o "
+                "(one report per unit)",
             )
         fmt = to.value if to_folder else output.suffix.lower().lstrip(".")
         if fmt not in report_module.FORMATS:
             raise fail(
                 "O103",
                 path=str(output),
-                detail="应为 .docx、.html 或 .md / must be .docx, .html or .md",
+                detail="不是 .docx、.html 或 .md 文件。请改用其中一种扩展名",
+                detail_en="is not a .docx, .html or .md file. Use one of these extensions",
             )
         if to_folder:
             output.mkdir(parents=True, exist_ok=True)
@@ -388,7 +412,9 @@ def report(
             result = check_module.check_file(path, spec)
             if not result.readable or (result.errors and not allow_errors):
                 _print(output_module.text([result], spec, lang.value), err=True)
-                _print(_say(lang, "refused", path=path), err=True)
+                # --allow-errors helps with errors in the data, not with a file it cannot read
+                why = "refused" if result.readable else "unreadable"
+                _print(_say(lang, why, path=path), err=True)
                 code = max(code, 1 if result.readable else 2)
                 continue
             doc = report_module.build(
@@ -476,7 +502,7 @@ def import_command(
     try:
         spec = _load_spec(spec_)
         if output.suffix.lower() != ".xlsx":
-            raise fail("O103", path=str(output), detail="不是 .xlsx 文件 / is not an .xlsx file")
+            raise fail("O103", path=str(output), **_O103["xlsx"])
         guard_output(output, [published])
         filing = importer.read(published, spec, unit=unit, year=year, kind=kind)
         if not filing.readable or not filing.year:  # no year: no workbook (I106 says --year)
@@ -581,10 +607,13 @@ def merge(
                 [*files, *([roster] if roster else []), *check_module.previous_files(previous)],
             )
         if output.suffix.lower() != ".xlsx":
-            raise fail("O103", path=str(output), detail="不是 .xlsx 文件 / is not an .xlsx file")
+            raise fail("O103", path=str(output), **_O103["xlsx"])
         if long is not None and long.suffix.lower() not in (".csv", ".parquet"):
             raise fail(
-                "O103", path=str(long), detail="应为 .csv 或 .parquet / must be .csv or .parquet"
+                "O103",
+                path=str(long),
+                detail="不是 .csv 或 .parquet 文件。请改用其中一种扩展名",
+                detail_en="is not a .csv or .parquet file. Use one of these extensions",
             )
         progress = _progress(len(files), lang)
         result = merge_module.merge(
@@ -718,6 +747,7 @@ def _progress(total: int, lang: Lang, what: str = "check"):
 
 portal_app = typer.Typer(
     name="portal",
+    rich_markup_mode=None,
     help="收集平台：各单位在网页上报送并即时得到校验结果，主管部门查看报送情况。"
     " / The collection portal: units upload and get the verdict at once.",
     no_args_is_help=True,
@@ -787,7 +817,7 @@ def portal_init(
 
     try:
         if not 2000 <= year <= 2100:
-            raise fail("U109", detail=f"year {year}")
+            raise fail("U109", detail=f"年度 {year} 不在 2000–2100 之间", detail_en=f"year {year}")
         units = roster_module.read(roster)
         given = os.environ.get("WBTOOLS_PORTAL_SECRET", "")
         secret = given or secrets.token_urlsafe(24)

@@ -305,8 +305,8 @@ CODES: dict[str, Code] = {c.code: c for c in [
        "无法写入“{path}”：{detail}。请检查目录是否存在以及写入权限。",
        "Cannot write “{path}”: {detail}. Check that the folder exists and is writable."),
     _c("O103", "output-kind-mismatch", E,
-       "输出路径“{path}”{detail}。按名册生成时 -o 应为目录；单个单位时 -o 应为 .xlsx 文件。",
-       "The output path “{path}” {detail}. With --roster, -o is a folder; for one unit, -o is an .xlsx file."),
+       "输出路径“{path}”{detail}。",
+       "The output path “{path}” {detail}."),
 ]}
 # fmt: on
 
@@ -345,14 +345,17 @@ class Finding:
     def message(self, lang: str = "zh", spec: Spec | None = None) -> str:
         entry = self.entry(spec)
         template = entry.zh if lang == "zh" else entry.en
+        args = self.args
+        if lang != "zh":  # an argument may come in two languages: ``detail`` and ``detail_en``
+            args = {**args, **{k[:-3]: v for k, v in args.items() if k.endswith("_en")}}
         # Arguments carry cell values and names from the file: no control characters in what
         # is shown (an escape sequence in a cell must not reach the terminal).
         try:
-            text = template.format_map(_Lenient(self.args))
+            text = template.format_map(_Lenient(args))
         except (ValueError, TypeError, IndexError, AttributeError):
             # A spec message whose format does not fit the value (the spec is checked for
             # safe formats, not for every value's type): the message with its values after it.
-            text = template + " (" + ", ".join(f"{k}={v}" for k, v in self.args.items()) + ")"
+            text = template + " (" + ", ".join(f"{k}={v}" for k, v in args.items()) + ")"
         return terminal(text)
 
     def location(self, lang: str = "zh") -> str:

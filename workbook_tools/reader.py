@@ -130,9 +130,8 @@ class _Reader:
         if not f.meta:
             self.note("T101")
         elif f.meta.get("format_id") != spec.format_id:
-            self.note(
-                "F111", detail=f"format {f.meta.get('format_id')} {f.meta.get('format_version')}"
-            )
+            found = f"{f.meta.get('format_id')} {f.meta.get('format_version')}"
+            self.note("F111", detail=f"其报告格式为 {found}", detail_en=f"format {found}")
             return f
         elif f.meta.get("spec_hash") != spec.hash:
             self.note(
@@ -148,7 +147,11 @@ class _Reader:
         if not positions:
             # Not this report at all: that one finding says it (drop "found by labels" notes).
             f.findings = [x for x in f.findings if x.code not in ("T101", "T103", "T112")]
-            self.note("F111", detail="no table of the report was found")
+            self.note(
+                "F111",
+                detail="找不到年报的任何一张表",
+                detail_en="no table of the report was found",
+            )
             return f
         f.spec = spec
         f.readable = True
@@ -380,7 +383,15 @@ class _Reader:
                 ("year", meta.get("year", ""), info_year),
             ):
                 if in_info and key(in_meta) != key(in_info):
-                    self.note("T102", f.at(f"info.{name}"), field=name, meta=in_meta, found=in_info)
+                    label = next((x for x in self.spec.info if x.id == name), None)
+                    self.note(
+                        "T102",
+                        f.at(f"info.{name}"),
+                        field=label.label if label else name,
+                        field_en=label.label_en if label else name,
+                        meta=in_meta,
+                        found=in_info,
+                    )
 
     def _texts(self) -> None:
         f = self.f

@@ -93,8 +93,11 @@ def read(
     filing.spec = spec
     title = _identify(filing, lines, path, unit, year, kind)
     if not bounds:
-        detail = "no section heading of the report was found"
-        filing.findings.append(Finding("F111", {"detail": detail}, file=where))
+        detail = {
+            "detail": "找不到年报的任何一部分标题",
+            "detail_en": "no section heading of the report was found",
+        }
+        filing.findings.append(Finding("F111", detail, file=where))
         return filing
     for sid in SECTION_WORDS:
         if sid not in bounds:
