@@ -471,3 +471,60 @@ def test_readers_never_raise_on_random_or_mutated_input(
         except Failure as failure:
             assert failure.findings
     assert path.read_bytes() == data
+
+
+# --- outputs: never replaced without --force, workers tied to the run ------------------------------
+
+
+def test_template_and_import_do_not_replace_a_workbook_without_force(tmp_path, spec21, shared_dir):
+    """`template -o` and `import -o` silently replaced an existing workbook (often a returned one
+    in the same folder)."""
+    returned = wb.write(tmp_path, wb.render(spec21), "徐营镇.xlsx")
+    before = returned.read_bytes()
+    published = shared_dir / "examples/published/xuying-2024.txt"
+    for args in (
+        ("template", "-u", "徐营镇", "-y", 2024, "-o", returned),
+        ("import", published, "-o", returned),
+    ):
+        result = hostile.wbtools(*args)
+        hostile.assert_clean(result, (2,), "O104")
+        assert returned.read_bytes() == before
+        result = hostile.wbtools(*args, "--force")
+        hostile.assert_clean(result, (0, 1))
+        assert returned.read_bytes() != before
+        returned.write_bytes(before)
+
+
+def test_template_workers_die_with_their_parent(tmp_path):
+    """The template writer used a plain ProcessPoolExecutor: kill -9 of a roster run left its
+    workers alive."""
+    script = textwrap.dedent(
+        f"""
+        import os, signal, sys
+        from pathlib import Path
+        from workbook_tools import spec, roster
+        from workbook_tools.template import writer
+        units = [roster.make_unit(f"单位{{i}}", str(100 + i), "乡镇") for i in range(200)]
+
+        def progress(path):
+            me = os.getpid()
+            with open(f"/proc/{{me}}/task/{{me}}/children") as fh:
+                print(fh.read().strip(), flush=True)
+            os.kill(me, signal.SIGKILL)
+
+        writer.write_roster(spec.load(None), units, 2025, Path({str(tmp_path / "t")!r}),
+                            jobs=2, progress=progress)
+        """
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    pids = [int(p) for p in parent.stdout.readline().split()]
+    parent.wait()
+    assert pids
+    deadline = time.monotonic() + 10
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [p for p in pids if _alive(p)]
+    for pid in alive:  # do not leave them behind the failing test
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, f"workers {alive} outlived their parent"

@@ -199,6 +199,10 @@ def template(
         typer.Option("--password", help="工作表保护密码（可选） / Optional protection password."),
     ] = "",
     jobs: JobsOption = 0,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="覆盖已存在的工作簿 / Replace an existing workbook."),
+    ] = False,
     format_: SpecOption = None,
     lang: LangOption = Lang.zh,
 ) -> None:
@@ -235,6 +239,8 @@ def template(
             target = output / roster_module.file_name(one, year) if output.is_dir() else output
             if target.suffix.lower() != ".xlsx":
                 raise fail("O103", path=str(output), **_O103["unit_xlsx"])
+            if target.exists() and not force:  # often a returned workbook in the same folder
+                raise fail("O104", path=str(target))
             template_module.write(target, spec, one, year, **options)
             _print(_say(lang, "wrote_one", path=target))
     except Failure as exc:
@@ -487,6 +493,10 @@ def import_command(
             "--kind", help="单位类型：乡镇、街道、部门（默认从名称或文字判断） / Unit kind."
         ),
     ] = "",
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="覆盖已存在的工作簿 / Replace an existing workbook."),
+    ] = False,
     spec_: CheckSpecOption = None,
     lang: LangOption = Lang.zh,
 ) -> None:
@@ -504,6 +514,8 @@ def import_command(
         if output.suffix.lower() != ".xlsx":
             raise fail("O103", path=str(output), **_O103["xlsx"])
         guard_output(output, [published])
+        if output.exists() and not force:
+            raise fail("O104", path=str(output))
         filing = importer.read(published, spec, unit=unit, year=year, kind=kind)
         if not filing.readable or not filing.year:  # no year: no workbook (I106 says --year)
             report = check_module.Report(str(published), filing, filing.findings)

@@ -307,6 +307,9 @@ CODES: dict[str, Code] = {c.code: c for c in [
     _c("O103", "output-kind-mismatch", E,
        "输出路径“{path}”{detail}。",
        "The output path “{path}” {detail}."),
+    _c("O104", "output-exists", E,
+       "“{path}”已存在，未覆盖（可能是单位交回的工作簿）。请换一个输出路径，或加 --force 覆盖。",
+       "“{path}” already exists and was not replaced (it may be a returned workbook). Choose another output path, or add --force to replace it."),
 ]}
 # fmt: on
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .. import __version__, layout
+from .. import __version__, layout, workers
 from ..files import atomic_write, lock_workbook_structure
 from ..roster import Unit, file_name
 from ..spec import Spec
@@ -125,7 +124,8 @@ def write_roster(
                 progress(path)
         return paths
     tasks = [(str(p), spec.source, u, year, options) for p, u in zip(paths, units, strict=True)]
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    # workers.pool: the workers die with this process instead of outliving a killed run.
+    with workers.pool(jobs) as pool:
         for done in pool.map(_write_one, tasks, chunksize=8):
             if progress:
                 progress(Path(done))
