@@ -528,3 +528,44 @@ def test_template_workers_die_with_their_parent(tmp_path):
     for pid in alive:  # do not leave them behind the failing test
         os.kill(pid, signal.SIGKILL)
     assert not alive, f"workers {alive} outlived their parent"
+
+
+# --- numbers beyond float ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("number", ["1E+309", "-1E+309", "NaN"])
+def test_infinite_and_nan_cells_are_findings_not_crashes(tmp_path, spec21, number):
+    """A numeric cell holding 1E+309 (read as inf) or NaN crashed `check --annotate` (xlsxwriter:
+    "NAN/INF not supported in write_number()"); inf was even accepted as an amount."""
+    from xlsxwriter.utility import xl_rowcol_to_cell
+
+    from workbook_tools import layout
+
+    data = wb.render(spec21)
+    for table in spec21.tables:
+        cells = layout.build(spec21).tables[table.id].cells
+        for dp in [d for d in cells if not spec21.datapoints[d].computed][:1]:
+            ref = xl_rowcol_to_cell(cells[dp].row, cells[dp].col)
+            data = wb.replace_cell(
+                data, table.sheet, ref, f'<c r="{{r}}" s="{{s}}"><v>{number}</v></c>'
+            )
+    path = wb.write(tmp_path, data)
+    inputs = hostile.digest([path])
+    result = hostile.wbtools("check", path, "--annotate", tmp_path / "fb")
+    hostile.assert_clean(result, (1,), "R5")
+    (feedback,) = (tmp_path / "fb").glob("*.xlsx")
+    assert check.check_file(feedback, spec21).readable
+    assert hostile.digest([path]) == inputs
+
+
+def test_a_400_digit_fee_in_a_published_report(tmp_path, shared_dir):
+    """float('9' * 400) is inf: the fee passed every rule and crashed the workbook writer."""
+    lines = (shared_dir / "examples/published/xuying-2024.txt").read_text("utf-8").split("\n")
+    at = next(i for i, line in enumerate(lines) if line.strip() == "行政事业性收费")
+    at = next(i for i in range(at + 1, len(lines)) if lines[i].strip())
+    lines[at] = "\t" + "9" * 400
+    src = tmp_path / "fee.txt"
+    src.write_text("\n".join(lines), encoding="utf-8")
+    result = hostile.wbtools("import", src, "-o", tmp_path / "fee.xlsx")
+    hostile.assert_clean(result, (1,), "R5")
+    assert (tmp_path / "fee.xlsx").exists()

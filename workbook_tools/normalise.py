@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import re
 import unicodedata
 from typing import Any, NamedTuple
@@ -55,7 +56,7 @@ def number_text(value: Any) -> str:
 
 def normalise(raw: Any, kind: str) -> Value:
     """Normalise a cell for a datapoint of type kind ``integer`` or ``decimal``."""
-    if type(raw) is float and raw >= 0:  # the common case: a number as typed, no message
+    if type(raw) is float and 0 <= raw < math.inf:  # the common case: a number as typed, no message
         if kind == "decimal":
             return Value(raw)
         if raw.is_integer():
@@ -66,7 +67,8 @@ def normalise(raw: Any, kind: str) -> Value:
     if isinstance(raw, bool | dt.date | dt.time | dt.timedelta):
         return Value(None, "R5", text)
     if isinstance(raw, int | float):
-        return _number(float(raw), kind, None, text)
+        # float() of a 400-digit integer raises; such a number is no count or amount anyway
+        return _number(float(raw) if abs(raw) < 1e300 else math.inf, kind, None, text)
     folded = unicodedata.normalize("NFKC", str(raw)).strip().replace(" ", "")
     full_width = folded != str(raw).strip().replace(" ", "").replace("\u3000", "") and any(
         "０" <= ch <= "９" for ch in str(raw)

@@ -10,6 +10,7 @@ template and the checker cannot disagree.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -178,6 +179,8 @@ def value_ok(value: Any, kind: str) -> bool:
     if value is None or value == "":
         return True
     if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(value, float) and not math.isfinite(value):  # 1E+309, NaN: no count or amount
         return False
     if kind == "signed":
         return float(value).is_integer()

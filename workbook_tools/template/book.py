@@ -9,6 +9,7 @@ cached values).
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -149,7 +150,12 @@ class Book:
     def write_value(self, ws, place: Place, value: Any, fmt) -> None:
         if value is None or value == "":
             ws.write_blank(place.row, place.col, None, fmt)
-        elif isinstance(value, bool) or not isinstance(value, int | float):
+        elif (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            # 1E+309 or NaN typed in a cell: shown as text (it is a finding, not a number)
+            or (isinstance(value, float) and not math.isfinite(value))
+        ):
             ws.write_string(place.row, place.col, str(value), fmt)
         else:
             ws.write_number(place.row, place.col, value, fmt)
