@@ -569,3 +569,42 @@ def test_a_400_digit_fee_in_a_published_report(tmp_path, shared_dir):
     result = hostile.wbtools("import", src, "-o", tmp_path / "fee.xlsx")
     hostile.assert_clean(result, (1,), "R5")
     assert (tmp_path / "fee.xlsx").exists()
+
+
+# --- file names that are not UTF-8 ------------------------------------------------------------------
+
+
+def test_gbk_and_undecodable_file_names(tmp_path, spec21):
+    """Names unpacked from a zip made on Chinese Windows are GBK bytes (surrogates in Python):
+    `check` called such a file “No such file” (python-calamine turns the name into UTF-8) and
+    `merge` crashed writing the name (UnicodeEncodeError)."""
+    folder = tmp_path / "returned"
+    folder.mkdir()
+    gbk = os.fsencode(folder) + b"/" + "徐营镇2024".encode("gbk") + b".xlsx"
+    with open(gbk, "wb") as fh:
+        fh.write(wb.render(spec21))
+    other = os.fsencode(folder) + b"/\xff\xfe.xlsx"
+    with open(other, "wb") as fh:
+        fh.write(wb.render(spec21, unit=wb.Unit("甲镇", "102", "乡镇")))
+    inputs = hostile.digest([folder])
+    result = hostile.wbtools("check", os.fsdecode(gbk))
+    hostile.assert_clean(result, (0,))
+    result = hostile.wbtools("check", folder, "--annotate", tmp_path / "fb")
+    hostile.assert_clean(result, (0,))
+    assert len(list((tmp_path / "fb").iterdir())) == 2
+    county, long = tmp_path / "county.xlsx", tmp_path / "long.csv"
+    result = hostile.wbtools("merge", folder, "-o", county, "--long", long)
+    hostile.assert_clean(result, (0,))
+    assert "2 " in result.out or "2，" in result.out or "通过 2" in result.out
+    from python_calamine import CalamineWorkbook
+
+    book = CalamineWorkbook.from_path(str(county))
+    cells = {
+        str(v)
+        for name in book.sheet_names
+        for row in book.get_sheet_by_name(name).to_python()
+        for v in row
+    }
+    assert "徐营镇2024.xlsx" in cells  # the GBK name shown as the name it is
+    assert "徐营镇2024.xlsx" in long.read_text("utf-8-sig")
+    assert hostile.digest([folder]) == inputs

@@ -22,7 +22,7 @@ from typing import Any
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
-from . import __version__, charts, layout, template
+from . import __version__, charts, layout, safe_text, template
 from .files import temp_beside
 from .findings import Severity
 from .merge import STATUS_TEXT, Result
@@ -278,6 +278,10 @@ class _Streamed(Worksheet):
         # themselves were written in row order by the caller (value at the top left, blanks over
         # the rest, one format). A test reads the ranges back from the file.
         self.merge.append([first_row, first_col, last_row, last_col])
+
+    def _write_string(self, row: int, col: int, string: str, cell_format: Any = None) -> int:
+        # File names in the status and findings sheets may be GBK bytes kept as surrogates.
+        return super()._write_string(row, col, safe_text.undecoded(string), cell_format)
 
 
 class _Rows:

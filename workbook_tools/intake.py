@@ -313,6 +313,21 @@ class Package:
         self._facts.clear()
 
 
+def calamine_book(path: Path):
+    """python-calamine's workbook for ``path``. Its ``from_path`` turns the name into UTF-8 and
+    a name that is not (GBK bytes from a Windows zip, kept as surrogates) then names no file;
+    such a file is opened here and handed over open."""
+    from python_calamine import CalamineWorkbook
+
+    name = str(path)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        with open(path, "rb") as fh:
+            return CalamineWorkbook.from_filelike(fh)
+    return CalamineWorkbook.from_path(name)
+
+
 def open_package(path: Path) -> Package:
     """Vet ``path``; never raises for a bad file (the findings say what is wrong). The caller
     closes the package when done with it."""

@@ -93,7 +93,7 @@ class Spool:
 
     def read(self, offset: int) -> dict[str, Any]:
         self.fh.seek(offset)
-        return json.loads(self.fh.readline())
+        return json.loads(self.fh.readline().decode("utf-8", "surrogatepass"))
 
     def close(self) -> None:
         self.fh.close()
@@ -140,7 +140,9 @@ class Result:
 
 
 def _line(record: dict[str, Any]) -> bytes:
-    return json.dumps(record, ensure_ascii=False).encode() + b"\n"
+    # surrogatepass: a file name that is not UTF-8 (GBK from a Windows zip) is kept as
+    # surrogates and must come back as the same name (Spool.read decodes the same way)
+    return json.dumps(record, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"
 
 
 def _spooled(report: check.Report, spec: Spec) -> tuple[dict[str, Any], bytes]:
@@ -667,7 +669,11 @@ def write_long(result: Result, out: Path) -> Path:
                 frame = pd.DataFrame(rows, columns=LONG_COLUMNS, dtype=object)  # a count 3 stays 3
                 # Opened in Excel on purpose: a unit or file name like "=1+1" must stay text.
                 for column in _TEXT_COLUMNS:
-                    frame[column] = frame[column].map(safe_text.csv_cell)
+                    frame[column] = frame[column].map(
+                        lambda v: safe_text.csv_cell(
+                            safe_text.undecoded(v) if isinstance(v, str) else v
+                        )
+                    )
                 frame.to_csv(
                     tmp,
                     mode="w" if first else "a",

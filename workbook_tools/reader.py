@@ -47,10 +47,8 @@ class _Book:
     """Sheets of a workbook as grids of values, loaded on first use, each vetted first."""
 
     def __init__(self, path: Path, pkg: intake.Package):
-        from python_calamine import CalamineWorkbook
-
         self.pkg = pkg
-        self.wb = CalamineWorkbook.from_path(str(path))
+        self.wb = intake.calamine_book(path)
         self.names: list[str] = list(self.wb.sheet_names)
         self._grids: dict[str, list[list[Any]]] = {}
         self._index: dict[str, dict[str, list[tuple[int, int]]]] = {}

@@ -195,12 +195,10 @@ def _duplicates(units: list[Unit], key, code: str, arg: str, path: Path) -> list
 def _workbook_rows(path: Path) -> list[list]:
     """The first sheet of a roster workbook, through the same intake as returned workbooks (a
     zip bomb or one far cell must not take the process down)."""
-    from python_calamine import CalamineWorkbook
-
     pkg = intake.open_package(path)
     try:
         if pkg.ok:
-            book = CalamineWorkbook.from_path(str(path))
+            book = intake.calamine_book(path)
             first = book.sheet_names[0] if book.sheet_names else None
             if first is not None:
                 pkg.sheet(first)  # bounds the sheet before calamine allocates it

@@ -32,6 +32,24 @@ _MD_LINE_START = re.compile(r"^(\s*)(#{1,6}(?=\s|$)|>|[-+](?=\s|$)|=+(?=\s*$)|-+
 _MD_ORDERED = re.compile(r"^(\s*\d{1,9})([.)])(?=\s|$)", re.M)
 
 
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def undecoded(text: str) -> str:
+    """A file name that is not UTF-8 arrives as surrogates (Python's surrogateescape: GBK bytes
+    from a zip made on Chinese Windows); no UTF-8 writer can hold them. Shown as the name it is:
+    its bytes read as GB18030, else with the undecodable bytes replaced."""
+    if not _SURROGATE.search(text):
+        return text
+    raw = text.encode("utf-8", "surrogateescape")
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", "replace")
+
+
 def terminal(text: Any) -> str:
     """For a terminal: control characters and direction overrides dropped."""
     return _TERMINAL.sub("", str(text))
