@@ -51,3 +51,15 @@ def test_every_runtime_import_is_a_declared_dependency():
     assert not missing, "imported at run time but not in [project].dependencies: " + ", ".join(
         missing
     )
+
+
+def test_every_subpackage_ships():
+    """workbook_tools.importer was missing from the package list: an installed (not editable)
+    wbtools failed `import` with ImportError."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    shipped = set(project["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for p in (ROOT / "workbook_tools").rglob("__init__.py")
+    }
+    assert found <= shipped, sorted(found - shipped)
