@@ -237,13 +237,20 @@ def _read_rows(path: Path) -> list[list]:
     dialect: type[csv.Dialect] = csv.excel
     with contextlib.suppress(csv.Error):  # one column, or too little text to tell: plain CSV
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
-    rows, spans, reader = [], [], csv.reader(io.StringIO(text), dialect)
+    # newline="": the csv module sees a lone \r itself (else "new-line character seen in
+    # unquoted field"); anything it still cannot parse is a finding, not a traceback
+    rows, spans, reader = [], [], csv.reader(io.StringIO(text, newline=""), dialect)
     line = 0
-    for row in reader:
-        if reader.line_num - line > 1 and any("\n" in c or "\r" in c for c in row):
-            spans.append(line + 1)  # a stray quote: the record ran over the next lines
-        line = reader.line_num
-        rows.append(row)
+    try:
+        for row in reader:
+            if reader.line_num - line > 1 and any("\n" in c or "\r" in c for c in row):
+                spans.append(line + 1)  # a stray quote: the record ran over the next lines
+            line = reader.line_num
+            rows.append(row)
+    except csv.Error as exc:
+        raise Failure(
+            [Finding("U101", {"detail": f"{path}: line {reader.line_num}: {exc}"})]
+        ) from None
     if spans:
         raise Failure([Finding("U112", {"line": n}, file=str(path), line=n) for n in spans])
     return rows
