@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import resource
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -29,12 +30,17 @@ class Outcome:
         return self.out + self.err
 
 
-def _limits() -> None:
+def _limits(file_size: int | None = None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
     resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
+    if file_size is not None:  # a full disk: writes past this size fail with EFBIG
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # (else the signal kills the process)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
 
 
-def wbtools(*args, cwd: Path | None = None, timeout: float = 90, stdin=None) -> Outcome:
+def wbtools(
+    *args, cwd: Path | None = None, timeout: float = 90, stdin=None, file_size: int | None = None
+) -> Outcome:
     """The real command line in a child process with bounded memory and CPU time. An abort or a
     hang fails the caller's test (a negative return code or a timeout)."""
     proc = subprocess.run(
@@ -43,10 +49,16 @@ def wbtools(*args, cwd: Path | None = None, timeout: float = 90, stdin=None) -> 
         text=True,
         errors="replace",
         timeout=timeout,
-        preexec_fn=_limits,
+        preexec_fn=lambda: _limits(file_size),
         cwd=cwd,
         stdin=stdin if stdin is not None else subprocess.DEVNULL,
-        env={"PATH": "/usr/bin:/bin", "WBTOOLS_LANG": "zh", "RUST_BACKTRACE": "0"},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "WBTOOLS_LANG": "zh",
+            "RUST_BACKTRACE": "0",
+            # under a file size limit a .pyc would be written cut short and break later runs
+            **({"PYTHONDONTWRITEBYTECODE": "1"} if file_size is not None else {}),
+        },
     )
     return Outcome(proc.returncode, proc.stdout, proc.stderr)
 

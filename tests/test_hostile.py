@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -608,3 +609,67 @@ def test_gbk_and_undecodable_file_names(tmp_path, spec21):
     assert "徐营镇2024.xlsx" in cells  # the GBK name shown as the name it is
     assert "徐营镇2024.xlsx" in long.read_text("utf-8-sig")
     assert hostile.digest([folder]) == inputs
+
+
+# --- outputs that cannot be written ---------------------------------------------------------------
+
+
+def _leftovers(folder) -> list[str]:
+    return [p.name for p in Path(folder).rglob("*") if ".part" in p.name or "pdf-tmp" in p.name]
+
+
+def test_unwritable_outputs_are_o102_with_the_reason(tmp_path, spec21, shared_dir):
+    """-o naming a folder where a file is expected, /dev/null, a path under a file, a folder no
+    one may write to (/sys, read-only even for root): tracebacks (IsADirectoryError,
+    FileExistsError, NotADirectoryError) before, and .part files left behind."""
+    good = wb.write(tmp_path, wb.render(spec21), "good.xlsx")
+    published = shared_dir / "examples/published/xuying-2024.txt"
+    roster = Path(__file__).resolve().parents[1] / "samples/roster.csv"
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x", encoding="utf-8")
+    folder_xlsx, folder_csv = tmp_path / "folder.xlsx", tmp_path / "folder.csv"
+    folder_xlsx.mkdir()
+    folder_csv.mkdir()
+    inputs = hostile.digest([good, plain])
+    cases = [
+        ("template", "-u", "甲镇", "-y", 2025, "-o", plain / "t.xlsx"),
+        ("template", "-r", roster, "-y", 2025, "-o", plain / "t"),
+        ("template", "-u", "甲镇", "-y", 2025, "-o", "/sys/t.xlsx"),
+        ("check", good, "--annotate", "/dev/null"),
+        ("check", good, "--annotate", plain / "fb"),
+        ("merge", good, "-o", folder_xlsx),
+        ("merge", good, "-o", plain / "c.xlsx"),
+        ("merge", good, "-o", tmp_path / "c.xlsx", "--long", folder_csv),
+        ("merge", good, "-o", tmp_path / "c2.xlsx", "--long", "/sys/long.csv"),
+        ("report", good, "-o", "/dev/null"),
+        ("report", good, "-o", plain / "r.html"),
+        ("report", good, "-o", "/sys/r.html"),
+        ("import", published, "-o", folder_xlsx, "--force"),
+        ("import", published, "-o", "/sys/i.xlsx"),
+    ]
+    for args in cases:
+        result = hostile.wbtools(*args)
+        hostile.assert_clean(result, (2,), "O102")
+        assert "：" in result.err.split("O102", 1)[1].split("\n", 1)[0]  # with the reason
+    assert hostile.digest([good, plain]) == inputs
+    assert not _leftovers(tmp_path)
+
+
+def test_a_full_disk_is_o102_and_leaves_nothing(tmp_path, spec21, shared_dir):
+    """A write that fails half way (here: the file size limit, as on a full disk or a full
+    temporary folder) gave tracebacks from xlsxwriter, pandas or the merge's spool."""
+    good = wb.write(tmp_path, wb.render(spec21), "good.xlsx")
+    published = shared_dir / "examples/published/xuying-2024.txt"
+    out = tmp_path / "out"
+    out.mkdir()
+    for args in [
+        ("template", "-u", "甲镇", "-y", 2025, "-o", out / "t.xlsx"),
+        ("check", good, "--annotate", out / "fb"),
+        ("merge", good, "-o", out / "c.xlsx"),
+        ("report", good, "-o", out / "r.docx"),
+        ("import", published, "-o", out / "i.xlsx"),
+    ]:
+        result = hostile.wbtools(*args, file_size=16_000)
+        hostile.assert_clean(result, (2,), "O102")
+        assert not _leftovers(out), args
+        assert not [p for p in out.rglob("*") if p.is_file()], args

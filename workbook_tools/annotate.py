@@ -75,9 +75,9 @@ def stream(
 ) -> Iterator[Report]:
     """Pass reports through, writing each one's feedback workbook on the way (paths appended to
     ``written``), so a long run keeps no report."""
-    from .files import atomic_write
+    from .files import atomic_write, make_folder
 
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     inputs = list(inputs)
     for report in reports:
         if report.readable and report.filing.year is not None:

@@ -388,7 +388,7 @@ def report(
     from . import check as check_module
     from . import output as output_module
     from . import report as report_module
-    from .files import atomic_write, guard_output
+    from .files import atomic_write, guard_output, make_folder
 
     spec = None
     code = 0
@@ -413,7 +413,7 @@ def report(
                 detail_en="is not a .docx, .html or .md file. Use one of these extensions",
             )
         if to_folder:
-            output.mkdir(parents=True, exist_ok=True)
+            make_folder(output)
         for path in files:
             result = check_module.check_file(path, spec)
             if not result.readable or (result.errors and not allow_errors):
@@ -438,7 +438,7 @@ def report(
                 continue
             target = output / report_module.file_name(doc, fmt) if to_folder else output
             guard_output(target, files)
-            target.parent.mkdir(parents=True, exist_ok=True)
+            make_folder(target.parent)
             atomic_write(target, report_module.render(doc, fmt))
             for warning in doc.warnings:
                 _print(f"  {warning}", err=True)
@@ -459,14 +459,26 @@ def _to_pdf(target: Path, fmt: str, lang: Lang) -> int:
     if office.find_soffice() is None:
         _print(_say(lang, "no_office"), err=True)
         return 1
+    import shutil
+    import tempfile
+
+    from .files import unwritable
+
+    final = target.with_suffix(".pdf")
+    scratch = None
     try:
-        out = office.convert(target, "pdf", target.parent / ".pdf-tmp")
-        final = target.with_suffix(".pdf")
-        out.replace(final)
-        (target.parent / ".pdf-tmp").rmdir()
+        # A folder of its own beside the output (LibreOffice keeps the file name), removed
+        # whatever happens: a failed conversion leaves no .pdf-tmp behind.
+        scratch = Path(tempfile.mkdtemp(prefix=".pdf-tmp.", dir=target.parent))
+        office.convert(target, "pdf", scratch).replace(final)
     except office.OfficeError as exc:
         _print(f"{_say(lang, 'pdf_failed')}{exc}", err=True)
         return 1
+    except OSError as exc:
+        raise unwritable(final, exc) from None
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     _print(_say(lang, "reported", path=final))
     return 0
 
@@ -505,7 +517,7 @@ def import_command(
     from . import importer
     from . import output as output_module
     from . import template as template_module
-    from .files import atomic_write, guard_output
+    from .files import atomic_write, guard_output, make_folder
     from .roster import Unit
 
     spec = None
@@ -540,7 +552,7 @@ def import_command(
             printed=printed,
             missing=missing,
         )
-        output.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(output.parent)
         atomic_write(output, data)
         report = check_module.Report(str(published), filing, check_module.check_filing(filing))
         _print(output_module.text([report], fspec, lang.value))

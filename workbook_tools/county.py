@@ -23,7 +23,7 @@ import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
 from . import __version__, charts, layout, safe_text, template
-from .files import temp_beside
+from .files import replacing
 from .findings import Severity
 from .merge import STATUS_TEXT, Result
 from .roster import Unit
@@ -335,14 +335,16 @@ def write(
 ) -> Path:
     """Write the county workbook atomically to ``out``; ``sources`` are the files and folders
     that were merged (named in 汇总说明), ``previous`` last year's (for the year-on-year chart)."""
-    fd, tmp = temp_beside(out)
-    os.close(fd)
-    try:
+    from xlsxwriter.exceptions import XlsxFileError
+
+    # Same folder: readers see the old file or the whole new one; a failure leaves nothing.
+    with replacing(out) as tmp:
         cov = coverage(result, sources)
-        _Writer(result, Path(tmp), lang, cov, chart_data(result, cov, lang, previous)).write()
-        os.replace(tmp, out)  # same folder: readers see the old file or the whole new one
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+        try:
+            _Writer(result, tmp, lang, cov, chart_data(result, cov, lang, previous)).write()
+        except XlsxFileError as exc:  # xlsxwriter wraps the OSError of writing the zip
+            cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else None
+            raise cause or OSError(0, str(exc)) from None
     return out
 
 

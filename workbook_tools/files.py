@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .findings import fail
+from .findings import Failure, fail
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -53,22 +54,51 @@ def temp_beside(path: Path) -> tuple[int, str]:
     return fd, tmp
 
 
+def unwritable(path: Path, exc: OSError) -> Failure:
+    """O102 for ``path`` with the system's reason (no permission, disk full, not a folder …)."""
+    return fail("O102", path=str(path), detail=exc.strerror or str(exc))
+
+
+@contextlib.contextmanager
+def replacing(out: Path) -> Iterator[Path]:
+    """A temporary file beside ``out`` for writers that want a file name (xlsxwriter, pandas),
+    renamed over ``out`` when the block ends. On any failure it is removed, so a failed run
+    leaves no ``.part`` behind, and an OSError becomes O102 with its reason."""
+    if out.is_dir():  # os.replace would say so only after the whole output was written
+        raise fail("O102", path=str(out), detail=os.strerror(errno.EISDIR))
+    try:
+        fd, tmp = temp_beside(out)
+        os.close(fd)
+    except OSError as exc:
+        raise unwritable(out, exc) from None
+    try:
+        yield Path(tmp)
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise unwritable(out, exc) from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder, so a reader never
     sees half a file and an interrupted run leaves the old file (if any) intact."""
+    with replacing(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def make_folder(folder: Path) -> Path:
+    """An output folder, made if missing; O102 with the reason when it cannot be (a file or a
+    device such as /dev/null by that name, no permission)."""
+    if folder.exists() and not folder.is_dir():
+        raise fail("O102", path=str(folder), detail=os.strerror(errno.ENOTDIR))
     try:
-        fd, tmp = temp_beside(path)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise fail("O102", path=str(path), detail=exc.strerror or str(exc)) from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise fail("O102", path=str(path), detail=exc.strerror or str(exc)) from None
+        raise unwritable(folder, exc) from None
+    return folder
 
 
 def legacy_password_hash(password: str) -> str:

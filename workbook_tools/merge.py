@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import check, layout, rules, safe_text
-from .files import temp_beside
+from .files import replacing, unwritable
 from .findings import Finding
 from .roster import Unit, identity
 from .spec import Spec
@@ -88,7 +88,10 @@ class Spool:
         """Append a record already encoded (by ``_line``, in the worker that read the file)."""
         self.fh.seek(0, os.SEEK_END)
         offset = self.fh.tell()
-        self.fh.write(line)
+        try:
+            self.fh.write(line)
+        except OSError as exc:  # the temporary folder is full
+            raise unwritable(Path(tempfile.gettempdir()), exc) from None
         return offset
 
     def read(self, offset: int) -> dict[str, Any]:
@@ -644,10 +647,7 @@ def write_long(result: Result, out: Path) -> Path:
     import pandas as pd
 
     suffix = out.suffix.lower()
-    fd, tmp_name = temp_beside(out)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with replacing(out) as tmp:
         if suffix == ".parquet":
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -684,7 +684,4 @@ def write_long(result: Result, out: Path) -> Path:
                 first = False
             if first:
                 pd.DataFrame(columns=LONG_COLUMNS).to_csv(tmp, index=False, encoding="utf-8-sig")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return out

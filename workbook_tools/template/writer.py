@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__, layout, workers
-from ..files import atomic_write, lock_workbook_structure
+from ..files import atomic_write, lock_workbook_structure, make_folder
 from ..roster import Unit, file_name
 from ..spec import Spec
 from . import checks, cover, meta, narrative, tables
@@ -114,7 +114,7 @@ def write_roster(
     **options: Any,
 ) -> list[Path]:
     """One template per unit in ``folder``; uses several processes for large rosters."""
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     paths = [folder / file_name(u, year) for u in units]
     jobs = jobs or min(os.cpu_count() or 1, 8)
     if jobs <= 1 or len(units) < 40:
