@@ -252,3 +252,31 @@ def test_values_the_checker_reads_with_a_warning_are_warnings_in_the_template(ro
     }
     invalid = check.check_file(round_trip["paths"]["r5"], spec21)
     assert [f.code for f in invalid.findings] == ["R5"]
+
+
+def test_a_timed_out_conversion_leaves_no_office_process_behind(tmp_path, monkeypatch):
+    """soffice is a launcher whose child does the work: a timeout must end both."""
+    import time
+
+    pidfile = tmp_path / "child.pid"
+    fake = tmp_path / "soffice"
+    # Like the real launcher: start the worker as a child, then wait for it.
+    fake.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > {pidfile}\nwait\n", encoding="utf-8")
+    fake.chmod(0o755)
+    monkeypatch.setattr(office, "find_soffice", lambda: str(fake))
+    src = tmp_path / "in" / "a.xlsx"
+    src.parent.mkdir()
+    src.write_bytes(b"x")
+    with pytest.raises(office.OfficeError, match="did not finish"):
+        office.convert(src, "pdf", tmp_path / "out", timeout=1)
+    child = int(pidfile.read_text())
+    for _ in range(50):  # the kill is asynchronous; give the kernel a moment
+        try:
+            state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            break
+        if state == "Z":  # killed, waiting for its new parent to reap it
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail(f"the office worker {child} is still running after the timeout")

@@ -9,8 +9,10 @@ open, and keeps runs from sharing state.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -78,13 +80,45 @@ def convert_many(srcs: list[Path], to: str, outdir: Path, timeout: float = 300) 
             str(outdir),
             *(str(src) for src in srcs),
         ]
-        try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            raise OfficeError(f"LibreOffice did not finish within {timeout:.0f} s") from exc
+        done = _run(cmd, timeout)
     outs = [outdir / (Path(src).stem + "." + to) for src in srcs]
     missing = [o.name for o in outs if not o.exists()]
     if done.returncode != 0 or missing:
         detail = done.stderr.strip()[:500] or f"no output for {', '.join(missing)}"
         raise OfficeError(f"LibreOffice failed ({done.returncode}): {detail}")
     return outs
+
+
+def _run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess:
+    """Run LibreOffice in a session of its own and kill the whole session on a timeout.
+
+    ``soffice`` is a launcher that starts ``soffice.bin`` as its child: ``subprocess.run``'s
+    timeout kills only the launcher and would leave the real office process running (and holding
+    its profile and output folder) after we report the failure.
+    """
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        _kill_session(proc)
+        raise OfficeError(f"LibreOffice did not finish within {timeout:.0f} s") from exc
+    except BaseException:
+        _kill_session(proc)
+        raise
+    # The launcher may exit while a child it started lingers in the session: end it too.
+    _kill_session(proc)
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def _kill_session(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    if proc.returncode is None:
+        proc.kill()
+        proc.communicate()
