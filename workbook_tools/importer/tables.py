@@ -92,14 +92,33 @@ def _unglue(text: str, line: int) -> list[Token]:
     return out
 
 
+def _bars_close_cells(lines: list[Line]) -> bool:
+    """Whether this table writes each cell's closing bar on a line of its own: most lines of
+    text without a bar are followed by a line holding only a bar. (Where a bar alone is rare, it
+    stands for an empty cell among cells written one per line.)"""
+    texts = [t for line in lines if (t := line.text.replace("｜", "|").strip())]
+    cells = [i for i, t in enumerate(texts) if not t.endswith("|")]
+    closed = sum(1 for i in cells if i + 1 < len(texts) and texts[i + 1] == "|")
+    return bool(cells) and closed >= 0.6 * len(cells)
+
+
 def tokens(lines: list[Line]) -> list[Token]:
     out: list[Token] = []
+    closers = _bars_close_cells(lines)
+    closed = True  # the last line with text ended its cell with a bar
     for line in lines:
         text = line.text.replace("｜", "|")
+        if not text.strip():
+            continue
+        was_closed, closed = closed, text.rstrip().endswith("|")
         if IMAGE.match(text.strip()):
             out.append(Token(text.strip(), line.no, False))  # a picture: never read as figures
         elif text.strip() == "|":
-            out.append(Token("", line.no, True))  # a cell of its own, empty: kept by position
+            # In exports that put every cell's bar on the next line, a bar alone after a cell
+            # without one closes that cell; otherwise (and after a closed cell) it is an empty
+            # cell, kept by position.
+            if was_closed or not closers:
+                out.append(Token("", line.no, True))
         elif "|" in text or "\t" in text.strip():
             pieces = [p.strip() for p in re.split(r"[|\t]", text)]
             if "|" in text and any(p and _value_like(p) for p in pieces):
