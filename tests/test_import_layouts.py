@@ -6,6 +6,7 @@ into one such layout, in our own words and made-up figures, and checks every fig
 from __future__ import annotations
 
 import random
+import re
 
 from workbook_tools import check, importer, report, synth, template
 from workbook_tools.roster import Unit
@@ -84,3 +85,24 @@ def test_bar_on_its_own_line_after_every_cell_separates_cells(spec21, tmp_path):
     got = table_values(spec21, filing)
     assert {d: got.get(d) for d in want} == want
     assert filing.values.get(blank) is None
+
+
+# --- headings run into the text ----------------------------------------------------------------
+
+
+def test_headings_inside_a_short_flattened_paragraph(spec21, tmp_path):
+    """A saved page whose opening paragraph, first section and next heading came out as one line
+    joined by spaces (shorter than the long-line rule catches): the headings are still found."""
+    values = _values(spec21)
+    lines = published(spec21, tmp_path, values).splitlines()
+    lines = [re.sub(r"^#+\s*", "", line) for line in lines if not line.startswith("###")]
+    start = next(i for i, line in enumerate(lines) if line.startswith("本报告所列数据"))
+    end = next(i for i, line in enumerate(lines) if line.startswith("二、"))
+    joined = " ".join(line for line in lines[start : end + 1] if line.strip())
+    assert len(joined) < 300
+    text = "\n".join([*lines[:start], joined, *lines[end + 1 :]])
+    filing = read(spec21, tmp_path, text, "report.txt")
+    assert not {"F111", "I102"} & {f.code for f in filing.findings}
+    got = table_values(spec21, filing)
+    assert got == expected(spec21, values)
+    assert filing.year == 2025

@@ -247,6 +247,11 @@ HEADING_FORMS = (  # the official headings and the variants seen in published re
 )
 _HEADING_IN_LINE = re.compile("(" + "|".join(re.escape(h) for h in HEADING_FORMS) + ")")
 _SUB_IN_LINE = re.compile(r"(?<=[。；])\s*(?=[（(][一二三四五][）)])")
+# A section heading standing after a gap or a full stop inside a shorter line: a saved page whose
+# paragraphs were joined with spaces (“…止。 一、总体情况 2021年，… 二、主动公开政府信息情况”).
+_HEADING_AFTER_GAP = re.compile(
+    r"(?:(?<=\s)|(?<=[。；]))(" + "|".join(re.escape(h) for h in HEADING_FORMS) + ")"
+)
 
 
 def _split_long(lines: list[Line]) -> list[Line]:
@@ -255,7 +260,11 @@ def _split_long(lines: list[Line]) -> list[Line]:
     out: list[Line] = []
     for line in lines:
         if len(line.text) < 300:
-            out.append(line)
+            if _HEADING_AFTER_GAP.search(line.text):
+                parts = _HEADING_AFTER_GAP.split(line.text)
+                out.extend(Line(line.no, p.strip()) for p in parts if p.strip())
+            else:
+                out.append(line)
             continue
         for part in _HEADING_IN_LINE.split(line.text):
             for piece in _SUB_IN_LINE.split(part):
