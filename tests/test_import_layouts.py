@@ -106,3 +106,23 @@ def test_headings_inside_a_short_flattened_paragraph(spec21, tmp_path):
     got = table_values(spec21, filing)
     assert got == expected(spec21, values)
     assert filing.year == 2025
+
+
+# --- row labels with a note ----------------------------------------------------------------------
+
+
+def test_row_labels_with_a_note_in_brackets_after_them(spec21, tmp_path):
+    """Reports that explain a row in brackets after its label (“规范性文件（指…）”)."""
+    values = _values(spec21)
+    text = published(spec21, tmp_path, values)
+    for label, note in (
+        ("行政规范性文件", "（指本机关印发的有文号的文件）"),
+        ("行政许可", "(含变更)"),
+        ("2.重复申请", "（同一事项）"),
+    ):
+        text = text.replace(f"| {label} |", f"| {label}{note} |").replace(
+            f"{label} |", f"{label}{note} |"
+        )
+    assert "（同一事项）" in text and "(含变更)" in text
+    filing = read(spec21, tmp_path, text)
+    assert table_values(spec21, filing) == expected(spec21, values)

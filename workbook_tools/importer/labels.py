@@ -46,9 +46,15 @@ def tail_score(label: str, text: str) -> float:
 _NUMBERING = re.compile(r"^(?:[(][一二三四五六七八九十]+[)]|\d+[.、])")
 
 
+# A note in brackets after a row's label (“规范性文件（指…的文件）”, “行政许可(含变更)”).
+_NOTE = re.compile(r"[(（][^()（）]{1,40}[)）]$")
+
+
 def match(label: str, text: str) -> float:
     names = (label, *LABEL_VARIANTS.get(label, ()))
     best = max(tail_score(fold(n), text) for n in names)
+    if best < 1.0 and (bare_text := _NOTE.sub("", text)) != text:
+        best = max(best, *(tail_score(fold(n), bare_text) for n in names))
     # A row printed without its numbering (“予以公开” under a heading “（一）予以公开”): the bare
     # label, when it is long enough to mean one row only, must end the text exactly.
     bare = _NUMBERING.sub("", fold(label))
