@@ -8,6 +8,8 @@ from __future__ import annotations
 import random
 import re
 
+import pytest
+
 from workbook_tools import check, importer, report, synth, template
 from workbook_tools.roster import Unit
 
@@ -125,4 +127,56 @@ def test_row_labels_with_a_note_in_brackets_after_them(spec21, tmp_path):
         )
     assert "（同一事项）" in text and "(含变更)" in text
     filing = read(spec21, tmp_path, text)
+    assert table_values(spec21, filing) == expected(spec21, values)
+
+
+# --- where the unit is named -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "head, unit, year",
+    [
+        # a portal's metadata table printed before the report, the title one of its cells
+        (
+            "索 引 号 | 000000-1/2021-00001 | 分 类 | 报告 |\n"
+            "标 题 | 某街道办事处2021年政府信息公开工作年度报告 | ||\n"
+            "发布机构 | 某街道 | 发文日期 | 2022-01-04 |",
+            "某街道办事处",
+            2021,
+        ),
+        # the title on two lines, the year only in the statistics period below
+        ("某市农业农村局\n政府信息公开工作年度报告", "某市农业农村局", 2025),
+        # no title: the sentence that publishes the report names the unit after the year
+        (
+            "依据《条例》规定，特向社会公布2024年某乡人民政府政府信息公开工作情况报告。",
+            "某乡人民政府",
+            2024,
+        ),
+    ],
+    ids=["metadata-table", "title-without-year", "publishing-sentence"],
+)
+def test_unit_from_the_ways_real_pages_name_it(spec21, tmp_path, head, unit, year):
+    text = published(spec21, tmp_path, _values(spec21))
+    if year != 2025:
+        text = text.replace("2025年1月1日", f"{year}年1月1日")
+    text = text.replace("# 测试镇2025年政府信息公开工作年度报告", head)
+    filing = read(spec21, tmp_path, text, "report.md")
+    assert (filing.unit, filing.year) == (unit, year)
+
+
+def test_unit_from_the_page_title_of_a_saved_page(spec21, tmp_path):
+    """A saved portal page whose report has no title line of its own: the page's <title> names it
+    (with the site's name after it)."""
+    values = _values(spec21)
+    page = published(spec21, tmp_path, values, fmt="html")
+    page = re.sub(r"<h1[^>]*>.*?</h1>", "", page, flags=re.S)
+    page = re.sub(
+        r"<title>.*?</title>",
+        "<title>某县水利局2024年政府信息公开工作年度报告_某县人民政府网</title>",
+        page,
+        flags=re.S,
+    ).replace("2025年1月1日", "2024年1月1日")
+    assert "某县水利局" not in page.split("</head>")[-1]
+    filing = read(spec21, tmp_path, page, "page.html")
+    assert (filing.unit, filing.year) == ("某县水利局", 2024)
     assert table_values(spec21, filing) == expected(spec21, values)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from .labels import fold
-from .sources import Line
+from .sources import PAGE_TITLE, Line
 
 NUMERALS = "一二三四五六"
 SECTION_WORDS = {  # besides its numeral, a heading has one of these words
@@ -23,7 +23,12 @@ _TITLES = (  # the title forms seen on real reports, tried on one to three joine
     re.compile(r"^(.*?)关于(\d{4})年度?" + _REPORT),  # …关于2022年度政府信息公开情况的报告
     re.compile(r"^(.*?)(\d{4})年度?" + _REPORT),  # <unit>2023年(度)(政府)信息公开(工作)年度报告
     re.compile(r"^()(\d{4})年度?(.+?)" + _REPORT),  # 2023年度<unit>政府信息公开工作年度报告
+    # …特向社会公布2024年<unit>政府信息公开工作情况报告: the unit after the year, in a sentence
+    re.compile(r"^(.*?)(\d{4})年度?(.{2,30}?)" + _REPORT),
 )
+# A title that names no year (“某市农业农村局 / 政府信息公开工作年度报告”), the year then comes
+# from the statistics period or the body.
+_NO_YEAR = re.compile(r"^(.{2,30}?)" + _REPORT + "$")
 _NOT_UNIT = re.compile(r"^(?:Page\d+-|标题[:：]|题目[:：]|[#《》“”\s])+|[《》“”\s]+$")
 _HEADING = re.compile(r"^\s*[一二三四五六七八九十]+、")
 _PERIOD = re.compile(r"统计期限(?:为|是)?(?:自|从)?(\d{4})年1月1日")
@@ -62,13 +67,25 @@ def _title_at(part: list[Line]) -> Title | None:
         m = form.search(text)
         if not m or not _plausible(int(m.group(2))):
             continue
-        unit = _unit(m.group(3) if n == 2 else m.group(1))
-        source = "title"
+        if n == 3:  # only after the verb that publishes the report
+            intro = _INTRO.match(m.group(1))
+            if not intro or intro.end() != len(m.group(1)):
+                continue
+            unit, source = _unit(m.group(3)), "first sentence"
+        else:
+            unit = _unit(m.group(3) if n == 2 else m.group(1))
+            source = "title"
         if intro := _INTRO.match(unit):  # “现公布区统计局2023年…”: the unit follows the verb
             unit, source = unit[intro.end() :], "first sentence"
         if len(unit) > 30 or re.search(r"[，。；：]", unit):
             continue  # a sentence, not a name
         return Title(unit, int(m.group(2)), part[0].no, "title", source if unit else "")
+    if (
+        (m := _NO_YEAR.match(text))
+        and not re.search(r"\d{4}年|[,.;:，。；：|]", m.group(1))
+        and _unit(m.group(1)) not in ("政府", "人民政府")
+    ):
+        return Title(_unit(m.group(1)), None, part[0].no, "", "title")
     return None
 
 
@@ -76,15 +93,32 @@ def find_title(lines: list[Line], file_name: str = "") -> Title:
     """The unit and year, and where each came from: the title (on one line or split over two
     or three), the sentence that names the report, the statistics period, the body's first
     “2023年，…”, and the file name as a last resort."""
-    head = [line for line in lines[:40] if line.text.strip()]
-    # A title on one line first, then split over two or three lines; one naming its unit first.
+    head: list[Line] = []
+    page_titles: list[Line] = []
+    for line in lines[:40]:
+        if m := PAGE_TITLE.match(line.text):
+            page_titles.append(Line(line.no, m.group(1)))
+        elif "|" in line.text:  # a metadata table before the report: each cell on its own
+            head.extend(Line(line.no, c.strip()) for c in line.text.split("|") if c.strip())
+        elif line.text.strip():
+            head.append(line)
+    # A title on one line first, then split over two or three lines; one naming its unit and
+    # year first; the saved page's own <title> only when the text names no unit.
     titles = [
         t
         for span in (1, 2, 3)
         for i in range(len(head) - span + 1)
         if (t := _title_at(head[i : i + span]))
     ]
-    found = next((t for t in titles if t.unit), titles[0] if titles else Title())
+    if not any(t.unit for t in titles):
+        for page_title in page_titles:  # “某局2024年…年度报告_某县人民政府网”
+            name = re.split(r"[_|—–-]", page_title.text)[0]
+            if t := _title_at([Line(page_title.no, name)]):
+                titles.append(t)
+    found = next(
+        (t for t in titles if t.unit and t.year),
+        next((t for t in titles if t.unit), titles[0] if titles else Title()),
+    )
     if not found.year:
         for line in lines:
             m = _PERIOD.search(fold(line.text))

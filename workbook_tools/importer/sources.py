@@ -32,6 +32,8 @@ FOOTER = re.compile(
 # in plain text is still read when it is named).
 FOLDER_REPORTS = tuple(s for s in IMPORTABLE if s not in (".txt", ".text", ".md"))
 IMAGE = re.compile(r"^\[\[image:(.*)\]\]$")
+# A saved page's own <title>: where the unit is named when the report has no title line.
+PAGE_TITLE = re.compile(r"^\[\[title:(.*)\]\]$")
 # A pinyin gloss after a character, as some mirrors print them: 規(guī)章 → 規章.
 _GLOSS = re.compile(r"[(（]\s*[a-zA-Zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹ]+\s*[)）]")
 
@@ -180,6 +182,9 @@ def _html_lines(data: bytes) -> list[str]:
 
     body = tree.find("body")
     walk(body if body is not None else tree)
+    head_title = tree.find("head/title")
+    if head_title is not None and (title := text_of(head_title)):
+        out.insert(0, f"[[title:{title}]]")
     return out
 
 
