@@ -259,75 +259,130 @@ def test_county_report_pdf_has_page_numbers_in_its_text_layer(soffice, county_xl
 # --- the county workbook --------------------------------------------------------------------
 
 
-def _merged_value(ws, row: int, col: int):
-    """A cell's shown value: the top-left value of the merge covering it."""
+def _shown(ws) -> dict[tuple[int, int], object]:
+    """Every merged cell's shown value (the top-left value of its merge), by (row, column)."""
+    out = {}
     for rng in ws.merged_cells.ranges:
-        if rng.min_row <= row <= rng.max_row and rng.min_col <= col <= rng.max_col:
-            return ws.cell(rng.min_row, rng.min_col).value
-    return ws.cell(row, col).value
-
-
-def _header_depth(ws) -> int:
-    return max(r.max_row for r in ws.merged_cells.ranges if r.min_col == 1 and r.min_row == 2) - 1
+        top = ws.cell(rng.min_row, rng.min_col).value
+        for r in range(rng.min_row, rng.max_row + 1):
+            for c in range(rng.min_col, rng.max_col + 1):
+                out[r, c] = top
+    return out
 
 
 def test_breakdown_is_headed_by_official_labels_with_ids_hidden(spec21, county_xlsx):
     from workbook_tools import county
 
-    book = openpyxl.load_workbook(county_xlsx)
-    ws = book[county.BREAKDOWN_SHEET]
-    ids = list(spec21.datapoints)
-    first = 6  # after 单位名称, 单位代码, 单位类型, 状态, 文件
-    assert [ws.cell(1, first + j).value for j in range(len(ids))] == ids
-    assert ws.row_dimensions[1].hidden
-    depth = _header_depth(ws)
-    assert [_merged_value(ws, 2 + depth - 1, c) for c in range(1, first)] == [
-        "单位名称",
-        "单位代码",
-        "单位类型",
-        "状态",
-        "文件",
-    ]
-    for j, dp_id in enumerate(ids):
-        shown = [_merged_value(ws, r, first + j) for r in range(2, 2 + depth)]
-        path = [x for i, x in enumerate(shown) if x and (i == 0 or x != shown[i - 1])]
-        assert path == county.breakdown_path(spec21, dp_id), dp_id
-    col = first + ids.index("t3.deny_secret.natural")
-    shown = [_merged_value(ws, r, col) for r in range(2, 2 + depth)]
+    ws = openpyxl.load_workbook(county_xlsx)[county.BREAKDOWN_SHEET]
+    shown = _shown(ws)
+    chunks = wb.breakdown_chunks(ws)
+    units, blocks = chunks[0], chunks[1:]
+    assert list(units["ids"].values()) == ["unit", "code", "kind", "status", "included", "file"]
+    seen = []
+    for chunk in chunks:
+        assert ws.row_dimensions[chunk["id_row"]].hidden
+        heads = range(chunk["id_row"] + 1, chunk["first"])
+        assert [shown.get((r, 1), ws.cell(r, 1).value) for r in heads][-1] == "序号"
+        assert [shown.get((r, 2), ws.cell(r, 2).value) for r in heads][-1] == "单位名称"
+        if chunk is units:
+            continue
+        for c, dp_id in chunk["ids"].items():
+            labels = [shown.get((r, c), ws.cell(r, c).value) for r in heads]
+            path = [x for i, x in enumerate(labels) if x and (i == 0 or x != labels[i - 1])]
+            assert path == county.breakdown_path(spec21, dp_id), dp_id
+            seen.append(dp_id)
+        assert max(chunk["ids"]) <= 2 + 21  # no block wider than the printed grid
+        # a row of an official table is never cut between two blocks
+        rows = {spec21.datapoints[d].row_labels for d in chunk["ids"].values()}
+        for other in blocks:
+            if other is not chunk:
+                assert not rows & {spec21.datapoints[d].row_labels for d in other["ids"].values()}
+    assert seen == list(spec21.datapoints)  # every datapoint once, in the official order
+    t3 = next(c for c in blocks if "t3.deny_secret.natural" in c["ids"].values())
+    col = next(c for c, d in t3["ids"].items() if d == "t3.deny_secret.natural")
+    labels = [shown.get((r, col)) for r in range(t3["id_row"] + 1, t3["first"])]
     assert (
-        shown[:4]
+        labels[:4]
         == [
             "三、收到和处理政府信息公开申请情况",
             "三、本年度办理结果",
             "（三）不予公开",
             "1.属于国家秘密",
         ]
-        and shown[-1] == "自然人"
+        and labels[-1] == "自然人"
     )
-    data = list(ws.iter_rows(min_row=depth + 2, values_only=True))
-    assert len(data) == 15 and data[0][0] == "青禾县城关镇"
-    assert ws.freeze_panes == f"B{depth + 2}"
-    assert ws.auto_filter.ref.startswith(f"A{depth + 1}:")
+    data = wb.breakdown_values(ws)
+    assert len(data) == 15 and data[1]["unit"] == "青禾县城关镇"
+    assert data[1]["file"] == "101_青禾县城关镇_2025.xlsx" and data[1]["included"] == "是"
+    assert all(len(v) == 6 + len(spec21.datapoints) for v in data.values())
+    assert ws.freeze_panes == "C2"
 
 
-def test_breakdown_prints_in_readable_landscape_pages(spec21, county_xlsx):
+def pdf_pages(pdf: Path) -> list[list[tuple[str, float, float, float, float]]]:
+    """Each page's words with their boxes (text, x0, y0, x1, y1), from pdftotext -bbox."""
+    box = subprocess.run(
+        ["pdftotext", "-bbox", pdf, "-"], capture_output=True, text=True, check=True
+    ).stdout
+    pages = []
+    for page in box.split("<page ")[1:]:
+        words = re.findall(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>',
+            page,
+        )
+        pages.append([(w, float(a), float(b), float(c), float(d)) for a, b, c, d, w in words])
+    return pages
+
+
+@pytest.fixture(scope="module")
+def county_pdf(county_xlsx, soffice, tmp_path_factory) -> Path:
+    """The whole county workbook printed by LibreOffice, as a user would print it."""
+    from workbook_tools import office
+
+    return office.convert(county_xlsx, "pdf", tmp_path_factory.mktemp("county_pdf"))
+
+
+@pytest.mark.libreoffice
+def test_breakdown_prints_one_page_wide_and_readable(spec21, county_xlsx, county_pdf):
     from workbook_tools import county
 
     ws = openpyxl.load_workbook(county_xlsx)[county.BREAKDOWN_SHEET]
-    depth = _header_depth(ws)
-    assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 9
-    assert ws.print_title_rows == f"$2:${depth + 1}" and ws.print_title_cols == "$A:$A"
-    breaks = [b.id for b in ws.col_breaks.brk]
-    assert breaks, "pages across, not one unreadable page"
-    ids = list(spec21.datapoints)
-    t3 = [j for j, d in enumerate(ids) if d.startswith("t3.")]
-    for b in breaks:  # openpyxl's break id: the last column before the break (1-based)
-        j = b - 5  # the datapoint index of the first column on the new page
-        if j in t3:
-            assert (j - t3[0]) % 7 == 0, "a row of 表三 is never split over two pages"
-    # no merged header runs over a page break: every page shows its own labels
-    for rng in ws.merged_cells.ranges:
-        assert not any(rng.min_col <= b < rng.max_col for b in breaks), rng
+    ps = ws.page_setup
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    # fitToWidth is left out when it is 1, its default in the schema (ECMA-376 pageSetup), as
+    # Excel itself writes it; openpyxl then reads None
+    fit_width = 1 if ps.fitToWidth is None else ps.fitToWidth
+    assert (fit_width, ps.fitToHeight, ps.orientation, ps.paperSize) == (1, 0, "landscape", 9)
+    assert ws.print_title_rows == "$1:$1"  # the title on every page
+    chunks = wb.breakdown_chunks(ws)
+    # every chunk after the first starts a page: the break falls just above its hidden id row
+    assert [b.id for b in ws.row_breaks.brk] == [c["id_row"] - 1 for c in chunks[1:]]
+    # about as wide as an A4 landscape page (1045 px inside the margins) in Excel's units, so
+    # one page wide is close to 100 %: the file stores a column of n pixels as n / 7
+    last = max(c for chunk in chunks for c in chunk["ids"])
+    px = sum(
+        round(7 * dim.width) * (min(dim.max, last) - dim.min + 1)
+        for dim in ws.column_dimensions.values()
+        if dim.min <= last
+    )
+    assert 0.9 * 1045 < px <= 1045
+    title = ws.cell(1, 1).value.replace(" ", "")
+    pages = [p for p in pdf_pages(county_pdf) if title in "".join(w[0] for w in p)]
+    assert len(pages) == len(chunks)  # one page per chunk: nothing spills onto another page
+    for words, chunk in zip(pages, chunks, strict=True):
+        text = "".join(w[0] for w in words)
+        assert "序号" in text and "单位名称" in text and "青禾县城关镇" in text
+        assert max(w[3] for w in words) <= 842, "nothing past the right edge"
+        # the block's last column is on the same page as the unit names
+        if chunk is chunks[0]:
+            assert "101_青禾县城关镇_2025.xlsx" in text
+        else:
+            last_id = chunk["ids"][max(chunk["ids"])]
+            assert county.breakdown_path(spec21, last_id)[-1][:4] in text, last_id
+            assert str(chunk["data"][1][last_id]) in {w[0] for w in words}
+        # legible type: a full-width character is one em wide; the unit names (10 pt at 100 %)
+        # print at 7.5 pt in LibreOffice, whose fallback for Calibri draws columns wider
+        name = next(w for w in words if w[0] == "青禾县城关镇")
+        assert (name[3] - name[1]) / 6 >= 7.0, name
 
 
 def test_summary_counts_units_not_files_and_says_when_and_from_where(county_xlsx):
@@ -449,12 +504,8 @@ def test_charts_sheet_has_native_charts_over_the_right_figures(spec21, county_wi
     assert status == {"已报送通过": 9, "未报送": 1, "未通过校验": 3}
     # applications per unit: the units in the total, their 表三 一 总计 from the breakdown
     per_unit = dict((r[0], r[1]) for r in tables[charts.TEXT["zh"]["per_unit"]])
-    bd = book[county.BREAKDOWN_SHEET]
-    ids = [c.value for c in bd[1]]
-    col = ids.index("t3.new.total")
-    passed = {
-        r[0]: r[col] for r in bd.iter_rows(min_row=2, values_only=True) if r[3] == "已报送通过"
-    }
+    rows = wb.breakdown_values(book[county.BREAKDOWN_SHEET]).values()
+    passed = {r["unit"]: r["t3.new.total"] for r in rows if r["status"] == "已报送通过"}
     assert per_unit == passed and len(per_unit) == 9
     # outcome mix: the county totals of （一）…（六）
     totals = check.check_file(county_with_previous, spec21).filing.values
@@ -532,3 +583,44 @@ def test_outputs_get_the_normal_file_mode(county_xlsx, tmp_path):
         os.umask(old)
     assert stat.S_IMODE(out.stat().st_mode) == 0o644
     assert stat.S_IMODE(book.stat().st_mode) == 0o644
+
+
+@pytest.mark.libreoffice
+def test_a_large_county_breakdown_starts_every_page_with_its_header(spec21, soffice, tmp_path):
+    """Blocks longer than a page are cut into chunks, each on its own page under its own header
+    rows, and nothing runs past the bottom of a page."""
+    from workbook_tools import county, merge, office, synth, template
+    from workbook_tools.roster import Unit
+
+    folder = tmp_path / "units"
+    folder.mkdir()
+    rng = __import__("random").Random(5)
+    n = 30
+    for i in range(n):
+        unit = Unit(f"测试{i:02d}镇人民政府" + "社区服务中心" * (i % 3 == 0), f"{i:02d}", "乡镇")
+        values = synth.consistent_values(spec21, rng, "乡镇")
+        data = template.render(spec21, unit, 2025, values=values, texts=wb.TEXTS)
+        (folder / f"{unit.code}.xlsx").write_bytes(data)
+    result = merge.merge([folder], spec21, None, name="测试县", jobs=1)
+    out = county.write(result, tmp_path / "county.xlsx")
+    result.close()
+    ws = openpyxl.load_workbook(out)[county.BREAKDOWN_SHEET]
+    chunks = wb.breakdown_chunks(ws)
+    blocks = len(county.breakdown_blocks(spec21)) + 1
+    assert len(chunks) >= 2 * blocks  # every block needs more than one page for 30 files
+    assert sorted(wb.breakdown_values(ws)) == list(range(1, n + 1))
+    for chunk in chunks:  # header and rows within one page below the repeated title
+        height = sum(
+            ws.row_dimensions[r].height or 15 for r in range(chunk["id_row"] + 1, chunk["last"] + 1)
+        )
+        assert height <= (8.27 - 1.0) * 72 - 28
+    pdf = office.convert(out, "pdf", tmp_path / "pdf")
+    title = ws.cell(1, 1).value.replace(" ", "")
+    pages = [p for p in pdf_pages(pdf) if title in "".join(w[0] for w in p)]
+    assert len(pages) == len(chunks)
+    for words, chunk in zip(pages, chunks, strict=True):
+        text = "".join(w[0] for w in words)
+        assert "序号" in text and "单位名称" in text
+        first, last = min(chunk["data"]), max(chunk["data"])
+        shown = {w[0] for w in words}
+        assert str(first) in shown and str(last) in shown

@@ -60,3 +60,29 @@ def write(tmp_path: Path, data: bytes, name: str = "returned.xlsx") -> Path:
     path = tmp_path / name
     path.write_bytes(data)
     return path
+
+
+def breakdown_chunks(ws) -> list[dict]:
+    """分单位明细 read back the way a machine would: each chunk's hidden id row (A = 数据项编号),
+    its header rows, and its data rows (A = the file's 序号) as {序号: {id: value}}."""
+    rows = list(ws.iter_rows(values_only=True))
+    chunks = []
+    for i, row in enumerate(rows, start=1):
+        if row[0] == "数据项编号":
+            ids = {c: v for c, v in enumerate(row[1:], start=2) if v}
+            chunks.append({"id_row": i, "ids": ids, "data": {}, "first": None, "last": None})
+        elif chunks and isinstance(row[0], int):
+            chunk = chunks[-1]
+            chunk["first"] = chunk["first"] or i
+            chunk["last"] = i
+            chunk["data"][row[0]] = {chunk["ids"][c]: row[c - 1] for c in chunk["ids"]}
+    return chunks
+
+
+def breakdown_values(ws) -> dict[int, dict]:
+    """序号 -> every field and datapoint of that file, over all chunks."""
+    out: dict[int, dict] = {}
+    for chunk in breakdown_chunks(ws):
+        for no, values in chunk["data"].items():
+            out.setdefault(no, {}).update(values)
+    return out

@@ -64,7 +64,9 @@ TEXT = {
             "警告",
             "纳入汇总",
         ],
-        "breakdown_cols": ["单位名称", "单位代码", "单位类型", "状态", "文件"],
+        "breakdown_cols": ["序号", "单位名称", "单位代码", "单位类型", "状态", "纳入汇总", "文件"],
+        "breakdown_title": "{name}{year}年 分单位明细",
+        "breakdown_note": "每个文件一个序号（见第一部分）；灰色斜体的行未纳入汇总。表三按官方表格的整行分段。",
         "id_row": "数据项编号",
         "findings_cols": ["单位名称", "文件", "级别", "代码", "位置", "说明"],
         "texts_cols": ["单位名称", "状态"],
@@ -101,7 +103,9 @@ TEXT = {
             "Warnings",
             "In total",
         ],
-        "breakdown_cols": ["Unit", "Code", "Kind", "Status", "File"],
+        "breakdown_cols": ["No.", "Unit", "Code", "Kind", "Status", "In total", "File"],
+        "breakdown_title": "{name} {year}: figures by unit",
+        "breakdown_note": "One number per file (see the first part); grey italic rows are left out of the total. 表三 is cut between whole rows of the official table.",
         "id_row": "datapoint id",
         "findings_cols": ["Unit", "File", "Severity", "Code", "Where", "Message"],
         "texts_cols": ["Unit", "Status"],
@@ -222,52 +226,123 @@ def breakdown_path(spec, dp_id: str) -> list[str]:
     return [lab for lab in labels if lab]
 
 
-def _header_spans(paths: list[list[str]], depth: int, breaks: set[int] = frozenset()):
+def _header_spans(paths: list[list[str]], depth: int):
     """Merged header cells over columns whose label paths agree: (level, last level of the
-    path, first column, last column, text); a path's last label reaches down to ``depth``.
-    A merge ends at a page break (column index in ``breaks``), so every printed page shows
-    its labels instead of the blank part of a merge centred on another page."""
+    path, first column, last column, text); a path's last label reaches down to ``depth``."""
     for level in range(depth):
         start = None
         for j in range(len(paths) + 1):
             here = paths[j][: level + 1] if j < len(paths) and len(paths[j]) > level else None
-            if start is not None and (here != paths[start][: level + 1] or j in breaks):
+            if start is not None and here != paths[start][: level + 1]:
                 yield level, len(paths[start]) - 1, start, j - 1, paths[start][level]
                 start = None
             if start is None and here is not None:
                 start = j
 
 
-PRINT_SCALE = 70  # percent: three rows of 表三 (21 columns) across one landscape page
-# A4 landscape less 2 x 0.4 inch margins, in 96-dpi pixels at PRINT_SCALE, less a third for
-# LibreOffice and WPS, whose default font draws the same column widths wider than Excel's.
-PRINT_WIDTH_PX = int(1040 * 100 / PRINT_SCALE / 1.35)
+# 分单位明细 is printed one A4 landscape page wide. Its grid: 序号, 单位名称, then DATA_COLS
+# narrow columns (three rows of 表三, 7 columns each). At these widths the sheet is about as wide
+# as the page (10.89 in less margins = 1045 px at 96 dpi), so fitting it to one page wide keeps
+# the type near its own size instead of shrinking 200-odd columns to 10 %.
+DATA_COLS = 21
+BD_WIDTHS = (5, 22)  # 序号, 单位名称 (xlsxwriter character widths)
+BD_DATA_WIDTH = 5
+# Printable height of an A4 landscape page, in points, for the rows below the repeated title:
+# 8.27 in less 0.5 in margins at top and bottom, less the 28-point title row and a margin of
+# error for applications that draw rows a little taller.
+BD_PAGE_HEIGHT = (8.27 - 1.0) * 72 - 28 - 40
 
 
-def _px(width: float) -> int:
-    return int(width * 7 + 5)  # xlsxwriter's column width to pixels for the default font
+@dataclass
+class _Block:
+    """One stacked block of 分单位明细: a group of datapoints (a whole table, or whole rows of
+    表三) printed with its own official header rows over the unit rows."""
+
+    ids: list[str]
+    span: int  # grid columns per datapoint (表二's ten get two each)
+
+    def paths(self, spec) -> list[list[str]]:
+        return [breakdown_path(spec, dp_id) for dp_id in self.ids]
 
 
-def _page_breaks(spec, ids: list[str], first: int, widths: list[float]) -> list[int]:
-    """Columns before which a printed page starts: a new table, or a row group of a table
-    (its row labels) that would not fit on the page beside the repeated unit column."""
-    room = PRINT_WIDTH_PX - _px(widths[0])
-    groups: list[tuple[int, int, bool]] = []  # first column, pixels, starts a table
-    for j, dp_id in enumerate(ids):
-        dp = spec.datapoints[dp_id]
-        key = (dp.table, dp.block, dp.row_labels)
-        prev = spec.datapoints[ids[j - 1]] if j else None
-        if prev is None or key != (prev.table, prev.block, prev.row_labels):
-            groups.append((first + j, 0, prev is None or prev.table != dp.table))
-        start, px, new_table = groups[-1]
-        groups[-1] = (start, px + _px(widths[first + j]), new_table)
-    breaks, used = [], sum(_px(w) for w in widths[1:first])
-    for start, px, new_table in groups:
-        if used and (new_table or used + px > room):
-            breaks.append(start)
-            used = 0
-        used += px
-    return breaks
+def breakdown_blocks(spec) -> list[_Block]:
+    """The datapoints in blocks no wider than the grid: a table whose columns fit is one block;
+    a wider one is cut between whole rows of the official table (never inside a row)."""
+    blocks: list[_Block] = []
+    for table in spec.tables:
+        ids = [d for d, dp in spec.datapoints.items() if dp.table == table.id]
+        if len(ids) <= DATA_COLS:
+            blocks.append(_Block(ids, max(1, min(3, DATA_COLS // len(ids)))))
+            continue
+        rows: list[list[str]] = []
+        for dp_id in ids:
+            dp = spec.datapoints[dp_id]
+            key = (dp.block, dp.row_labels)
+            if not rows or key != rows[-1][0]:
+                rows.append([key, []])
+            rows[-1][1].append(dp_id)
+        group: list[str] = []
+        for _, row_ids in rows:
+            if group and len(group) + len(row_ids) > DATA_COLS:
+                blocks.append(_Block(group, 1))
+                group = []
+            group = group + row_ids
+        if group:
+            blocks.append(_Block(group, 1))
+    return blocks
+
+
+def _lines(text: str, room: float) -> int:
+    """Lines a wrapped text takes in a cell ``room`` full-width characters wide."""
+    return max(1, -int(-text_width(text) // max(room, 1)))
+
+
+def _chunks(heights: list[float], header: float) -> list[list[int]]:
+    """Rows (by index) in runs that fit one printed page below a header ``header`` points
+    tall; a run holds at least one row."""
+    out: list[list[int]] = []
+    used = BD_PAGE_HEIGHT
+    for k, height in enumerate(heights):
+        if not out or used + height > BD_PAGE_HEIGHT:
+            out.append([])
+            used = header
+        out[-1].append(k)
+        used += height
+    return out
+
+
+class _Figures:
+    """Each file's figures as a fixed-size row of doubles in a temporary file (NaN where a
+    cell is empty or not a number), read back by row index."""
+
+    def __init__(self, ids: list[str]) -> None:
+        import tempfile
+
+        self.ids = ids
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
+        self.size = 8 * len(ids)
+        self.count = 0
+
+    def append(self, values: dict[str, Any]) -> None:
+        from array import array
+
+        nan = float("nan")
+        row = array(
+            "d", (v if isinstance(v, int | float) else nan for v in map(values.get, self.ids))
+        )
+        self.file.write(row.tobytes())
+        self.count += 1
+
+    def __getitem__(self, k: int) -> dict[str, float]:
+        from array import array
+
+        self.file.seek(k * self.size)
+        row = array("d")
+        row.frombytes(self.file.read(self.size))
+        return {dp_id: v for dp_id, v in zip(self.ids, row, strict=True) if v == v}
+
+    def close(self) -> None:
+        self.file.close()
 
 
 class _Streamed(Worksheet):
@@ -468,6 +543,7 @@ class _Writer:
             "section": self.wb.add_format({**base, "bold": True, "font_size": 12, "bottom": 1}),
             "cell": self.wb.add_format({**base, "border": 1}),
             "wrap": self.wb.add_format({**base, "border": 1, "text_wrap": True, "valign": "top"}),
+            **self._breakdown_formats(base),
             "small_header": self.wb.add_format(
                 {
                     **base,
@@ -479,6 +555,15 @@ class _Writer:
             ),
         }
         self.unit = Unit(result.name or self.t["default_name"], "", "政府")
+
+    def _breakdown_formats(self, base: dict[str, Any]) -> dict[str, Any]:
+        """Figures and names in 分单位明细; a file left out of the total in grey italics."""
+        out = {}
+        for suffix, extra in (("", {}), ("_out", {"italic": True, "font_color": "#7F7F7F"})):
+            common = {**base, **extra, "border": 1, "font_size": 10}
+            out["bd_num" + suffix] = self.wb.add_format({**common, "align": "center"})
+            out["bd_text" + suffix] = self.wb.add_format({**common, "text_wrap": True})
+        return out
 
     def sheet(self, name: str) -> _Streamed:
         return self.wb.add_worksheet(name, worksheet_class=_Streamed)
@@ -714,79 +799,146 @@ class _Writer:
         self._print_wide(ws, header=(0, 0))
 
     def _breakdown(self, ws) -> None:
-        """One row per readable file, one column per datapoint, headed by the official labels
-        (table · block · row labels · column labels) in merged header rows like the official
-        tables; the datapoint ids in a hidden first row, for machines."""
-        spec, t = self.spec, self.t
-        fixed = t["breakdown_cols"]
-        ids = list(spec.datapoints)
-        paths = [breakdown_path(spec, dp_id) for dp_id in ids]
-        depth = max(len(p) for p in paths)
-        head = _Rows()
-        # Narrow columns where a table has many (表三's 175), wider for the few of 表二 and 表四
-        per_table = {
-            t.id: sum(1 for d in ids if spec.datapoints[d].table == t.id) for t in spec.tables
-        }
-        widths = [24, 8, 8, 12, 30] + [
-            5 if per_table[spec.datapoints[d].table] > 40 else 9 for d in ids
-        ]
-        head.put(0, 0, "text", t["id_row"], self.f["note"])
-        for j, dp_id in enumerate(ids):
-            head.put(0, len(fixed) + j, "text", dp_id, self.f["note"])
-        breaks = _page_breaks(spec, ids, len(fixed), widths)
-        cells = [(text, 1, c, depth, c) for c, text in enumerate(fixed)]
-        cells += [
-            (text, r + 1, len(fixed) + a, r + 1 if r < last else depth, len(fixed) + b)
-            for r, last, a, b, text in _header_spans(paths, depth, {b - len(fixed) for b in breaks})
-        ]
-        heights = {r: 15.0 for r in range(1, depth + 1)}
-        for text, r, c, last_r, last_c in cells:
-            fmt = self.f["header"] if c < len(fixed) or r == 1 else self.f["small_header"]
-            head.label(r, c, last_r, last_c, text, fmt)
-            room = sum(widths[c : last_c + 1]) / 1.8  # characters of 9-point 宋体 per line
-            need = 12.5 * max(1, -int(-text_width(text) // max(room, 1))) + 4
-            if last_r == r:
-                heights[r] = max(heights[r], need)
-        for text, r, c, last_r, last_c in cells:  # spans over rows: the last row takes the rest
-            room = sum(widths[c : last_c + 1]) / 1.8
-            need = 12.5 * max(1, -int(-text_width(text) // max(room, 1))) + 4
-            have = sum(heights[x] for x in range(r, last_r + 1))
-            if have < need:
-                heights[last_r] += need - have
+        """Every readable file's figures, printable one A4 landscape page wide: stacked blocks
+        (the units, then 表二, 表三 in groups of whole rows, 表四), each headed by the official
+        labels (table · block · row labels · column labels) in merged rows like the official
+        tables, over one row per file. A block longer than a page is cut into chunks that each
+        start a page with their own header rows. Above each chunk a hidden row holds the
+        datapoint ids (the units block: field names), for machines; column A holds the file's
+        序号 in every block."""
+        spec, t, f = self.spec, self.t, self.f
+        data_cols = max(DATA_COLS, *(len(b.ids) * b.span for b in breakdown_blocks(spec)))
+        widths = [*BD_WIDTHS] + [BD_DATA_WIDTH] * data_cols
         for c, width in enumerate(widths):
             ws.set_column(c, c, width)
-        ws.set_row(0, None, None, {"hidden": True})
-        for r, height in heights.items():
-            ws.set_row(r, height)
-        head.write(ws)
-        row = depth + 1
-        readable = [e for e in self.r.entries if e.offset is not None]
-        for e, record in self.r.records(readable):
-            if not record["readable"]:
-                continue
-            values = self.r.values_of(record)
-            for col, value in enumerate(
-                [e.unit, e.code, e.kind, e.status_text(self.lang), Path(e.path).name]
-            ):
-                ws.write_string(row, col, value)
-            for j, dp_id in enumerate(ids):
-                v = values.get(dp_id)
-                if isinstance(v, int | float):
-                    ws.write_number(row, len(fixed) + j, v)
-            row += 1
-        ws.freeze_panes(depth + 1, 1)
-        ws.autofilter(depth, 0, max(row - 1, depth), len(fixed) + len(ids) - 1)
-        # Printed across as many landscape pages as it takes, never one page wide: 200-odd
-        # columns on one sheet of paper would be type of a fraction of a millimetre. Each page
-        # repeats the header rows and the unit names, and breaks only between whole rows of
-        # the official tables (a row of 表三 is its 7 columns), starting each table afresh.
+        ws.set_row(0, 28)
+        title = t["breakdown_title"].format(name=self.unit.name, year=self.r.year)
+        ws.merge_range(0, 0, 0, len(widths) - 1, title, f["title"])
+        ws.merge_range(1, 0, 1, len(widths) - 1, t["breakdown_note"], f["note"])
+        entries, values = self._breakdown_values()
+        name_room = BD_WIDTHS[1] / 2.0  # characters of 10-point 宋体 on one line
+        heights = [14.0 * _lines(e.unit, name_room) + 2 for e in entries]
+        row, breaks = 3, []
+        # the units block: who each 序号 is, and what became of its file
+        keys = ["no", "unit", "code", "kind", "status", "included", "file"]
+        spans = [(0, 0), (1, 1), (2, 4), (5, 6), (7, 10), (11, 12), (13, len(widths) - 1)]
+        files = [Path(e.path).name if e.path else "" for e in entries]
+        file_room = sum(widths[spans[-1][0] :]) / 2.0
+        unit_heights = [
+            max(h, 14.0 * _lines(name, file_room) + 2)
+            for h, name in zip(heights, files, strict=True)
+        ]
+        for chunk in _chunks(unit_heights, 30.0):
+            if row > 3:
+                breaks.append(row)
+            rows = _Rows()
+            rows.put(row, 0, "text", t["id_row"], f["note"])
+            for key, (a, _) in zip(keys[1:], spans[1:], strict=True):
+                rows.put(row, a, "text", key, f["note"])
+            ws.set_row(row, None, None, {"hidden": True})
+            ws.set_row(row + 1, 30)
+            for head, (a, b) in zip(t["breakdown_cols"], spans, strict=True):
+                rows.label(row + 1, a, row + 1, b, head, f["header"])
+            for i, k in enumerate(chunk, start=row + 2):
+                e = entries[k]
+                out = "" if e.included else "_out"
+                cells = [
+                    k + 1,
+                    e.unit,
+                    e.code,
+                    e.kind,
+                    e.status_text(self.lang),
+                    t["yes"] if e.included else t["no"],
+                    files[k],
+                ]
+                for value, (a, b) in zip(cells, spans, strict=True):
+                    if isinstance(value, int):
+                        rows.put(i, a, "number", value, f["bd_num" + out])
+                    else:
+                        rows.label(i, a, i, b, value, f["bd_text" + out])
+                ws.set_row(i, unit_heights[k])
+            rows.write(ws)
+            row += len(chunk) + 3
+        for block in breakdown_blocks(spec):
+            depth, labels, head_heights = self._block_header(block, widths)
+            for chunk in _chunks(heights, sum(head_heights)):
+                breaks.append(row)
+                rows = _Rows()
+                rows.put(row, 0, "text", t["id_row"], f["note"])
+                for j, dp_id in enumerate(block.ids):
+                    rows.put(row, 2 + j * block.span, "text", dp_id, f["note"])
+                ws.set_row(row, None, None, {"hidden": True})
+                for r, height in enumerate(head_heights, start=row + 1):
+                    ws.set_row(r, height)
+                rows.label(row + 1, 0, row + depth, 0, t["breakdown_cols"][0], f["header"])
+                rows.label(row + 1, 1, row + depth, 1, t["breakdown_cols"][1], f["header"])
+                for r, c, last_r, last_c, text, fmt in labels:
+                    rows.label(row + 1 + r, c, row + 1 + last_r, last_c, text, f[fmt])
+                for i, k in enumerate(chunk, start=row + 1 + depth):
+                    e, out = entries[k], "" if entries[k].included else "_out"
+                    figures = values[k]
+                    rows.put(i, 0, "number", k + 1, f["bd_num" + out])
+                    rows.put(i, 1, "text", e.unit, f["bd_text" + out])
+                    for j, dp_id in enumerate(block.ids):
+                        c = 2 + j * block.span
+                        v = figures.get(dp_id)
+                        if isinstance(v, int | float):
+                            rows.put(i, c, "number", v, f["bd_num" + out])
+                        else:
+                            rows.put(i, c, "blank", None, f["bd_num" + out])
+                        if block.span > 1:
+                            for x in range(c + 1, c + block.span):
+                                rows.put(i, x, "blank", None, f["bd_num" + out])
+                            rows.merges.append((i, c, i, c + block.span - 1))
+                    ws.set_row(i, heights[k])
+                rows.write(ws)
+                row += depth + len(chunk) + 2
+        values.close()
+        ws.freeze_panes(1, 2)
+        # One page wide, as many pages down as it takes; each chunk starts a page (the manual
+        # row breaks), so every page carries its own official header rows; the title row is
+        # repeated on every page.
         ws.set_paper(9)
         ws.set_landscape()
         ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
-        ws.repeat_rows(1, depth)
-        ws.repeat_columns(0, 0)
-        ws.set_print_scale(PRINT_SCALE)
-        ws.set_v_pagebreaks(breaks)
+        ws.fit_to_pages(1, 0)
+        ws.repeat_rows(0, 0)
+        ws.set_h_pagebreaks(breaks)
+        ws.set_footer("&C&P / &N")
+
+    def _breakdown_values(self) -> tuple[list, _Figures]:
+        """The readable files, and their figures read once from the spool into a temporary
+        file of fixed-size rows (memory stays flat however many files were merged)."""
+        entries = []
+        figures = _Figures(list(self.spec.datapoints))
+        readable = [e for e in self.r.entries if e.offset is not None]
+        for e, record in self.r.records(readable):
+            if record["readable"]:
+                entries.append(e)
+                figures.append(self.r.values_of(record))
+        return entries, figures
+
+    def _block_header(self, block: _Block, widths: list[float]):
+        """A block's header: its depth in rows, the merged labels (rows and columns relative to
+        the block's first header row and the sheet's first column) and each row's height."""
+        paths = block.paths(self.spec)
+        depth = max(len(p) for p in paths)
+        labels = []
+        for r, last, a, b, text in _header_spans(paths, depth):
+            c, last_c = 2 + a * block.span, 2 + (b + 1) * block.span - 1
+            fmt = "header" if r == 0 else "small_header"
+            labels.append((r, c, r if r < last else depth - 1, last_c, text, fmt))
+        heights = [15.0] * depth
+        for spanning in (False, True):  # single rows first; a span over rows takes the rest
+            for r, c, last_r, last_c, text, fmt in labels:
+                if (last_r > r) != spanning:
+                    continue
+                room = sum(widths[c : last_c + 1]) / (1.6 if fmt == "header" else 1.8)
+                need = 12.5 * _lines(text, room) + 4
+                have = sum(heights[r : last_r + 1])
+                if have < need:
+                    heights[last_r] += need - have
+        return depth, labels, heights
 
     @staticmethod
     def _print_wide(ws, header: tuple[int, int] | None = None) -> None:
