@@ -214,6 +214,21 @@ def _status_rows(path):
     return {r[6]: (r[4], r[5]) for r in rows if r[6]}
 
 
+def _used_files(path) -> dict[str, str]:
+    """File -> the 汇总所用文件 column of the status sheet, found by its header."""
+    import openpyxl
+
+    from workbook_tools import county
+
+    rows = list(
+        openpyxl.load_workbook(path, read_only=True)[county.STATUS_SHEET].iter_rows(
+            values_only=True
+        )
+    )
+    col = rows[0].index("汇总所用文件")
+    return {r[6]: r[col] or "" for r in rows[1:] if r[6]}
+
+
 def test_newest_resubmission_is_used_by_default(tmp_path, spec21):
     folder = tmp_path / "收回 2025"
     folder.mkdir()
@@ -237,6 +252,10 @@ def test_newest_resubmission_is_used_by_default(tmp_path, spec21):
     assert rows["徐营镇（修改后）.xlsx"][0] == "已报送通过"
     assert "替换了较早的 1 个（徐营镇.xlsx）" in rows["徐营镇（修改后）.xlsx"][1]
     assert rows["徐营镇.xlsx"] == ("已被替换", "已由较新的文件“徐营镇（修改后）.xlsx”替换")
+    # which of the unit's files the total used, in a column of its own on every row of the unit
+    used = _used_files(out)
+    assert used["徐营镇.xlsx"] == used["徐营镇（修改后）.xlsx"] == "徐营镇（修改后）.xlsx"
+    assert used["城关镇.xlsx"] == "城关镇.xlsx"
     assert (
         "选用最新的“徐营镇（修改后）.xlsx”" in done.output
         and "已被替换 1 个：徐营镇.xlsx" in done.output
@@ -250,6 +269,7 @@ def test_newest_resubmission_is_used_by_default(tmp_path, spec21):
     done = run("merge", folder, "-r", _roster(tmp_path), "-o", none, "--prefer", "none")
     rows = _status_rows(none)
     assert rows["徐营镇.xlsx"][0] == rows["徐营镇（修改后）.xlsx"][0] == "重复"
+    assert _used_files(none)["徐营镇.xlsx"] == ""  # none of a duplicate's files is used
     assert done.output.count("徐营镇（修改后）.xlsx") == 1  # one line for the unit
 
 

@@ -171,11 +171,12 @@ def test_page_numbers_on_outside_edges_in_4hao_songti(spec21, tmp_path):
     for p, align in ((odd, "right"), (even, "left")):
         text, instr = _field_text(p)
         assert instr == ["PAGE"]
-        assert re.fullmatch(r"— \d+ —", text), text
+        assert re.fullmatch(r"— [0-9]+ —", text), text  # 半角 (ASCII) digits, 一字线 each side
         assert p.alignment is not None and p.alignment.name.lower() == align
         for r in p.runs:
             fonts = r._element.rPr.find(qn("w:rFonts"))
-            assert fonts.get(qn("w:eastAsia")) == "宋体"
+            # 宋体 for every character: the digits are Latin text, drawn in w:ascii's font
+            assert {fonts.get(qn(f"w:{a}")) for a in ("ascii", "hAnsi", "eastAsia")} == {"宋体"}
             assert r.font.size.pt == 14  # 4号
     # one character in from the outside edge
     assert odd.paragraph_format.right_indent.pt == 14
@@ -403,6 +404,51 @@ def test_summary_counts_units_not_files_and_says_when_and_from_where(county_xlsx
     assert abs(stamp - datetime.now(UTC)) < timedelta(minutes=10)
     assert f"数据来源：{(SAMPLES / 'returned/2025').resolve()}" in lines
     assert ws.row_dimensions[1].height >= 27
+
+
+def test_county_workbook_properties_name_the_county_and_now(county_xlsx):
+    """As for the Word report: the title, the county as author, made now (not a pinned date)."""
+    props = openpyxl.load_workbook(county_xlsx).properties
+    assert props.title == "青禾县2025年政府信息公开工作年度报告 汇总"
+    assert props.creator == "青禾县"
+    for stamp in (props.created, props.modified):
+        stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp
+        assert abs(stamp - datetime.now(UTC)) < timedelta(minutes=10), stamp
+
+
+def overlapping_words(words) -> list[tuple]:
+    """Pairs of words printed over each other: text that ran past its cell (clipped on paper,
+    whole in the text layer) or label rows drawn on top of one another."""
+    ws = sorted(words, key=lambda w: w[2])
+    bad = []
+    for i, a in enumerate(ws):
+        for b in ws[i + 1 :]:
+            if b[2] >= a[4]:
+                break
+            dx = min(a[3], b[3]) - max(a[1], b[1])
+            dy = min(a[4], b[4]) - max(a[2], b[2])
+            if dx > 1 and dy > 0.3 * min(a[4] - a[2], b[4] - b[2]):
+                bad.append((a[0], b[0]))
+    return bad
+
+
+@pytest.mark.libreoffice
+def test_every_printed_page_is_free_of_overlapping_text(county_pdf, template_bytes, tmp_path):
+    """The county workbook and the template as LibreOffice prints them: no text over other text
+    (a clipped cell or overlapping label rows), and every sheet title printed whole."""
+    from workbook_tools import office
+
+    src = tmp_path / "template.xlsx"
+    src.write_bytes(template_bytes)
+    template_pdf = office.convert(src, "pdf", tmp_path / "pdf")
+    for pdf in (county_pdf, template_pdf):
+        pages = pdf_pages(pdf)
+        assert pages
+        for n, words in enumerate(pages, start=1):
+            assert not overlapping_words(words), (pdf.name, n, overlapping_words(words)[:3])
+    text = "".join(w[0] for page in pdf_pages(county_pdf) for w in page)
+    for title in ("三、收到和处理政府信息公开申请情况", "青禾县2025年政府信息公开工作年度报告汇总"):
+        assert title in text
 
 
 def test_every_sheet_has_print_setup_and_unclipped_titles(county_xlsx):

@@ -60,6 +60,7 @@ TEXT = {
             "状态",
             "原因",
             "文件",
+            "汇总所用文件",
             "错误",
             "警告",
             "纳入汇总",
@@ -99,6 +100,7 @@ TEXT = {
             "Status",
             "Reason",
             "File",
+            "File used",
             "Errors",
             "Warnings",
             "In total",
@@ -591,11 +593,15 @@ class _Writer:
             meta.write_string(row, 1, v)
         meta.very_hidden()
         self.wb.worksheets()[0].activate()
+        # As for a Word report: made by the county (its name, when given), now. Unlike a
+        # template, whose bytes are pinned for its golden digests, the county workbook states
+        # when it was made anyway (汇总说明); SOURCE_DATE_EPOCH pins both for reproducible builds.
+        made = datetime.fromisoformat(self.cov.made_at) if self.cov.made_at else now()
         self.wb.set_properties(
             {
                 "title": self.t["title"].format(name=self.unit.name, year=r.year),
-                "author": "wbtools",
-                "created": template.creation_time(r.year or 2000),
+                "author": r.name or "",
+                "created": made.astimezone(UTC).replace(tzinfo=None),
             }
         )
         self.wb.close()
@@ -768,11 +774,17 @@ class _Writer:
                 ws.write_blank(place.row, 1, None, self.f["wrap"])
 
     def _status(self, ws) -> None:
+        """One row per file (and per roster unit that sent none): its status and why, and which
+        of the unit's files the total used (the newest of a resubmitting unit's files)."""
         t = self.t
+        widths = [5, 22, 8, 8, 12, 30, 28, 28, 6, 6, 8]
+        wrapped = {1, 4, 5, 6, 7}
+        for col, width in enumerate(widths):
+            ws.set_column(col, col, width)
+        ws.set_row(0, 30)
         for col, head in enumerate(t["status_cols"]):
             ws.write_string(0, col, head, self.f["header"])
-        ws.set_column(1, 1, 28)
-        ws.set_column(5, 6, 40)
+        used = {e.key: Path(e.path).name for e in self.r.entries if e.included and e.key and e.path}
         ordered = sorted(
             self.r.entries, key=lambda e: (list(STATUS_TEXT).index(e.status), e.code, e.unit)
         )
@@ -785,15 +797,19 @@ class _Writer:
                 e.status_text(self.lang),
                 e.reason[0 if self.lang == "zh" else 1],
                 Path(e.path).name if e.path else "",
+                used.get(e.key, "") if e.key else "",
                 e.errors,
                 e.warnings,
                 t["yes"] if e.included else t["no"],
             ]
+            # rows as tall as their wrapped text (11-point type: about w / 2.2 characters a line)
+            lines = max(_lines(str(cells[c]), widths[c] / 2.2) for c in wrapped)
+            ws.set_row(i, 15 * lines + 2)
             for col, value in enumerate(cells):
                 if isinstance(value, int):
                     ws.write_number(i, col, value, self.f["cell"])
                 else:
-                    ws.write_string(i, col, value, self.f["cell"])
+                    ws.write_string(i, col, value, self.f["wrap" if col in wrapped else "cell"])
         ws.autofilter(0, 0, len(ordered), len(t["status_cols"]) - 1)
         ws.freeze_panes(1, 0)
         self._print_wide(ws, header=(0, 0))

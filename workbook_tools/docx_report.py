@@ -51,17 +51,25 @@ def set_fonts(element, east_asian: str, latin: str = LATIN_FONT) -> None:
         fonts.set(qn(attr), name)
 
 
-def _run(paragraph, text: str, font: str, size, bold: bool = False, color: RGBColor | None = None):
+def _run(
+    paragraph,
+    text: str,
+    font: str,
+    size,
+    bold: bool = False,
+    color: RGBColor | None = None,
+    latin: str = LATIN_FONT,
+):
     """A run with its properties built in schema order in one go (rFonts, b, color, sz): the
     same XML python-docx's setters write, without their search for each child's place."""
     run = paragraph.add_run(text)
     rpr = OxmlElement("w:rPr")
     fonts = OxmlElement("w:rFonts")
     for attr, name in (
-        ("w:ascii", LATIN_FONT),
-        ("w:hAnsi", LATIN_FONT),
+        ("w:ascii", latin),
+        ("w:hAnsi", latin),
         ("w:eastAsia", font),
-        ("w:cs", LATIN_FONT),
+        ("w:cs", latin),
     ):
         fonts.set(qn(attr), name)
     rpr.append(fonts)
@@ -207,9 +215,11 @@ def _table(doc, grid: Grid, usable_mm: float) -> None:
 
 
 def _page_number(paragraph) -> None:
-    """“— 1 —”: the page number as a PAGE field between two 一字线, in 4号 宋体 (GB/T 9704)."""
-    _run(paragraph, "— ", PAGE_NUMBER_FONT, SIZE_4)
-    run = _run(paragraph, "", PAGE_NUMBER_FONT, SIZE_4)
+    """“— 1 —”: the page number as a PAGE field between two 一字线, in 4号 半角 宋体 (GB/T 9704):
+    the digits are Latin text, so 宋体 is their Latin font as well."""
+    song = {"latin": PAGE_NUMBER_FONT}
+    _run(paragraph, "— ", PAGE_NUMBER_FONT, SIZE_4, **song)
+    run = _run(paragraph, "", PAGE_NUMBER_FONT, SIZE_4, **song)
     for kind, text in (("begin", None), ("instr", " PAGE "), ("separate", None), ("end", None)):
         if kind == "instr":
             node = OxmlElement("w:instrText")
@@ -223,7 +233,7 @@ def _page_number(paragraph) -> None:
             shown = OxmlElement("w:t")
             shown.text = "1"
             run._element.append(shown)
-    _run(paragraph, " —", PAGE_NUMBER_FONT, SIZE_4)
+    _run(paragraph, " —", PAGE_NUMBER_FONT, SIZE_4, **song)
 
 
 def _footers(doc) -> None:
