@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import re
 import subprocess
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -432,20 +433,55 @@ def overlapping_words(words) -> list[tuple]:
     return bad
 
 
+def cjk_characters(text: str) -> Counter:
+    return Counter(ch for ch in text if "\u4e00" <= ch <= "\u9fff")
+
+
+def printed_cell_text(book) -> Counter:
+    """The CJK characters of every cell a printer prints: visible sheets, rows not hidden."""
+    out: Counter = Counter()
+    for ws in book.worksheets:
+        if ws.sheet_state != "visible":
+            continue
+        hidden = {r for r, d in ws.row_dimensions.items() if d.hidden}
+        for row in ws.iter_rows():
+            for c in row:
+                if isinstance(c.value, str) and c.row not in hidden and c.data_type != "f":
+                    out += cjk_characters(c.value)
+    return out
+
+
 @pytest.mark.libreoffice
-def test_every_printed_page_is_free_of_overlapping_text(county_pdf, template_bytes, tmp_path):
-    """The county workbook and the template as LibreOffice prints them: no text over other text
-    (a clipped cell or overlapping label rows), and every sheet title printed whole."""
+def test_every_printed_page_is_free_of_overlapping_or_cut_text(
+    county_pdf, county_with_previous, template_bytes, tmp_path
+):
+    """The county workbooks (with and without --previous) and the template as LibreOffice
+    prints them: no text over other text (a cell running past its edge, label rows drawn on top
+    of one another, chart labels on each other), and no text cut off: every character of every
+    printed cell is in the PDF's text layer (a wrapped cell in a row too short shows only its
+    first lines)."""
     from workbook_tools import office
 
     src = tmp_path / "template.xlsx"
     src.write_bytes(template_bytes)
-    template_pdf = office.convert(src, "pdf", tmp_path / "pdf")
-    for pdf in (county_pdf, template_pdf):
+    out = tmp_path / "pdf"
+    previous_pdf = office.convert(county_with_previous, "pdf", out / "previous")
+    template_pdf = office.convert(src, "pdf", out)
+    for pdf, xlsx in (
+        (county_pdf, None),
+        (previous_pdf, county_with_previous),
+        (template_pdf, None),
+    ):
         pages = pdf_pages(pdf)
         assert pages
         for n, words in enumerate(pages, start=1):
             assert not overlapping_words(words), (pdf.name, n, overlapping_words(words)[:3])
+        if xlsx is not None:
+            printed = cjk_characters("".join(w[0] for page in pages for w in page))
+            cells = printed_cell_text(openpyxl.load_workbook(xlsx))
+            missing = cells - printed
+            assert sum(cells.values()) > 10_000
+            assert not missing, missing.most_common(10)
     text = "".join(w[0] for page in pdf_pages(county_pdf) for w in page)
     for title in ("三、收到和处理政府信息公开申请情况", "青禾县2025年政府信息公开工作年度报告汇总"):
         assert title in text

@@ -296,7 +296,32 @@ def breakdown_blocks(spec) -> list[_Block]:
 
 def _lines(text: str, room: float) -> int:
     """Lines a wrapped text takes in a cell ``room`` full-width characters wide."""
-    return max(1, -int(-text_width(text) // max(room, 1)))
+    return sum(max(1, -int(-text_width(part) // max(room, 1))) for part in text.split("\n"))
+
+
+# Full-width characters of 11-point type on one line of a column of width w: the column is
+# 7w + 5 pixels, a character 11 pt = 14.7 pixels (a little less room, for other fonts).
+CHARS_PER_WIDTH = 1 / 2.2
+MAX_ROW_HEIGHT = 409  # points: the most Excel allows
+
+
+def _text_row(ws, row: int, values: list, widths: list[float], fmt, number_fmt=None) -> None:
+    """One row of wrapped cells, as tall as its longest text, so that nothing is cut off in
+    print (a wrapped cell shows only the lines its row has room for)."""
+    lines = max(
+        (
+            _lines(v, w * CHARS_PER_WIDTH)
+            for v, w in zip(values, widths, strict=True)
+            if isinstance(v, str)
+        ),
+        default=1,
+    )
+    ws.set_row(row, min(MAX_ROW_HEIGHT, 15 * lines + 3))
+    for col, value in enumerate(values):
+        if isinstance(value, int | float):
+            ws.write_number(row, col, value, number_fmt or fmt)
+        else:
+            ws.write_string(row, col, value, fmt)
 
 
 def _chunks(heights: list[float], header: float) -> list[list[int]]:
@@ -672,6 +697,8 @@ class _Writer:
                     "categories": [CHARTS_SHEET, head + 1, 0, head + n, 0],
                     "values": [CHARTS_SHEET, head + 1, 1 + j, head + n, 1 + j],
                     "data_labels": {"value": True, "font": font},
+                    # bars thicker than their labels are tall, or a pair's labels overlap
+                    "gap": 60,
                 }
                 if kind == "pie":
                     series["data_labels"] = {
@@ -694,7 +721,7 @@ class _Writer:
                 xl.set_y_axis({"num_font": font, "major_gridlines": {"visible": True}})
                 if kind == "bar":  # the first category on top, as in the table; values below
                     xl.set_y_axis({"reverse": True, "crossing": "max", "num_font": font})
-            height = max(300, 22 * n * len(chart.series) + 90) if kind == "bar" else 320
+            height = max(300, 26 * n * len(chart.series) + 90) if kind == "bar" else 320
             xl.set_size({"width": 640, "height": height})
             ws.insert_chart(row, 4, xl, {"object_position": 1})
             rows = max(n + 2, -(-height // 20))
@@ -778,7 +805,6 @@ class _Writer:
         of the unit's files the total used (the newest of a resubmitting unit's files)."""
         t = self.t
         widths = [5, 22, 8, 8, 12, 30, 28, 28, 6, 6, 8]
-        wrapped = {1, 4, 5, 6, 7}
         for col, width in enumerate(widths):
             ws.set_column(col, col, width)
         ws.set_row(0, 30)
@@ -802,14 +828,7 @@ class _Writer:
                 e.warnings,
                 t["yes"] if e.included else t["no"],
             ]
-            # rows as tall as their wrapped text (11-point type: about w / 2.2 characters a line)
-            lines = max(_lines(str(cells[c]), widths[c] / 2.2) for c in wrapped)
-            ws.set_row(i, 15 * lines + 2)
-            for col, value in enumerate(cells):
-                if isinstance(value, int):
-                    ws.write_number(i, col, value, self.f["cell"])
-                else:
-                    ws.write_string(i, col, value, self.f["wrap" if col in wrapped else "cell"])
+            _text_row(ws, i, cells, widths, self.f["wrap"])
         ws.autofilter(0, 0, len(ordered), len(t["status_cols"]) - 1)
         ws.freeze_panes(1, 0)
         self._print_wide(ws, header=(0, 0))
@@ -970,9 +989,9 @@ class _Writer:
         t, spec = self.t, self.spec
         for col, head in enumerate(t["findings_cols"]):
             ws.write_string(0, col, head, self.f["header"])
-        ws.set_column(0, 1, 24)
-        ws.set_column(4, 4, 24)
-        ws.set_column(5, 5, 100)
+        widths = [20, 26, 6, 6, 16, 60]
+        for col, width in enumerate(widths):
+            ws.set_column(col, col, width)
         row = 1
         zh = self.lang == "zh"
         for e, record in self.r.records(e for e in self.r.entries if e.offset is not None):
@@ -986,8 +1005,7 @@ class _Writer:
                     where,
                     message_zh if zh else message_en,
                 ]
-                for col, value in enumerate(cells):
-                    ws.write_string(row, col, value)
+                _text_row(ws, row, cells, widths, self.f["wrap"])
                 row += 1
         extra = [(self.unit.name, f) for f in self.r.total_findings] + [
             ("", f) for f in self.r.similar
@@ -1001,8 +1019,7 @@ class _Writer:
                 f.datapoint or "",
                 f.message(self.lang, spec),
             ]
-            for col, value in enumerate(cells):
-                ws.write_string(row, col, value)
+            _text_row(ws, row, cells, widths, self.f["wrap"])
             row += 1
         ws.autofilter(0, 0, max(row - 1, 1), len(t["findings_cols"]) - 1)
         ws.freeze_panes(1, 0)
@@ -1014,16 +1031,15 @@ class _Writer:
         heads = t["texts_cols"] + [f.label for f in fields]
         for col, head in enumerate(heads):
             ws.write_string(0, col, head, self.f["header"])
-        ws.set_column(0, 0, 24)
-        ws.set_column(2, 1 + len(fields), 50)
+        widths = [20, 10] + [44] * len(fields)
+        for col, width in enumerate(widths):
+            ws.set_column(col, col, width)
         row = 1
         for e, record in self.r.records(e for e in self.r.entries if e.offset is not None):
             if not record["readable"]:
                 continue
-            ws.write_string(row, 0, e.unit, self.f["wrap"])
-            ws.write_string(row, 1, e.status_text(self.lang), self.f["wrap"])
-            for j, field in enumerate(fields):
-                ws.write_string(row, 2 + j, record["texts"].get(field.id, ""), self.f["wrap"])
+            texts = [record["texts"].get(field.id, "") for field in fields]
+            _text_row(ws, row, [e.unit, e.status_text(self.lang), *texts], widths, self.f["wrap"])
             row += 1
         ws.freeze_panes(1, 1)
         # Ten narrative columns cannot be read one page wide: pages across, each with the
