@@ -180,3 +180,92 @@ def test_unit_from_the_page_title_of_a_saved_page(spec21, tmp_path):
     filing = read(spec21, tmp_path, page, "page.html")
     assert (filing.unit, filing.year) == ("某县水利局", 2024)
     assert table_values(spec21, filing) == expected(spec21, values)
+
+
+# --- what is inside a cell ---------------------------------------------------------------------
+
+
+def test_invisible_characters_inside_labels_and_figures(spec21, tmp_path):
+    """Zero-width spaces and joiners, soft hyphens and no-break spaces that pages and Word files
+    leave inside labels and figures: invisible, they neither cut a number in two (its first digit
+    read alone) nor hide a label (表四 then read one cell off)."""
+    values = _values(spec21)
+
+    def emit(cells):
+        label = cells[0][:2] + "\u200b" + cells[0][2:] if len(cells[0]) > 2 else cells[0]
+        figures = [c[:1] + "\u200d" + c[1:] if len(c) > 1 else "\u00a0" + c for c in cells[1:]]
+        return ["| " + " | ".join([label, *figures]) + " |"]
+
+    text = table_rows(published(spec21, tmp_path, values), emit)
+    text = text.replace("规章", "规\u00ad章")
+    assert "\u200b" in text and "\u200d" in text
+    filing = read(spec21, tmp_path, text)
+    assert table_values(spec21, filing) == expected(spec21, values)
+
+
+def test_counts_printed_with_their_unit(spec21, tmp_path):
+    """“12件” in a cell: the count, with the normaliser's V106 note — not label text that pushes
+    the row's figures out of place."""
+    values = _values(spec21)
+
+    def emit(cells):
+        unit = cells[0] != "行政事业性收费"  # 件 in an amount is R5: not certain
+        return [
+            "| "
+            + " | ".join([cells[0], *(c + "件" if c.isdigit() and unit else c for c in cells[1:])])
+            + " |"
+        ]
+
+    filing = read(spec21, tmp_path, table_rows(published(spec21, tmp_path, values), emit))
+    assert table_values(spec21, filing) == expected(spec21, values)
+    assert "V106" in {f.code for f in filing.findings}
+
+
+def test_an_amount_printed_in_yuan_is_converted_to_wan(spec21, tmp_path):
+    """The fees row printed in 元 while the table counts in 万元: 35000元 is 3.5 万元, said in a
+    note (I115); a figure already in 万元 is taken as it is."""
+    values = _values(spec21)
+    values["t2.fees.amount"] = 0
+    text = published(spec21, tmp_path, values).replace(
+        "| 行政事业性收费 | 0 |", "| 行政事业性收费 | 35,000元 |"
+    )
+    assert "35,000元" in text
+    filing = read(spec21, tmp_path, text)
+    assert filing.values["t2.fees.amount"] == 3.5
+    note = next(f for f in filing.findings if f.code == "I115")
+    assert "3.5" in note.message("zh") and "35,000元" in note.message("zh")
+    text = text.replace("35,000元", "3.5万元")
+    assert read(spec21, tmp_path, text).values["t2.fees.amount"] == 3.5
+
+
+# --- rows printed blank ------------------------------------------------------------------------
+
+
+def test_rows_printed_with_every_cell_blank_are_blank_not_cut_off(spec21, tmp_path):
+    """A saved page whose table has rows with all cells empty (&nbsp;): the rows are there and
+    blank (V101 per cell, as any blank cell), not “cut off” (I104) — the text is whole."""
+    values = _values(spec21)
+    page = published(spec21, tmp_path, values, fmt="html")
+    blank_rows = ("2.其他法律行政法规禁止公开", "3.危及“三安全一稳定”", "（六）其他处理")
+    for label in blank_rows[:2]:
+        page = re.sub(
+            rf"(<tr><th[^>]*>{re.escape(label)}</th>)(.*?)(</tr>)",
+            lambda m: (
+                m.group(1) + re.sub(r"<td>[^<]*</td>", "<td>&nbsp;</td>", m.group(2)) + m.group(3)
+            ),
+            page,
+        )
+    assert page.count("<td>&nbsp;</td>") == 14
+    filing = read(spec21, tmp_path, page, "page.html")
+    codes = {f.code for f in filing.findings}
+    assert "I104" not in codes and "V101" in codes
+    for rid in ("deny_law", "deny_safety"):
+        ids = [d for d in spec21.datapoints if d.startswith(f"t3.{rid}.")]
+        assert all(filing.values.get(d) is None and d not in filing.missing for d in ids)
+    want = {
+        d: v
+        for d, v in expected(spec21, values).items()
+        if ".deny_law." not in d and ".deny_safety." not in d
+    }
+    got = table_values(spec21, filing)
+    assert {d: got.get(d) for d in want} == want

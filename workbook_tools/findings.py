@@ -276,6 +276,9 @@ CODES: dict[str, Code] = {c.code: c for c in [
     _c("I114", "table-is-image", E,
        "{table}在文中是图片（{images}），无法读取数字，作缺失处理，不按0计。请按图片内容手工填写。",
        "{table} is an image in the text ({images}); its figures cannot be read and are treated as missing, not as zeros. Fill them in from the image."),
+    _c("I115", "amount-in-yuan", Severity.NOTE,
+       "“{where}”印的是“{value}”（元），已折算为 {number} 万元。请核对。",
+       "“{where}” is printed as “{value}” (yuan); it was converted to {number} 万元 (10,000 yuan). Check it."),
     # P: the collection portal (wbtools portal)
     _c("I120", "pdf-without-text", E,
        "PDF 没有文字层（共 {pages} 页，可能是扫描件或字体无法映射为文字），其中的文字和数字无法读取，未导入。请提供带文字层的 PDF、Word 或网页版本，或先用 OCR 识别。",

@@ -38,6 +38,13 @@ PAGE_TITLE = re.compile(r"^\[\[title:(.*)\]\]$")
 _GLOSS = re.compile(r"[(（]\s*[a-zA-Zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹ]+\s*[)）]")
 
 
+# Characters that print as nothing (zero-width spaces and joiners, a stray BOM, soft hyphens) or
+# as a plain space (no-break spaces): pages and Word files carry them inside labels and figures,
+# where they would cut a number in two or hide a label.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None) | dict.fromkeys(
+    map(ord, "\u00a0\u2007\u202f"), " "
+)
+
 _CJK_GAP = re.compile(r"(?<=[^\x00-\xff]) (?=[^\x00-\xff])")
 
 
@@ -72,7 +79,7 @@ def load_lines(path: Path) -> list[Line]:
         texts = pdf_lines(path)
     else:
         texts = _text_lines(intake.read_input(path, intake.MAX_REPORT_BYTES), suffix)
-    texts = [_GLOSS.sub("", t) for t in texts]
+    texts = [_GLOSS.sub("", t.translate(_INVISIBLE)) for t in texts]
     return _split_long([Line(i, t) for i, t in enumerate(texts, start=1)])
 
 

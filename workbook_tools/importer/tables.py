@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import rules
 from ..findings import Finding
-from ..normalise import NONE_MARKS, normalise
+from ..normalise import NONE_MARKS, Value, normalise, number_text
 from ..spec import Block, Spec
 from .labels import MATCH, fold, match, tail_score
 from .sources import IMAGE, Line
@@ -32,6 +32,7 @@ class Token:
     line: int
     value: bool
     glued: bool = False  # a number that was written onto its label with no separator
+    blank_row: bool = False  # a label whose table row has only empty cells after it
 
 
 @dataclass
@@ -42,9 +43,15 @@ class Group:
     label_tokens: list[Token] | None = None
 
 
+# A figure with its unit written in the cell (“12件”, “0.5万元”, “251000元”): still one cell.
+_WITH_UNIT = re.compile(r"[+-]?\d[\d,]*(\.\d+)?(?:件|个|项|次|条|宗|份|万元|元)?")
+# An amount printed in 元 where the format counts in 万元.
+_YUAN = re.compile(r"(\d[\d,]*(?:\.\d+)?)元")
+
+
 def _value_like(text: str) -> bool:
     t = fold(text)
-    return bool(re.fullmatch(r"[+-]?\d[\d,]*(\.\d+)?", t)) or t in NONE_MARKS
+    return bool(_WITH_UNIT.fullmatch(t)) or t in NONE_MARKS
 
 
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
@@ -131,8 +138,16 @@ def tokens(lines: list[Line]) -> list[Token]:
             else:
                 while pieces and not pieces[0]:
                     pieces.pop(0)
+                after = len(pieces) - 1 - text.rstrip().endswith("|")  # cells after the first
                 while pieces and not pieces[-1]:
                     pieces.pop()
+                # A table row whose every figure cell is empty (a page's table with blank cells):
+                # its label remembers it, so the row reads as blank, not as cut off.
+                blank_row = len(pieces) == 1 and after >= 2 and not _value_like(pieces[0])
+                if blank_row:
+                    out.extend(_unglue(pieces[0], line.no))
+                    out[-1].blank_row = True
+                    continue
             cells = any(_value_like(p) for p in pieces)
             for p in pieces:
                 if re.fullmatch(r"\d[\d ]*\d", p):
@@ -291,6 +306,8 @@ def read_table(spec: Spec, table_id: str, lines: list[Line], path: str) -> Impor
                             rest,
                         )
                     break
+        if group is None and label is not None and (tok := _printed_blank(label, found, g)):
+            group = Group(fold(tok.text), [Token("", tok.line, True)] * width, tok.line)
         if group is None and label is not None:
             group = _by_position(rows, k, found, g, width)
             if group is not None:
@@ -331,7 +348,7 @@ def read_table(spec: Spec, table_id: str, lines: list[Line], path: str) -> Impor
                 result.missing.add(dp_id)
                 continue
             tok = values[ci]
-            value = normalise(tok.text, spec.kinds[dp_id])
+            value = _in_yuan(tok.text, spec, dp_id) or normalise(tok.text, spec.kinds[dp_id])
             result.values[dp_id] = value.number
             result.raw[dp_id] = tok.text
             result.lines[dp_id] = tok.line
@@ -340,7 +357,7 @@ def read_table(spec: Spec, table_id: str, lines: list[Line], path: str) -> Impor
                 result.findings.append(
                     Finding(
                         value.code,
-                        {"where": where, "value": value.raw},
+                        {"where": where, "value": value.raw, "number": number_text(value.number)},
                         file=path,
                         line=tok.line,
                         datapoint=dp_id,
@@ -349,6 +366,15 @@ def read_table(spec: Spec, table_id: str, lines: list[Line], path: str) -> Impor
     report_lost()
     _settle(ambiguous, spec, table_id, path, result)
     return result
+
+
+def _in_yuan(text: str, spec: Spec, dp_id: str) -> Value | None:
+    """An amount printed in 元 (“251000元”) where the format counts in 万元: converted exactly,
+    with a note (I115). None for anything else (“0.5万元” is the normaliser's V106)."""
+    unit = spec.types[spec.datapoints[dp_id].type].unit
+    if unit != "万元" or not (m := _YUAN.fullmatch(fold(text))):
+        return None
+    return Value(round(float(m.group(1).replace(",", "")) / 10000, 6), "I115", text)
 
 
 # --- numbers run together ---------------------------------------------------------------------
@@ -506,6 +532,16 @@ def _group_as_one_row(
             return None  # the sub-rows are printed
         if match(parent, found[j].label) >= MATCH and len(found[j].values) >= width:
             return j, found[j]
+    return None
+
+
+def _printed_blank(label: str, found: list[Group], g: int) -> Token | None:
+    """The label of a row printed with every cell empty, among the label runs ahead: the row is
+    in the text, blank (not cut off)."""
+    for group in found[g : g + LOOKAHEAD]:
+        for tok in group.label_tokens or []:
+            if tok.blank_row and match(label, fold(tok.text)) >= MATCH:
+                return tok
     return None
 
 
