@@ -269,3 +269,38 @@ def test_rows_printed_with_every_cell_blank_are_blank_not_cut_off(spec21, tmp_pa
     }
     got = table_values(spec21, filing)
     assert {d: got.get(d) for d in want} == want
+
+
+# --- two figures in one cell -------------------------------------------------------------------
+
+
+def test_two_figures_run_into_one_cell_are_two_cells_when_the_row_is_short(spec21, tmp_path):
+    """A PDF's unruled table whose first two columns stand too close: “20 43” comes out as one
+    cell. Read as one number it is a wrong figure (2043) and every later cell shifts; the row is
+    one cell short, and split it has exactly its width. A number with a stray space in a row of
+    full width (“1 23”) is still one number."""
+    values = _values(spec21)
+
+    def emit(cells):
+        if cells[0].startswith(("一、", "二、", "四、")) and all(c.isdigit() for c in cells[1:]):
+            cells = [cells[0], f"{cells[1]} {cells[2]}", *cells[3:]]
+        elif cells[0].endswith("（七）总计"):
+            cells = [cells[0], f"{cells[1][:1]} {cells[1][1:]}".strip(), *cells[2:]]
+        return ["| " + " | ".join(cells) + " |"]
+
+    text = table_rows(published(spec21, tmp_path, values), emit)
+    assert re.search(r"\| \d+ \d+ \|", text)
+    filing = read(spec21, tmp_path, text)
+    assert table_values(spec21, filing) == expected(spec21, values)
+
+
+def test_a_report_that_names_itself_only_as_our_bureau_has_no_unit(spec21, tmp_path):
+    """“现公布我局2022年政府信息公开工作年度报告”: 我局 is how the text speaks of itself, not a
+    unit name — no unit (I101, to be filled in), never “我局”."""
+    text = published(spec21, tmp_path, _values(spec21)).replace(
+        "# 测试镇2025年政府信息公开工作年度报告",
+        "根据《条例》规定，现公布我局2025年政府信息公开工作年度报告。",
+    )
+    filing = read(spec21, tmp_path, text)
+    assert filing.unit == "" and "I101" in {f.code for f in filing.findings}
+    assert filing.year == 2025

@@ -55,8 +55,15 @@ def _plausible(year: int) -> bool:
     return 2000 <= year <= 2100
 
 
+# How a report speaks of itself (“现公布我局2022年…报告”): no name to take as the unit.
+_SELF = re.compile(
+    r"^[我本](?:局|委|办|镇|乡|街道|街|区|县|市|厅|单位|机关|部门|中心|院|队|所|处)$"
+)
+
+
 def _unit(text: str) -> str:
-    return _NOT_UNIT.sub("", text)
+    unit = _NOT_UNIT.sub("", text)
+    return "" if _SELF.match(unit) else unit
 
 
 def _title_at(part: list[Line]) -> Title | None:
@@ -76,7 +83,7 @@ def _title_at(part: list[Line]) -> Title | None:
             unit = _unit(m.group(3) if n == 2 else m.group(1))
             source = "title"
         if intro := _INTRO.match(unit):  # “现公布区统计局2023年…”: the unit follows the verb
-            unit, source = unit[intro.end() :], "first sentence"
+            unit, source = _unit(unit[intro.end() :]), "first sentence"
         if len(unit) > 30 or re.search(r"[，。；：]", unit):
             continue  # a sentence, not a name
         return Title(unit, int(m.group(2)), part[0].no, "title", source if unit else "")

@@ -33,6 +33,7 @@ class Token:
     value: bool
     glued: bool = False  # a number that was written onto its label with no separator
     blank_row: bool = False  # a label whose table row has only empty cells after it
+    parts: tuple[str, ...] = ()  # figures with spaces inside one cell (“1 23”, “13612 252”)
 
 
 @dataclass
@@ -150,12 +151,15 @@ def tokens(lines: list[Line]) -> list[Token]:
                     continue
             cells = any(_value_like(p) for p in pieces)
             for p in pieces:
-                if re.fullmatch(r"\d[\d ]*\d", p):
-                    p = p.replace(" ", "")  # a number with stray spaces inside one cell
+                parts: tuple[str, ...] = ()
+                if re.fullmatch(r"\d[\d ]*\d", p) and " " in p:
+                    # One number with stray spaces, or two cells run together: the row decides
+                    parts = tuple(p.split())
+                    p = "".join(parts)
                 if p and set(p) <= set("-: "):
                     continue  # a Markdown separator row
                 if p == "" or _value_like(p):
-                    out.append(Token(p, line.no, True))
+                    out.append(Token(p, line.no, True, parts=parts))
                 elif cells:  # a row with cells of its own: its label is only a label
                     out.append(Token(p, line.no, False))
                 else:
@@ -320,7 +324,7 @@ def read_table(spec: Spec, table_id: str, lines: list[Line], path: str) -> Impor
             lost.append(label or table.name)
             continue
         report_lost()
-        values = group.values[:width]
+        values = _spaced(group.values, width)[:width]
         if len(values) < width and _splittable(values, width):
             split = _split_row(values, ids, spec)
             if isinstance(split, Ambiguous):
@@ -375,6 +379,17 @@ def _in_yuan(text: str, spec: Spec, dp_id: str) -> Value | None:
     if unit != "万元" or not (m := _YUAN.fullmatch(fold(text))):
         return None
     return Value(round(float(m.group(1).replace(",", "")) / 10000, 6), "I115", text)
+
+
+def _spaced(values: list[Token], width: int) -> list[Token]:
+    """Figures with a space inside one cell are one number with stray spaces (“1 23”) — or two
+    cells the text ran together (a PDF's columns standing too close: “13612 252”), which read as
+    one number would be a wrong figure and shift the rest. Split when the row is short of its
+    width and split has exactly its width."""
+    if not any(t.parts for t in values) or len(values) >= width:
+        return values
+    split = [Token(x, t.line, True) for t in values for x in (t.parts or (t.text,))]
+    return split if len(split) == width else values
 
 
 # --- numbers run together ---------------------------------------------------------------------
