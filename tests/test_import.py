@@ -207,7 +207,8 @@ def test_import_refuses_to_overwrite_and_reports_unreadable(tmp_path, shared_dir
     src = tmp_path / "a.txt"
     src.write_text("这不是年报。", encoding="utf-8")
     result = run("import", src, "-o", tmp_path / "a.xlsx")
-    assert result.exit_code == 2 and "F111" in result.output
+    # a text that is no report is said to be one, not “another template” (F111)
+    assert result.exit_code == 2 and "I116" in result.output and "F111" not in result.output
     result = run("import", shared_dir / PUBLISHED / "xuying-2024.txt", "-o", tmp_path / "x.txt")
     assert result.exit_code == 2 and "O103" in result.output
     assert not list(tmp_path.glob("*.xlsx"))

@@ -104,7 +104,7 @@ def test_headings_inside_a_short_flattened_paragraph(spec21, tmp_path):
     assert len(joined) < 300
     text = "\n".join([*lines[:start], joined, *lines[end + 1 :]])
     filing = read(spec21, tmp_path, text, "report.txt")
-    assert not {"F111", "I102"} & {f.code for f in filing.findings}
+    assert not {"I116", "I102"} & {f.code for f in filing.findings}
     got = table_values(spec21, filing)
     assert got == expected(spec21, values)
     assert filing.year == 2025
@@ -304,3 +304,24 @@ def test_a_report_that_names_itself_only_as_our_bureau_has_no_unit(spec21, tmp_p
     filing = read(spec21, tmp_path, text)
     assert filing.unit == "" and "I101" in {f.code for f in filing.findings}
     assert filing.year == 2025
+
+
+# --- section headings ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "numbering",
+    [r"\1.", r"\1．", r"\1，", ""],
+    ids=["full-stop", "full-width-stop", "comma", "no-numbering"],
+)
+def test_section_headings_numbered_otherwise(spec21, tmp_path, numbering):
+    """Headings numbered “一.” or “一，” instead of “一、”, or printed without their numeral (a
+    portal's heading style): the sections are found, not “no heading at all” (I116)."""
+    values = _values(spec21)
+    text = re.sub(
+        r"(?m)^## ([一二三四五六])、", "## " + numbering, published(spec21, tmp_path, values)
+    )
+    assert "一、" not in text.split("二")[0]
+    filing = read(spec21, tmp_path, text)
+    assert not {"I116", "I102", "I103"} & {f.code for f in filing.findings}
+    assert table_values(spec21, filing) == expected(spec21, values)

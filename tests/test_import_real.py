@@ -425,7 +425,7 @@ def test_a_city_merges_its_counties_published_reports(spec21, tmp_path):
     assert result.exit_code in (0, 1), result.output
     book = check.check_file(out, spec21)
     assert book.filing.values["t3.new.total"] == sum(expected.values())
-    assert "F111" not in result.output  # the README was not taken for a report
+    assert "I116" not in result.output  # the README was not taken for a report
 
 
 def test_intake_bounds_apply_to_published_reports(tmp_path):

@@ -279,6 +279,9 @@ CODES: dict[str, Code] = {c.code: c for c in [
     _c("I115", "amount-in-yuan", Severity.NOTE,
        "“{where}”印的是“{value}”（元），已折算为 {number} 万元。请核对。",
        "“{where}” is printed as “{value}” (yuan); it was converted to {number} 万元 (10,000 yuan). Check it."),
+    _c("I116", "report-headings-not-found", E,
+       "文中找不到年报的任何一部分标题（“一、总体情况”至“六、其他需要报告的事项”），不像是政府信息公开工作年度报告的全文，未导入。请核对文件。",
+       "No section heading of the annual report (“一、总体情况” to “六、其他需要报告的事项”) was found: this does not look like the full text of a government information disclosure annual report, and nothing was imported. Check the file."),
     # P: the collection portal (wbtools portal)
     _c("I120", "pdf-without-text", E,
        "PDF 没有文字层（共 {pages} 页，可能是扫描件或字体无法映射为文字），其中的文字和数字无法读取，未导入。请提供带文字层的 PDF、Word 或网页版本，或先用 OCR 识别。",

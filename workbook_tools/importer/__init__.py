@@ -92,12 +92,8 @@ def read(
     spec = spec or spec_module.load()
     filing.spec = spec
     title = _identify(filing, lines, path, unit, year, kind)
-    if not bounds:
-        detail = {
-            "detail": "找不到年报的任何一部分标题",
-            "detail_en": "no section heading of the report was found",
-        }
-        filing.findings.append(Finding("F111", detail, file=where))
+    if not bounds:  # not a report (or not its text): said as such, not as a wrong template
+        filing.findings.append(Finding("I116", {}, file=where))
         return filing
     for sid in SECTION_WORDS:
         if sid not in bounds:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from .labels import fold
-from .sources import PAGE_TITLE, Line
+from .sources import HEADING_FORMS, PAGE_TITLE, Line
 
 NUMERALS = "一二三四五六"
 SECTION_WORDS = {  # besides its numeral, a heading has one of these words
@@ -151,6 +151,26 @@ def kind_from_text(lines: list[Line]) -> str:
     return best if counts[best] else ""
 
 
+# The headings as some portals print them, without their numeral (“总体情况”): only the known
+# wordings, whole, count.
+_BARE = {fold(h.split("、", 1)[1]) for h in HEADING_FORMS}
+
+
+def _heading(text: str, n: int, sid: str) -> bool:
+    """Whether a (folded) line is section ``n``'s heading: its numeral and “、” — or “.”, “，”,
+    “：” as some reports number them — and one of its words; or a known wording without numeral."""
+    if len(text) > 40:
+        return False
+    if text in _BARE:
+        return any(w in text for w in SECTION_WORDS[sid])
+    return (
+        len(text) > 2
+        and text[0] == NUMERALS[n]
+        and text[1] in "、.,:"
+        and any(w in text for w in SECTION_WORDS[sid])
+    )
+
+
 def find_sections(lines: list[Line]) -> dict[str, tuple[int, int]]:
     """Section id -> (first, last) index into lines, found in order."""
     found: dict[str, int] = {}
@@ -158,11 +178,7 @@ def find_sections(lines: list[Line]) -> dict[str, tuple[int, int]]:
     for n, sid in enumerate(SECTION_WORDS):
         for i in range(start, len(lines)):
             text = fold(lines[i].text)
-            if (
-                len(text) <= 40
-                and text.startswith(NUMERALS[n] + "、")
-                and any(w in text for w in SECTION_WORDS[sid])
-            ):
+            if _heading(text, n, sid):
                 found[sid] = i
                 start = i + 1
                 break
