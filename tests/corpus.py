@@ -9,7 +9,9 @@ A case is an input file and its expected result. Two sources of cases:
   "kind": …, "t2": {"<row>": [..]}, "t3": {"<row>": [7 values]}, "t4": [15 values]}``. Row keys of
   表三 are the official order's keys (``一``, ``(三)1`` …, see ``T3_ROWS``); 表二's are the row ids
   of the spec (``rules``, ``normative``, ``licensing`` …). ``null`` is a cell that is blank in the
-  text (not 0); a row or table that is not in the text (cut off) is simply absent.
+  text (not 0); a row or table that is not in the text (cut off) is simply absent. A case in the
+  2019 trial format says ``"format": "gov_disclosure_2019"`` (its 表二 rows are that spec's, and
+  its one （六）其他处理 row is ``(六)``).
 
 Scoring, per value: expected number and the same number imported → correct; another number →
 wrong; nothing → missed. Expected blank or absent and a number imported → invented. A traceback is
@@ -54,6 +56,7 @@ T3_ROWS = {  # the official order of 表三's rows → the spec's row ids
     "(六)1": "other_no_correction",
     "(六)2": "other_unpaid",
     "(六)3": "other_other",
+    "(六)": "other",  # the 2019 trial format's one row
     "(七)": "total",
     "四": "carry_next",
 }
@@ -73,6 +76,7 @@ class Case:
     unit: str | None = None
     year: int | None = None
     kind: str | None = None
+    spec: object = None  # the format the case is in, when not the default (``"format"`` key)
 
 
 @dataclass
@@ -105,6 +109,8 @@ def expected_values(entry: dict, spec) -> dict[str, float | None]:
 
 
 def cases(spec) -> list[Case]:
+    from workbook_tools import spec as spec_module
+
     found: list[Case] = []
     truth = PUBLISHED / "expected_t3_t4.json"
     if truth.is_file():
@@ -113,14 +119,16 @@ def cases(spec) -> list[Case]:
                 found.append(Case(name, PUBLISHED / name, expected_values(entry, spec)))
     for path in sorted(CASES.glob("*.json")):
         entry = json.loads(path.read_text(encoding="utf-8"))
+        own = spec_module.load(entry["format"]) if entry.get("format") else None
         found.append(
             Case(
                 path.stem,
                 path.parent / entry["file"],
-                expected_values(entry, spec),
+                expected_values(entry, own or spec),
                 entry.get("unit"),
                 entry.get("year"),
                 entry.get("kind"),
+                own,
             )
         )
     return found
@@ -129,6 +137,7 @@ def cases(spec) -> list[Case]:
 def score(case: Case, spec) -> Score:
     from workbook_tools import importer
 
+    spec = case.spec or spec
     result = Score(case)
     if case.path.suffix.lower() not in importer.IMPORTABLE:
         result.skipped = f"{case.path.suffix} not importable"
