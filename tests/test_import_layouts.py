@@ -325,3 +325,22 @@ def test_section_headings_numbered_otherwise(spec21, tmp_path, numbering):
     filing = read(spec21, tmp_path, text)
     assert not {"I116", "I102", "I103"} & {f.code for f in filing.findings}
     assert table_values(spec21, filing) == expected(spec21, values)
+
+
+@pytest.mark.parametrize(
+    "unit, kind",
+    [
+        ("某区佳和里街", "街道"),
+        ("某区佳和里街道", "街道"),
+        ("某县某乡人民政府", "乡镇"),
+        ("某市统计局", "部门"),
+    ],
+)
+def test_kind_from_the_unit_name(spec21, tmp_path, unit, kind):
+    """Street offices named “…街” (as some cities name them) are 街道: W2 applies to them."""
+    text = (
+        published(spec21, tmp_path, _values(spec21))
+        .replace("测试镇2025年", f"{unit}2025年")
+        .replace("我镇", "本单位")
+    )
+    assert read(spec21, tmp_path, text).kind == kind

@@ -201,7 +201,7 @@ def is_2019(lines: list[Line]) -> bool:
 def guess_kind(unit: str) -> str:
     if unit.endswith(("镇", "乡", "镇人民政府", "乡人民政府")):
         return "乡镇"
-    if unit.endswith(("街道", "街道办事处")):
+    if unit.endswith(("街道", "街道办事处", "街")):
         return "街道"
     if unit.endswith(("局", "委", "办", "办公室", "委员会", "中心", "院", "所", "队")):
         return "部门"
