@@ -311,16 +311,24 @@ def test_a_report_that_names_itself_only_as_our_bureau_has_no_unit(spec21, tmp_p
 
 @pytest.mark.parametrize(
     "numbering",
-    [r"\1.", r"\1．", r"\1，", ""],
-    ids=["full-stop", "full-width-stop", "comma", "no-numbering"],
+    [r"\1.", r"\1．", r"\1，", "", "arabic"],
+    ids=["full-stop", "full-width-stop", "comma", "no-numbering", "arabic"],
 )
 def test_section_headings_numbered_otherwise(spec21, tmp_path, numbering):
-    """Headings numbered “一.” or “一，” instead of “一、”, or printed without their numeral (a
-    portal's heading style): the sections are found, not “no heading at all” (I116)."""
+    """Headings numbered “一.” or “一，” instead of “一、”, printed without their numeral (a
+    portal's heading style) or numbered “1、”: the sections are found, not “no heading at all”
+    (I116)."""
     values = _values(spec21)
-    text = re.sub(
-        r"(?m)^## ([一二三四五六])、", "## " + numbering, published(spec21, tmp_path, values)
-    )
+    text = published(spec21, tmp_path, values)
+    if numbering == "arabic":  # “1、 总体情况”, and the narrative's items numbered alike
+        text = re.sub(
+            r"(?m)^## ([一二三四五六])、",
+            lambda m: f"## {'一二三四五六'.index(m.group(1)) + 1}、 ",
+            text,
+        )
+        text = text.replace("### （一）主动公开", "1、 主动公开").replace("### （二）", "2、 ")
+    else:
+        text = re.sub(r"(?m)^## ([一二三四五六])、", "## " + numbering, text)
     assert "一、" not in text.split("二")[0]
     filing = read(spec21, tmp_path, text)
     assert not {"I116", "I102", "I103"} & {f.code for f in filing.findings}

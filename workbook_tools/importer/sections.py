@@ -156,38 +156,47 @@ def kind_from_text(lines: list[Line]) -> str:
 _BARE = {fold(h.split("、", 1)[1]) for h in HEADING_FORMS}
 
 
-def _heading(text: str, n: int, sid: str) -> bool:
+def _heading(text: str, n: int, sid: str, arabic: bool = False) -> bool:
     """Whether a (folded) line is section ``n``'s heading: its numeral and “、” — or “.”, “，”,
-    “：” as some reports number them — and one of its words; or a known wording without numeral."""
+    “：” as some reports number them — and one of its words; or a known wording without numeral.
+    With ``arabic``, “1、总体情况” too, but only with a known wording after the number: reports
+    that number their headings so also number the narrative's items (“2、主动公开。…”)."""
     if len(text) > 40:
         return False
     if text in _BARE:
         return any(w in text for w in SECTION_WORDS[sid])
-    return (
-        len(text) > 2
-        and text[0] == NUMERALS[n]
-        and text[1] in "、.,:"
-        and any(w in text for w in SECTION_WORDS[sid])
-    )
+    if len(text) < 3 or text[1] not in "、.,:":
+        return False
+    if text[0] == NUMERALS[n]:
+        return any(w in text for w in SECTION_WORDS[sid])
+    return arabic and text[0] == str(n + 1) and text[2:] in _BARE
 
 
 def find_sections(lines: list[Line]) -> dict[str, tuple[int, int]]:
-    """Section id -> (first, last) index into lines, found in order."""
-    found: dict[str, int] = {}
-    start = 0
-    for n, sid in enumerate(SECTION_WORDS):
-        for i in range(start, len(lines)):
-            text = fold(lines[i].text)
-            if _heading(text, n, sid):
-                found[sid] = i
-                start = i + 1
-                break
+    """Section id -> (first, last) index into lines, found in order; headings numbered 1、2、…
+    only when that finds more of them than the official numerals do."""
+    folded = [fold(line.text) for line in lines]
+    found = _find(folded, arabic=False)
+    if len(found) < len(SECTION_WORDS):
+        found = max(found, _find(folded, arabic=True), key=len)
     bounds: dict[str, tuple[int, int]] = {}
     ordered = sorted(found.items(), key=lambda kv: kv[1])
     for k, (sid, i) in enumerate(ordered):
         end = ordered[k + 1][1] if k + 1 < len(ordered) else len(lines)
         bounds[sid] = (i + 1, end)
     return bounds
+
+
+def _find(folded: list[str], arabic: bool) -> dict[str, int]:
+    found: dict[str, int] = {}
+    start = 0
+    for n, sid in enumerate(SECTION_WORDS):
+        for i in range(start, len(folded)):
+            if _heading(folded[i], n, sid, arabic):
+                found[sid] = i
+                start = i + 1
+                break
+    return found
 
 
 def is_2019(lines: list[Line]) -> bool:
