@@ -352,3 +352,20 @@ def test_kind_from_the_unit_name(spec21, tmp_path, unit, kind):
         .replace("我镇", "本单位")
     )
     assert read(spec21, tmp_path, text).kind == kind
+
+
+def test_a_label_and_its_first_figure_run_into_one_cell(spec21, tmp_path):
+    """A PDF's unruled table whose label column stands close to the first figures: “行政规范性文件
+    27 | 6 | 37 |” — the row is one cell short and its first cell holds the label and a figure
+    after a space. The figure is the row's first cell."""
+    values = _values(spec21)
+
+    def emit(cells):
+        if cells[1:] and all(c.isdigit() for c in cells[1:]) and not cells[0][-1:].isdigit():
+            cells = [f"{cells[0]} {cells[1]}", *cells[2:]]
+        return ["| " + " | ".join(cells) + " |"]
+
+    text = table_rows(published(spec21, tmp_path, values), emit)
+    assert "| 行政规范性文件 " in text
+    filing = read(spec21, tmp_path, text)
+    assert table_values(spec21, filing) == expected(spec21, values)

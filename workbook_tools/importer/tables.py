@@ -46,6 +46,8 @@ class Group:
 
 # A figure with its unit written in the cell (“12件”, “0.5万元”, “251000元”): still one cell.
 _WITH_UNIT = re.compile(r"[+-]?\d[\d,]*(\.\d+)?(?:件|个|项|次|条|宗|份|万元|元)?")
+# A label cell with a figure after a space, in a row of cells: “行政规范性文件 564”.
+_LABEL_AND_FIGURE = re.compile(r"^(.*[^\d\s.,、(（])\s+(\d[\d,]*(?:\.\d+)?)$")
 # An amount printed in 元 where the format counts in 万元.
 _YUAN = re.compile(r"(\d[\d,]*(?:\.\d+)?)元")
 
@@ -160,6 +162,11 @@ def tokens(lines: list[Line]) -> list[Token]:
                     continue  # a Markdown separator row
                 if p == "" or _value_like(p):
                     out.append(Token(p, line.no, True, parts=parts))
+                elif "|" in text and (m := _LABEL_AND_FIGURE.match(p)):
+                    # the label cell and the first figure run together (a PDF's unruled table
+                    # whose first columns stand close): “行政规范性文件 564”
+                    out.append(Token(m.group(1), line.no, False))
+                    out.append(Token(m.group(2), line.no, True))
                 elif cells:  # a row with cells of its own: its label is only a label
                     out.append(Token(p, line.no, False))
                 else:
