@@ -116,3 +116,93 @@ def test_default_jobs_follow_the_idle_cores():
     assert 1 <= jobs <= min(8, cores)
     if os.getloadavg()[0] >= cores:
         assert jobs == 1  # a busy machine: a second process would not help
+
+
+# --- files taken one at a time ------------------------------------------------------------------
+
+
+def _expand_as_before(paths, suffixes):
+    """The reference: ``check.expand`` as it was (the whole list, one sort, Path.rglob)."""
+    out = []
+    for p in paths:
+        if p.is_dir():
+            out += sorted(
+                q
+                for q in p.rglob("*")
+                if q.is_file()
+                and q.suffix.lower() in suffixes
+                and not q.name.startswith("~$")
+                and not q.stem.lower().startswith("readme")
+            )
+        else:
+            out.append(p)
+    return list(dict.fromkeys(out))
+
+
+def test_files_are_listed_one_at_a_time_in_the_order_and_set_of_before(tmp_path):
+    """iter_files walks folders lazily (a 50,000-file run held every Path, its task tuple and,
+    in each forked worker, a copy of both): same files, same order as one sort of the whole
+    list -- names where string order and path order differ ("a-c" < "a/b" as strings, not as
+    paths), nested folders beside files of the same stem, case, hidden files, Excel's ~$ lock
+    files, README, other suffixes, a symbolic link to a file (taken) and to a folder (not
+    entered), an empty folder."""
+    root = tmp_path / "in"
+    names = [
+        "a/b.xlsx",
+        "a-c.xlsx",
+        "a.xlsx",
+        "a/z/deep.XLSX",
+        "a/z.xlsx",
+        "b/.hidden.xlsx",
+        "b/~$open.xlsx",
+        "b/README.xlsx",
+        "b/readme_first.pdf",
+        "b/notes.txt",
+        "b/report.PDF",
+        "B.xlsx",
+        "b.xls",
+        "c d/空格 单位.ods",
+        "c d/单位10.xlsx",
+        "c d/单位2.xlsx",
+        "x.xlsx.bak",
+        ".xlsx",
+    ]
+    for name in names:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    (root / "empty").mkdir()
+    (root / "link.xlsx").symlink_to(root / "a.xlsx")
+    (root / "linked-folder").symlink_to(root / "a", target_is_directory=True)
+    (root / "dangling.xlsx").symlink_to(root / "nowhere.xlsx")
+    suffixes = (*check.CHECKED_SUFFIXES, ".pdf")
+    for given in ([root], [root / "a", root / "a.xlsx", root / "a"], [root / "b", root]):
+        expected = _expand_as_before(given, suffixes)
+        assert check.expand(given, suffixes) == expected
+        assert list(check.iter_files(given, suffixes)) == expected
+    assert check.expand([root]) == _expand_as_before(
+        [root], (*check.CHECKED_SUFFIXES, ".html", ".htm", ".docx", ".doc", ".wps", ".pdf")
+    )
+    walk = check.iter_files([root], suffixes)
+    assert next(walk) == root / "B.xlsx"  # (upper case sorts first)
+
+
+def test_reports_take_their_files_a_few_batches_at_a_time(tmp_path, spec21):
+    """iter_reports made a task tuple for every file before the first was checked; it now takes
+    its paths lazily, so the first report comes after only the batches in flight were read."""
+    one = wb.write(tmp_path, wb.render(spec21))
+    n = check.BATCH * 12
+    taken = []
+
+    def paths():
+        for i in range(n):
+            taken.append(i)
+            yield one
+
+    stream = check.iter_reports(paths(), spec21, jobs=2, shape=check.brief)
+    assert next(stream).readable
+    assert len(taken) <= (2 * check.AHEAD + 1) * check.BATCH < n
+    assert sum(1 for _ in stream) == n - 1 and len(taken) == n
+    taken.clear()
+    serial = check.iter_reports(paths(), spec21, jobs=1, shape=check.brief)
+    assert next(serial).readable and len(taken) <= check.BATCH

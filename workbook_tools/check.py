@@ -13,10 +13,12 @@ failing checks on the columns themselves say, and is reported only when nothing 
 
 from __future__ import annotations
 
+import itertools
 import os
+import stat as stat_module
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from . import layout, narrative, reader, rules
@@ -275,25 +277,54 @@ def expand(paths: Iterable[Path], suffixes: tuple[str, ...] | None = None) -> li
     """Files given, and files with ``suffixes`` inside folders given (recursively, sorted): by
     default workbooks and published reports as they are published (PDF, Word, web pages), so a
     folder of the counties' published reports is checked and merged like one of workbooks. Temp
-    files Excel leaves while a workbook is open (~$name.xlsx) and a folder's README are skipped."""
+    files Excel leaves while a workbook is open (~$name.xlsx) and a folder's README are skipped.
+    The same files, in the same order, as ``iter_files`` gives one at a time."""
+    return list(iter_files(paths, suffixes))
+
+
+def iter_files(paths: Iterable[Path], suffixes: tuple[str, ...] | None = None) -> Iterator[Path]:
+    """``expand`` one file at a time, so a run over 50,000 files never holds their list: each
+    folder is walked depth first, its entries sorted by name, which is the order ``sorted()``
+    gives whole paths (component by component). Folders reached through a symbolic link are not
+    entered and folders that cannot be listed are skipped, as ``Path.rglob`` does. A file given
+    twice (or also inside a folder given) comes once; only then is a set of the paths kept."""
     if suffixes is None:
         from .importer import FOLDER_REPORTS
 
         suffixes = CHECKED_SUFFIXES + FOLDER_REPORTS
-    out: list[Path] = []
+    paths = list(paths)
+    seen: set[Path] | None = set() if len(paths) > 1 else None
     for p in paths:
-        if p.is_dir():
-            out += sorted(
-                q
-                for q in p.rglob("*")
-                if q.is_file()
-                and q.suffix.lower() in suffixes
-                and not q.name.startswith("~$")
-                and not q.stem.lower().startswith("readme")
-            )
-        else:
-            out.append(p)
-    return list(dict.fromkeys(out))
+        for q in _walk(p, suffixes) if p.is_dir() else (p,):
+            if seen is not None:
+                if q in seen:
+                    continue
+                seen.add(q)
+            yield q
+
+
+def _walk(folder: Path, suffixes: tuple[str, ...]) -> Iterator[Path]:
+    try:
+        with os.scandir(folder) as entries:
+            # Path(name) orders names as Path orders whole paths (case-folded on Windows).
+            names = sorted((e.name for e in entries), key=PurePath)
+    except PermissionError:
+        return
+    for name in names:
+        q = folder / name
+        try:
+            is_dir = stat_module.S_ISDIR(os.lstat(q).st_mode)
+        except OSError:
+            continue  # gone since the folder was listed
+        if is_dir:
+            yield from _walk(q, suffixes)
+        elif (
+            q.suffix.lower() in suffixes
+            and not name.startswith("~$")
+            and not q.stem.lower().startswith("readme")
+            and q.is_file()
+        ):
+            yield q
 
 
 def previous_files(source: Path | None) -> list[Path]:
@@ -418,7 +449,7 @@ AHEAD = 4  # tasks per worker in flight (workers.ordered_map): workers kept busy
 
 
 def iter_reports(
-    paths: list[Path],
+    paths: Iterable[Path],
     spec: Spec,
     previous: Path | None = None,
     jobs: int | None = None,
@@ -428,21 +459,24 @@ def iter_reports(
     """Check many files, yielding each report in input order as it is ready (so a caller can
     stream); uses several processes for large batches. ``shape(report, spec)`` (a module-level
     function, run where the file is checked) turns each report into what the caller keeps, so only that
-    crosses between processes. Only a few batches are in flight at a time: memory stays flat
-    however many files there are."""
+    crosses between processes. ``paths`` may be an iterator (``iter_files``): it is taken a few
+    batches at a time, and only a few batches are in flight, so memory stays flat however many
+    files there are."""
     jobs = jobs or default_jobs()
-    if jobs <= 1 or len(paths) < BATCH:
+    paths = iter(paths)
+    head = list(itertools.islice(paths, BATCH))
+    if jobs <= 1 or len(head) < BATCH:
         finder = previous_finder(spec, previous)
-        for p in paths:
+        for p in itertools.chain(head, paths):
             report = check_file(p, spec, finder, names)
             yield shape(report, spec) if shape else report
         return
     from . import workers  # (multiprocessing is not loaded for a single file)
 
     names = tuple(names)
-    tasks = [
-        (str(p), spec.source, str(previous) if previous else None, shape, names) for p in paths
-    ]
+    last_year = str(previous) if previous else None
+    tasks = ((str(p), spec.source, last_year, shape, names) for p in itertools.chain(head, paths))
+    del head
     for item in workers.ordered_map(_check_in_worker, tasks, jobs, _died, chunk=BATCH):
         if isinstance(item, Report):
             item.filing.spec = spec if item.filing.readable else None

@@ -323,7 +323,9 @@ def check(
         echo=_print,
         # With --annotate each feedback workbook is written as its file is checked, so one bar
         # covers both (no silent phase after the checking bar reaches 100 %).
-        progress_for=lambda n: _progress(n, lang, "check" if annotate is None else "feedback"),
+        progress_for=(lambda n: _progress(n, lang, "check" if annotate is None else "feedback"))
+        if sys.stderr.isatty()  # (no bar: the files are taken one at a time, never counted)
+        else None,
     )
     raise typer.Exit(code)
 

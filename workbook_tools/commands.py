@@ -41,8 +41,13 @@ def run_check(
     spec = None
     try:
         spec = spec_module.load(spec_name)
-        files = check_module.expand(paths)
-        progress = progress_for(len(files)) if progress_for else None
+        if annotate is None and progress_for is None:
+            # Taken one at a time: a run over 50,000 files never holds their list.
+            files = check_module.iter_files(paths)
+            progress = None
+        else:
+            files = check_module.expand(paths)
+            progress = progress_for(len(files)) if progress_for else None
         # Reports are printed as they arrive, in input order, and then dropped: memory stays
         # flat however many files. Workers send back only what is printed (or written back).
         shape = check_module.for_feedback if annotate is not None else check_module.brief

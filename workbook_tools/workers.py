@@ -19,9 +19,10 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from itertools import islice
 from typing import Any
 
 PR_SET_PDEATHSIG = 1
@@ -60,28 +61,34 @@ def _batch(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
 
 def ordered_map(
     fn: Callable[[Any], Any],
-    items: Sequence[Any],
+    items: Iterable[Any],
     jobs: int,
     on_death: Callable[[Any, str], Any],
     chunk: int = 16,
 ) -> Iterator[Any]:
     """``fn(item)`` for every item, in input order, computed by ``jobs`` worker processes.
 
-    ``on_death(item, reason)`` gives the result for an item whose own process died. At most
+    ``on_death(item, reason)`` gives the result for an item whose own process died. ``items`` is
+    taken a chunk at a time (it may be an iterator that never exists as a list) and at most
     ``jobs * 4`` chunks are in flight, so a broken pool costs re-running that many items alone.
     """
-    i, n = 0, len(items)
-    while i < n:
+    items = iter(items)
+    exhausted = False
+    while not exhausted:
         executor = pool(jobs)
-        window: deque[tuple[int, Any]] = deque()
-        submitted, broken = i, False
+        window: deque[tuple[list[Any], Any]] = deque()
+        broken = False
         try:
-            while i < n:
-                while submitted < n and len(window) < jobs * 4:
-                    part = items[submitted : submitted + chunk]
-                    window.append((submitted, executor.submit(_batch, fn, part)))
-                    submitted += len(part)
-                start, future = window[0]
+            while True:
+                while not exhausted and len(window) < jobs * 4:
+                    part = list(islice(items, chunk))
+                    if not part:
+                        exhausted = True
+                        break
+                    window.append((part, executor.submit(_batch, fn, part)))
+                if not window:
+                    break
+                future = window[0][1]
                 try:
                     results = future.result()
                 except BrokenProcessPool:
@@ -89,13 +96,13 @@ def ordered_map(
                     break
                 window.popleft()
                 yield from results
-                i = start + len(results)
         finally:
             executor.shutdown(wait=not broken, cancel_futures=True)
-        if broken:
-            for item in items[i:submitted]:
+        if not broken:
+            return
+        for part, _ in window:
+            for item in part:
                 yield solo(fn, item, on_death)
-            i = submitted
 
 
 def _solo_child(fn: Callable[[Any], Any], item: Any, conn: Any) -> None:
