@@ -206,3 +206,28 @@ def test_reports_take_their_files_a_few_batches_at_a_time(tmp_path, spec21):
     taken.clear()
     serial = check.iter_reports(paths(), spec21, jobs=1, shape=check.brief)
     assert next(serial).readable and len(taken) <= check.BATCH
+
+
+def test_names_in_a_folder_are_ordered_as_paths_are():
+    """_walk sorts a folder's names as strings (case-folded on Windows) instead of making a
+    Path per name: that must be the order Path gives, on either kind of system."""
+    from pathlib import PurePosixPath, PureWindowsPath
+
+    names = [
+        "a-c",
+        "a",
+        "A",
+        "a.b",
+        "a b",
+        "Ab",
+        "aB",
+        "_x",
+        "~$a",
+        "10",
+        "9",
+        "单位2",
+        "单位10",
+        ".h",
+    ]
+    assert sorted(names) == sorted(names, key=PurePosixPath)
+    assert sorted(names, key=str.lower) == sorted(names, key=PureWindowsPath)
