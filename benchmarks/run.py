@@ -491,10 +491,10 @@ def merge_pool(b: Bench) -> dict:
     load = load_average()
     one = min(_merge(b, folder, 1)[0] for _ in range(2))
     one_write, _ = _MERGE_PARTS[(str(folder), 1)]
-    runs = [_merge(b, folder, 2) for _ in range(2)]
-    two = min(r[0] for r in runs)
-    parent_two = min(r[1] for r in runs)
-    two_write, two_workers = _MERGE_PARTS[(str(folder), 2)]
+    runs = []
+    for _ in range(2):  # the faster run's parts: the parent's and the workers' CPU
+        runs.append((*_merge(b, folder, 2), *_MERGE_PARTS[(str(folder), 2)]))
+    two, parent_two, _, two_write, two_workers = min(runs)
     default = min(_merge(b, folder, 0)[0] for _ in range(2))
     return b.result(
         one / two,
