@@ -369,3 +369,34 @@ def test_a_label_and_its_first_figure_run_into_one_cell(spec21, tmp_path):
     assert "| 行政规范性文件 " in text
     filing = read(spec21, tmp_path, text)
     assert table_values(spec21, filing) == expected(spec21, values)
+
+
+def test_unit_from_the_title_property_of_a_word_file(spec21, tmp_path):
+    """A Word file whose text has no title line (a page saved as .docx keeps the page's title in the
+    document's properties): the title property names the unit."""
+    import io
+
+    import docx
+
+    values = _values(spec21)
+    book = tmp_path / "unit.xlsx"
+    book.write_bytes(
+        template.render(
+            spec21,
+            Unit("测试镇", "9", "乡镇"),
+            2025,
+            values=values,
+            texts={f.id: TEXTS for f in spec21.fields},
+        )
+    )
+    data = report.render(report.build(check.check_file(book, spec21).filing), "docx")
+    document = docx.Document(io.BytesIO(data))
+    for p in document.paragraphs:
+        if "测试镇2025年" in p.text:
+            p.text = ""
+    document.core_properties.title = "某县水利局2025年政府信息公开工作年度报告"
+    out = tmp_path / "saved.docx"
+    document.save(str(out))
+    filing = importer.read(out, spec21)
+    assert (filing.unit, filing.year) == ("某县水利局", 2025)
+    assert table_values(spec21, filing) == expected(spec21, values)

@@ -242,6 +242,8 @@ def _docx_lines(path: Path) -> list[str]:
                     last = cell._tc
                     cells.append(cell.text.strip().replace("|", " "))
                 out.append(" | ".join(cells) + " |")
+    if title := (document.core_properties.title or "").strip():
+        out.insert(0, f"[[title:{title}]]")  # a saved page's title, kept by Word/LibreOffice
     return out
 
 
