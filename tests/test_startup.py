@@ -31,8 +31,9 @@ HEAVY = (
 )
 
 
-def _modules_after(args: list[str], env: dict[str, str]) -> set[str]:
-    """The top-level modules loaded by the ``wbtools`` entry point for ``args`` (no terminal)."""
+def _modules_after(args: list[str], env: dict[str, str], full: bool = False) -> set[str]:
+    """The top-level modules (``full``: every module) loaded by the ``wbtools`` entry point for
+    ``args`` (no terminal)."""
     code = (
         "import sys\n"
         "from workbook_tools import launch\n"
@@ -44,7 +45,7 @@ def _modules_after(args: list[str], env: dict[str, str]) -> set[str]:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env
     )
     line = next(x for x in done.stderr.splitlines() if x.startswith("MODULES "))
-    return {m.split(".")[0] for m in line.split()[1:]}
+    return {m if full else m.split(".")[0] for m in line.split()[1:]}
 
 
 def test_checking_one_file_loads_no_heavy_library(tmp_path, spec21):
@@ -54,6 +55,25 @@ def test_checking_one_file_loads_no_heavy_library(tmp_path, spec21):
     assert "yaml" in first
     again = _modules_after(["check", str(path), "--format", "json"], env)
     assert not again & set(HEAVY), again & set(HEAVY)
+
+
+# Loaded only for what needs them: the importer for published reports (and folders, whose
+# published reports are checked too), importlib.resources (costs more than a one-file check's
+# reading; the bundled specs are found beside the package), the process pool for several files.
+NOT_FOR_ONE_WORKBOOK = (
+    "workbook_tools.importer",
+    "importlib.resources",
+    "multiprocessing",
+    "concurrent.futures",
+)
+
+
+def test_checking_one_workbook_loads_only_what_it_needs(tmp_path, spec21):
+    path = write(tmp_path, render(spec21, base_values(spec21)))
+    env = {**os.environ, "WBTOOLS_CACHE_DIR": str(tmp_path / "cache")}
+    _modules_after(["check", str(path)], env)  # compiles the spec into the cache
+    loaded = _modules_after(["check", str(path)], env, full=True)
+    assert not loaded & set(NOT_FOR_ONE_WORKBOOK), loaded & set(NOT_FOR_ONE_WORKBOOK)
 
 
 def test_compiled_spec_is_cached_and_equal(tmp_path, monkeypatch):

@@ -288,14 +288,15 @@ def iter_files(paths: Iterable[Path], suffixes: tuple[str, ...] | None = None) -
     gives whole paths (component by component). Folders reached through a symbolic link are not
     entered and folders that cannot be listed are skipped, as ``Path.rglob`` does. A file given
     twice (or also inside a folder given) comes once; only then is a set of the paths kept."""
-    if suffixes is None:
-        from .importer import FOLDER_REPORTS
-
-        suffixes = CHECKED_SUFFIXES + FOLDER_REPORTS
     paths = list(paths)
     seen: set[Path] | None = set() if len(paths) > 1 else None
     for p in paths:
-        for q in _walk(p, suffixes) if p.is_dir() else (p,):
+        is_dir = p.is_dir()
+        if is_dir and suffixes is None:  # (the importer is not loaded for files named one by one)
+            from .importer import FOLDER_REPORTS
+
+            suffixes = CHECKED_SUFFIXES + FOLDER_REPORTS
+        for q in _walk(p, suffixes) if is_dir else (p,):
             if seen is not None:
                 if q in seen:
                     continue

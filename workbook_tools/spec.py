@@ -20,7 +20,6 @@ import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -252,13 +251,20 @@ class Spec:
 # --- loading -----------------------------------------------------------------------------
 
 
+def _bundled_folder() -> Path:
+    # The package's own folder, as importlib.resources.files would give for a package on disk
+    # (importing importlib.resources costs more than a one-file check's whole reading).
+    from . import templates
+
+    return Path(templates.__file__).parent
+
+
 def bundled_path(name: str = DEFAULT_FORMAT) -> Path:
-    return Path(str(resources.files("workbook_tools.templates").joinpath(f"{name}.yaml")))
+    return _bundled_folder() / f"{name}.yaml"
 
 
 def bundled_names() -> list[str]:
-    folder = resources.files("workbook_tools.templates")
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return sorted(p.name[:-5] for p in _bundled_folder().iterdir() if p.name.endswith(".yaml"))
 
 
 def resolve(format_arg: str | Path | None) -> Path:
