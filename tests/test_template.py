@@ -276,6 +276,97 @@ def test_formula_cache_writes_what_xlsxwriter_would(spec21, template_bytes, monk
     assert template.render(spec21, TOWNSHIP, 2024) == template_bytes
 
 
+def _without_formula_shortcut(monkeypatch) -> None:
+    """xlsxwriter's own formula preparation for every formula (no cache, no shortcut)."""
+    from xlsxwriter.worksheet import Worksheet
+
+    monkeypatch.setattr(
+        template.formulas.CachedFormulas, "_prepare_formula", Worksheet._prepare_formula
+    )
+
+
+@pytest.mark.parametrize("name", ["gov_disclosure_2021", "gov_disclosure_2019"])
+def test_filled_templates_of_every_format_are_what_xlsxwriter_writes(name, monkeypatch):
+    from workbook_tools import spec as spec_module
+
+    spec = spec_module.load(name)
+    values = {d: i % 7 for i, d in enumerate(spec.inputs)}
+    texts = {f.id: "本年度收到申请5件，MAP(1) 与 LAMBDA(x) 照写。" for f in spec.fields}
+    outputs = []
+    for _ in range(2):
+        outputs.append(
+            [
+                template.render(spec, Unit("徐营镇", "101", kind), 2024, values=values, texts=texts)
+                for kind in ("乡镇", "部门")
+            ]
+        )
+        _without_formula_shortcut(monkeypatch)
+    assert outputs[0] == outputs[1]
+
+
+def test_a_formula_calling_a_newer_function_is_still_prefixed():
+    from xlsxwriter.worksheet import Worksheet
+
+    plain = Worksheet()
+    for formula in (
+        '=IF(A1="乡镇",SUM(B1:B3),0)',
+        "=SUM(A1)+XLOOKUP(1,A1:A2,B1:B2)",
+        '=IF(A1="MAP(",1,0)',
+        "=ISNUMBER(A1)*_xlfn.SINGLE(B1)",
+        "{=SUM(A1:A3)}",
+        "=SUM(A1)+Z.SUM(B1)",
+    ):
+        for future in (False, True):
+            expected = Worksheet._prepare_formula(plain, formula, future)
+            assert template.formulas._prepared(formula, future) == expected
+
+
+def _xlsxwriter_rewrites() -> list[tuple[bool, list[str]]]:
+    """Every rewrite in xlsxwriter's formula preparation, as (starts at a word boundary, the
+    name's characters: a letter, or '.' / '\\S' for any one character)."""
+    import inspect
+
+    from xlsxwriter.worksheet import Worksheet
+
+    source = inspect.getsource(Worksheet._prepare_formula)
+    patterns = re.findall(r're\.sub\(\s*r"([^"]*)"', source)
+    assert len(patterns) > 100, "xlsxwriter's formula preparation changed: review formulas.py"
+    out = []
+    for pattern in patterns:
+        assert pattern.endswith("\\("), pattern
+        body = pattern[:-2]
+        boundary = body.startswith("\\b")
+        body = body[2:] if boundary else body
+        elements = re.findall(r"\\S|[A-Z0-9.]", body)
+        assert "".join(elements) == body, f"a rewrite of a form not reasoned about: {pattern}"
+        out.append((boundary, elements))
+    return out
+
+
+def test_the_functions_formulas_leave_alone_are_never_rewritten_by_xlsxwriter():
+    """A formula whose calls are all PLAIN_FUNCTIONS skips xlsxwriter's ~150 regexes. Sound if
+    no rewrite can match text ending in ``c + name + "("``, where ``name`` is the whole run of
+    name characters before the parenthesis and ``c`` is anything else (or nothing)."""
+
+    def fits(element: str, char: str) -> bool:
+        return element in (".", "\\S") or element == char
+
+    for name in template.formulas.PLAIN_FUNCTIONS:
+        for boundary, elements in _xlsxwriter_rewrites():
+            n, k = len(name), len(elements)
+            tail = elements[k - min(n, k) :]
+            if not all(map(fits, tail, name[n - len(tail) :])):
+                continue  # the name's last characters are not the rewrite's
+            if k < n:
+                # inside the name: a word boundary cannot fall between two name characters
+                assert boundary, (name, elements)
+            elif k > n:
+                # the character before the name is no name character: only "any" fits it
+                assert elements[k - n - 1] not in (".", "\\S"), (name, elements)
+            else:
+                raise AssertionError(f"xlsxwriter rewrites {name}(")
+
+
 def test_print_setup(template_book):
     for name, landscape in (
         ("表二 主动公开", False),
