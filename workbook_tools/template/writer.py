@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .. import __version__, layout, workers
+from .. import __version__, layout
 from ..files import atomic_write, lock_workbook_structure, make_folder
 from ..roster import Unit, file_name
 from ..spec import Spec
@@ -123,6 +123,8 @@ def write_roster(
             if progress:
                 progress(path)
         return paths
+    from .. import workers  # (the process pool is not loaded for one workbook)
+
     tasks = [(str(p), spec.source, u, year, options) for p, u in zip(paths, units, strict=True)]
     # workers.pool: the workers die with this process instead of outliving a killed run.
     with workers.pool(jobs) as pool:
