@@ -130,17 +130,23 @@ def test_invalid_option_values_are_told_as_before(tmp_path):
     assert result.exit_code == 0 and "code\tseverity" in result.output
 
 
+ENTRY = "from workbook_tools.launch import main"
+TYPER = "from workbook_tools.cli import main"
+
+
+def _one(entry: str, args: list, tmp_path) -> tuple:
+    """(exit code, stdout, stderr) of ``entry`` run with ``args``, no terminal."""
+    done = subprocess.run(
+        [sys.executable, "-c", f"{entry}; main()", *map(str, args)],
+        capture_output=True,
+        cwd=tmp_path,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
 def _both(args: list, tmp_path) -> tuple:
     """(exit code, stdout, stderr) of the entry point and of the typer command, no terminal."""
-    out = []
-    for entry in ("from workbook_tools.launch import main", "from workbook_tools.cli import main"):
-        done = subprocess.run(
-            [sys.executable, "-c", f"{entry}; main()", *map(str, args)],
-            capture_output=True,
-            cwd=tmp_path,
-        )
-        out.append((done.returncode, done.stdout, done.stderr))
-    return out[0], out[1]
+    return _one(ENTRY, args, tmp_path), _one(TYPER, args, tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -170,6 +176,63 @@ def test_the_entry_point_checks_exactly_as_the_typer_command(tmp_path, spec21, e
         assert len(list((tmp_path / "feedback").iterdir())) == 2
 
 
+def _published_report(spec, folder) -> None:
+    """report.md: a published report as ``wbtools report`` writes it; notes.txt: no report."""
+    from workbook_tools import check, report
+
+    book = write(folder, render(spec, base_values(spec)), "unit.xlsx")
+    filing = check.check_file(book, spec).filing
+    (folder / "report.md").write_bytes(report.render(report.build(filing), "md"))
+    (folder / "notes.txt").write_text("会议纪要\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["report.md", "-o", "{out}"],
+        ["report.md", "--output={out}", "--lang", "en", "--force"],
+        ["report.md", "-o", "{out}", "-u", "某某镇", "-y", "2024", "--kind", "乡镇"],
+        ["report.md", "-o", "{out}", "--spec", "gov_disclosure_2021", "--force"],
+        ["report.md", "-o", "existing.xlsx"],  # O104: no --force
+        ["report.md", "-o", "book.csv"],  # O103
+        ["notes.txt", "-o", "{out}"],  # no report: exit 2
+        ["missing.md", "-o", "{out}"],
+        ["report.md", "-o", "{out}", "--spec", "no-such-format"],
+        ["report.md", "-o", "{out}", "-y", "x"],
+        ["report.md", "-o", "{out}", "--lang", "xx"],
+        ["report.md"],
+        ["report.md", "other.md", "-o", "{out}"],
+        ["--help"],
+        ["report.md", "-o", "{out}", "--force=yes"],
+    ],
+)
+def test_the_entry_point_imports_exactly_as_the_typer_command(tmp_path, spec21, extra):
+    _published_report(spec21, tmp_path)
+    (tmp_path / "existing.xlsx").write_bytes(b"kept")
+    fast, typed = (
+        _one(entry, ["import", *(a.replace("{out}", f"out{n}.xlsx") for a in extra)], tmp_path)
+        for n, entry in ((1, ENTRY), (2, TYPER))
+    )
+    assert fast[0] == typed[0]
+    assert fast[1:] == tuple(x.replace(b"out2.xlsx", b"out1.xlsx") for x in typed[1:])
+    written = [tmp_path / f"out{n}.xlsx" for n in (1, 2)]
+    assert (
+        written[0].exists() == written[1].exists() == (fast[0] in (0, 1) and "--help" not in extra)
+    )
+    if written[0].exists():
+        assert written[0].read_bytes() == written[1].read_bytes()
+    assert (tmp_path / "existing.xlsx").read_bytes() == b"kept"
+
+
+def test_importing_one_report_loads_no_cli_framework(tmp_path, spec21):
+    _published_report(spec21, tmp_path)
+    env = {**os.environ, "WBTOOLS_CACHE_DIR": str(tmp_path / "cache")}
+    args = ["import", str(tmp_path / "report.md"), "-o", str(tmp_path / "out.xlsx"), "--force"]
+    _modules_after(args, env)  # compiles the spec into the cache
+    loaded = _modules_after(args, env)
+    assert not loaded & {"typer", "click", "pydantic", "yaml"}, loaded
+
+
 def test_the_entry_point_knows_the_check_options_typer_declares():
     import typer.main
 
@@ -181,6 +244,21 @@ def test_the_entry_point_knows_the_check_options_typer_declares():
     assert declared == set(launch.CHECK_OPTIONS)
     names = {p.name.rstrip("_") for p in command.params}
     assert {v[0] for v in launch.CHECK_OPTIONS.values()} - {"output_format", "spec_name"} <= names
+
+
+def test_the_entry_point_knows_the_import_options_typer_declares():
+    import typer.main
+
+    from workbook_tools import launch
+    from workbook_tools.cli import app
+
+    command = typer.main.get_command(app).commands["import"]
+    declared = {o for p in command.params for o in p.opts if o.startswith("-")}
+    assert declared == set(launch.IMPORT_OPTIONS)
+    names = {p.name.rstrip("_") for p in command.params}
+    assert {v[0] for v in launch.IMPORT_OPTIONS.values()} - {"spec_name"} <= names
+    flags = {o for p in command.params if getattr(p, "is_flag", False) for o in p.opts}
+    assert flags == {o for o, (_, kind) in launch.IMPORT_OPTIONS.items() if kind == "flag"}
 
 
 def test_the_entry_point_says_what_the_cli_says():

@@ -315,6 +315,9 @@ def test_a_formula_calling_a_newer_function_is_still_prefixed():
         "=ISNUMBER(A1)*_xlfn.SINGLE(B1)",
         "{=SUM(A1:A3)}",
         "=SUM(A1)+Z.SUM(B1)",
+        '"全部通过"',
+        "SUM(A1:A3)",
+        "=(A1+B1)*2",
     ):
         for future in (False, True):
             expected = Worksheet._prepare_formula(plain, formula, future)

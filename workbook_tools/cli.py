@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from . import __version__, typer_params
+from . import __version__, commands, typer_params
 from .findings import Failure, all_codes, fail
 
 typer_params.install()  # plain conversions for our option types: no pydantic at start-up
@@ -142,24 +142,7 @@ def _exit_failure(exc: Failure, lang: Lang, spec=None) -> None:
 
 
 # What is wrong with an output path, and what to do (O103), in both languages.
-_O103 = {
-    "roster_file": {
-        "detail": "是已有的文件。按名册生成时 -o 应为目录",
-        "detail_en": "is an existing file. With --roster, -o is a folder",
-    },
-    "roster_name": {
-        "detail": "像文件名。按名册生成时 -o 应为目录（每个单位一个文件）",
-        "detail_en": "looks like a file name. With --roster, -o is a folder (a file per unit)",
-    },
-    "unit_xlsx": {
-        "detail": "不是 .xlsx 文件。单个单位时 -o 应为 .xlsx 文件或已有目录",
-        "detail_en": "is not an .xlsx file. For one unit, -o is an .xlsx file or a folder",
-    },
-    "xlsx": {
-        "detail": "不是 .xlsx 文件。请用 .xlsx 作扩展名",
-        "detail_en": "is not an .xlsx file. Use the .xlsx extension",
-    },
-}
+_O103 = commands.O103
 
 # Names that are files, never folders: an output folder named like this is a mistyped file.
 FILE_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".parquet", ".docx", ".doc", ".html"}
@@ -515,53 +498,10 @@ def import_command(
     lang: LangOption = Lang.zh,
 ) -> None:
     """把已公开的年报（文本、HTML、Word）转为填报工作簿，并报告缺失和无法识别之处。 / Turn a published report into a workbook."""
-    from . import check as check_module
-    from . import importer
-    from . import output as output_module
-    from . import template as template_module
-    from .files import atomic_write, guard_output, make_folder
-    from .roster import Unit
-
-    spec = None
-    try:
-        spec = _load_spec(spec_)
-        if output.suffix.lower() != ".xlsx":
-            raise fail("O103", path=str(output), **_O103["xlsx"])
-        guard_output(output, [published])
-        if output.exists() and not force:
-            raise fail("O104", path=str(output))
-        filing = importer.read(published, spec, unit=unit, year=year, kind=kind)
-        if not filing.readable or not filing.year:  # no year: no workbook (I106 says --year)
-            report = check_module.Report(str(published), filing, filing.findings)
-            _print(output_module.text([report], spec, lang.value), err=True)
-            raise typer.Exit(2)
-        fspec = filing.spec
-        # Numbers as read; where a cell could not be read, its text, so the unit sees it.
-        values = {
-            i: filing.values.get(i) if filing.values.get(i) is not None else filing.raw.get(i)
-            for i in fspec.inputs
-        }
-        info = {k: v for k, v in filing.info.items() if k not in ("unit", "code", "kind", "year")}
-        printed, missing = importer.kept_in_workbook(filing)
-        data = template_module.render(
-            fspec,
-            Unit(filing.unit or published.stem, "", filing.kind),
-            filing.year,
-            lang=lang.value,
-            values={k: v for k, v in values.items() if v is not None},
-            texts=filing.texts,
-            info=info,
-            printed=printed,
-            missing=missing,
-        )
-        make_folder(output.parent)
-        atomic_write(output, data)
-        report = check_module.Report(str(published), filing, check_module.check_filing(filing))
-        _print(output_module.text([report], fspec, lang.value))
-        _print(_say(lang, "imported", path=output))
-    except Failure as exc:
-        _exit_failure(exc, lang, spec)
-    raise typer.Exit(output_module.exit_code([report]))
+    code = commands.run_import(
+        published, output, unit, year, kind, force, spec_, lang.value, echo=_print
+    )
+    raise typer.Exit(code)
 
 
 class Prefer(StrEnum):

@@ -1,5 +1,5 @@
 """Command bodies shared by the typer CLI (``cli``) and the entry point's fast path (``launch``):
-no CLI framework here, so a script's ``wbtools check`` does not load one."""
+no CLI framework here, so a script's ``wbtools check`` or ``wbtools import`` does not load one."""
 
 from __future__ import annotations
 
@@ -9,8 +9,36 @@ from pathlib import Path
 
 # The words run_check says itself (the same as cli.MESSAGES; a test keeps them equal).
 WORDS = {
-    "zh": {"cannot_run": "无法执行：", "annotated": "已生成 {n} 个反馈工作簿，保存在 {path}"},
-    "en": {"cannot_run": "Cannot run:", "annotated": "Wrote {n} feedback workbooks to {path}"},
+    "zh": {
+        "cannot_run": "无法执行：",
+        "annotated": "已生成 {n} 个反馈工作簿，保存在 {path}",
+        "imported": "已导入为工作簿：{path}",
+    },
+    "en": {
+        "cannot_run": "Cannot run:",
+        "annotated": "Wrote {n} feedback workbooks to {path}",
+        "imported": "Imported into the workbook: {path}",
+    },
+}
+
+# What is wrong with an output path, and what to do (O103), in both languages.
+O103 = {
+    "roster_file": {
+        "detail": "是已有的文件。按名册生成时 -o 应为目录",
+        "detail_en": "is an existing file. With --roster, -o is a folder",
+    },
+    "roster_name": {
+        "detail": "像文件名。按名册生成时 -o 应为目录（每个单位一个文件）",
+        "detail_en": "looks like a file name. With --roster, -o is a folder (a file per unit)",
+    },
+    "unit_xlsx": {
+        "detail": "不是 .xlsx 文件。单个单位时 -o 应为 .xlsx 文件或已有目录",
+        "detail_en": "is not an .xlsx file. For one unit, -o is an .xlsx file or a folder",
+    },
+    "xlsx": {
+        "detail": "不是 .xlsx 文件。请用 .xlsx 作扩展名",
+        "detail_en": "is not an .xlsx file. Use the .xlsx extension",
+    },
 }
 
 
@@ -73,11 +101,7 @@ def run_check(
                 progress(None)
     except Failure as exc:
         sys.stdout.flush()
-        echo(WORDS[lang]["cannot_run"], err=True)
-        for f in exc.findings:
-            where = f.location(lang)
-            echo(f"  [{f.code}] {where + '：' if where else ''}{f.message(lang, spec)}", err=True)
-        return 2
+        return _cannot_run(exc, lang, spec, echo)
     if annotate is not None:
         echo(WORDS[lang]["annotated"].format(n=len(written), path=annotate), err=True)
     return code
@@ -97,3 +121,78 @@ def safe_streams() -> None:
             "utf8",
         ):
             stream.reconfigure(errors="replace")
+
+
+def _cannot_run(exc, lang: str, spec, echo: Callable[..., None]) -> int:
+    """What a command that could not run says (its findings, on stderr); exit code 2."""
+    echo(WORDS[lang]["cannot_run"], err=True)
+    for f in exc.findings:
+        where = f.location(lang)
+        echo(f"  [{f.code}] {where + '：' if where else ''}{f.message(lang, spec)}", err=True)
+    return 2
+
+
+def run_import(
+    published: Path,
+    output: Path,
+    unit: str = "",
+    year: int | None = None,
+    kind: str = "",
+    force: bool = False,
+    spec_name: str | None = None,
+    lang: str = "zh",
+    *,
+    echo: Callable[..., None] = _write,
+) -> int:
+    """``wbtools import``: a published report into a workbook, and its check; the exit code."""
+    from . import check as check_module
+    from . import importer
+    from . import output as output_module
+    from . import spec as spec_module
+    from .files import atomic_write, guard_output, make_folder
+    from .findings import Failure, fail
+
+    spec = None
+    try:
+        spec = spec_module.load(spec_name)
+        if output.suffix.lower() != ".xlsx":
+            raise fail("O103", path=str(output), **O103["xlsx"])
+        guard_output(output, [published])
+        if output.exists() and not force:
+            raise fail("O104", path=str(output))
+        filing = importer.read(published, spec, unit=unit, year=year, kind=kind)
+        if not filing.readable or not filing.year:  # no year: no workbook (I106 says --year)
+            report = check_module.Report(str(published), filing, filing.findings)
+            echo(output_module.text([report], spec, lang), err=True)
+            return 2
+        from . import template as template_module  # (xlsxwriter: only when a workbook is written)
+        from .roster import Unit
+
+        fspec = filing.spec
+        # Numbers as read; where a cell could not be read, its text, so the unit sees it.
+        values = {
+            i: filing.values.get(i) if filing.values.get(i) is not None else filing.raw.get(i)
+            for i in fspec.inputs
+        }
+        info = {k: v for k, v in filing.info.items() if k not in ("unit", "code", "kind", "year")}
+        printed, missing = importer.kept_in_workbook(filing)
+        data = template_module.render(
+            fspec,
+            Unit(filing.unit or published.stem, "", filing.kind),
+            filing.year,
+            lang=lang,
+            values={k: v for k, v in values.items() if v is not None},
+            texts=filing.texts,
+            info=info,
+            printed=printed,
+            missing=missing,
+        )
+        make_folder(output.parent)
+        atomic_write(output, data)
+        report = check_module.Report(str(published), filing, check_module.check_filing(filing))
+        echo(output_module.text([report], fspec, lang))
+        echo(WORDS[lang]["imported"].format(path=output))
+    except Failure as exc:
+        sys.stdout.flush()
+        return _cannot_run(exc, lang, spec, echo)
+    return output_module.exit_code([report])

@@ -1,12 +1,15 @@
-"""The ``wbtools`` entry point: ``check`` run by a script starts without the CLI framework.
+"""The ``wbtools`` entry point: ``check`` and ``import`` run by a script start without the CLI
+framework.
 
-``wbtools check FILE`` is what a portal or a script calls once per uploaded file, so its start-up
-is most of its cost: loading typer and building its command tree takes longer than checking the
-workbook. When ``check`` is called with options this module knows, in their plain forms, and no
-terminal is attached (nothing to colour, no progress bar), the options are read here and the same
-``commands.run_check`` runs that the typer command runs. Anything else (help, other commands, a value to
-reject, an option this parser does not know) goes to typer in ``cli``, so every message, help
-text and error stays typer's. tests/test_startup.py holds the two to the same options and output.
+``wbtools check FILE`` is what a portal or a script calls once per uploaded file, and ``wbtools
+import REPORT -o BOOK`` once per published report, so start-up is most of their cost: loading
+typer and building its command tree takes longer than checking a workbook. When one of them is
+called with options this module knows, in their plain forms, and no terminal is attached
+(nothing to colour, no progress bar), the options are read here and the same function runs
+(``commands.run_check``, ``commands.run_import``) that the typer command runs. Anything else
+(help, other commands, a value to reject, an option this parser does not know) goes to typer in
+``cli``, so every message, help text and error stays typer's. tests/test_startup.py holds the two
+to the same options and output.
 """
 
 from __future__ import annotations
@@ -16,24 +19,38 @@ import sys
 from pathlib import Path
 from typing import Any
 
-# The check command's options as cli.py declares them: flag -> (parameter, allowed values).
-CHECK_OPTIONS: dict[str, tuple[str, tuple[str, ...] | None]] = {
+# Each command's options as cli.py declares them: flag -> (parameter, kind), where kind is
+# "path", "str", "int" (plain digits), "flag" (no value) or a tuple of the allowed values.
+CHECK_OPTIONS: dict[str, tuple[str, Any]] = {
     "--format": ("output_format", ("text", "json")),
     "-f": ("output_format", ("text", "json")),
-    "--previous": ("previous", None),
-    "-p": ("previous", None),
-    "--annotate": ("annotate", None),
-    "-a": ("annotate", None),
-    "--jobs": ("jobs", None),
-    "-j": ("jobs", None),
-    "--spec": ("spec_name", None),
+    "--previous": ("previous", "path"),
+    "-p": ("previous", "path"),
+    "--annotate": ("annotate", "path"),
+    "-a": ("annotate", "path"),
+    "--jobs": ("jobs", "int"),
+    "-j": ("jobs", "int"),
+    "--spec": ("spec_name", "str"),
+    "--lang": ("lang", ("zh", "en")),
+}
+IMPORT_OPTIONS: dict[str, tuple[str, Any]] = {
+    "--output": ("output", "path"),
+    "-o": ("output", "path"),
+    "--unit": ("unit", "str"),
+    "-u": ("unit", "str"),
+    "--year": ("year", "int"),
+    "-y": ("year", "int"),
+    "--kind": ("kind", "str"),
+    "--force": ("force", "flag"),
+    "--spec": ("spec_name", "str"),
     "--lang": ("lang", ("zh", "en")),
 }
 LANG_ENV = "WBTOOLS_LANG"
 
 
-def parse_check(args: list[str]) -> dict[str, Any] | None:
-    """The check command's arguments, or None when typer should read them."""
+def _parse(args: list[str], options: dict[str, tuple[str, Any]]) -> dict[str, Any] | None:
+    """Positional paths under "paths" and the options by parameter name, or None when typer
+    should read them (help, ``--``, an unknown option, a missing or doubtful value)."""
     out: dict[str, Any] = {"paths": [], "lang": os.environ.get(LANG_ENV) or "zh"}
     i = 0
     while i < len(args):
@@ -43,38 +60,66 @@ def parse_check(args: list[str]) -> dict[str, Any] | None:
             i += 1
             continue
         name, eq, value = token.partition("=") if token.startswith("--") else (token, "", "")
-        if name not in CHECK_OPTIONS or (not eq and i + 1 >= len(args)):
-            return None  # --help, --, an unknown option or a missing value: typer says what
-        if not eq:
-            value = args[i + 1]
-            i += 1
-        i += 1
-        param, allowed = CHECK_OPTIONS[name]
-        if allowed is not None and value not in allowed:
+        if name not in options:
             return None
-        if param == "jobs":
-            try:
-                out[param] = int(value)
-            except ValueError:
+        param, kind = options[name]
+        i += 1
+        if kind == "flag":
+            if eq:
                 return None
-        elif param in ("previous", "annotate"):
+            out[param] = True
+            continue
+        if not eq:
+            if i >= len(args):
+                return None
+            value = args[i]
+            i += 1
+        if isinstance(kind, tuple):
+            if value not in kind:
+                return None
+            out[param] = value
+        elif kind == "int":
+            if not (value.isascii() and value.isdigit()):
+                return None
+            out[param] = int(value)
+        elif kind == "path":
+            if not value:
+                return None
             out[param] = Path(value)
         else:
             out[param] = value
-    if not out["paths"] or out["lang"] not in ("zh", "en"):
+    if out["lang"] not in ("zh", "en"):
         return None
+    return out
+
+
+def parse_check(args: list[str]) -> dict[str, Any] | None:
+    """The check command's arguments, or None when typer should read them."""
+    out = _parse(args, CHECK_OPTIONS)
+    if out is None or not out["paths"]:
+        return None
+    return out
+
+
+def parse_import(args: list[str]) -> dict[str, Any] | None:
+    """The import command's arguments, or None when typer should read them."""
+    out = _parse(args, IMPORT_OPTIONS)
+    if out is None or len(out["paths"]) != 1 or "output" not in out:
+        return None
+    out["published"] = out.pop("paths")[0]
     return out
 
 
 def main() -> None:
     args = sys.argv[1:]
-    if args[:1] == ["check"] and not sys.stdout.isatty() and not sys.stderr.isatty():
-        parsed = parse_check(args[1:])
+    if args[:1] in (["check"], ["import"]) and not sys.stdout.isatty() and not sys.stderr.isatty():
+        parsed = (parse_check if args[0] == "check" else parse_import)(args[1:])
         if parsed is not None:
-            from .commands import run_check, safe_streams
+            from . import commands
 
-            safe_streams()
-            code = run_check(**parsed)
+            commands.safe_streams()
+            run = commands.run_check if args[0] == "check" else commands.run_import
+            code = run(**parsed)
             sys.stdout.flush()
             sys.exit(code)
     from .cli import main as typer_main

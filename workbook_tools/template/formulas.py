@@ -41,18 +41,18 @@ PLAIN_FUNCTIONS = frozenset(
 )
 # The whole run of name characters before each parenthesis (text in quotes included: a string
 # that looks like a call makes the formula go the long way, never the wrong way).
-_CALLED = re.compile(r"[A-Za-z0-9_.]*(?=\()")
+_CALLED = re.compile(r"([A-Za-z0-9_.]+)\(")
 
 
 @functools.lru_cache(maxsize=8192)
 def _prepared(formula: str, expand_future: bool) -> str:
     if (
-        formula.startswith("=")
+        not formula.startswith("{")
         and not formula.endswith("}")
         and "_xlfn." not in formula
         and PLAIN_FUNCTIONS.issuperset(_CALLED.findall(formula))
     ):
-        return formula[1:]
+        return formula[1:] if formula.startswith("=") else formula  # what xlsxwriter strips
     return Worksheet._prepare_formula(_PLAIN, formula, expand_future)
 
 
