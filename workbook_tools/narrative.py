@@ -145,7 +145,7 @@ _NOT_IN_NAMES = set(
 )
 _BEFORE_NAME = set("在与和及同向到赴对、于至从照如据比由经去来，。；：,.;:（(“\"'　 ")
 _NOT_AFTER_NAME = set("村级区域内里直属街")  # 镇村两级, 乡镇街道, 镇域: 镇 as a common noun
-_COUNTY = re.compile(r"^(.*?(?:省|市|州|盟|县|区|旗))(?=[\u4e00-\u9fa5]{2,})")
+_COUNTY_ENDS = frozenset("省市州盟县区旗")
 _GENERIC_PLACES = (
     "乡镇",
     "城镇",
@@ -250,10 +250,26 @@ def _names(filing: Filing, sentence: str, where: dict, names: Sequence[str] = ()
     return out
 
 
+def county_of(name: str) -> str:
+    """The county a unit's name starts with (青禾县柳河镇 -> 青禾县): up to the first 省 市 州 盟 县
+    区 or 旗 followed by two Chinese characters; "" if none. (A loop, not a regular expression:
+    compiling ``[\u4e00-\u9fa5]`` costs more start-up time than checking a report's text.)"""
+    for at, ch in enumerate(name):
+        if ch == "\n":
+            return ""
+        following = name[at + 1 : at + 3]
+        if (
+            ch in _COUNTY_ENDS
+            and len(following) == 2
+            and all("\u4e00" <= c <= "\u9fa5" for c in following)
+        ):
+            return name[: at + 1]
+    return ""
+
+
 def _short(name: str) -> str:
     """A unit's name without its county (青禾县柳河镇 -> 柳河镇), as texts usually write it."""
-    m = _COUNTY.match(name)
-    return name[m.end() :] if m else name
+    return name[len(county_of(name)) :]
 
 
 def _other_unit(filing: Filing, sentence: str, names: Sequence[str]) -> str | None:
@@ -279,12 +295,12 @@ def _other_unit(filing: Filing, sentence: str, names: Sequence[str]) -> str | No
         return None
     if filing.kind not in ("乡镇", "街道") or not own_short.endswith(_SUFFIXES):
         return None
-    county = _COUNTY.match(own)
+    county = county_of(own)
     for suffix in _SUFFIXES:
         start = 0
         while (at := sentence.find(suffix, start)) >= 0:
             start = at + 1
-            name = _name_before(sentence, at, suffix, county.group(1) if county else "")
+            name = _name_before(sentence, at, suffix, county)
             if name and name not in own and own_short not in name:
                 return name
     return None

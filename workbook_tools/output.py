@@ -3,7 +3,7 @@ machines). The exit code is the results' own: 0 no errors, 1 errors found, 2 not
 
 from __future__ import annotations
 
-import json
+import functools
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -191,13 +191,17 @@ def _file_entry(report: Report, spec: Spec, lang: str) -> dict[str, Any]:
 
 
 def _dumps(value: Any) -> str:
+    import json  # (only for --format json: text output does not load it)
+
     text = json.dumps(value, ensure_ascii=False, indent=2, default=str)
     # JSON escapes C0 itself; DEL, C1 and direction overrides it lets through raw: escaped too,
     # so the data stays whole and a terminal showing it is not driven by it.
-    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _unsafe_in_json().sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+@functools.cache
+def _unsafe_in_json() -> re.Pattern:
+    return re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def as_json(reports: Iterable[Report], spec: Spec, lang: str = "zh") -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import re
 import unicodedata
@@ -44,10 +45,22 @@ _RESERVED = {
     *(f"com{i}" for i in range(1, 10)),
     *(f"lpt{i}" for i in range(1, 10)),
 }
-_BAD_CHARS = re.compile(r'[/\\<>:"|?*\x00-\x1f\x7f]')
 MAX_NAME = 100
-# Zero-width characters, soft hyphen, and direction marks, embeddings, overrides and isolates.
-_INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+# Compiled on first use: a check imports this module for ``identity`` and needs neither.
+@functools.cache
+def _bad_chars() -> re.Pattern:
+    return re.compile(r'[/\\<>:"|?*\x00-\x1f\x7f]')
+
+
+@functools.cache
+def _invisible() -> re.Pattern:
+    """Zero-width characters, soft hyphen, and direction marks, embeddings, overrides and
+    isolates."""
+    return re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
 MAX_ROSTER_BYTES = 20 * 1024 * 1024  # a county's roster is a few KB; 100,000 units fit in 20 MB
 
 
@@ -76,7 +89,7 @@ def identity(name: str) -> str:
 
 def unsafe_part(name: str) -> str | None:
     """The part of ``name`` that makes it unusable as a file name, or None when it is safe."""
-    if m := _BAD_CHARS.search(name):
+    if m := _bad_chars().search(name):
         return repr(m.group())[1:-1] if m.group().isprintable() else f"U+{ord(m.group()):04X}"
     if ".." in name:
         return ".."
@@ -123,7 +136,7 @@ def _validate(
         if text.startswith(FORMULA_START):
             # Opened in Excel (the county workbook, the long CSV) it would be a formula.
             problems.append(Finding("U110", {"name": text}, **at))
-        if m := _INVISIBLE.search(text):
+        if m := _invisible().search(text):
             # Two names that look the same would be two units (or one unit, two names).
             problems.append(
                 Finding("U111", {"name": text, "char": f"U+{ord(m.group()):04X}"}, **at)

@@ -14,22 +14,35 @@ passes them through the one function here that fits its output, at the point of 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from typing import Any
 
 # C0 (but tab and newline), DEL, C1; bidirectional embeddings, overrides and isolates.
 _TERMINAL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-# What XML 1.0 does not allow in character data (tab, newline and carriage return it does), and
-# the direction overrides that make a document show text in another order than it holds it.
-_NOT_XML = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff\u202a-\u202e\u2066-\u2069]"
-)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
-_MD_INLINE = re.compile(r"([\\`*_\[\]{}|~!])")
-# What makes a line structure: a heading, a quote, a list item, a setext underline. (A number
-# such as 195.24 or -5 is not: list markers need a space after them.)
-_MD_LINE_START = re.compile(r"^(\s*)(#{1,6}(?=\s|$)|>|[-+](?=\s|$)|=+(?=\s*$)|-+(?=\s*$))", re.M)
-_MD_ORDERED = re.compile(r"^(\s*\d{1,9})([.)])(?=\s|$)", re.M)
+
+
+# Compiled on first use (a check needs only _TERMINAL; compiling these costs start-up time).
+@functools.cache
+def _not_xml() -> re.Pattern:
+    """What XML 1.0 does not allow in character data (tab, newline and carriage return it does),
+    and the direction overrides that make a document show text in another order than it holds."""
+    return re.compile(
+        "[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff\u202a-\u202e\u2066-\u2069]"
+    )
+
+
+@functools.cache
+def _markdown() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
+    """Markdown's inline syntax; what makes a line structure (a heading, a quote, a list item, a
+    setext underline: a number such as 195.24 or -5 is not, list markers need a space after
+    them); an ordered list item."""
+    return (
+        re.compile(r"([\\`*_\[\]{}|~!])"),
+        re.compile(r"^(\s*)(#{1,6}(?=\s|$)|>|[-+](?=\s|$)|=+(?=\s*$)|-+(?=\s*$))", re.M),
+        re.compile(r"^(\s*\d{1,9})([.)])(?=\s|$)", re.M),
+    )
 
 
 _SURROGATE = re.compile("[\udc80-\udcff]")
@@ -58,7 +71,7 @@ def terminal(text: Any) -> str:
 def xml(text: str) -> str:
     """For documents (Word, HTML, Markdown): characters XML cannot hold and direction overrides
     dropped."""
-    return _NOT_XML.sub("", text)
+    return _not_xml().sub("", text)
 
 
 def csv_cell(value: Any) -> Any:
@@ -72,9 +85,10 @@ def csv_cell(value: Any) -> Any:
 def markdown(text: Any) -> str:
     """For Markdown: HTML and Markdown syntax in the text shown literally."""
     s = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    s = _MD_INLINE.sub(r"\\\1", s)
-    s = _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), s)
-    return _MD_ORDERED.sub(r"\1\\\2", s)
+    inline, line_start, ordered = _markdown()
+    s = inline.sub(r"\\\1", s)
+    s = line_start.sub(lambda m: m.group(1) + "\\" + m.group(2), s)
+    return ordered.sub(r"\1\\\2", s)
 
 
 def scrub(obj: Any, clean=xml) -> Any:

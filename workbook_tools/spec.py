@@ -9,12 +9,11 @@ the file, so a province editing its own spec gets told what to fix.
 from __future__ import annotations
 
 import contextlib
-import json
+import functools
 import math
 import os
 import pickle
 import re
-import string
 import sys
 import zlib
 from collections.abc import Iterator, Mapping
@@ -442,8 +441,11 @@ def _children(node: Any) -> list[Any]:
     return []
 
 
-_FORMATTER = string.Formatter()
-_SAFE_SPEC = re.compile(r"[<>^=]?[+\- ]?,?\d{0,3}(?:\.\d{1,2})?[dfgs%]?")
+@functools.cache
+def _formatter():
+    import string  # (only when a spec is built: its Template class compiles a pattern on import)
+
+    return string.Formatter()
 
 
 def _texts_are_safe(value: Any, where: str) -> None:
@@ -458,7 +460,7 @@ def _texts_are_safe(value: Any, where: str) -> None:
             _texts_are_safe(v, f"{where}[{i}]")
     elif isinstance(value, str) and ("{" in value or "}" in value):
         try:
-            fields = list(_FORMATTER.parse(value))
+            fields = list(_formatter().parse(value))
         except ValueError as exc:
             raise _Invalid(f"{where}: {exc} in {value[:80]!r}") from None
         for _, name, spec, conversion in fields:
@@ -466,7 +468,7 @@ def _texts_are_safe(value: Any, where: str) -> None:
                 continue
             _need(name.isidentifier(), where, f"placeholder {{{name}}} is not a plain name")
             _need(conversion is None, where, f"placeholder {{{name}!{conversion}}}: no conversions")
-            good = _SAFE_SPEC.fullmatch(spec or "")
+            good = re.fullmatch(r"[<>^=]?[+\- ]?,?\d{0,3}(?:\.\d{1,2})?[dfgs%]?", spec or "")
             width = re.search(r"\d+", spec or "")
             _need(
                 bool(good) and (not width or int(width.group()) <= MAX_FORMAT_WIDTH),
@@ -527,6 +529,8 @@ class _Builder:
         sections = self._sections(tables)
         sets = self._sets(tables)
         rule_list, totals = self._rules(datapoints, sets)
+        import json  # (only when a spec is built, not when its compiled form is loaded)
+
         canonical = json.dumps(_structure(d), sort_keys=True, ensure_ascii=False, default=str)
         return Spec(
             format_id=_get(fmt, "id", "format", str),

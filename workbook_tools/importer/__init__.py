@@ -24,7 +24,6 @@ from ..findings import Finding
 from ..spec import Spec
 from .labels import fold
 from .narrative import read_narrative
-from .pdf import PdfError
 from .sections import (
     SECTION_WORDS,
     Title,
@@ -34,7 +33,7 @@ from .sections import (
     is_2019,
     kind_from_text,
 )
-from .sources import FOLDER_REPORTS, IMPORTABLE, Line, NeedsProgram, load_lines
+from .sources import FOLDER_REPORTS, IMPORTABLE, Line, NeedsProgram, PdfError, load_lines
 from .tables import Imported, groups, read_table, tokens
 
 __all__ = [

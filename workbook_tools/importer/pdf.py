@@ -32,6 +32,7 @@ from pathlib import Path
 from .. import intake
 from ..normalise import NONE_MARKS
 from .labels import fold
+from .sources import PdfError
 
 MAX_BYTES = 100 * 1024 * 1024  # a scanned report of 40 pages is some 30 MB
 MAX_PAGES = 300  # the longest real reports run to some 40 pages
@@ -40,15 +41,6 @@ MAX_SEGMENTS = 20_000  # drawn line segments on one page (a vector drawing is no
 MAX_CROSSINGS = 40_000  # horizontal x vertical rules (after joining) tested for a grid on a page
 TOL = 2.5  # points: lines this close are the same line
 WRAP = 1.5  # baselines of one wrapped cell are at most this many font sizes apart
-
-
-class PdfError(Exception):
-    """The PDF cannot be read as a report: ``code`` and ``args`` make its finding."""
-
-    def __init__(self, code: str, **args: object) -> None:
-        super().__init__(f"{code} {args}")
-        self.code = code
-        self.args_ = args
 
 
 class NoTextLayer(PdfError):
