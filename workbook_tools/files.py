@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import io
 import os
-import re
 import tempfile
-import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -114,31 +111,3 @@ def legacy_password_hash(password: str) -> str:
     value = ((value >> 14) & 0x01) | ((value << 1) & 0x7FFF)
     value ^= len(password) ^ 0xCE4B
     return f"{value:X}"
-
-
-_BOOK_VIEWS = re.compile(rb"<bookViews[ >]")
-
-
-def lock_workbook_structure(xlsx: bytes, password: str = "") -> bytes:
-    """Add ``<workbookProtection lockStructure="1"/>`` to ``xl/workbook.xml``.
-
-    xlsxwriter cannot write it, and re-saving through openpyxl would drop the cached formula
-    values, so the zip is rewritten entry by entry with the same names, order, timestamps and
-    compression: the result stays byte-for-byte deterministic.
-    """
-    attrs = b' lockStructure="1"'
-    if password:
-        attrs = b' workbookPassword="' + legacy_password_hash(password).encode() + b'"' + attrs
-    element = b"<workbookProtection" + attrs + b"/>"
-    src = zipfile.ZipFile(io.BytesIO(xlsx))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as dst:
-        for info in src.infolist():
-            data = src.read(info)
-            if info.filename == "xl/workbook.xml":
-                match = _BOOK_VIEWS.search(data)
-                if match is None:
-                    raise ValueError("xl/workbook.xml has no <bookViews> to protect before")
-                data = data[: match.start()] + element + data[match.start() :]
-            dst.writestr(info, data, compress_type=info.compress_type)
-    return out.getvalue()

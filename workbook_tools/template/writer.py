@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__, layout
-from ..files import atomic_write, lock_workbook_structure, make_folder
+from ..files import atomic_write, make_folder
 from ..roster import Unit, file_name
 from ..spec import Spec
 from . import checks, cover, meta, narrative, tables
@@ -87,7 +87,7 @@ def _write(b: Book) -> bytes:
         ws.protect(b.password, {"format_rows": True, "format_columns": True})
     (feedback_ws or instructions).activate()
     wb.close()
-    return lock_workbook_structure(b.buffer.getvalue(), b.password)
+    return b.buffer.getvalue()  # (the structure is locked as it is written: LockedWorkbook)
 
 
 def write(path: Path, spec: Spec, unit: Unit, year: int, **options: Any) -> Path:
