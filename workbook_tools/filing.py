@@ -21,6 +21,8 @@ class Source(NamedTuple):
 
 @dataclass
 class Filing:
+    """One unit's report as read from a workbook or a published text: values, texts, places."""
+
     path: str
     spec: Spec | None = None
     unit: str = ""

@@ -65,6 +65,8 @@ def cell_position(name: str) -> tuple[int, int]:
 
 @dataclass(frozen=True, slots=True)
 class Label:
+    """A label cell (caption, header, stub or corner) of a table sheet, merged or not."""
+
     row: int
     col: int
     last_row: int
@@ -99,6 +101,8 @@ class Place:
 
 @dataclass
 class TableLayout:
+    """Where one table sheet puts its labels, data cells, checks and print rows."""
+
     table: Table
     labels: list[Label] = field(default_factory=list)
     cells: dict[str, Place] = field(default_factory=dict)
@@ -122,6 +126,8 @@ class TableLayout:
 
 @dataclass
 class WorkbookLayout:
+    """Where a spec's workbook puts everything: the table sheets and each place by key."""
+
     spec: Spec
     tables: dict[str, TableLayout]
     places: dict[str, Place]  # datapoint ids, "info.<id>", narrative field ids, "check.<key>"

@@ -8,7 +8,6 @@ in it is collected before anything is written, so a bad roster writes nothing.
 from __future__ import annotations
 
 import contextlib
-import csv
 import functools
 import io
 import re
@@ -66,6 +65,8 @@ MAX_ROSTER_BYTES = 20 * 1024 * 1024  # a county's roster is a few KB; 100,000 un
 
 @dataclass(frozen=True, slots=True)
 class Unit:
+    """A reporting unit: its name, code and kind, and the roster row it came from."""
+
     name: str
     code: str = ""
     kind: str = ""  # one of spec.UNIT_KINDS, or "" when the roster does not say
@@ -247,6 +248,8 @@ def _read_rows(path: Path) -> list[list]:
             continue
     else:
         raise Failure([Finding("U101", {"detail": f"{path}: not UTF-8 or GBK text"})])
+    import csv  # (only for a roster: a check imports this module too)
+
     dialect: type[csv.Dialect] = csv.excel
     with contextlib.suppress(csv.Error):  # one column, or too little text to tell: plain CSV
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")

@@ -19,10 +19,12 @@ from typing import Any
 OPS = ("==", "<=", ">=")
 PASS, FAIL = "✓", "✗"
 
-_OP_RE = re.compile(r"\s*(==|<=|>=)\s*")
-_SUM_RE = re.compile(r"^sum\(\s*(\S+)\s+for\s+(\w+)\s+in\s+(\w+)\s*\)$")
-_PATTERN_RE = re.compile(r"^[A-Za-z0-9_.{}]+$")
-_VAR_RE = re.compile(r"\{(\w+)\}")
+# Patterns as text, compiled by the re module on first use: only building a spec parses rules,
+# and a check loads its spec compiled (compiling them cost start-up time).
+_OP = r"\s*(==|<=|>=)\s*"
+_SUM = r"^sum\(\s*(\S+)\s+for\s+(\w+)\s+in\s+(\w+)\s*\)$"
+_TERM = r"^[A-Za-z0-9_.{}]+$"
+VAR = r"\{(\w+)\}"  # a {placeholder} in a datapoint id pattern
 
 
 class RuleSyntaxError(ValueError):
@@ -40,12 +42,16 @@ class Term:
 
 @dataclass(frozen=True, slots=True)
 class Side:
+    """One side of a comparison: terms summed, plus a constant."""
+
     terms: tuple[Term, ...]
     constant: int
 
 
 @dataclass(frozen=True, slots=True)
 class Expression:
+    """A parsed check expression: ``left op right``."""
+
     left: Side
     op: str
     right: Side
@@ -54,13 +60,13 @@ class Expression:
         """Placeholders that must be bound by ``each`` (summation variables excluded)."""
         found: set[str] = set()
         for term in self.left.terms + self.right.terms:
-            found |= set(_VAR_RE.findall(term.pattern)) - {term.over_var}
+            found |= set(re.findall(VAR, term.pattern)) - {term.over_var}
         return found
 
 
 def parse(text: str) -> Expression:
     """Parse ``SIDE OP SIDE``; raise RuleSyntaxError naming what is wrong."""
-    parts = _OP_RE.split(text.strip())
+    parts = re.split(_OP, text.strip())
     if len(parts) != 3:
         raise RuleSyntaxError(f"expected exactly one of {' '.join(OPS)} in {text!r}")
     left, op, right = parts
@@ -76,12 +82,12 @@ def _parse_side(text: str, whole: str) -> Side:
             raise RuleSyntaxError(f"empty term in {whole!r}")
         if item.isdigit():
             constant += int(item)
-        elif m := _SUM_RE.match(item):
+        elif m := re.match(_SUM, item):
             pattern, var, set_name = m.groups()
             if "{" + var + "}" not in pattern:
                 raise RuleSyntaxError(f"sum variable {var!r} is not used in {pattern!r}")
             terms.append(Term(pattern, var, set_name))
-        elif _PATTERN_RE.match(item):
+        elif re.match(_TERM, item):
             terms.append(Term(item))
         else:
             raise RuleSyntaxError(f"cannot read term {item!r} in {whole!r}")

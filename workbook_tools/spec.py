@@ -33,6 +33,8 @@ UNIT_KINDS = ("乡镇", "街道", "部门", "政府", "其他")
 
 @dataclass(frozen=True, slots=True)
 class Text:
+    """A text in both languages."""
+
     zh: str
     en: str
 
@@ -42,6 +44,8 @@ class Text:
 
 @dataclass(frozen=True, slots=True)
 class ValueType:
+    """A type of datapoint value (integer or decimal) and its unit."""
+
     id: str
     kind: str  # integer | decimal
     unit: str
@@ -75,6 +79,8 @@ class Header:
 
 @dataclass(frozen=True, slots=True)
 class Block:
+    """One block of a table: its caption, corner label, value type and header trees."""
+
     caption: str | None
     corner: str | None
     type: str
@@ -105,6 +111,8 @@ class Block:
 
 @dataclass(frozen=True, slots=True)
 class Table:
+    """One of the official tables (表二–表四): its sheet, title and blocks."""
+
     id: str
     sheet: str
     title: str
@@ -158,6 +166,8 @@ class Field:
 
 @dataclass(frozen=True, slots=True)
 class Section:
+    """A section of the report: its heading, narrative fields and table, if any."""
+
     id: str
     heading: str
     fields: tuple[Field, ...]
@@ -166,6 +176,8 @@ class Section:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """A rule of the spec (R1, W1, …): its code, severity, words and concrete instances."""
+
     code: str
     severity: Severity
     name: Text
@@ -177,6 +189,8 @@ class Rule:
 
 @dataclass(frozen=True)
 class Spec:
+    """A report format, validated and compiled from its YAML file (see ``load``)."""
+
     format_id: str
     version: str
     revision: int
@@ -822,7 +836,7 @@ class _Builder:
             f"placeholders not bound by 'each': {', '.join(sorted(unbound))}",
         )
         at = _get(r, "at", where, str)
-        unbound_at = set(rules._VAR_RE.findall(at)) - set(each)
+        unbound_at = set(re.findall(rules.VAR, at)) - set(each)
         _need(
             not unbound_at,
             f"{where}.at",
