@@ -22,6 +22,7 @@ from .. import spec as spec_module
 from ..filing import Filing, Source
 from ..findings import Finding
 from ..spec import Spec
+from .errors import PdfError
 from .labels import fold
 from .narrative import read_narrative
 from .sections import (
@@ -33,7 +34,7 @@ from .sections import (
     is_2019,
     kind_from_text,
 )
-from .sources import FOLDER_REPORTS, IMPORTABLE, Line, NeedsProgram, PdfError, load_lines
+from .sources import FOLDER_REPORTS, IMPORTABLE, Line, NeedsProgram, load_lines
 from .tables import Imported, groups, read_table, tokens
 
 __all__ = [

@@ -31,8 +31,8 @@ from pathlib import Path
 
 from .. import intake
 from ..normalise import NONE_MARKS
+from .errors import PdfError
 from .labels import fold
-from .sources import PdfError
 
 MAX_BYTES = 100 * 1024 * 1024  # a scanned report of 40 pages is some 30 MB
 MAX_PAGES = 300  # the longest real reports run to some 40 pages

@@ -52,16 +52,6 @@ class NeedsProgram(RuntimeError):
     """The input kind needs a program that is not installed (its name is the message)."""
 
 
-class PdfError(Exception):
-    """The PDF cannot be read as a report: ``code`` and ``args`` make its finding. (Here, not
-    in ``pdf``: the importer catches it without loading the PDF reader for other kinds.)"""
-
-    def __init__(self, code: str, **args: object) -> None:
-        super().__init__(f"{code} {args}")
-        self.code = code
-        self.args_ = args
-
-
 @dataclass
 class Line:
     no: int
