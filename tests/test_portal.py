@@ -35,7 +35,9 @@ def portal(tmp_path):
 
 @pytest.fixture()
 def client(portal):
-    with TestClient(create_app(portal, Config(max_bytes=2 * 1024 * 1024))) as c:
+    # Checked inside the server here (quick to start); the worker processes that `serve` uses
+    # by default are tested below and in test_portal_live.py.
+    with TestClient(create_app(portal, Config(max_bytes=2 * 1024 * 1024, workers=0))) as c:
         yield c
 
 

@@ -730,6 +730,13 @@ DbOption = Annotated[
         " / Database URL; SQLite in the data folder by default.",
     ),
 ]
+TzOption = Annotated[
+    str,
+    typer.Option(
+        "--tz",
+        help="页面和导出中时间所用的时区（IANA 名称） / Time zone for the times shown (IANA name).",
+    ),
+]
 
 PORTAL_MESSAGES = {
     "zh": {
@@ -770,6 +777,7 @@ def portal_init(
             help="各单位访问平台的地址，用于生成链接 / The address units reach the portal at.",
         ),
     ] = "http://127.0.0.1:8000",
+    tz: TzOption = "Asia/Shanghai",
     db: DbOption = None,
     spec_: CheckSpecOption = None,
     lang: LangOption = Lang.zh,
@@ -796,6 +804,7 @@ def portal_init(
             spec_source=spec_,
             db_url=db,
             secret=secret,
+            timezone=tz,
         )
         portal.close()
     except Failure as exc:
@@ -852,6 +861,24 @@ def portal_serve(
             help="单个上传文件的上限（MB） / Upload size limit in MB.",
         ),
     ] = 20,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=0,
+            max=64,
+            help="校验进程数（默认每核一个；0 = 在服务进程内校验） / Checking processes "
+            "(default: one per core; 0: check inside the server process).",
+        ),
+    ] = None,
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            "--tz",
+            help="页面和导出中时间所用的时区（默认用 init 时设定的，通常为 Asia/Shanghai） / "
+            "Time zone for the times shown (default: the one set at init, normally Asia/Shanghai).",
+        ),
+    ] = None,
     db: DbOption = None,
     lang: LangOption = Lang.zh,
 ) -> None:
@@ -863,10 +890,13 @@ def portal_serve(
 
     try:
         portal = Portal(folder, db)
+        if tz:
+            portal.use_timezone(tz)
     except Failure as exc:
         _exit_failure(exc, lang)
     portal.clean_tmp()
-    app_ = create_app(portal, Config(max_bytes=int(max_upload_mb * 1024 * 1024)))
+    config = Config(max_bytes=int(max_upload_mb * 1024 * 1024), workers=workers)
+    app_ = create_app(portal, config)
     _print(_portal_say(lang, "serving", host=host, port=port), err=True)
     uvicorn.run(app_, host=host, port=port, log_level="warning", server_header=False)
 

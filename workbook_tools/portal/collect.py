@@ -132,9 +132,19 @@ def too_large_finding(limit: int) -> Finding:
     return Finding("F106", {"detail": f"超过上传上限 {size} / over the {size} upload limit"})
 
 
-def store_original(portal: Portal, chunks: Iterable[bytes], limit: int) -> tuple[str, int]:
-    """Receive ``chunks`` into the data folder; return (sha256, size) once the original is safely
-    under its digest's name. Raises TooLarge (and keeps nothing) past ``limit`` bytes."""
+@dataclass
+class Staged:
+    """An upload received into tmp/ (not yet durable, not yet under its digest's name)."""
+
+    path: Path
+    sha256: str
+    size: int
+
+
+def stage(portal: Portal, chunks: Iterable[bytes], limit: int) -> Staged:
+    """Receive ``chunks`` into the data folder's tmp/, hashing as they come. Raises TooLarge
+    (and keeps nothing) past ``limit`` bytes. The file can be checked at once, while ``settle``
+    makes it durable."""
     tmp_dir = portal.folder / "tmp"
     tmp_dir.mkdir(exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=tmp_dir)
@@ -148,18 +158,36 @@ def store_original(portal: Portal, chunks: Iterable[bytes], limit: int) -> tuple
                     raise TooLarge(limit)
                 digest.update(chunk)
                 fh.write(chunk)
-            fh.flush()
-            os.fsync(fh.fileno())
-        sha = digest.hexdigest()
-        final = portal.blob_path(sha)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        # A link never replaces: an existing file of this digest already holds these bytes.
-        with contextlib.suppress(FileExistsError):
-            os.link(tmp, final)
-        _fsync_dir(final.parent)
-    finally:
+    except BaseException:
         tmp.unlink(missing_ok=True)
-    return sha, size
+        raise
+    return Staged(tmp, digest.hexdigest(), size)
+
+
+def settle(portal: Portal, staged: Staged) -> Path:
+    """Put a staged upload under its digest's name: its bytes are flushed to disk first, so the
+    name never stands for half a file even after a power cut; a link never replaces, and the same
+    bytes under the same name need no second copy (another upload of them may still be on its
+    way to disk: the folder is flushed in any case)."""
+    with open(staged.path, "rb") as fh:
+        os.fsync(fh.fileno())
+    final = portal.blob_path(staged.sha256)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.link(staged.path, final)
+    _fsync_dir(final.parent)
+    return final
+
+
+def store_original(portal: Portal, chunks: Iterable[bytes], limit: int) -> tuple[str, int]:
+    """Receive ``chunks`` into the data folder; return (sha256, size) once the original is safely
+    under its digest's name. Raises TooLarge (and keeps nothing) past ``limit`` bytes."""
+    staged = stage(portal, chunks, limit)
+    try:
+        settle(portal, staged)
+    finally:
+        staged.path.unlink(missing_ok=True)
+    return staged.sha256, staged.size
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -174,8 +202,12 @@ def verdict(portal: Portal, unit: UnitRow, sha: str, filename: str) -> check.Rep
     """The checker's report on a stored original, as the unit sees it: the file is named by the
     name it was sent under (never the server's path), plus P104/P105 when it is another unit's or
     another year's workbook."""
-    spec = portal.spec
-    report = check.check_file(portal.blob_path(sha), spec)
+    return as_seen(portal, unit, check.check_file(portal.blob_path(sha), portal.spec), filename)
+
+
+def as_seen(portal: Portal, unit: UnitRow, report: check.Report, filename: str) -> check.Report:
+    """``report`` (of this upload's bytes, wherever they were read) as the unit sees it: named
+    by the name it was sent under, plus P104/P105."""
     findings = [replace(f, file=filename) for f in report.findings]
     filing = report.filing
     if filing.readable:
@@ -210,7 +242,7 @@ def _finding_record(f: Finding, spec) -> dict[str, Any]:
     }
 
 
-def record(
+def record_row(
     portal: Portal,
     unit: UnitRow,
     report: check.Report,
@@ -218,11 +250,11 @@ def record(
     size: int,
     filename: str,
     received_ns: int,
-) -> int:
-    """Record a checked upload (its original is already stored); returns the upload id."""
+) -> dict[str, Any]:
+    """The database row of a checked upload."""
     spec = report.filing.spec or portal.spec
     status = "passed" if report.readable and not report.errors else "failing"
-    row = {
+    return {
         "unit_id": unit.id,
         "received_ns": received_ns,
         "sha256": sha,
@@ -238,6 +270,19 @@ def record(
             [_finding_record(f, spec) for f in report.findings], ensure_ascii=False, default=str
         ),
     }
+
+
+def record(
+    portal: Portal,
+    unit: UnitRow,
+    report: check.Report,
+    sha: str,
+    size: int,
+    filename: str,
+    received_ns: int,
+) -> int:
+    """Record a checked upload (its original is already stored); returns the upload id."""
+    row = record_row(portal, unit, report, sha, size, filename, received_ns)
     with portal.engine.begin() as conn:
         return conn.execute(insert(db.uploads).values(**row)).inserted_primary_key[0]
 

@@ -15,7 +15,6 @@ import io
 import os
 import shutil
 import tempfile
-from datetime import datetime
 from pathlib import Path
 
 import xlsxwriter
@@ -57,13 +56,7 @@ def neutralise(text: str) -> str:
     return safe_text.csv_cell(safe_text.terminal(text))
 
 
-def local_time(ns: int | None) -> str:
-    if not ns:
-        return ""
-    return datetime.fromtimestamp(ns / 1e9).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-
-
-def status_rows(items: list[UnitState], lang: str) -> list[list[str | int]]:
+def status_rows(portal: Portal, items: list[UnitState], lang: str) -> list[list[str | int]]:
     rows: list[list[str | int]] = []
     for i, s in enumerate(items, start=1):
         up = s.newest
@@ -74,7 +67,7 @@ def status_rows(items: list[UnitState], lang: str) -> list[list[str | int]]:
                 s.unit.name,
                 s.unit.code,
                 s.status_text(lang),
-                local_time(up.received_ns if up else None),
+                portal.local_time(up.received_ns if up else None),
                 s.uploads,
                 up.errors if up else "",
                 up.warnings if up else "",
@@ -89,7 +82,7 @@ def status_csv(portal: Portal, lang: str) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS[lang])
-    for row in status_rows(states(portal), lang):
+    for row in status_rows(portal, states(portal), lang):
         writer.writerow([v if isinstance(v, int) else neutralise(str(v)) for v in row])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
@@ -102,7 +95,7 @@ def status_xlsx(portal: Portal, lang: str) -> bytes:
     bold = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     for col, head in enumerate(COLUMNS[lang]):
         ws.write_string(0, col, head, bold)
-    rows = status_rows(states(portal), lang)
+    rows = status_rows(portal, states(portal), lang)
     for r, row in enumerate(rows, start=1):
         for col, value in enumerate(row):
             if isinstance(value, int):

@@ -40,6 +40,17 @@ CONFIG = "portal.json"
 KEY = "portal.key"
 SPEC_COPY = "spec.yaml"
 SESSION_NS = 12 * 3600 * 10**9  # an office sign-in lasts a working day
+DEFAULT_TZ = "Asia/Shanghai"  # times are stored in UTC and shown in China time unless set
+
+
+def zone(name: str):
+    """The time zone called ``name`` (IANA), or P107."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+        raise fail("P107", zone=name) from None
 
 
 @dataclass(frozen=True)
@@ -104,6 +115,7 @@ class Portal:
             raise fail("P102", path=str(folder), detail="the database holds no collection round")
         self._spec = None
         self._verified: set[str] = set()
+        self.zone = zone(self._settings.get("timezone") or DEFAULT_TZ)
 
     # --- creation ------------------------------------------------------------------------------
 
@@ -119,9 +131,11 @@ class Portal:
         spec_source: str | None = None,
         db_url: str | None = None,
         secret: str,
+        timezone: str = DEFAULT_TZ,
     ) -> Portal:
         if (folder / CONFIG).exists():
             raise fail("P101", path=str(folder))
+        zone(timezone)  # fails (P107) before anything is written
         spec = spec_module.load(spec_source)  # fails (S101/S102) before anything is written
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -153,6 +167,7 @@ class Portal:
                     "base_url": base_url.rstrip("/"),
                     "secret_hash": hash_secret(secret),
                     "spec_version": spec.version,
+                    "timezone": timezone,
                 }
                 conn.execute(
                     insert(db.settings), [{"key": k, "value": v} for k, v in values.items()]
@@ -188,6 +203,22 @@ class Portal:
     def year(self) -> int:
         return int(self._settings["year"])
 
+    def use_timezone(self, name: str) -> None:
+        """Show times in ``name`` from now on (``serve --tz``); P107 if there is no such zone."""
+        self.zone = zone(name)
+
+    def local_time(self, ns: int | None) -> str:
+        """A stored time (UTC nanoseconds) as the office reads it, in the portal's time zone."""
+        if not ns:
+            return ""
+        from datetime import UTC, datetime
+
+        return (
+            datetime.fromtimestamp(ns / 1e9, UTC)
+            .astimezone(self.zone)
+            .strftime("%Y-%m-%d %H:%M:%S")
+        )
+
     @property
     def base_url(self) -> str:
         return self._settings.get("base_url", "")
@@ -195,11 +226,16 @@ class Portal:
     @property
     def spec(self):
         if self._spec is None:
-            source = self._settings.get("spec") or None
-            if source == SPEC_COPY:
-                source = str(self.folder / SPEC_COPY)
-            self._spec = spec_module.load(source)
+            self._spec = spec_module.load(self.spec_source)
         return self._spec
+
+    @property
+    def spec_source(self) -> str | None:
+        """What ``spec.load`` is given for this round's format (None: the bundled default)."""
+        source = self._settings.get("spec") or None
+        if source == SPEC_COPY:
+            source = str(self.folder / SPEC_COPY)
+        return source
 
     def check_secret(self, secret: str) -> bool:
         """The office secret, verified against its scrypt hash (a success is remembered for this

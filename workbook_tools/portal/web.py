@@ -17,6 +17,7 @@ are found by ids and digests that the database gives.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import hmac
 import io
@@ -40,7 +41,7 @@ from starlette.templating import Jinja2Templates
 
 from .. import annotate, roster, template
 from ..findings import Failure, Finding
-from . import collect, exports
+from . import collect, exports, guard, receiving
 from .store import Portal
 from .words import WORDS, pick
 
@@ -84,6 +85,10 @@ class SecurityHeaders:
 @dataclass
 class Config:
     max_bytes: int = collect.DEFAULT_MAX_BYTES
+    workers: int | None = None  # checking processes; None: one per core; 0: in the server
+    login_delay: float = 1.0  # seconds before answering a wrong secret
+    sign_in: guard.Limits = guard.SIGN_IN  # failed sign-ins (form and API) before a lockout
+    unit_links: guard.Limits = guard.UNIT_LINKS  # wrong unit links before a lockout
 
 
 def _templates() -> Jinja2Templates:
@@ -102,6 +107,17 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
     config = config or Config()
     pages = _templates()
     static = str(resources.files("workbook_tools.portal").joinpath("static"))
+    intake = receiving.Intake(portal, config.workers)
+    secret_guard = guard.Throttle(config.sign_in)
+    link_guard = guard.Throttle(config.unit_links)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        intake.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(intake.close)  # answered uploads are all recorded by now
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -124,6 +140,7 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
             "portal_year": portal.year,
             "switch_url": f"{root}{request.url.path}?lang={other}",
             "csrf": "",
+            "text": "",
         }
         return pages.TemplateResponse(request, name, {**base, **context}, status_code=status)
 
@@ -140,8 +157,24 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
             switch_url=f"{request.scope.get('root_path', '')}/?lang={other}",
         )
 
+    def address(request: Request) -> str:
+        return request.client.host if request.client else ""
+
+    def locked_text(request: Request, seconds: int) -> str:
+        lang, _ = lang_of(request)
+        return Finding("P108", {"minutes": max(1, -(-seconds // 60))}).message(lang)
+
     async def unit_of(request: Request):
-        return await run_in_threadpool(portal.unit_by_token, request.path_params["token"])
+        """The unit a link names, or None (counted: a client sending many wrong links is
+        refused on unit pages for a while, with 429)."""
+        client = address(request)
+        wait = link_guard.wait(client)
+        if wait:
+            raise HTTPException(429, headers={"retry-after": str(wait)})
+        unit = await run_in_threadpool(portal.unit_by_token, request.path_params["token"])
+        if unit is None:
+            link_guard.failed(client)
+        return unit
 
     def unit_csrf(token: str) -> str:
         return hmac.new(portal.key, b"unit-form:" + token.encode(), "sha256").hexdigest()
@@ -183,7 +216,7 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
         current = portal.spec.version
         return {
             "up": up,
-            "time": exports.local_time(up.received_ns),
+            "time": portal.local_time(up.received_ns),
             "verdict": verdict,
             "findings": finding_rows(findings, lang),
             "readable": readable,
@@ -232,7 +265,7 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
             history=[
                 {
                     "up": u,
-                    "time": exports.local_time(u.received_ns),
+                    "time": portal.local_time(u.received_ns),
                     "state": collect.STATES[u.state][0 if lang == "zh" else 1],
                 }
                 for u in uploads
@@ -264,9 +297,7 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
                 return render(request, "message.html", 403, heading_key="error", text_key="csrf")
             fh = file.file
             try:
-                upload_id, sha, report = await run_in_threadpool(
-                    collect.receive,
-                    portal,
+                upload_id, sha, report = await intake.receive(
                     unit,
                     iter(lambda: fh.read(collect.CHUNK), b""),
                     file.filename or "",
@@ -367,9 +398,13 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
     def secure(request: Request) -> bool:
         return request.url.scheme == "https" or portal.base_url.startswith("https://")
 
-    async def login_page(request: Request, failed: bool = False) -> Response:
+    async def login_page(request: Request, failed: bool = False, wait: int = 0) -> Response:
         value = request.cookies.get(LOGIN_COOKIE) or _random()
-        response = render(request, "login.html", 401 if failed else 200, csrf=value, failed=failed)
+        status = 429 if wait else 401 if failed else 200
+        locked = locked_text(request, wait) if wait else ""
+        response = render(request, "login.html", status, csrf=value, failed=failed, locked=locked)
+        if wait:
+            response.headers["retry-after"] = str(wait)
         response.set_cookie(
             LOGIN_COOKIE,
             value,
@@ -385,10 +420,16 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
         sent, cookie = str(form.get("csrf", "")), request.cookies.get(LOGIN_COOKIE, "")
         if not cookie or not hmac.compare_digest(sent, cookie):
             return render(request, "message.html", 403, heading_key="error", text_key="csrf")
+        client = address(request)
+        wait = secret_guard.wait(client)
+        if wait:  # locked out: the secret is not even looked at
+            return await login_page(request, failed=True, wait=wait)
         ok = await run_in_threadpool(portal.check_secret, str(form.get("secret", "")))
         if not ok:
-            await asyncio.sleep(1)  # slows down guessing a secret chosen by a person
-            return await login_page(request, failed=True)
+            secret_guard.failed(client)
+            await asyncio.sleep(config.login_delay)  # slows down guessing one by one
+            return await login_page(request, failed=True, wait=secret_guard.wait(client))
+        secret_guard.succeeded(client)
         value, _ = await run_in_threadpool(portal.open_session)
         _, lq = lang_of(request)
         response = RedirectResponse(f"{request.scope.get('root_path', '')}/office{lq}", 303)
@@ -452,7 +493,7 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
                 {
                     "s": s,
                     "text": s.status_text(lang),
-                    "time": exports.local_time(s.newest.received_ns if s.newest else None),
+                    "time": portal.local_time(s.newest.received_ns if s.newest else None),
                 }
                 for s in shown
             ],
@@ -648,10 +689,23 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
     async def api_status(request: Request) -> Response:
         auth = request.headers.get("authorization", "")
         scheme, _, secret = auth.partition(" ")
+        client = address(request)
+        wait = secret_guard.wait(client) if auth else 0
+        if wait:  # the API and the sign-in form guard the same secret
+            return JSONResponse(
+                {"error": "too_many_attempts", "code": "P108", "retry_after": wait,
+                 "message": locked_text(request, wait)},
+                429,
+                headers={"retry-after": str(wait)},
+            )  # fmt: skip
         ok = scheme.lower() == "bearer" and await run_in_threadpool(
             portal.check_secret, secret.strip()
         )
-        if not ok:
+        if ok:
+            secret_guard.succeeded(client)
+        else:
+            if auth:
+                secret_guard.failed(client)
             return JSONResponse(
                 {"error": "unauthorized"},
                 401,
@@ -696,6 +750,14 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
     async def on_404(request: Request, exc: Exception) -> Response:
         return not_found(request)
 
+    async def on_429(request: Request, exc: HTTPException) -> Response:
+        wait = int((exc.headers or {}).get("retry-after", "60"))
+        response = render(
+            request, "message.html", 429, heading_key="error", text=locked_text(request, wait)
+        )
+        response.headers["retry-after"] = str(wait)
+        return response
+
     async def on_500(request: Request, exc: Exception) -> Response:
         return render(request, "message.html", 500, heading_key="error", text_key="error_text")
 
@@ -724,7 +786,12 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
         Route("/api/status", api_status),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]
-    app = Starlette(routes=routes, exception_handlers={404: on_404, 500: on_500})
+    app = Starlette(
+        routes=routes,
+        exception_handlers={404: on_404, 429: on_429, 500: on_500},
+        lifespan=lifespan,
+    )
+    app.state.intake = intake
     app.add_middleware(SecurityHeaders)
     return app
 

@@ -1,0 +1,240 @@
+"""wbtools portal: limits on guessing (the office secret, unit links), the time zone times are
+shown in, and how uploads are received at speed (checks in worker processes, records written in
+group commits) without giving up what an answer promises."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import os
+import re
+import signal
+import time
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from workbook_tools.portal import collect, db, guard, receiving
+from workbook_tools.portal.store import Portal
+from workbook_tools.portal.web import Config, create_app
+
+from .conftest import run
+from .portal_support import ROSTER_CSV, SECRET, YEAR, make_portal, workbook
+
+
+@pytest.fixture()
+def portal(tmp_path):
+    p = make_portal(tmp_path / "portal")
+    yield p
+    p.close()
+
+
+def link(portal: Portal, i: int = 0) -> str:
+    return "/" + portal.links("")[i]["url"].split("/", 1)[1]
+
+
+def upload(client, url: str, data: bytes, name: str = "报表.xlsx"):
+    return client.post(url, files={"file": (name, data)}, headers={"accept": "application/json"})
+
+
+def sign_in(client, secret: str):
+    page = client.get("/office/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    return client.post("/office/login", data={"csrf": token, "secret": secret})
+
+
+# --- guessing -----------------------------------------------------------------------------------
+
+
+def test_sign_in_locks_a_client_out_after_five_wrong_secrets(portal):
+    app = create_app(portal, Config(workers=0, login_delay=0))
+    with (
+        TestClient(app, client=("10.0.0.1", 5000)) as guesser,
+        TestClient(app, client=("10.0.0.2", 5000)) as office,
+    ):
+        answers = [sign_in(guesser, f"guess-{i}") for i in range(5)]
+        assert [a.status_code for a in answers[:4]] == [401] * 4
+        assert answers[4].status_code == 429  # the fifth failure locks
+        locked = sign_in(guesser, SECRET)  # even the right secret: it is not looked at
+        assert locked.status_code == 429
+        assert "失败的尝试太多，已暂时锁定。请在 15 分钟后再试。" in locked.text
+        assert 800 < int(locked.headers["retry-after"]) <= 900
+        english = guesser.get("/office/login?lang=en")
+        token = re.search(r'name="csrf" value="([^"]+)"', english.text).group(1)
+        en = guesser.post("/office/login?lang=en", data={"csrf": token, "secret": SECRET})
+        assert en.status_code == 429 and "Too many failed attempts" in en.text
+        # Another address is not locked out by this one.
+        assert sign_in(office, SECRET).status_code == 200
+        # The API guards the same secret: wrong Bearer secrets count too.
+        for i in range(5):
+            office.get("/api/status", headers={"authorization": f"Bearer wrong-{i}"})
+        api = office.get("/api/status", headers={"authorization": f"Bearer {SECRET}"})
+        assert api.status_code == 429 and api.json()["code"] == "P108"
+        assert int(api.headers["retry-after"]) > 0
+
+
+def test_sign_in_locks_everyone_out_after_many_failures_from_many_addresses(portal):
+    limits = guard.Limits(per_client=5, overall=6, window=900)
+    app = create_app(portal, Config(workers=0, login_delay=0, sign_in=limits))
+    for i in range(6):  # one guess each from six addresses
+        with TestClient(app, client=(f"10.0.1.{i}", 5000)) as c:
+            assert sign_in(c, f"guess-{i}").status_code in (401, 429)
+    with TestClient(app, client=("10.0.2.1", 5000)) as office:
+        assert sign_in(office, SECRET).status_code == 429
+    assert guard.SIGN_IN.overall == 50  # the default over all addresses
+
+
+def test_throttle_forgets_failures_after_its_window():
+    now = [1000.0]
+    throttle = guard.Throttle(guard.Limits(per_client=3, overall=None, window=60), lambda: now[0])
+    for _ in range(3):
+        throttle.failed("a")
+    assert throttle.wait("a") == 60 and throttle.wait("b") == 0
+    now[0] += 59.5
+    assert throttle.wait("a") == 1
+    now[0] += 1
+    assert throttle.wait("a") == 0
+    throttle.failed("a")
+    throttle.succeeded("a")  # a right secret clears the address's count
+    assert throttle.wait("a") == 0
+
+
+def test_many_wrong_unit_links_from_one_client_are_refused_for_a_while(portal, spec21):
+    app = create_app(portal, Config(workers=0))
+    with (
+        TestClient(app, client=("10.0.3.1", 5000)) as prober,
+        TestClient(app, client=("10.0.3.2", 5000)) as unit,
+    ):
+        for i in range(guard.UNIT_LINKS.per_client):
+            assert prober.get(f"/u/{i:043d}").status_code == 404
+        refused = prober.get(link(portal))  # a right link too, from this address
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+        assert "失败的尝试太多" in refused.text
+        assert upload(prober, link(portal), workbook(spec21)).status_code == 429
+        assert unit.get(link(portal)).status_code == 200  # other addresses are served
+        assert upload(unit, link(portal), workbook(spec21)).status_code == 200
+
+
+# --- time zone ----------------------------------------------------------------------------------
+
+
+def _shown(ns: int, zone: str) -> str:
+    return (
+        datetime.fromtimestamp(ns / 1e9, UTC)
+        .astimezone(ZoneInfo(zone))
+        .strftime("%Y-%m-%d %H:%M:%S")
+    )
+
+
+@pytest.fixture()
+def utc_server(monkeypatch):
+    """The server's own clock in UTC (as on most servers): what is shown must not follow it."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_times_are_shown_in_china_time_by_default(portal, spec21, utc_server):
+    with TestClient(create_app(portal, Config(workers=0))) as c:
+        upload(c, link(portal), workbook(spec21))
+        ns = collect.newest(portal, portal.units()[0].id).received_ns
+        china, utc = _shown(ns, "Asia/Shanghai"), _shown(ns, "UTC")
+        assert china != utc
+        assert china in c.get(link(portal)).text
+        assert sign_in(c, SECRET).status_code == 200
+        assert china in c.get("/office").text and utc not in c.get("/office").text
+        rows = list(csv.reader(io.StringIO(c.get("/office/status.csv").text.lstrip("\ufeff"))))
+        assert rows[1][4] == china
+        # Stored in UTC: the API gives the instant itself.
+        api = c.get("/api/status", headers={"authorization": f"Bearer {SECRET}"}).json()
+        at = datetime.fromisoformat(api["units"][0]["latest_upload"]["received_at"])
+        assert at.utcoffset().total_seconds() == 0 and abs(at.timestamp() - ns / 1e9) < 1e-5
+
+
+def test_time_zone_set_at_init_and_by_serve(tmp_path, spec21, utc_server, monkeypatch):
+    roster = tmp_path / "units.csv"
+    roster.write_text(ROSTER_CSV, encoding="utf-8")
+    monkeypatch.setenv("WBTOOLS_PORTAL_SECRET", SECRET)
+    bad = run("portal", "init", tmp_path / "x", "-r", roster, "-y", YEAR, "--name", "青禾县",
+              "--tz", "Mars/Olympus")  # fmt: skip
+    assert bad.exit_code == 2 and "[P107]" in bad.output and "Mars/Olympus" in bad.output
+    assert not (tmp_path / "x" / "portal.json").exists()
+    ok = run("portal", "init", tmp_path / "r", "-r", roster, "-y", YEAR, "--name", "青禾县",
+             "--tz", "Europe/Berlin")  # fmt: skip
+    assert ok.exit_code == 0, ok.output
+    portal = Portal(tmp_path / "r")
+    with TestClient(create_app(portal, Config(workers=0))) as c:
+        upload(c, link(portal), workbook(spec21))
+        ns = collect.newest(portal, portal.units()[0].id).received_ns
+        assert _shown(ns, "Europe/Berlin") in c.get(link(portal)).text
+    portal.use_timezone("America/New_York")  # what serve --tz does
+    with TestClient(create_app(portal, Config(workers=0))) as c:
+        assert _shown(ns, "America/New_York") in c.get(link(portal)).text
+    portal.close()
+    refused = run("portal", "serve", tmp_path / "r", "--tz", "Nowhere/Town")
+    assert refused.exit_code == 2 and "[P107]" in refused.output
+
+
+# --- receiving at speed -------------------------------------------------------------------------
+
+
+def test_worker_processes_give_the_same_verdict_and_a_dying_worker_costs_nothing(portal, spec21):
+    data = workbook(spec21, mistake=True)
+    with TestClient(create_app(portal, Config(workers=0))) as c:
+        here = upload(c, link(portal), data).json()
+    app = create_app(portal, Config(workers=1))
+    with TestClient(app) as c:
+        there = upload(c, link(portal), data).json()
+        for doc in (here, there):
+            doc.pop("upload_id"), doc.pop("version", None)
+        assert there == here and [f["code"] for f in there["files"][0]["findings"]] == ["R1"]
+        # Kill the worker (as the out-of-memory killer would): the next upload is still
+        # checked, in a fresh worker, and answered.
+        pool = app.state.intake.checker._pool
+        (pid,) = list(pool._processes)
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and pid in (pool._processes or {}):
+            time.sleep(0.05)
+        again = upload(c, link(portal), data)
+        assert again.status_code == 200
+        assert [f["code"] for f in again.json()["files"][0]["findings"]] == ["R1"]
+        assert upload(c, link(portal), workbook(spec21)).json()["files"][0]["status"] == "passed"
+    assert len(collect.history(portal, portal.units()[0].id)) == 4
+
+
+def test_records_of_uploads_waiting_together_are_written_in_one_commit(portal):
+    unit = portal.units()[0]
+    recorder = receiving.Recorder(portal)
+    report = collect.verdict(portal, unit, collect.store_original(portal, [b"x"], 10)[0], "a")
+
+    def rows(n: int) -> list[dict]:
+        return [
+            collect.record_row(portal, unit, report, "ab" * 32, 1, f"{i}.xlsx", time.time_ns())
+            for i in range(n)
+        ]
+
+    async def at_once(batch: list[dict]) -> list:
+        return await asyncio.gather(*(recorder.record(r) for r in batch), return_exceptions=True)
+
+    ids = asyncio.run(at_once(rows(20)))
+    assert all(isinstance(i, int) for i in ids) and len(set(ids)) == 20
+    assert sum(recorder.batches) == 20 and len(recorder.batches) < 20  # batched
+    # A row that cannot be written fails alone; the others of its batch are recorded.
+    batch = rows(5)
+    batch[2] = {**batch[2], "unit_id": 999_999}  # no such unit
+    more = asyncio.run(at_once(batch))
+    recorder.close()
+    assert isinstance(more[2], Exception)
+    good = ids + [i for n, i in enumerate(more) if n != 2]
+    with portal.engine.connect() as conn:
+        stored = conn.execute(select(db.uploads.c.id, db.uploads.c.findings)).all()
+    assert sorted(r.id for r in stored) == sorted(good)
+    assert json.loads(stored[0].findings)[0]["code"].startswith("F")

@@ -1,0 +1,294 @@
+"""Many uploads at once, each answered only once it is durable, at a small cost beside the check.
+
+One upload goes: received into tmp/ while hashed (``collect.stage``) → checked in a worker
+process, while in the same moment its bytes are flushed to disk and linked under their digest's
+name, durably (``collect.settle``) → recorded by the one writer thread, which takes every upload
+waiting and writes them in one transaction (group commit: one fsync of the database per batch
+instead of one per upload) → answered.
+
+Checking in worker processes keeps the server's own process free for HTTP, hashing and the
+database while the cores check, so a burst of uploads finishes sooner than one process checking
+the same files one after another; and a file that kills the process reading it costs that one
+upload (F112), never the server. Workers are forked from a clean fork server that has the
+checker loaded (cheap to start, never a copy of the server's threads), and die with the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import queue
+import threading
+from collections.abc import Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+from starlette.concurrency import run_in_threadpool
+
+from .. import check, workers
+from ..filing import Filing
+from ..findings import Finding
+from . import collect, db
+from .store import Portal, UnitRow
+
+MAX_BATCH = 256  # uploads written in one transaction at most
+# Loaded once in the fork server, so a new worker checks its first file at full speed (the
+# readers of imported text and calamine are otherwise loaded by the first check).
+PRELOAD = [
+    "workbook_tools.check",
+    "workbook_tools.importer.tables",
+    "workbook_tools.importer.narrative",
+    "python_calamine",
+    "workbook_tools.portal.receiving",
+]
+
+
+def default_workers() -> int:
+    """Checking processes when the office does not say: one per core, at most 8."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(8, cores))
+
+
+def _context():
+    methods = multiprocessing.get_all_start_methods()
+    if "forkserver" not in methods:  # Windows
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    return ctx
+
+
+# --- in the worker processes --------------------------------------------------------------------
+
+_SPECS: dict[str | None, Any] = {}
+
+
+def _spec(source: str | None):
+    if source not in _SPECS:
+        from .. import spec as spec_module
+
+        _SPECS[source] = spec_module.load(source)
+    return _SPECS[source]
+
+
+def _warm(spec_source: str | None) -> None:
+    _spec(spec_source)
+
+
+def _check_in_worker(path: str, spec_source: str | None) -> check.Report:
+    """``check.check_file`` on ``path``; what the portal keeps of the report goes back (the
+    findings and who/which year the file says it is), not the cells read."""
+    report = check.check_file(Path(path), _spec(spec_source))
+    f = report.filing
+    slim = Filing(f.path, None, f.unit, f.code, f.kind, f.year, meta=dict(f.meta))
+    slim.readable = f.readable
+    return check.Report(report.path, slim, report.findings)
+
+
+def _died(path: str, reason: str) -> check.Report:
+    finding = Finding("F112", {"detail": reason}, file=path)
+    return check.Report(path, Filing(path, findings=[finding]), [finding])
+
+
+# --- in the server ------------------------------------------------------------------------------
+
+
+def _forget(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
+class Checker:
+    """``check.check_file`` in a pool of worker processes (or in a thread when ``jobs`` is 0)."""
+
+    def __init__(self, portal: Portal, jobs: int):
+        self.portal = portal
+        self.jobs = jobs
+        self.spec_source = portal.spec_source
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _new_pool(self, jobs: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(jobs, mp_context=_context(), initializer=workers.tie_to_parent)
+
+    def start(self) -> None:
+        """Start the workers now (without waiting), so the first upload does not wait for them."""
+        if self.jobs > 0:
+            pool = self._current()
+            for _ in range(self.jobs):
+                pool.submit(_warm, self.spec_source)
+
+    def _current(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = self._new_pool(self.jobs)
+            return self._pool
+
+    async def check(self, path: Path) -> check.Report:
+        spec = self.portal.spec
+        if self.jobs <= 0:
+            return await run_in_threadpool(check.check_file, path, spec)
+        pool = self._current()
+        try:
+            report = await asyncio.wrap_future(
+                pool.submit(_check_in_worker, str(path), self.spec_source)
+            )
+        except BrokenProcessPool:
+            # A worker died (a file that kills its reader, the out-of-memory killer): every
+            # upload in flight is checked again alone, so only the one that kills gets F112.
+            with self._lock:
+                if self._pool is pool:
+                    self._pool = None
+            pool.shutdown(wait=False)
+            report = await run_in_threadpool(self._alone, path)
+        report.filing.spec = spec if report.filing.readable else None
+        return report
+
+    def _alone(self, path: Path) -> check.Report:
+        pool = self._new_pool(1)
+        try:
+            return pool.submit(_check_in_worker, str(path), self.spec_source).result()
+        except BrokenProcessPool:
+            return _died(str(path), "the checking process died")
+        finally:
+            pool.shutdown(wait=False)
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass
+class _Pending:
+    row: dict[str, Any]
+    future: Future
+
+
+class Recorder:
+    """The one writer of upload records: each batch of waiting uploads (their originals already
+    durable) is written in one transaction; each upload's future is set once its batch is
+    committed (durable: SQLite's synchronous=FULL, PostgreSQL's commit)."""
+
+    def __init__(self, portal: Portal):
+        self.portal = portal
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.batches: list[int] = []  # sizes of the batches written (for the benchmark)
+
+    def _ensure(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="portal-recorder", daemon=True
+                )
+                self._thread.start()
+
+    async def record(self, row: dict[str, Any]) -> int:
+        future: Future = Future()
+        self._ensure()
+        self._queue.put(_Pending(row, future))
+        return await asyncio.wrap_future(future)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch, stop = [item], False
+            while len(batch) < MAX_BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            self._write(batch)
+            if stop:
+                return
+
+    def _write(self, batch: list[_Pending]) -> None:
+        try:
+            with self.portal.engine.begin() as conn:
+                ids = [
+                    conn.execute(insert(db.uploads).values(**p.row)).inserted_primary_key[0]
+                    for p in batch
+                ]
+        except Exception as exc:
+            if len(batch) > 1:  # one bad row must not cost the others their record
+                for p in batch:
+                    self._write([p])
+                return
+            batch[0].future.set_exception(exc)
+            return
+        self.batches.append(len(batch))
+        for p, upload_id in zip(batch, ids, strict=True):
+            p.future.set_result(upload_id)
+
+    def close(self) -> None:
+        with self._lock:
+            thread = self._thread
+        if thread is not None and thread.is_alive():
+            self._queue.put(None)
+            thread.join(60)
+
+
+class Intake:
+    """Receives uploads for the web app: stage, check alongside settle, record, answer."""
+
+    def __init__(self, portal: Portal, jobs: int | None = None):
+        self.portal = portal
+        self.checker = Checker(portal, default_workers() if jobs is None else jobs)
+        self.recorder = Recorder(portal)
+
+    def start(self) -> None:
+        self.checker.start()
+
+    def close(self) -> None:
+        self.recorder.close()
+        self.checker.close()
+
+    async def receive(
+        self,
+        unit: UnitRow,
+        chunks: Iterable[bytes],
+        filename: str,
+        *,
+        limit: int,
+        received_ns: int,
+    ) -> tuple[int, str, check.Report]:
+        """Store, check and record one upload: (upload id, sha256, report), returned once the
+        original and its record are durable. Raises collect.TooLarge (nothing kept)."""
+        portal = self.portal
+        name = collect.display_name(filename)
+        staged = await run_in_threadpool(collect.stage, portal, chunks, limit)
+        try:
+            settled, checked = await asyncio.gather(
+                run_in_threadpool(collect.settle, portal, staged),
+                self.checker.check(staged.path),
+                return_exceptions=True,
+            )
+        finally:
+            # The original is under its digest's name now (or the upload failed): the staged
+            # name goes, off the event loop and without the answer waiting for it.
+            asyncio.get_running_loop().run_in_executor(None, _forget, staged.path)
+        for outcome in (settled, checked):
+            if isinstance(outcome, BaseException):
+                raise outcome
+        report = collect.as_seen(portal, unit, checked, name)
+        row = collect.record_row(
+            portal, unit, report, staged.sha256, staged.size, name, received_ns
+        )
+        upload_id = await self.recorder.record(row)
+        return upload_id, staged.sha256, report
