@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -120,9 +122,11 @@ class Browser:
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
-@pytest.fixture()
-def served(tmp_path):
-    portal = make_portal(tmp_path / "portal")
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """One server for this file's tests (they use different units: the statuses the office
+    test sees are of units 0 and 1, the no-JavaScript test uploads for unit 2, after it)."""
+    portal = make_portal(tmp_path_factory.mktemp("browser") / "portal")
     server = Server(portal.folder).start()
     yield portal, server
     server.stop()
@@ -250,6 +254,26 @@ def test_unit_and_office_in_chromium(chromium, served, spec21, tmp_path):
         assert len(b.finds("table.links tbody tr")) == 3
         b.shot("office-roster")
         b.shot("office-roster", 390)
+        # Someone at this address guesses the secret: after five wrong ones, sign-in is locked
+        # (the right secret too) and the page says for how long.
+        b.driver.delete_all_cookies()
+        with httpx.Client(base_url=server.base, timeout=60) as guesser:
+            page = guesser.get("/office/login")
+            token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+
+            def guess(i: int) -> int:
+                data = {"csrf": token, "secret": f"guess{i}"}
+                return guesser.post("/office/login", data=data).status_code
+
+            with ThreadPoolExecutor(5) as pool:  # at once: each wrong answer waits 1 s
+                codes = list(pool.map(guess, range(5)))
+        assert set(codes) <= {401, 429} and 401 in codes
+        b.driver.get(server.base + "/office/login")
+        b.find("#secret").send_keys(SECRET)
+        b.find("form button[type=submit]").click()
+        b.wait(lambda: b.finds(".notice"))
+        assert "失败的尝试太多，已暂时锁定。请在 15 分钟后再试。" in b.find(".notice").text
+        b.shot("office-locked", 390)
     finally:
         browser.close()
 

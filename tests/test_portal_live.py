@@ -11,6 +11,7 @@ import re
 import sqlite3
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -53,6 +54,31 @@ def sign_in(server: Server) -> httpx.Client:
     token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
     assert client.post("/office/login", data={"csrf": token, "secret": SECRET}).status_code == 200
     return client
+
+
+def descendants(pid: int) -> set[int]:
+    """The processes under ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -102,49 +128,46 @@ def test_cli_round_on_postgresql(tmp_path, pg_url, spec21, monkeypatch):  # noqa
     assert again.exit_code == 2 and "[P101]" in again.output
 
 
-def test_two_uploads_of_one_unit_at_once(tmp_path, database, spec21):
+def two_uploads_of_one_unit_at_once(server: Server, portal: Portal, spec21, unit: int) -> None:
+    """Both end up in the unit's history; the one received last counts."""
+    url = server.url(portal, unit)
+    bodies = [workbook(spec21, unit=UNITS[unit]), workbook(spec21, unit=UNITS[unit], mistake=True)]
+    answers: list = [None, None]
+    start = threading.Barrier(2)
+
+    def send(i: int) -> None:
+        start.wait()
+        answers[i] = post(url, bodies[i], name=f"{i}.xlsx")
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert [a.status_code for a in answers] == [200, 200]
+    ids = {a.json()["upload_id"] for a in answers}
+    assert len(ids) == 2
+    state = status(server)[UNITS[unit].name]
+    assert state["uploads"] == 2
+    with portal.engine.connect() as conn:
+        rows = conn.execute(
+            select(db.uploads)
+            .where(db.uploads.c.unit_id == portal.units()[unit].id)
+            .order_by(db.uploads.c.received_ns.desc(), db.uploads.c.id.desc())
+        ).all()
+    assert {r.id for r in rows} == ids  # both in the history
+    assert state["latest_upload"]["id"] == rows[0].id  # the one received last counts
+    assert state["status"] == rows[0].status
+
+
+def test_two_at_once_then_killed_in_the_middle_of_uploads_loses_nothing(tmp_path, database, spec21):
     portal = make_portal(tmp_path / "portal", database)
     server = Server(portal.folder).start()
-    try:
-        url = server.url(portal)
-        bodies = [workbook(spec21), workbook(spec21, mistake=True)]
-        answers: list = [None, None]
-        start = threading.Barrier(2)
-
-        def send(i: int) -> None:
-            start.wait()
-            answers[i] = post(url, bodies[i], name=f"{i}.xlsx")
-
-        threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        assert [a.status_code for a in answers] == [200, 200]
-        ids = {a.json()["upload_id"] for a in answers}
-        assert len(ids) == 2
-        state = status(server)[UNITS[0].name]
-        assert state["uploads"] == 2
-        with portal.engine.connect() as conn:
-            rows = conn.execute(
-                select(db.uploads).order_by(db.uploads.c.received_ns.desc(), db.uploads.c.id.desc())
-            ).all()
-        assert {r.id for r in rows} == ids  # both in the history
-        assert state["latest_upload"]["id"] == rows[0].id  # the one received last counts
-        assert state["status"] == rows[0].status
-    finally:
-        server.stop()
-        portal.close()
-
-
-def test_killed_in_the_middle_of_uploads_loses_nothing_and_keeps_no_half_file(
-    tmp_path, database, spec21
-):
-    portal = make_portal(tmp_path / "portal", database)
-    server = Server(portal.folder).start()
+    # First, on the running server: two uploads of one unit at once.
+    two_uploads_of_one_unit_at_once(server, portal, spec21, unit=1)
     url = server.url(portal)
     good = workbook(spec21)
-    noise = os.urandom(3 * 1024 * 1024)  # a large file that is not a workbook: slow to store
+    noise = os.urandom(1024 * 1024)  # a large file that is not a workbook: slower to store
     answered: list[dict] = []
     failed: list[Exception] = []
     stop = threading.Event()
@@ -168,11 +191,17 @@ def test_killed_in_the_middle_of_uploads_loses_nothing_and_keeps_no_half_file(
     deadline = time.monotonic() + 30
     while len(answered) < 6 and time.monotonic() < deadline:
         time.sleep(0.05)
+    checkers = descendants(server.proc.pid)  # the fork server and its checking processes
+    assert len(checkers) >= 2
     server.kill()  # SIGKILL: no cleanup of any kind
     stop.set()
     for t in threads:
         t.join(60)
     assert answered and failed  # some uploads finished, some were cut off by the kill
+    deadline = time.monotonic() + 10  # the checking processes die with the server
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in checkers):
+        time.sleep(0.1)
+    assert not [p for p in checkers if Path(f"/proc/{p}").exists() and not _zombie(p)]
 
     # Every stored original is whole: its name is the sha256 of its bytes.
     blobs = [p for p in (portal.folder / "blobs").rglob("*") if p.is_file()]
@@ -194,10 +223,10 @@ def test_killed_in_the_middle_of_uploads_loses_nothing_and_keeps_no_half_file(
     assert {a["upload_id"] for a in answered} <= {r[0] for r in rows}
 
     # Restarted, the portal removes what was half received and goes on.
-    again = Server(portal.folder).start()
+    again = Server(portal.folder, "--workers", "0").start()  # (checking in-process: quick)
     try:
         assert list((portal.folder / "tmp").glob("*.part")) == []
-        assert status(again)[UNITS[0].name]["uploads"] == len(rows)
+        assert sum(u["uploads"] for u in status(again).values()) == len(rows)
         assert post(url.replace(server.base, again.base), good).status_code == 200
     finally:
         again.stop()

@@ -10,7 +10,8 @@ Checking in worker processes keeps the server's own process free for HTTP, hashi
 database while the cores check, so a burst of uploads finishes sooner than one process checking
 the same files one after another; and a file that kills the process reading it costs that one
 upload (F112), never the server. Workers are forked from a clean fork server that has the
-checker loaded (cheap to start, never a copy of the server's threads), and die with the server.
+checker loaded (never a copy of the server's threads), and end when the server does, even when
+it is killed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import multiprocessing
 import os
 import queue
 import threading
+import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -30,7 +32,7 @@ from typing import Any
 from sqlalchemy import insert
 from starlette.concurrency import run_in_threadpool
 
-from .. import check, workers
+from .. import check
 from ..filing import Filing
 from ..findings import Finding
 from . import collect, db
@@ -79,6 +81,35 @@ def _spec(source: str | None):
     return _SPECS[source]
 
 
+def _tie_to_server(server: int) -> None:
+    """End this worker when the server process is gone (pool initializer). A worker's parent is
+    the fork server, which lives on while any worker holds its pipe, so the worker watches the
+    server itself; once the workers are gone, the fork server and resource tracker end too."""
+
+    def gone() -> bool:
+        try:
+            state = Path(f"/proc/{server}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            return state in ("Z", "X")  # killed, not yet reaped
+        except FileNotFoundError:
+            return True
+        except (OSError, IndexError):  # no /proc: ask the kernel
+            try:
+                os.kill(server, 0)
+            except ProcessLookupError:
+                return True
+            except OSError:
+                pass
+            return False
+
+    def watch() -> None:
+        while True:
+            if gone():
+                os._exit(1)
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, daemon=True, name="server-watch").start()
+
+
 def _warm(spec_source: str | None) -> None:
     _spec(spec_source)
 
@@ -116,7 +147,9 @@ class Checker:
         self._lock = threading.Lock()
 
     def _new_pool(self, jobs: int) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(jobs, mp_context=_context(), initializer=workers.tie_to_parent)
+        return ProcessPoolExecutor(
+            jobs, mp_context=_context(), initializer=_tie_to_server, initargs=(os.getpid(),)
+        )
 
     def start(self) -> None:
         """Start the workers now (without waiting), so the first upload does not wait for them."""
