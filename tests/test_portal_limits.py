@@ -149,7 +149,8 @@ def test_times_are_shown_in_china_time_by_default(portal, spec21, utc_server):
         assert china != utc
         assert china in c.get(link(portal)).text
         assert sign_in(c, SECRET).status_code == 200
-        assert china in c.get("/office").text and utc not in c.get("/office").text
+        page = c.get("/office").text
+        assert china in page and utc not in page and "最近上传 <small>北京时间</small>" in page
         rows = list(csv.reader(io.StringIO(c.get("/office/status.csv").text.lstrip("\ufeff"))))
         assert rows[1][4] == china
         # Stored in UTC: the API gives the instant itself.
@@ -173,7 +174,8 @@ def test_time_zone_set_at_init_and_by_serve(tmp_path, spec21, utc_server, monkey
     with TestClient(create_app(portal, Config(workers=0))) as c:
         upload(c, link(portal), workbook(spec21))
         ns = collect.newest(portal, portal.units()[0].id).received_ns
-        assert _shown(ns, "Europe/Berlin") in c.get(link(portal)).text
+        page = c.get(link(portal)).text
+        assert _shown(ns, "Europe/Berlin") in page and "<small>Europe/Berlin</small>" in page
     portal.use_timezone("America/New_York")  # what serve --tz does
     with TestClient(create_app(portal, Config(workers=0))) as c:
         assert _shown(ns, "America/New_York") in c.get(link(portal)).text

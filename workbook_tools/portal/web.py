@@ -141,8 +141,16 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
             "switch_url": f"{root}{request.url.path}?lang={other}",
             "csrf": "",
             "text": "",
+            "tz_label": zone_label(lang),
         }
         return pages.TemplateResponse(request, name, {**base, **context}, status_code=status)
+
+    def zone_label(lang: str) -> str:
+        """What the times on a page are in: 北京时间 / China time, or the zone's name."""
+        key = getattr(portal.zone, "key", str(portal.zone))
+        if key in ("Asia/Shanghai", "PRC", "Asia/Chongqing", "Asia/Harbin"):
+            return "北京时间" if lang == "zh" else "China time"
+        return key
 
     def not_found(request: Request) -> Response:
         # The same page whatever was asked: nothing in it echoes the path.
