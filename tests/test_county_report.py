@@ -633,6 +633,19 @@ def test_html_county_report_has_the_charts_as_inline_svg_without_script(
     assert titles[0] == "各单位报送情况（单位数）" and "主要数字与上年比较" in titles
     texts = ["".join(el.itertext()) for el in svgs[1].iter("{http://www.w3.org/2000/svg}text")]
     assert "青禾县城关镇" in texts
+    # category names left of the bars are drawn whole, inside the picture: right-aligned at
+    # the plot's left edge less 5, 12 px type, a Chinese character one em wide
+    svg_ns = "{http://www.w3.org/2000/svg}"
+    for svg in svgs:
+        plot = next(g for g in svg.iter(f"{svg_ns}g") if g.get("class") == "plot")
+        left = float(re.match(r"translate\(([\d.]+)", plot.get("transform")).group(1))
+        axis = next((g for g in plot.iter(f"{svg_ns}g") if g.get("class") == "axis y"), None)
+        for text in axis.iter(f"{svg_ns}text") if svg.get("aria-label") != titles[2] else ():
+            label = "".join(text.itertext())
+            if re.fullmatch(r"[\d.]+", label):
+                continue  # a value axis
+            width = sum(12 if ord(ch) >= 0x2E80 else 7.2 for ch in label)
+            assert left + float(text.get("x")) - width >= 0, (svg.get("aria-label"), label)
     again = tmp_path / "again.html"
     run("report", county_with_previous, "-o", again, "--allow-partial")
     assert again.read_bytes() == out.read_bytes()  # stable ids: the same bytes

@@ -224,7 +224,15 @@ def svg(chart: Chart, index: int = 0) -> str:
             c.add(label, [value])
     else:
         cls = pygal.HorizontalBar if chart.kind == "bar" else pygal.Bar
-        height = max(260, 28 * bars + 120) if chart.kind == "bar" else 420
+        # each bar as thick as its printed value is tall, so the values of a pair never meet
+        per_bar = 28 if len(chart.series) == 1 else 20 * len(chart.series) + 8
+        height = max(260, per_bar * bars + 120) if chart.kind == "bar" else 420
+        if chart.kind == "bar":
+            # pygal sizes the label margin for Latin text (0.6 em a character); a Chinese
+            # character is a whole em, so long category names were cut at the left edge
+            common["margin_left"] = 20 + int(
+                max((_label_em(x) - 0.6 * len(x)) * 12 for x in chart.categories)
+            )
         c = cls(
             height=height,
             show_legend=len(chart.series) > 1,
@@ -254,6 +262,11 @@ def svg(chart: Chart, index: int = 0) -> str:
     # its comments (they carry the render date).
     text = text.replace(f"#{old}", f"#{new}")
     return _strip_comments(text)
+
+
+def _label_em(text: str) -> float:
+    """A label's width in ems: Chinese (and other full-width) characters one, others 0.6."""
+    return sum(1.0 if ord(ch) >= 0x2E80 else 0.6 for ch in text)
 
 
 def _strip_comments(text: str) -> str:
