@@ -261,7 +261,6 @@ class _Block:
     表三) printed with its own official header rows over the unit rows."""
 
     ids: list[str]
-    span: int  # grid columns per datapoint (表二's ten get two each)
 
     def paths(self, spec) -> list[list[str]]:
         return [breakdown_path(spec, dp_id) for dp_id in self.ids]
@@ -274,7 +273,7 @@ def breakdown_blocks(spec) -> list[_Block]:
     for table in spec.tables:
         ids = [d for d, dp in spec.datapoints.items() if dp.table == table.id]
         if len(ids) <= DATA_COLS:
-            blocks.append(_Block(ids, max(1, min(3, DATA_COLS // len(ids)))))
+            blocks.append(_Block(ids))
             continue
         rows: list[list[str]] = []
         for dp_id in ids:
@@ -286,11 +285,11 @@ def breakdown_blocks(spec) -> list[_Block]:
         group: list[str] = []
         for _, row_ids in rows:
             if group and len(group) + len(row_ids) > DATA_COLS:
-                blocks.append(_Block(group, 1))
+                blocks.append(_Block(group))
                 group = []
             group = group + row_ids
         if group:
-            blocks.append(_Block(group, 1))
+            blocks.append(_Block(group))
     return blocks
 
 
@@ -346,6 +345,7 @@ class _Figures:
         import tempfile
 
         self.ids = ids
+        self.index = {dp_id: j for j, dp_id in enumerate(ids)}
         self.file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
         self.size = 8 * len(ids)
         self.count = 0
@@ -360,13 +360,14 @@ class _Figures:
         self.file.write(row.tobytes())
         self.count += 1
 
-    def __getitem__(self, k: int) -> dict[str, float]:
+    def row(self, k: int):
+        """File ``k``'s figures in the order of ``ids`` (NaN where there is none)."""
         from array import array
 
         self.file.seek(k * self.size)
         row = array("d")
         row.frombytes(self.file.read(self.size))
-        return {dp_id: v for dp_id, v in zip(self.ids, row, strict=True) if v == v}
+        return row
 
     def close(self) -> None:
         self.file.close()
@@ -374,6 +375,18 @@ class _Figures:
 
 class _Streamed(Worksheet):
     """A constant-memory sheet that can record a merged range after its rows are written."""
+
+    # Set on sheets without charts: forget each row's height once the row is written, so a
+    # sheet with a row per file keeps no per-row record (xlsxwriter keeps them for placing
+    # drawings, which these sheets do not have).
+    forget_rows = False
+
+    def _write_single_row(self, current_row_num: int = 0) -> None:
+        row = self.previous_row
+        super()._write_single_row(current_row_num)
+        if self.forget_rows:
+            self.row_info.pop(row, None)
+            self.row_sizes.pop(row, None)
 
     def add_merge(self, first_row: int, first_col: int, last_row: int, last_col: int) -> None:
         # xlsxwriter writes <mergeCells> from this list when the sheet is assembled; the cells
@@ -590,10 +603,17 @@ class _Writer:
             common = {**base, **extra, "border": 1, "font_size": 10}
             out["bd_num" + suffix] = self.wb.add_format({**common, "align": "center"})
             out["bd_text" + suffix] = self.wb.add_format({**common, "text_wrap": True})
+            # a span of cells bordered as one, without a merge: its left, inner and right cells
+            ruled = {k: v for k, v in common.items() if k != "border"} | {"top": 1, "bottom": 1}
+            out["bd_left" + suffix] = self.wb.add_format({**ruled, "left": 1})
+            out["bd_mid" + suffix] = self.wb.add_format(ruled)
+            out["bd_right" + suffix] = self.wb.add_format({**ruled, "right": 1})
         return out
 
-    def sheet(self, name: str) -> _Streamed:
-        return self.wb.add_worksheet(name, worksheet_class=_Streamed)
+    def sheet(self, name: str, per_file: bool = False) -> _Streamed:
+        ws = self.wb.add_worksheet(name, worksheet_class=_Streamed)
+        ws.forget_rows = per_file
+        return ws
 
     def write(self) -> None:
         r = self.r
@@ -603,10 +623,10 @@ class _Writer:
         for table in self.spec.tables:
             self._table(self.sheet(table.sheet), self.layout.tables[table.id])
         self._narrative(self.sheet(layout.NARRATIVE_SHEET))
-        self._status(self.sheet(STATUS_SHEET))
-        self._breakdown(self.sheet(BREAKDOWN_SHEET))
-        self._findings(self.sheet(FINDINGS_SHEET))
-        self._texts(self.sheet(TEXTS_SHEET))
+        self._status(self.sheet(STATUS_SHEET, per_file=True))
+        self._breakdown(self.sheet(BREAKDOWN_SHEET, per_file=True))
+        self._findings(self.sheet(FINDINGS_SHEET, per_file=True))
+        self._texts(self.sheet(TEXTS_SHEET, per_file=True))
         meta = self.sheet(layout.META_SHEET)
         values = template.metadata(self.spec, self.unit, r.year or 0, self.lang)
         values["merged_units"] = str(len(r.included))
@@ -842,7 +862,7 @@ class _Writer:
         datapoint ids (the units block: field names), for machines; column A holds the file's
         序号 in every block."""
         spec, t, f = self.spec, self.t, self.f
-        data_cols = max(DATA_COLS, *(len(b.ids) * b.span for b in breakdown_blocks(spec)))
+        data_cols = max(DATA_COLS, *(len(b.ids) for b in breakdown_blocks(spec)))
         widths = [*BD_WIDTHS] + [BD_DATA_WIDTH] * data_cols
         for c, width in enumerate(widths):
             ws.set_column(c, c, width)
@@ -889,8 +909,15 @@ class _Writer:
                 for value, (a, b) in zip(cells, spans, strict=True):
                     if isinstance(value, int):
                         rows.put(i, a, "number", value, f["bd_num" + out])
-                    else:
+                    elif a == b or b == spans[-1][1]:  # the file name wraps in its merged cell
                         rows.label(i, a, i, b, value, f["bd_text" + out])
+                    else:
+                        # a short value runs on into the blank cells of its span: no merge per
+                        # row (a sheet's merges are kept in memory until it is written)
+                        rows.put(i, a, "text", value, f["bd_left" + out])
+                        for c in range(a + 1, b):
+                            rows.put(i, c, "blank", None, f["bd_mid" + out])
+                        rows.put(i, b, "blank", None, f["bd_right" + out])
                 ws.set_row(i, unit_heights[k])
             rows.write(ws)
             row += len(chunk) + 3
@@ -901,7 +928,7 @@ class _Writer:
                 rows = _Rows()
                 rows.put(row, 0, "text", t["id_row"], f["note"])
                 for j, dp_id in enumerate(block.ids):
-                    rows.put(row, 2 + j * block.span, "text", dp_id, f["note"])
+                    rows.put(row, 2 + j, "text", dp_id, f["note"])
                 ws.set_row(row, None, None, {"hidden": True})
                 for r, height in enumerate(head_heights, start=row + 1):
                     ws.set_row(r, height)
@@ -909,24 +936,22 @@ class _Writer:
                 rows.label(row + 1, 1, row + depth, 1, t["breakdown_cols"][1], f["header"])
                 for r, c, last_r, last_c, text, fmt in labels:
                     rows.label(row + 1 + r, c, row + 1 + last_r, last_c, text, f[fmt])
-                for i, k in enumerate(chunk, start=row + 1 + depth):
-                    e, out = entries[k], "" if entries[k].included else "_out"
-                    figures = values[k]
-                    rows.put(i, 0, "number", k + 1, f["bd_num" + out])
-                    rows.put(i, 1, "text", e.unit, f["bd_text" + out])
-                    for j, dp_id in enumerate(block.ids):
-                        c = 2 + j * block.span
-                        v = figures.get(dp_id)
-                        if isinstance(v, int | float):
-                            rows.put(i, c, "number", v, f["bd_num" + out])
-                        else:
-                            rows.put(i, c, "blank", None, f["bd_num" + out])
-                        if block.span > 1:
-                            for x in range(c + 1, c + block.span):
-                                rows.put(i, x, "blank", None, f["bd_num" + out])
-                            rows.merges.append((i, c, i, c + block.span - 1))
-                    ws.set_row(i, heights[k])
                 rows.write(ws)
+                where = [values.index[dp_id] for dp_id in block.ids]
+                for i, k in enumerate(chunk, start=row + 1 + depth):  # in row order: directly
+                    out = "" if entries[k].included else "_out"
+                    num = f["bd_num" + out]
+                    if heights[k] > 16:
+                        ws.set_row(i, heights[k])
+                    figures = values.row(k)
+                    ws.write_number(i, 0, k + 1, num)
+                    ws.write_string(i, 1, entries[k].unit, f["bd_text" + out])
+                    for j, x in enumerate(where, start=2):
+                        v = figures[x]
+                        if v == v:  # not NaN: a number
+                            ws.write_number(i, j, v, num)
+                        else:
+                            ws.write_blank(i, j, None, num)
                 row += depth + len(chunk) + 2
         values.close()
         ws.freeze_panes(1, 2)
@@ -960,7 +985,7 @@ class _Writer:
         depth = max(len(p) for p in paths)
         labels = []
         for r, last, a, b, text in _header_spans(paths, depth):
-            c, last_c = 2 + a * block.span, 2 + (b + 1) * block.span - 1
+            c, last_c = 2 + a, 2 + b
             fmt = "header" if r == 0 else "small_header"
             labels.append((r, c, r if r < last else depth - 1, last_c, text, fmt))
         heights = [15.0] * depth
