@@ -11,6 +11,7 @@ by cell in row order and the range is added to the sheet's merge list when its l
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections import defaultdict
 from dataclasses import asdict, dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import xlsxwriter
+from xlsxwriter.utility import _preserve_whitespace, xl_rowcol_to_cell_fast
 from xlsxwriter.worksheet import Worksheet
 
 from . import __version__, charts, layout, safe_text, template
@@ -398,6 +400,80 @@ class _Streamed(Worksheet):
         # File names in the status and findings sheets may be GBK bytes kept as surrogates.
         return super()._write_string(row, col, safe_text.undecoded(string), cell_format)
 
+    _done_row = -1  # a row written whole by write_cells_row: nothing of it is pending
+
+    def write_cells_row(self, row: int, cells: list[tuple[int, str, Any, Any]]) -> bool:
+        """Write a whole row at once -- ``(col, kind, value, format)`` in column order, kinds
+        text/number/blank -- as the XML xlsxwriter's per-cell calls would write, without their
+        bookkeeping per cell (分单位明细 has ~365 formatted cells per unit, and that bookkeeping
+        was most of writing the county workbook). Returns False, having written nothing, where
+        the result might differ; the caller then makes the ordinary calls. A test compares the
+        two byte for byte."""
+        if (
+            not self.constant_memory
+            or row < self.previous_row
+            or (row == self.previous_row and (self.table or row == self._done_row))
+            or row in self.comments
+            or self.excel_version == 2010
+            or row >= self.xls_rowmax
+        ):
+            return False
+        info = self.row_info.get(row)
+        row_format = info is not None and info.row_format
+        parts: list[str] = []
+        first = last = -1
+        half = self.xls_strmax // 2
+        for col, kind, value, fmt in cells:
+            if col <= last or col >= self.xls_colmax:
+                return False
+            if fmt is not None:
+                attr = f' s="{fmt._get_xf_index()}"'
+            elif kind == "blank":
+                continue  # xlsxwriter writes no blank cell without a format
+            elif row_format or (col in self.col_info and self.col_info[col].column_format):
+                return False
+            else:
+                attr = ""
+            ref = xl_rowcol_to_cell_fast(row, col)
+            if kind == "number":
+                if type(value) not in (int, float) or not math.isfinite(value):
+                    return False
+                parts.append(f'<c r="{ref}"{attr}><v>{value:.16G}</v></c>')
+            elif kind == "text":
+                text = safe_text.undecoded(value) if isinstance(value, str) else None
+                # long strings are cut to Excel's limit; "<r>…</r>" is taken as rich text
+                if text is None or len(text) > half or text.startswith("<r>"):
+                    return False
+                text = self._escape_control_characters(text)
+                space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
+                text = self._escape_data(text)
+                parts.append(f'<c r="{ref}"{attr} t="inlineStr"><is><t{space}>{text}</t></is></c>')
+            elif kind == "blank":
+                parts.append(f'<c r="{ref}"{attr}/>')
+            else:
+                return False
+            if first < 0:
+                first = col
+            last = col
+        if first < 0:
+            return False
+        self._check_dimensions(row, first)
+        self._check_dimensions(row, last)
+        if row > self.previous_row:
+            self._write_single_row(row)  # the rows before this one go out first
+        self._write_row(row, None, info)
+        parts.append("</row>")
+        self.fh.write("".join(parts))
+        self._done_row = row
+        return True
+
+    def _write_single_row(self, current_row_num: int = 0) -> None:
+        if self.previous_row == self._done_row:  # already out, whole (write_cells_row)
+            self.previous_row = current_row_num
+            self.table.clear()
+            return
+        super()._write_single_row(current_row_num)
+
 
 class _Rows:
     """Cells of one sheet collected in any order, then written in row order."""
@@ -424,8 +500,12 @@ class _Rows:
         for m in self.merges:
             ends[m[2]].append(m)
         for row in sorted(self.cells):
-            for col in sorted(self.cells[row]):
-                kind, value, fmt, cached = self.cells[row][col]
+            line = self.cells[row]
+            cols = sorted(line)
+            if ws.write_cells_row(row, [(c, *line[c][:3]) for c in cols]):
+                cols = []
+            for col in cols:
+                kind, value, fmt, cached = line[col]
                 if kind == "text":
                     ws.write_string(row, col, value, fmt)
                 elif kind == "number":

@@ -1,0 +1,103 @@
+"""The county workbook writes whole rows at once (``_Streamed.write_cells_row``) instead of a
+call per cell: every sheet must be byte for byte what the per-cell calls write."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import xlsxwriter
+
+from workbook_tools import county, merge, roster
+from workbook_tools import spec as spec_module
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+VALUES = [
+    "青禾县城关镇",
+    "",
+    " leading",
+    "trailing ",
+    "tab\tinside",
+    "a\x01b\x1fc",
+    "_x0041_ literal",
+    "<r>not rich</r>",
+    "&<>\"' all",
+    "\udcc4\udce3.xlsx",  # a GBK file name kept as surrogates
+    "x" * 20_000,  # over half of Excel's limit: cut by xlsxwriter's own rules
+    0,
+    1,
+    -1,
+    0.1,
+    -0.0,
+    1e20,
+    1.5e-9,
+    123456789012345678,
+    True,
+    3.141592653589793,
+    float("inf"),
+]
+
+
+def _sheet(folder: Path, whole_rows: bool, rows: dict, setup: dict) -> bytes:
+    path = folder / f"{whole_rows}.xlsx"
+    book = xlsxwriter.Workbook(path, {"constant_memory": True, "nan_inf_to_errors": True})
+    assert book.constant_memory  # rows go out one at a time, as in the county workbook
+    ws = book.add_worksheet("s", worksheet_class=county._Streamed)
+    bold, grey = book.add_format({"bold": True}), book.add_format({"bg_color": "#EEEEEE"})
+    ws.set_column(0, 3, 20, grey if setup.get("column_format") else None)
+    for r, options in setup.get("rows", {}).items():
+        ws.set_row(r, options.get("height"), options.get("format") and bold, options)
+    if setup.get("default_height"):
+        ws.set_default_row(18)
+    ws.write_string(0, 0, "head", bold)
+    cells = county._Rows()
+    for r, line in rows.items():
+        for c, (kind, value, fmt) in line.items():
+            cells.put(r, c, kind, value, {"bold": bold, "grey": grey}.get(fmt))
+    if not whole_rows:
+        ws.write_cells_row = lambda row, line: False  # the per-cell calls only
+    cells.write(ws)
+    ws.write_string(max(rows) + 3, 1, "after")
+    book.close()
+    with zipfile.ZipFile(path) as zf:
+        return zf.read("xl/worksheets/sheet1.xml")
+
+
+def test_whole_rows_are_the_xml_of_the_per_cell_calls(tmp_path):
+    rows = {
+        2: {c: ("text" if isinstance(v, str) else "number", v, None) for c, v in enumerate(VALUES)}
+    }
+    for i, v in enumerate(VALUES):  # each alone, plain, bold and grey; blanks beside
+        kind = "text" if isinstance(v, str) else "number"
+        rows[3 + i] = {i: (kind, v, None), i + 1: (kind, v, "bold"), 40: ("blank", None, "grey")}
+    rows[40] = {0: ("blank", None, None), 5: ("blank", None, "bold")}  # a blank with no format
+    rows[41] = {0: ("blank", None, None)}  # nothing to write at all
+    rows[42] = {0: ("formula", "=1+1", "bold"), 1: ("number", 2, None)}
+    rows[44] = {c * 7 % 300: ("number", c / 3, "grey" if c % 2 else None) for c in range(1, 250)}
+    rows[45] = {16383: ("number", 1, None)}
+    setups = [
+        {},
+        {"column_format": True},
+        {"default_height": True},
+        {"rows": {3: {"height": 30}, 4: {"hidden": True}, 41: {"height": 20}, 43: {"height": 9}}},
+        {"rows": {5: {"format": True}, 6: {"level": 1}}},
+    ]
+    for setup in setups:
+        assert _sheet(tmp_path, True, rows, setup) == _sheet(tmp_path, False, rows, setup), setup
+
+
+def test_the_county_workbook_is_the_same_either_way(tmp_path, spec21, monkeypatch):
+    units = roster.read(SAMPLES / "roster.csv")
+    files = sorted((SAMPLES / "returned/2025").glob("*.xlsx"))
+    result = merge.merge(files, spec_module.load(), units, name="青禾县", jobs=1)
+    fast = county.write(result, tmp_path / "fast.xlsx")
+    monkeypatch.setattr(county._Streamed, "write_cells_row", lambda self, row, cells: False)
+    slow = county.write(result, tmp_path / "slow.xlsx")
+    result.close()
+    with zipfile.ZipFile(fast) as a, zipfile.ZipFile(slow) as b:
+        sheets = [n for n in a.namelist() if n.startswith("xl/worksheets/sheet")]
+        assert len(sheets) >= 10 and sheets == [n for n in b.namelist() if n in sheets]
+        differ = [n for n in sheets if a.read(n) != b.read(n)]
+    # only 汇总说明 (its first sheet) may differ: it names the time the workbook was made
+    assert differ in ([], ["xl/worksheets/sheet1.xml"])
