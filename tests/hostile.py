@@ -200,3 +200,37 @@ def docx_bomb(unpacked_mb: int = 40) -> bytes:
 
 def nested_html(depth: int = 100_000) -> bytes:
     return b"<html><body>" + b"<div>" * depth + b"x" + b"</div>" * depth + b"</body></html>"
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def many(runs: list[list], folder: Path, timeout: float = 300) -> list[dict]:
+    """Many command lines in one child under the same limits (tests/battery_runner.py): each
+    result has ``argv``, ``code`` (an int, or "raised" when an exception escaped), ``out``,
+    ``err`` and ``seconds``. The child must itself end cleanly (no signal, no hang)."""
+    import json
+
+    spec_file, result_file = folder / "runs.json", folder / "results.json"
+    spec_file.write_text(json.dumps([[str(a) for a in argv] for argv in runs], ensure_ascii=False))
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.battery_runner", spec_file, result_file],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=timeout,
+        preexec_fn=_limits,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        env={"PATH": "/usr/bin:/bin", "WBTOOLS_LANG": "zh", "RUST_BACKTRACE": "0"},
+    )
+    assert proc.returncode == 0, f"runner ended {proc.returncode}: {proc.stderr[-3000:]}"
+    results = json.loads(result_file.read_text())
+    spec_file.unlink()
+    result_file.unlink()
+    return results
+
+
+def codes_in(text: str) -> set[str]:
+    """The finding codes a command printed."""
+    return set(re.findall(r"\b([A-Z]\d{3}|[A-Z]\d)\b", text))

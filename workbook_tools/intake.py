@@ -17,6 +17,7 @@ is protected. For .ods the extents come from content.xml (repeated rows and cell
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import stat as stat_module
@@ -65,14 +66,14 @@ class InputRefused(Exception):
     Chinese one (used by each reader's own finding code); ``code`` the file-level code when the
     input is a returned or published report (F113: not a file, F106: beyond a bound)."""
 
-    def __init__(self, en: str, zh: str, code: str = "F106"):
+    def __init__(self, en: str, zh: str, code: str = "F106", **args: object):
         super().__init__(en)
-        self.en, self.zh, self.code = en, zh, code
+        self.en, self.zh, self.code, self.details = en, zh, code, args
 
     def finding(self, path: Path | str) -> Finding:
         if self.code == "F113":
             return Finding("F113", {"zh": self.zh, "en": self.en}, file=str(path))
-        return Finding(self.code, {"detail": self.en}, file=str(path))
+        return Finding(self.code, self.details or {"detail": self.en}, file=str(path))
 
 
 _NOT_A_FILE = (
@@ -122,6 +123,50 @@ def read_input(path: Path, max_bytes: int) -> bytes:
     return data
 
 
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+def text_encoding(raw: bytes) -> str | None:
+    """The encoding a byte order mark, or the NUL bytes of UTF-16 without one, says ``raw`` is
+    in (None when neither does). Notepad's “Unicode” and Excel's “Unicode text” are UTF-16; UTF-8
+    and GBK text never hold a NUL byte, while UTF-16 has one in every ASCII character (digits,
+    punctuation, line ends), on the odd bytes (little-endian) or the even ones (big-endian)."""
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            return encoding + ("-sig" if encoding == "utf-8" else "")
+    sample = raw[:8192]
+    odd, even = sample[1::2].count(0), sample[0::2].count(0)
+    if odd >= 4 and odd > 4 * even:
+        return "utf-16-le"
+    if even >= 4 and even > 4 * odd:
+        return "utf-16-be"
+    return None
+
+
+def decode_text(raw: bytes, strict: bool = False) -> str:
+    """Text as Chinese offices save it: UTF-8 or UTF-16 (with or without a byte order mark), else
+    GB18030 (a superset of GBK and GB2312). ``strict``: raise UnicodeDecodeError when it is none
+    of them, else undecodable bytes become U+FFFD."""
+    encoding = text_encoding(raw)
+    if encoding is not None:
+        if encoding.startswith("utf-16") and raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            raw = raw[2:]
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            if encoding.startswith("utf-8") or strict:
+                raise
+            return raw.decode(encoding, errors="replace")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("gb18030", errors="strict" if strict else "replace")
+
+
 def too_large(size: int, limit: int) -> InputRefused:
     mib = f"{size / 1048576:.1f} MiB > {limit / 1048576:.0f} MiB"
     return InputRefused(f"too large ({mib})", f"文件过大（{mib}）")
@@ -142,14 +187,22 @@ def vet_docx(path: Path) -> None:
     vet_size(path, MAX_DOCX_BYTES)
     try:
         with zipfile.ZipFile(path) as zf:
-            problem = zip_bounds(zf, MAX_UNPACKED_BYTES // 2)
+            problem = zip_bounds(zf, MAX_UNPACKED_BYTES // 2) or zip_names(zf) or zip_dtd(zf)
+            if problem is None and "[Content_Types].xml" not in zf.NameToInfo:
+                problem = InputRefused(
+                    "not a Word file: no [Content_Types].xml",
+                    "不是 Word 文件：缺少 [Content_Types].xml",
+                    "F103",
+                )
             if problem is None:
                 for info in zf.infolist():
                     if info.filename.endswith((".xml", ".rels")) and info.file_size > MAX_DOCX_XML:
                         problem = too_large(info.file_size, MAX_DOCX_XML)
                         break
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error) as exc:
         raise InputRefused(f"not a Word file: {exc}", f"不是 Word 文件：{exc}", "F103") from None
+    except (RuntimeError, NotImplementedError) as exc:  # zip-level encryption, odd compression
+        raise InputRefused(str(exc), str(exc), "F104") from None
     if problem is not None:
         raise problem
 
@@ -169,6 +222,84 @@ def zip_bounds(zf: zipfile.ZipFile, max_unpacked: int = 0) -> InputRefused | Non
             what = f"{info.filename}: compression ratio over {MAX_RATIO}"
             return InputRefused(what, f"{info.filename}：压缩比超过 {MAX_RATIO}")
     return None
+
+
+def zip_names(zf: zipfile.ZipFile) -> InputRefused | None:
+    """Entry names no Office file has (F103): the same name twice (readers disagree on which
+    one counts, so the file checked would not be the file the leader opens), or a name that
+    leaves the package (absolute, a drive letter, "..", a backslash)."""
+    infos = zf.infolist()
+    if len(zf.NameToInfo) != len(infos):
+        seen: set[str] = set()
+        twice = next(i.filename for i in infos if i.filename in seen or seen.add(i.filename))
+        return InputRefused(
+            f"{twice}: entry twice in the zip", f"{twice}：压缩包内重复出现", "F103"
+        )
+    for info in infos:
+        name = info.filename
+        if name.startswith("/") or "\\" in name or ".." in name.split("/") or _DRIVE.match(name):
+            return InputRefused(f"{name}: unsafe entry name", f"{name}：条目名称不安全", "F103")
+    return None
+
+
+_DRIVE = re.compile(r"[A-Za-z]:")
+_XML_PARTS = (".xml", ".rels", ".vml")
+_PROLOG_LIMIT = 1 << 20  # a prolog (declaration, comments) longer than this is not an Office file
+
+
+def zip_dtd(zf: zipfile.ZipFile) -> InputRefused | None:
+    """The first XML part that declares a DTD (F107): how entity-expansion bombs and external
+    entities are declared, and forbidden in Office packages (ECMA-376 Part 2, OPC). Every part
+    is looked at, not only those a reader is known to parse, and past any comments before the
+    root element (a scan of the first KB alone misses a DTD after a long comment)."""
+    for info in zf.infolist():
+        if info.filename.lower().endswith(_XML_PARTS) and info.file_size:
+            with zf.open(info) as fh:
+                if _declares_dtd(fh):
+                    return InputRefused(
+                        f"{info.filename}: DTD", f"{info.filename}：DTD", "F107", part=info.filename
+                    )
+    return None
+
+
+def _declares_dtd(fh) -> bool:
+    """Whether the XML read from ``fh`` has a declaration (``<!DOCTYPE``, ``<!ENTITY``) before its
+    root element: the XML declaration, processing instructions, comments and whitespace are
+    skipped, in UTF-8 or UTF-16 (with or without a byte order mark)."""
+    import codecs
+
+    raw = fh.read(4096)
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        encoding = "utf-16"
+    elif raw[:2] == b"<\x00":
+        encoding = "utf-16-le"
+    elif raw[:2] == b"\x00<":
+        encoding = "utf-16-be"
+    else:
+        encoding = "utf-8"
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    text, total, done = decoder.decode(raw), len(raw), not raw
+    while True:
+        text = text.lstrip(" \t\r\n\ufeff")
+        if text.startswith("<?"):
+            end = text.find("?>")
+        elif text.startswith("<!--"):
+            end = text.find("-->")
+        elif text.startswith("<!"):
+            return True
+        elif len(text) >= 4 or done:
+            return False  # the root element (or not XML at all: the reader will say so)
+        else:
+            end = -1
+        if end >= 0:
+            text = text[end + 2 + text.startswith("<!--") :]
+            continue
+        if done or total > _PROLOG_LIMIT:
+            return total > _PROLOG_LIMIT
+        raw = fh.read(64 * 1024)
+        total += len(raw)
+        done = not raw
+        text += decoder.decode(raw, final=done)
 
 
 class Refused(Exception):
@@ -202,6 +333,9 @@ class Package:
     mtime: float = 0.0
     saved_at: str = ""  # dcterms:modified of docProps/core.xml: when the workbook was last saved
     zip: zipfile.ZipFile | None = None  # open while the reader works; see close()
+    # The file's bytes, read once: intake and the value reader see the same content even if
+    # the file is replaced or rewritten while it is being read (see calamine_book).
+    data: bytes = b""
     _facts: dict[str, SheetFacts | None] = field(default_factory=dict)
     _cells: int = 0  # dense cells of the sheets vetted so far
     _ods: dict[str, tuple[int, int]] | None = None
@@ -262,7 +396,7 @@ class Package:
     def _ods_extents(self) -> dict[str, tuple[int, int]]:
         if self._ods is None:
             self._ods = {}
-            with zipfile.ZipFile(self.path) as zf:
+            with zipfile.ZipFile(io.BytesIO(self.data)) as zf:
                 if "content.xml" in zf.NameToInfo:
                     xml = _read_bounded(zf, "content.xml")
                     if b"<!DOCTYPE" in xml[:4096] or b"<!ENTITY" in xml[:4096]:
@@ -311,14 +445,20 @@ class Package:
             self.zip.close()
             self.zip = None
         self._facts.clear()
+        self.data = b""
 
 
-def calamine_book(path: Path):
-    """python-calamine's workbook for ``path``. Its ``from_path`` turns the name into UTF-8 and
-    a name that is not (GBK bytes from a Windows zip, kept as surrogates) then names no file;
-    such a file is opened here and handed over open."""
+def calamine_book(path: Path, data: bytes = b""):
+    """python-calamine's workbook for ``path``, from ``data`` when given: the bytes intake
+    vetted (``Package.data``), so a file replaced or rewritten after intake cannot slip past
+    the bounds. Its ``from_path`` turns the name into UTF-8 and a name that is not (GBK bytes
+    from a Windows zip, kept as surrogates) then names no file; such a file is opened here."""
+    import io
+
     from python_calamine import CalamineWorkbook
 
+    if data:
+        return CalamineWorkbook.from_filelike(io.BytesIO(data))
     name = str(path)
     try:
         name.encode("utf-8")
@@ -351,7 +491,14 @@ def open_package(path: Path) -> Package:
             return bad("F106", detail=f"{stat.st_size // 1024 // 1024} MiB")
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as fh:
-            head = fh.read(8)
+            if not stat_module.S_ISREG(os.fstat(fh.fileno()).st_mode):  # swapped since the stat
+                return bad("F113", zh="不是普通文件", en="not a regular file")
+            pkg.data = fh.read(MAX_FILE_BYTES + 1)
+        head = pkg.data[:8]
+        if not pkg.data:
+            return bad("F109")
+        if len(pkg.data) > MAX_FILE_BYTES:
+            return bad("F106", detail=f"{len(pkg.data) // 1024 // 1024} MiB")
     except FileNotFoundError:
         return bad("F101")
     except OSError as exc:
@@ -362,7 +509,7 @@ def open_package(path: Path) -> Package:
     if not head.startswith(ZIP_MAGIC):
         return bad("F102", suffix=path.suffix or "(none)")
     try:
-        zf = zipfile.ZipFile(path)
+        zf = zipfile.ZipFile(io.BytesIO(pkg.data))
     except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
         return bad("F103", detail=str(exc) or "bad zip")
     except OSError as exc:
@@ -382,8 +529,7 @@ def open_package(path: Path) -> Package:
 
 def _vet_cfb(pkg: Package, bad) -> Package:
     """An OLE compound file: a legacy .xls, or an OOXML package encrypted with a password."""
-    with pkg.path.open("rb") as fh:
-        head = fh.read(1 << 20)
+    head = pkg.data[: 1 << 20]
     if (
         "EncryptedPackage".encode("utf-16-le") in head
         or "EncryptionInfo".encode("utf-16-le") in head
@@ -396,7 +542,7 @@ def _vet_cfb(pkg: Package, bad) -> Package:
         # calamine sizes each sheet from its corner cells and allocates the rectangle (256 x
         # 65,536 cells cost 1 GB): bound every sheet from its cell records first.
         try:
-            for name, (rows, cols) in _xls_extents(pkg.path).items():
+            for name, (rows, cols) in _xls_extents(pkg.data).items():
                 pkg._charge(name, rows, cols)
         except Refused:
             pass  # the finding is recorded
@@ -425,6 +571,9 @@ def _vet_zip(pkg: Package, zf: zipfile.ZipFile, bad) -> None:
         if info.file_size > (1 << 20) and info.file_size > MAX_RATIO * max(info.compress_size, 1):
             bad("F106", detail=f"{info.filename}: compression ratio over {MAX_RATIO}")
             return
+    if problem := zip_names(zf) or zip_dtd(zf):
+        pkg.findings.append(problem.finding(pkg.path))
+        return
     names = zf.NameToInfo
     if "word/document.xml" in names:
         bad("F105", found=".docx")
@@ -568,14 +717,14 @@ _XLS_CELLS = {0x0006, 0x00FD, 0x0203, 0x0204, 0x0205, 0x027E, 0x00D6, 0x0201}
 _XLS_RUNS = {0x00BD, 0x00BE}
 
 
-def _xls_extents(path: Path) -> dict[str, tuple[int, int]]:
+def _xls_extents(data: bytes) -> dict[str, tuple[int, int]]:
     """Each sheet's extent in a legacy .xls (BIFF8): the last row and column of its cell
     records, found by walking the records of the Workbook stream (no values are decoded)."""
     import struct
 
     import olefile
 
-    with olefile.OleFileIO(str(path)) as ole:
+    with olefile.OleFileIO(io.BytesIO(data)) as ole:
         stream = "Workbook" if ole.exists("Workbook") else "Book"
         data = ole.openstream(stream).read(MAX_PART_BYTES)
     names: dict[int, str] = {}

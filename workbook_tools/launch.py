@@ -111,6 +111,17 @@ def parse_import(args: list[str]) -> dict[str, Any] | None:
 
 
 def main() -> None:
+    try:
+        _run()
+    except BrokenPipeError:
+        # The reader went away (wbtools check … | head): end quietly with click's exit code for
+        # the same case, and keep Python from reporting the failed flush of stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
+
+
+def _run() -> None:
     args = sys.argv[1:]
     if args[:1] in (["check"], ["import"]) and not sys.stdout.isatty() and not sys.stderr.isatty():
         parsed = (parse_check if args[0] == "check" else parse_import)(args[1:])

@@ -48,7 +48,7 @@ class _Book:
 
     def __init__(self, path: Path, pkg: intake.Package):
         self.pkg = pkg
-        self.wb = intake.calamine_book(path)
+        self.wb = intake.calamine_book(path, pkg.data)
         self.names: list[str] = list(self.wb.sheet_names)
         self._grids: dict[str, list[list[Any]]] = {}
         self._index: dict[str, dict[str, list[tuple[int, int]]]] = {}

@@ -61,6 +61,10 @@ def _invisible() -> re.Pattern:
 
 
 MAX_ROSTER_BYTES = 20 * 1024 * 1024  # a county's roster is a few KB; 100,000 units fit in 20 MB
+# A roster has a name column and a few more, one row per unit: beyond these it is not a roster,
+# and reading it cell by cell would cost minutes (one line of "a,a,a…" in 2 MB: 21 s).
+MAX_ROSTER_ROWS = 100_000
+MAX_ROSTER_COLUMNS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +216,7 @@ def _workbook_rows(path: Path) -> list[list]:
     pkg = intake.open_package(path)
     try:
         if pkg.ok:
-            book = intake.calamine_book(path)
+            book = intake.calamine_book(path, pkg.data)
             first = book.sheet_names[0] if book.sheet_names else None
             if first is not None:
                 pkg.sheet(first)  # bounds the sheet before calamine allocates it
@@ -226,11 +230,24 @@ def _workbook_rows(path: Path) -> list[list]:
     raise Failure([Finding("U101", {"detail": f"{path}: {bad.code} {bad.message()}"})])
 
 
+def _bounded(path: Path, rows: list[list], line: int | None = None) -> list[list]:
+    """``rows`` when they fit a roster's bounds, else U101 saying which is exceeded."""
+    wide = next((i for i, r in enumerate(rows, start=1) if len(r) > MAX_ROSTER_COLUMNS), None)
+    if wide is not None:
+        at = line or wide
+        detail = f"{path}: line {at}: {len(rows[wide - 1])} columns > {MAX_ROSTER_COLUMNS}"
+        raise Failure([Finding("U101", {"detail": detail}, file=str(path), line=at)])
+    if len(rows) > MAX_ROSTER_ROWS:
+        detail = f"{path}: more than {MAX_ROSTER_ROWS} rows"
+        raise Failure([Finding("U101", {"detail": detail}, file=str(path))])
+    return rows
+
+
 def _read_rows(path: Path) -> list[list]:
     suffix = path.suffix.lower()
     try:
         if suffix in (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"):
-            return _workbook_rows(path)
+            return _bounded(path, _workbook_rows(path))
         raw = intake.read_input(path, MAX_ROSTER_BYTES)
     except Failure:
         raise
@@ -240,14 +257,12 @@ def _read_rows(path: Path) -> list[list]:
         raise Failure([Finding("U101", {"detail": f"{path}: {exc.strerror or exc}"})]) from None
     except Exception as exc:  # calamine raises its own error types for unreadable workbooks
         raise Failure([Finding("U101", {"detail": f"{path}: {exc}"})]) from None
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise Failure([Finding("U101", {"detail": f"{path}: not UTF-8 or GBK text"})])
+    try:  # UTF-8, UTF-16 (Excel's “Unicode text”, Notepad's “Unicode”) or GBK
+        text = intake.decode_text(raw, strict=True)
+    except UnicodeDecodeError:
+        raise Failure(
+            [Finding("U101", {"detail": f"{path}: not UTF-8, UTF-16 or GBK text"})]
+        ) from None
     import csv  # (only for a roster: a check imports this module too)
 
     dialect: type[csv.Dialect] = csv.excel
@@ -259,6 +274,8 @@ def _read_rows(path: Path) -> list[list]:
     line = 0
     try:
         for row in reader:
+            if len(row) > MAX_ROSTER_COLUMNS or len(rows) >= MAX_ROSTER_ROWS:
+                _bounded(path, [*rows, row], reader.line_num)
             if reader.line_num - line > 1 and any("\n" in c or "\r" in c for c in row):
                 spans.append(line + 1)  # a stray quote: the record ran over the next lines
             line = reader.line_num

@@ -84,11 +84,7 @@ def load_lines(path: Path) -> list[Line]:
 
 
 def _text_lines(raw: bytes, suffix: str) -> list[str]:
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("gb18030", errors="replace")
-    texts = text.splitlines()
+    texts = intake.decode_text(raw).splitlines()
     if suffix == ".md":  # headings and emphasis markers are not part of the text
         texts = [re.sub(r"^\s*#{1,6}\s*|^\s*\*\*(.*)\*\*\s*$", r"\1", t) for t in texts]
         texts = [re.sub(r"!\[[^\]]*\]\(([^)]*)\)", r"[[image:\1]]", t) for t in texts]
@@ -100,6 +96,9 @@ def _office_lines(path: Path) -> list[str]:
     from .. import office
 
     intake.vet_size(path, intake.MAX_DOCX_BYTES)
+    if _renamed_docx(path):  # a .docx saved under the old name: no conversion needed
+        intake.vet_docx(path)
+        return _docx_lines(path)
     if office.find_soffice() is None:
         raise NeedsProgram("LibreOffice (soffice)")
     with tempfile.TemporaryDirectory(prefix="wbtools-import-") as tmp:
@@ -111,8 +110,48 @@ def _office_lines(path: Path) -> list[str]:
         return _docx_lines(out)
 
 
+def _renamed_docx(path: Path) -> bool:
+    """Whether an old-format Word name (.doc, .wps) holds a .docx. Anything else LibreOffice
+    reads as Word must look like one of its formats first (a compound file that opens, or RTF,
+    HTML or XML text): junk is refused here as damaged (F103) rather than costing a LibreOffice
+    start and ending as its cryptic error."""
+    import olefile
+
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if head.startswith(intake.ZIP_MAGIC):
+        return True
+    if head.startswith(intake.CFB_MAGIC):
+        try:
+            with olefile.OleFileIO(str(path)):
+                return False
+        except Exception as exc:  # olefile raises its own and OSError for a broken compound file
+            detail = f"compound file: {type(exc).__name__}: {str(exc)[:200]}"
+            raise intake.InputRefused(detail, detail, "F103") from None
+    text = head.lstrip(b"\xef\xbb\xbf\xff\xfe\x00 \t\r\n")
+    if text.startswith((b"{\\rtf", b"<")) or head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return False  # RTF, or a web page / Word XML saved as .doc (LibreOffice reads them)
+    detail = "not a Word document (neither a compound file, a .docx, RTF nor HTML)"
+    raise intake.InputRefused(
+        detail, "不是 Word 文档（既非复合文档、.docx，也非 RTF 或 HTML）", "F103"
+    )
+
+
 _SITE_PARTS = re.compile(r"foot|menu|\bnav|header|copyright|bottom|crumb|share|sidebar|banner")
 _FURNITURE = ("nav", "header", "footer", "script", "style", "head", "noscript", "iframe", "form")
+
+
+def _html_source(data: bytes) -> bytes | str:
+    """What html5lib is given: the bytes when a byte order mark or the page's own meta charset
+    says how to read them (it follows both), else the text decoded as Chinese offices save it
+    (html5lib's fallback for a page that says nothing is windows-1252, which garbles GBK and
+    UTF-16 without a byte order mark)."""
+    encoding = intake.text_encoding(data)
+    if encoding in ("utf-16-le", "utf-16-be") and data[:2] not in (b"\xff\xfe", b"\xfe\xff"):
+        return intake.decode_text(data)  # UTF-16 without a byte order mark
+    if encoding is None and b"charset" not in data[:1024].lower():
+        return intake.decode_text(data)
+    return data
 
 
 def _html_lines(data: bytes) -> list[str]:
@@ -127,7 +166,7 @@ def _html_lines(data: bytes) -> list[str]:
             f"elements nested over {intake.MAX_DEPTH} deep",
             f"元素嵌套超过 {intake.MAX_DEPTH} 层",
         )
-    tree = html5lib.parse(data, namespaceHTMLElements=False)
+    tree = html5lib.parse(_html_source(data), namespaceHTMLElements=False)
     out: list[str] = []
     blocks = {
         "p",
@@ -218,12 +257,29 @@ def _nesting(data: bytes) -> int:
     return deepest
 
 
-def _docx_lines(path: Path) -> list[str]:
+def _open_docx(path: Path):
+    """python-docx's document, or InputRefused: a package without a Word document in it, or XML
+    that lxml refuses (nested deeper than it allows, malformed) is a damaged file (F103), not a
+    crash of the reader."""
     import docx
+    from docx.opc.exceptions import PackageNotFoundError
+    from lxml import etree
+
+    try:
+        return docx.Document(str(path))
+    except etree.XMLSyntaxError as exc:
+        detail = f"XML: {str(exc)[:200]}"
+        raise intake.InputRefused(detail, detail, "F103") from None
+    except (PackageNotFoundError, KeyError, ValueError) as exc:
+        detail = f"not a Word document: {type(exc).__name__}: {str(exc)[:200]}"
+        raise intake.InputRefused(detail, detail, "F103") from None
+
+
+def _docx_lines(path: Path) -> list[str]:
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
-    document = docx.Document(str(path))
+    document = _open_docx(path)
     out: list[str] = []
     for child in document.element.body.iterchildren():
         tag = child.tag.rsplit("}", 1)[-1]
