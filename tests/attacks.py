@@ -149,6 +149,15 @@ def workbook_attacks(base: bytes, sheet: str, only: tuple[str, ...] = ()) -> lis
             ),
             ("F103", "F108", "F110"),
         ),
+        Attack(  # python-calamine reserved room for 4 billion strings and aborted the process
+            "sst-unique-count.xlsx",
+            edit(
+                base,
+                "xl/sharedStrings.xml",
+                lambda x: re.sub(rb'uniqueCount="\d+"', b'uniqueCount="4000000000"', x),
+            ),
+            ("F103",),
+        ),
         Attack(
             "doctype-after-comment.xlsx",
             edit(base, sheet, lambda x: with_doctype(x, after=8192)),
@@ -199,6 +208,8 @@ def workbook_attacks(base: bytes, sheet: str, only: tuple[str, ...] = ()) -> lis
         slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")
         if not only:
             out.append(Attack(f"bomb-{slug}.xlsx", add(base, name, body), ("F106",)))
+    if "xl/sharedStrings.xml" not in parts:  # written with inline strings: nothing to lie about
+        out = [a for a in out if a.name != "sst-unique-count.xlsx"]
     return [a for a in out if not only or a.name.rsplit(".", 1)[0] in only]
 
 

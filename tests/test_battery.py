@@ -28,6 +28,7 @@ SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "examples" /
 # The county workbook's attacks: the ones a county file is most likely to meet, not all of them.
 COUNTY_ATTACKS = (
     "far-cell",
+    "sst-unique-count",
     "duplicate-first",
     "doctype-after-comment",
     "dtd-xl-sharedStrings-xml",

@@ -51,6 +51,7 @@ _WORKBOOK_PROTECTION = re.compile(rb"<(?:\w+:)?workbookProtection\b")
 _SHEET_ENTRY = re.compile(rb"<(?:\w+:)?sheet\b[^>]*>")
 _ATTR = re.compile(rb'([\w:]+)="([^"]*)"')
 _RELATIONSHIP = re.compile(rb"<Relationship\b[^>]*>")
+_UNIQUE_COUNT = re.compile(rb"<(?:\w+:)?sst\b[^>]*\buniqueCount=\"(\d{1,20})\"")
 _MODIFIED = re.compile(rb"<dcterms:modified[^>]*>([^<]+)<")
 _FORMULA_START = re.compile(rb"\s*<(?:\w+:)?f[\s>/]")
 
@@ -607,9 +608,24 @@ def _vet_zip(pkg: Package, zf: zipfile.ZipFile, bad) -> None:
     if len(_SHEET_ENTRY.findall(workbook)) > MAX_SHEETS:
         bad("F106", detail=f"{len(_SHEET_ENTRY.findall(workbook))} sheets")
         return
+    for part in names:  # python-calamine reserves room for every string the table declares
+        if part.lower().endswith("sharedstrings.xml"):
+            head = _read_head(zf, part)
+            m = _UNIQUE_COUNT.search(head)
+            if m and int(m.group(1)) > names[part].file_size // 5 + 1:  # <si/> is 5 bytes
+                bad(
+                    "F103",
+                    detail=f"{part}: declares {int(m.group(1))} strings in {names[part].file_size} bytes",
+                )
+                return
     if "docProps/core.xml" in names:
         m = _MODIFIED.search(_read_bounded(zf, "docProps/core.xml")[:8192])
         pkg.saved_at = m.group(1).decode(errors="replace").strip() if m else ""
+
+
+def _read_head(zf: zipfile.ZipFile, part: str, size: int = 4096) -> bytes:
+    with zf.open(part) as fh:
+        return fh.read(size)
 
 
 def _read_bounded(zf: zipfile.ZipFile, part: str) -> bytes:

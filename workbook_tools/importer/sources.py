@@ -96,11 +96,14 @@ def _office_lines(path: Path) -> list[str]:
     from .. import office
 
     intake.vet_size(path, intake.MAX_DOCX_BYTES)
-    if _renamed_docx(path):  # a .docx saved under the old name: no conversion needed
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if head.startswith(intake.ZIP_MAGIC):  # a .docx saved under the old name: no conversion
         intake.vet_docx(path)
         return _docx_lines(path)
     if office.find_soffice() is None:
         raise NeedsProgram("LibreOffice (soffice)")
+    _vet_old_word(path, head)
     with tempfile.TemporaryDirectory(prefix="wbtools-import-") as tmp:
         # LibreOffice names its output after the input; a copy keeps odd names and the input safe.
         src = Path(tmp) / ("input" + path.suffix.lower())
@@ -110,27 +113,23 @@ def _office_lines(path: Path) -> list[str]:
         return _docx_lines(out)
 
 
-def _renamed_docx(path: Path) -> bool:
-    """Whether an old-format Word name (.doc, .wps) holds a .docx. Anything else LibreOffice
-    reads as Word must look like one of its formats first (a compound file that opens, or RTF,
-    HTML or XML text): junk is refused here as damaged (F103) rather than costing a LibreOffice
-    start and ending as its cryptic error."""
+def _vet_old_word(path: Path, head: bytes) -> None:
+    """What LibreOffice is to read as an old Word (.doc) or WPS (.wps) document must look like
+    one of their forms first (a compound file that opens, or RTF, HTML or XML text): junk is
+    refused here as damaged (F103) rather than costing a LibreOffice start and ending as its
+    cryptic error."""
     import olefile
 
-    with open(path, "rb") as fh:
-        head = fh.read(4096)
-    if head.startswith(intake.ZIP_MAGIC):
-        return True
     if head.startswith(intake.CFB_MAGIC):
         try:
             with olefile.OleFileIO(str(path)):
-                return False
+                return
         except Exception as exc:  # olefile raises its own and OSError for a broken compound file
             detail = f"compound file: {type(exc).__name__}: {str(exc)[:200]}"
             raise intake.InputRefused(detail, detail, "F103") from None
     text = head.lstrip(b"\xef\xbb\xbf\xff\xfe\x00 \t\r\n")
     if text.startswith((b"{\\rtf", b"<")) or head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return False  # RTF, or a web page / Word XML saved as .doc (LibreOffice reads them)
+        return  # RTF, or a web page / Word XML saved as .doc (LibreOffice reads them)
     detail = "not a Word document (neither a compound file, a .docx, RTF nor HTML)"
     raise intake.InputRefused(
         detail, "不是 Word 文档（既非复合文档、.docx，也非 RTF 或 HTML）", "F103"
