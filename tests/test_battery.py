@@ -505,3 +505,67 @@ def test_output_closed_early_is_not_a_traceback(corpus):
     proc.wait(timeout=120)
     assert "Traceback" not in err, err[-2000:]
     assert proc.returncode != 0
+
+
+# --- a file replaced while it is being read ---------------------------------------------------------
+
+RACE_SCRIPT = """
+import shutil, sys
+from pathlib import Path
+from workbook_tools import intake, reader, spec, importer
+from workbook_tools.importer import sources
+
+kind, good, bad, target = sys.argv[1], *map(Path, sys.argv[2:5])
+shutil.copy(good, target)
+
+def swap():  # the file is replaced after intake vetted it, before the parser reads it
+    shutil.copy(bad, target)
+
+if kind == "workbook":
+    original = intake.calamine_book
+    def hooked(path, data=b""):
+        swap()
+        return original(path, data)
+    intake.calamine_book = hooked
+    filing = reader.read(target, spec.load())
+else:
+    original = intake.vet_docx
+    def hooked(*args, **kw):
+        result = original(*args, **kw)
+        swap()
+        return result
+    intake.vet_docx = hooked
+    filing = importer.read(target, spec.load())
+print(filing.readable, sorted({f.code for f in filing.findings}))
+"""
+
+
+@pytest.mark.parametrize("kind", ["workbook", "docx"])
+def test_a_file_replaced_while_it_is_read(corpus, tmp_path, kind):
+    """A returned workbook swapped for the far-cell one (or a Word report for a bomb) between
+    intake's bounds and the parser: the parser reads what intake vetted, so the process neither
+    aborts nor blows up; what it reports is the vetted file."""
+    if kind == "workbook":
+        good, bad = corpus.good, corpus.folder("unit") / "u-far-cell-xlsx.xlsx"
+        target = tmp_path / "returned.xlsx"
+    else:
+        good = tmp_path / "good.docx"
+        good.write_bytes(attacks.docx(attacks.word_document(attacks.para(corpus.text[:500]))))
+        bad, target = corpus.folder("published") / "p-nested-tables-docx.docx", tmp_path / "r.docx"
+    script = tmp_path / "race.py"
+    script.write_text(RACE_SCRIPT)
+    proc = subprocess.run(
+        [sys.executable, script, kind, good, bad, target],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=hostile._limits,
+        cwd=hostile.ROOT,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(hostile.ROOT), "RUST_BACKTRACE": "0"},
+    )
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-3000:])
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    if kind == "workbook":
+        assert proc.stdout.startswith("True"), proc.stdout
+    else:
+        assert "F103" not in proc.stdout and "F106" not in proc.stdout, proc.stdout

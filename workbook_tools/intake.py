@@ -181,13 +181,14 @@ def vet_size(path: Path, max_bytes: int) -> None:
         raise too_large(st.st_size, max_bytes)
 
 
-def vet_docx(path: Path) -> None:
+def vet_docx(path: Path) -> bytes:
     """Bound a Word file before python-docx unpacks and parses it (it loads every part and
     parses the XML whole): file size, entries, unpacked size, each XML part's size, and the
-    compression ratio. Raises InputRefused."""
-    vet_size(path, MAX_DOCX_BYTES)
+    compression ratio. Raises InputRefused; returns the bytes vetted, for the parser to read
+    (the path may name another file by then)."""
+    data = read_input(path, MAX_DOCX_BYTES)
     try:
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
             problem = zip_bounds(zf, MAX_UNPACKED_BYTES // 2) or zip_names(zf) or zip_dtd(zf)
             if problem is None and "[Content_Types].xml" not in zf.NameToInfo:
                 problem = InputRefused(
@@ -206,6 +207,7 @@ def vet_docx(path: Path) -> None:
         raise InputRefused(str(exc), str(exc), "F104") from None
     if problem is not None:
         raise problem
+    return data
 
 
 def zip_bounds(zf: zipfile.ZipFile, max_unpacked: int = 0) -> InputRefused | None:

@@ -15,6 +15,7 @@ when it is not installed; everything else that cannot be read raises and becomes
 
 from __future__ import annotations
 
+import io
 import re
 import tempfile
 from dataclasses import dataclass
@@ -68,8 +69,7 @@ def load_lines(path: Path) -> list[Line]:
     if suffix in (".html", ".htm"):
         texts = _html_lines(intake.read_input(path, intake.MAX_REPORT_BYTES))
     elif suffix == ".docx":
-        intake.vet_docx(path)
-        texts = _docx_lines(path)
+        texts = _docx_lines(intake.vet_docx(path))
     elif suffix in (".doc", ".wps"):
         texts = _office_lines(path)
     elif suffix == ".pdf":
@@ -99,8 +99,7 @@ def _office_lines(path: Path) -> list[str]:
     with open(path, "rb") as fh:
         head = fh.read(4096)
     if head.startswith(intake.ZIP_MAGIC):  # a .docx saved under the old name: no conversion
-        intake.vet_docx(path)
-        return _docx_lines(path)
+        return _docx_lines(intake.vet_docx(path))
     if office.find_soffice() is None:
         raise NeedsProgram("LibreOffice (soffice)")
     _vet_old_word(path, head)
@@ -109,8 +108,7 @@ def _office_lines(path: Path) -> list[str]:
         src = Path(tmp) / ("input" + path.suffix.lower())
         src.write_bytes(path.read_bytes())
         out = office.convert(src, "docx", Path(tmp) / "out")
-        intake.vet_docx(out)  # what LibreOffice made of it is bounded like any .docx
-        return _docx_lines(out)
+        return _docx_lines(intake.vet_docx(out))  # bounded like any .docx
 
 
 def _vet_old_word(path: Path, head: bytes) -> None:
@@ -256,7 +254,7 @@ def _nesting(data: bytes) -> int:
     return deepest
 
 
-def _open_docx(path: Path):
+def _open_docx(data: bytes):
     """python-docx's document, or InputRefused: a package without a Word document in it, or XML
     that lxml refuses (nested deeper than it allows, malformed) is a damaged file (F103), not a
     crash of the reader."""
@@ -265,7 +263,7 @@ def _open_docx(path: Path):
     from lxml import etree
 
     try:
-        return docx.Document(str(path))
+        return docx.Document(io.BytesIO(data))
     except etree.XMLSyntaxError as exc:
         detail = f"XML: {str(exc)[:200]}"
         raise intake.InputRefused(detail, detail, "F103") from None
@@ -274,11 +272,12 @@ def _open_docx(path: Path):
         raise intake.InputRefused(detail, detail, "F103") from None
 
 
-def _docx_lines(path: Path) -> list[str]:
+def _docx_lines(data: bytes) -> list[str]:
+    """The paragraphs and table rows of a Word file, from the bytes intake vetted."""
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
-    document = _open_docx(path)
+    document = _open_docx(data)
     out: list[str] = []
     for child in document.element.body.iterchildren():
         tag = child.tag.rsplit("}", 1)[-1]
