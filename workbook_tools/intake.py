@@ -21,6 +21,7 @@ import io
 import os
 import re
 import stat as stat_module
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterable
@@ -250,19 +251,59 @@ _XML_PARTS = (".xml", ".rels", ".vml")
 _PROLOG_LIMIT = 1 << 20  # a prolog (declaration, comments) longer than this is not an Office file
 
 
-def zip_dtd(zf: zipfile.ZipFile) -> InputRefused | None:
+def zip_dtd(zf: zipfile.ZipFile, data: bytes = b"") -> InputRefused | None:
     """The first XML part that declares a DTD (F107): how entity-expansion bombs and external
     entities are declared, and forbidden in Office packages (ECMA-376 Part 2, OPC). Every part
     is looked at, not only those a reader is known to parse, and past any comments before the
-    root element (a scan of the first KB alone misses a DTD after a long comment)."""
+    root element (a scan of the first KB alone misses a DTD after a long comment). ``data``, the
+    package's bytes when the caller has them, lets the usual case skip zipfile's per-part
+    set-up: the first bytes of each part are inflated straight from the archive."""
     for info in zf.infolist():
-        if info.filename.lower().endswith(_XML_PARTS) and info.file_size:
-            with zf.open(info) as fh:
-                if _declares_dtd(fh):
-                    return InputRefused(
-                        f"{info.filename}: DTD", f"{info.filename}：DTD", "F107", part=info.filename
-                    )
+        if not info.filename.lower().endswith(_XML_PARTS) or not info.file_size:
+            continue
+        head = _part_head(data, info) if data else None
+        if head is not None and _plain_prolog(head):
+            continue
+        with zf.open(info) as fh:
+            if _declares_dtd(fh):
+                return InputRefused(
+                    f"{info.filename}: DTD", f"{info.filename}：DTD", "F107", part=info.filename
+                )
     return None
+
+
+def _part_head(data: bytes, info: zipfile.ZipInfo, size: int = 256) -> bytes | None:
+    """The first ``size`` bytes of a stored or deflated part, read from the archive's bytes
+    (None when the local header is not what the central directory says: zipfile then opens
+    the part and says what is wrong)."""
+    off = info.header_offset
+    if data[off : off + 4] != ZIP_MAGIC or info.compress_type not in (0, 8):
+        return None
+    name_len, extra_len = struct.unpack_from("<HH", data, off + 26)
+    if name_len != len(
+        info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437", "replace")
+    ):
+        return None
+    start = off + 30 + name_len + extra_len
+    raw = data[start : start + min(info.compress_size, 4096)]
+    if info.compress_type == zipfile.ZIP_STORED:
+        return raw[:size]
+    try:
+        return zlib.decompressobj(-15).decompress(raw, size)
+    except zlib.error:
+        return None
+
+
+def _plain_prolog(head: bytes) -> bool:
+    """Whether UTF-8 XML starts, after at most its XML declaration, with the root element: the
+    case of every part Office writes, settled without decoding."""
+    if head.startswith(b"<?xml"):
+        end = head.find(b"?>")
+        if end < 0:
+            return False
+        head = head[end + 2 :]
+    head = head.lstrip(b" \t\r\n")
+    return head[:1] == b"<" and head[1:2] not in (b"!", b"?", b"")
 
 
 def _declares_dtd(fh) -> bool:
@@ -574,7 +615,7 @@ def _vet_zip(pkg: Package, zf: zipfile.ZipFile, bad) -> None:
         if info.file_size > (1 << 20) and info.file_size > MAX_RATIO * max(info.compress_size, 1):
             bad("F106", detail=f"{info.filename}: compression ratio over {MAX_RATIO}")
             return
-    if problem := zip_names(zf) or zip_dtd(zf):
+    if problem := zip_names(zf) or zip_dtd(zf, pkg.data):
         pkg.findings.append(problem.finding(pkg.path))
         return
     names = zf.NameToInfo
