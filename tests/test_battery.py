@@ -373,21 +373,29 @@ from starlette.testclient import TestClient
 from tests.portal_support import make_portal
 from workbook_tools.portal.web import Config, create_app
 
-folder, out = Path(sys.argv[1]), Path(sys.argv[2])
-portal = make_portal(folder / "portal")
-url = "/" + portal.links("")[0]["url"].split("/", 1)[1]
-answers = {}
-with TestClient(create_app(portal, Config(max_bytes=8 * 1024 * 1024))) as client:
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
-        r = client.post(url, files={"file": (path.name, path.read_bytes())},
-                        headers={"accept": "application/json"})
-        try:
-            doc = r.json()
-        except ValueError:
-            doc = {"text": r.text[-2000:]}
-        answers[path.name] = {"status": r.status_code, "doc": doc}
-portal.close()
-out.write_text(json.dumps(answers, ensure_ascii=False))
+
+# The portal checks in worker processes (forkserver): they import this script as __main__,
+# so its work must sit under the guard.
+def main():
+    folder, out = Path(sys.argv[1]), Path(sys.argv[2])
+    portal = make_portal(folder / "portal")
+    url = "/" + portal.links("")[0]["url"].split("/", 1)[1]
+    answers = {}
+    with TestClient(create_app(portal, Config(max_bytes=8 * 1024 * 1024))) as client:
+        for path in sorted(p for p in folder.iterdir() if p.is_file()):
+            r = client.post(url, files={"file": (path.name, path.read_bytes())},
+                            headers={"accept": "application/json"})
+            try:
+                doc = r.json()
+            except ValueError:
+                doc = {"text": r.text[-2000:]}
+            answers[path.name] = {"status": r.status_code, "doc": doc}
+    portal.close()
+    out.write_text(json.dumps(answers, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
 """
 
 
