@@ -14,23 +14,11 @@ from workbook_tools import check, importer, report, synth, template
 from workbook_tools.roster import Unit
 
 from . import workbooks as wb
-
-TEXTS = "本年度我镇依法公开各类信息。"
+from .test_import_real import TEXTS, published  # a report by wbtools report, bent into shape
 
 
 def _values(spec, seed=11):
     return synth.consistent_values(spec, random.Random(seed))
-
-
-def published(spec, tmp_path, values, fmt="md", unit="测试镇", year=2025) -> str:
-    book = tmp_path / "unit.xlsx"
-    texts = {f.id: TEXTS for f in spec.fields}
-    texts["s6.fees"] = "本年度未收取信息处理费。"
-    book.write_bytes(
-        template.render(spec, Unit(unit, "9", "乡镇"), year, values=values, texts=texts)
-    )
-    filing = check.check_file(book, spec).filing
-    return report.render(report.build(filing), fmt).decode("utf-8")
 
 
 def table_rows(text: str, emit) -> str:
