@@ -41,6 +41,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import replay  # noqa: E402  (benchmarks/replay.py)
+
 WBTOOLS = [sys.executable, "-m", "workbook_tools"]
 # The installed command, as scripts call it (its entry point, not ``python -m``).
 WBTOOLS_SCRIPT = str(Path(sys.executable).parent / "wbtools")
@@ -411,6 +414,36 @@ def cli_import_one(b: Bench) -> dict:
     # would time a refusal, O104)
     cmd = [WBTOOLS_SCRIPT, "import", str(published), "-o", str(out), "--force"]
     r, o, rc, oc = _against_script(b, cmd, one)
+    # The floor: a process that does nothing but write the same workbook with bare xlsxwriter
+    # (the calls this import makes, recorded in process and replayed; no reading, no rules).
+    import pickle
+
+    from workbook_tools import commands, template
+
+    recorded = []
+    render = template.render
+
+    def recording(*args, **kwargs):
+        recorded.append(replay.record(lambda: render(*args, **kwargs)))
+        return render(*args, **kwargs)
+
+    template.render = recording
+    try:
+        commands.run_import(
+            published, b.folder / "recorded.xlsx", force=True, echo=lambda *a, **k: None
+        )
+    finally:
+        template.render = render
+    planned = b.folder / "import.plan"
+    planned.write_bytes(pickle.dumps(replay.plan(recorded[0])))
+    floor_cmd = [
+        sys.executable,
+        str(Path(replay.__file__)),
+        str(planned),
+        str(b.folder / "floor.xlsx"),
+    ]
+    wall(floor_cmd)
+    floor = [timed(floor_cmd) for _ in range(b.size(5, 11))]
     return b.result(
         o * 1000,
         at_most=120,
@@ -419,6 +452,9 @@ def cli_import_one(b: Bench) -> dict:
         script_ms=r * 1000,
         cpu_ms=oc * 1000,
         cpu_ratio_to_script=oc / rc,
+        floor_ms=statistics.median(x[0] for x in floor) * 1000,
+        floor_cpu_ms=min(x[1] for x in floor) * 1000,
+        floor="a python process writing the same workbook with bare xlsxwriter, nothing else",
         load_average=load_average(),
     )
 
@@ -544,122 +580,6 @@ def _bare_reference(cells_per_sheet: list[tuple[str, int]]) -> bytes:
     return buffer.getvalue()
 
 
-def _record_calls(render: Callable[[], bytes]) -> list[tuple]:
-    """Run ``render`` while recording every outermost public call it makes on xlsxwriter's
-    Workbook, Worksheet and Format objects (a call xlsxwriter makes inside another is not kept):
-    what a bare program must call to write the same workbook."""
-    from xlsxwriter.format import Format
-    from xlsxwriter.workbook import Workbook
-    from xlsxwriter.worksheet import Worksheet
-
-    calls: list[tuple] = []
-    depth = [0]
-    patched = []
-
-    def wrap(name: str, fn: Callable) -> Callable:
-        def wrapper(self, *args, **kwargs):
-            depth[0] += 1
-            try:
-                result = fn(self, *args, **kwargs)
-            finally:
-                depth[0] -= 1
-            if depth[0] == 0:
-                calls.append((self, name, args, kwargs, result))
-            return result
-
-        return wrapper
-
-    for cls in (Workbook, Worksheet, Format):
-        for name, fn in list(vars(cls).items()):
-            if callable(fn) and (name == "__init__" or not name.startswith("_")):
-                patched.append((cls, name, fn))
-                setattr(cls, name, wrap(name, fn))
-    try:
-        render()
-    finally:
-        for cls, name, fn in patched:
-            setattr(cls, name, fn)
-    return calls
-
-
-class _Slot(int):
-    """Where a recorded xlsxwriter object (workbook, worksheet, format) is in a replay."""
-
-
-def _plan(calls: list[tuple]) -> list[tuple]:
-    """The recorded calls with every xlsxwriter object replaced by its ``_Slot``, and for each
-    call the argument positions holding one (worked out before timing, so the replay does only
-    the calls)."""
-    from xlsxwriter.format import Format
-    from xlsxwriter.workbook import Workbook
-    from xlsxwriter.worksheet import Worksheet
-
-    slots: dict[int, _Slot] = {}
-
-    def slotted(x):
-        if isinstance(x, Workbook | Worksheet | Format):
-            return slots[id(x)]
-        if isinstance(x, dict):
-            return {k: slotted(v) for k, v in x.items()}
-        if isinstance(x, list | tuple):
-            return type(x)(slotted(v) for v in x)
-        return x
-
-    plan = []
-    for obj, name, args, kwargs, result in calls:
-        if name == "__init__":
-            if isinstance(obj, Workbook):
-                slots[id(obj)] = _Slot(len(slots))
-                plan.append((slots[id(obj)], name, (), _workbook_options(args, kwargs), None, ()))
-            continue
-        args, kwargs = slotted(args), slotted(kwargs)
-        fixed = tuple(i for i, v in enumerate(args) if isinstance(v, _Slot))
-        deep = any(isinstance(v, dict | list | tuple) for v in (*args, *kwargs.values()))
-        made = None
-        if isinstance(result, Worksheet | Format):
-            made = slots[id(result)] = _Slot(len(slots))
-        plan.append((slots[id(obj)], name, args, kwargs, made, "deep" if deep else fixed))
-    return plan
-
-
-def _workbook_options(args: tuple, kwargs: dict) -> dict:
-    """A workbook's constructor arguments without its file (the replay writes to memory)."""
-    options = dict(args[1]) if len(args) > 1 else dict(kwargs.get("options") or {})
-    return options
-
-
-def _replay(plan: list[tuple]) -> bytes:
-    """Make the planned calls again on a plain ``xlsxwriter.Workbook`` writing to memory."""
-    from xlsxwriter.workbook import Workbook
-
-    made: list = [None] * (len(plan) + 1)
-    buffer = io.BytesIO()
-
-    def mapped(x):
-        if isinstance(x, _Slot):
-            return made[x]
-        if isinstance(x, dict):
-            return {k: mapped(v) for k, v in x.items()}
-        if isinstance(x, list | tuple):
-            return type(x)(mapped(v) for v in x)
-        return x
-
-    for target, name, args, kwargs, result, fix in plan:
-        if name == "__init__":
-            made[target] = Workbook(buffer, kwargs)
-            continue
-        if fix == "deep":
-            args, kwargs = mapped(args), mapped(kwargs)
-        elif fix:
-            args = list(args)
-            for i in fix:
-                args[i] = made[args[i]]
-        answer = getattr(made[target], name)(*args, **kwargs)
-        if result is not None:
-            made[result] = answer
-    return buffer.getvalue()
-
-
 @measure(
     "template-roster",
     aim="template --roster <= 2.5x bare xlsxwriter writing the same cells (1 core)",
@@ -684,8 +604,10 @@ def template_roster(b: Bench) -> dict:
     # protection, print set-up), recorded per unit before timing. Its worksheets keep the
     # per-process cache of prepared formulas our templates use (xlsxwriter's ~30 regexes per
     # formula would otherwise make the reference slower and the ratio look better than it is).
-    recorded = [_plan(_record_calls(lambda u=u: template.render(b.spec, u, 2025))) for u in units]
-    same = _replay(recorded[0])
+    recorded = [
+        replay.plan(replay.record(lambda u=u: template.render(b.spec, u, 2025))) for u in units
+    ]
+    same = replay.replay(recorded[0])
     with zipfile.ZipFile(io.BytesIO(first)) as a, zipfile.ZipFile(io.BytesIO(same)) as z:
         # the only part allowed to differ: workbook.xml (the structure lock xlsxwriter lacks)
         differing = sorted(n for n in a.namelist() if a.read(n) != z.read(n))
@@ -693,7 +615,7 @@ def template_roster(b: Bench) -> dict:
 
     def reference() -> None:
         for i, calls in enumerate(recorded):
-            (out / f"ref{i}.xlsx").write_bytes(_replay(calls))
+            (out / f"ref{i}.xlsx").write_bytes(replay.replay(calls))
 
     def numbers_only() -> None:
         for i in range(n):
@@ -714,7 +636,7 @@ def template_roster(b: Bench) -> dict:
         reference_per_second=n / r,
         reference="the same xlsxwriter calls replayed",
         parts_differing_from_reference=",".join(differing),
-        calls_per_template=len(recorded[0]),
+        calls_per_template=len(recorded[0][0]),
         cells=sum(c for _, c in shape),
         ratio_to_numbers_only=o / m,
         numbers_only_note="bare xlsxwriter writing as many plain numbers as the template has cells",
