@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import pairwise
+from operator import attrgetter
 from pathlib import Path
 
 from .. import intake
@@ -76,15 +76,18 @@ class TextLine:
 
     @classmethod
     def of(cls, chars: list[Char], page: int = 0) -> TextLine:
-        chars = sorted(chars, key=lambda c: c.x0)
+        chars.sort(key=_left)
         n = len(chars) // 2
-        size = sorted(c.size for c in chars)[n]
-        line = cls(chars, sorted(c.y for c in chars)[n], chars[0].x0, chars[-1].x1, size)
-        line.text = _join(chars)
+        size = sorted([c.size for c in chars])[n]
+        line = cls(chars, sorted([c.y for c in chars])[n], chars[0].x0, chars[-1].x1, size)
+        line.text, widest = _join(chars)
         line.page = page
-        shown = [c for c in chars if not c.c.isspace()]
-        line.wide = any(b.x0 - a.x1 > 0.9 * size for a, b in pairwise(shown))
+        line.wide = widest > 0.9 * size
         return line
+
+
+_left = attrgetter("x0")
+_baseline_then_left = attrgetter("y", "x0")
 
 
 @dataclass
@@ -99,29 +102,36 @@ class Block:
 # --- reading the page --------------------------------------------------------------------------
 
 
-def _join(chars: list[Char]) -> str:
-    """Characters of one line, left to right; a gap wider than a space's becomes one space."""
+def _join(chars: list[Char]) -> tuple[str, float]:
+    """Characters of one line, left to right; a gap wider than a space's becomes one space. Also
+    the widest gap between two shown (non-space) characters, space characters between them
+    included (0 for fewer than two)."""
     out: list[str] = []
-    prev: Char | None = None
+    prev: Char | None = None  # the character before, space or not
+    shown: Char | None = None  # the last non-space character
+    widest = 0.0
     for ch in chars:
-        if ch.c.isspace():
+        c = ch.c
+        if c.isspace():
             if out and out[-1] != " ":
                 out.append(" ")
             prev = ch
             continue
+        if shown is not None and ch.x0 - shown.x1 > widest:
+            widest = ch.x0 - shown.x1
         # A gap between Chinese characters is justification or letter spacing, not a word break.
         if (
             prev is not None
-            and not prev.c.isspace()
+            and prev is shown
             and ch.x0 - prev.x1 > 0.25 * ch.size
-            and (prev.c.isascii() or ch.c.isascii())
+            and (prev.c.isascii() or c.isascii())
             and out
             and out[-1] != " "
         ):
             out.append(" ")
-        out.append(ch.c)
-        prev = ch
-    return "".join(out).strip()
+        out.append(c)
+        prev = shown = ch
+    return "".join(out).strip(), widest
 
 
 def _chars(page) -> list[Char]:
@@ -132,9 +142,13 @@ def _chars(page) -> list[Char]:
     raw = page.get_text("rawdict", flags=0)
     for block in raw["blocks"]:
         for line in block.get("lines", ()):
-            _, dy = line["dir"]
-            chars = [(ch, span["size"] or 1.0) for span in line["spans"] for ch in span["chars"]]
-            if abs(dy) > 0.5 and chars:
+            if abs(line["dir"][1]) <= 0.5:
+                chars = ()
+            else:
+                chars = [
+                    (ch, span["size"] or 1.0) for span in line["spans"] for ch in span["chars"]
+                ]
+            if chars:
                 x0, y0, x1, y1 = line["bbox"]
                 size = min((x1 - x0), max(size for _, size in chars))
                 step = (x1 - x0) / len(chars)
@@ -142,24 +156,28 @@ def _chars(page) -> list[Char]:
                 for i, (ch, _) in enumerate(chars):
                     out.append(Char(ch["c"], x0 + i * step, x0 + (i + 1) * step, base, size))
                 continue
-            for ch, size in chars:
-                x0, _, x1, _ = ch["bbox"]
-                out.append(Char(ch["c"], x0, x1, ch["origin"][1], size))
+            for span in line["spans"]:
+                size = span["size"] or 1.0
+                for ch in span["chars"]:
+                    box = ch["bbox"]
+                    out.append(Char(ch["c"], box[0], box[2], ch["origin"][1], size))
     return out
 
 
 def _lines(chars: list[Char], page_no: int) -> list[TextLine]:
     """Group characters into lines by baseline."""
     lines: list[list[Char]] = []
-    for ch in sorted(chars, key=lambda c: (c.y, c.x0)):
-        if lines and abs(ch.y - lines[-1][-1].y) <= max(TOL, 0.3 * ch.size):
-            lines[-1].append(ch)
+    last: list[Char] = []
+    for ch in sorted(chars, key=_baseline_then_left):
+        if last and abs(ch.y - last[-1].y) <= max(TOL, 0.3 * ch.size):
+            last.append(ch)
         else:
-            lines.append([ch])
+            last = [ch]
+            lines.append(last)
     out = []
     for group in lines:
         if any(not c.c.isspace() for c in group):
-            out.append(TextLine.of([c for c in group], page_no))
+            out.append(TextLine.of(group, page_no))
     return out
 
 
@@ -411,11 +429,11 @@ def _pieces(line: TextLine) -> list[Piece]:
         if ch.c.isspace():
             continue
         if run and ch.x0 - run[-1].x1 > 0.9 * line.size:
-            out.append(Piece(_join(run), run[0].x0, run[-1].x1, line.y))
+            out.append(Piece(_join(run)[0], run[0].x0, run[-1].x1, line.y))
             run = []
         run.append(ch)
     if run:
-        out.append(Piece(_join(run), run[0].x0, run[-1].x1, line.y))
+        out.append(Piece(_join(run)[0], run[0].x0, run[-1].x1, line.y))
     return out
 
 
@@ -580,7 +598,7 @@ def _position_part(lines, cut, is_row) -> list[Block]:
 
 def _sub_line(line: TextLine, pieces: list[Piece]) -> TextLine:
     chars = [c for c in line.chars if any(p.x0 <= c.x0 and c.x1 <= p.x1 + 0.1 for p in pieces)]
-    return TextLine.of(chars or line.chars, line.page)
+    return TextLine.of(chars or list(line.chars), line.page)
 
 
 def _pipe(cells: list[str]) -> str:
@@ -752,7 +770,10 @@ def _paragraphs(blocks: list[Block]) -> list[str]:
     if texts:
         left = Counter(round(t.x0) for t in texts).most_common(1)[0][0]
         right = max(Counter(round(t.x1) for t in texts).most_common(3))[0]
-        body = Counter(round(t.size) for t in texts for _ in t.chars).most_common(1)[0][0]
+        weights: Counter[int] = Counter()
+        for t in texts:  # the size most characters are set in
+            weights[round(t.size)] += len(t.chars)
+        body = weights.most_common(1)[0][0]
         centre = (left + right) / 2
     out: list[str] = []
     prev: TextLine | None = None
