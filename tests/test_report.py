@@ -225,3 +225,26 @@ def test_grid_matches_the_layout(spec21):
         Path(report.file_name(report.Document("a/b", "", 2024, [], [], False, []), "md")).name
         == "report_2024.md"
     )
+
+
+def test_two_workbooks_of_one_unit_give_two_reports_not_one_overwritten(tmp_path):
+    """Two returned files of the same unit (a first and a corrected version) name the same report:
+    the second must not silently replace the first within one run."""
+    one = SAMPLES / "returned/2025/101_青禾县城关镇_2025.xlsx"
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for name in ("101_青禾县城关镇_2025.xlsx", "101_青禾县城关镇_2025_改.xlsx"):
+        (inputs / name).write_bytes(one.read_bytes())
+    out = tmp_path / "reports"
+    result = run("report", inputs, "-o", out, "--to", "md")
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "青禾县城关镇2025年政府信息公开工作年度报告 (2).md",
+        "青禾县城关镇2025年政府信息公开工作年度报告.md",
+    ]
+    assert "(2).md" in result.output and "同一单位" in result.output
+    result = run("report", inputs, "-o", out, "--to", "md")  # a rerun replaces its own outputs
+    assert result.exit_code == 0 and len(list(out.iterdir())) == 2
+    result = run("report", inputs, "-o", tmp_path / "en", "--to", "md", "--lang", "en")
+    assert "same unit" in result.output

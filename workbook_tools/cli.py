@@ -88,6 +88,7 @@ MESSAGES = {
         "annotated": "已生成 {n} 个反馈工作簿，保存在 {path}",
         "merged": "已生成汇总工作簿：{path}",
         "reported": "已生成报告：{path}",
+        "same_report": "  同一单位、同一年度的报告本次已由 {first} 生成，{path} 的报告另存为 {name}，以免覆盖。",
         "imported": "已导入为工作簿：{path}",
         "refused": "未生成报告：{path} 有错误，请先改正（或用 --allow-errors 生成标注“未经校验”的稿）。",
         "unreadable": "未生成报告：无法读取 {path}（原因见上）。",
@@ -109,6 +110,7 @@ MESSAGES = {
         "annotated": "Wrote {n} feedback workbooks to {path}",
         "merged": "Wrote the county workbook: {path}",
         "reported": "Wrote the report: {path}",
+        "same_report": "  {first} already gave the report of the same unit and year in this run; the report of {path} is saved as {name} so that neither is overwritten.",
         "imported": "Imported into the workbook: {path}",
         "refused": "No report for {path}: it has errors. Fix them first (or use --allow-errors for a draft marked unverified).",
         "unreadable": "No report: {path} cannot be read (see above).",
@@ -399,6 +401,7 @@ def report(
             )
         if to_folder:
             make_folder(output)
+        written: dict[Path, Path] = {}  # report written in this run -> its input
         for path in files:
             result = check_module.check_file(path, spec)
             if not result.readable or (result.errors and not allow_errors):
@@ -422,6 +425,15 @@ def report(
                 code = max(code, 1)
                 continue
             target = output / report_module.file_name(doc, fmt) if to_folder else output
+            if to_folder and target in written:
+                # Two inputs of one unit and year (a file and its corrected copy): both kept.
+                first = written[target]
+                n = 2
+                while (taken := target.with_name(f"{target.stem} ({n}){target.suffix}")) in written:
+                    n += 1
+                _print(_say(lang, "same_report", first=first, path=path, name=taken.name), err=True)
+                target = taken
+            written[target] = path
             guard_output(target, files)
             make_folder(target.parent)
             atomic_write(target, report_module.render(doc, fmt))
