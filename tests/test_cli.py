@@ -261,6 +261,32 @@ def test_check_annotate_refuses_to_write_over_an_input(tmp_path, spec21):
     assert path.read_bytes() == before
 
 
+def test_check_annotate_keeps_both_feedbacks_of_files_with_one_name(tmp_path, spec21):
+    """Two returned files with the same name in two folders (two rounds, two mailboxes) give two
+    feedback workbooks; the second must not silently replace the first."""
+    (tmp_path / "mail").mkdir()
+    (tmp_path / "chat").mkdir()
+    first = _returned(tmp_path / "mail", spec21, "a.xlsx", **{"t3.new.natural": 999})
+    second = _returned(tmp_path / "chat", spec21, "a.xlsx")
+    out = tmp_path / "feedback"
+    result = run("check", first, second, "--annotate", out)
+    assert result.exit_code == 1
+    assert sorted(p.name for p in out.iterdir()) == ["a_反馈 (2).xlsx", "a_反馈.xlsx"]
+    import json
+
+    codes = [
+        [
+            f["code"]
+            for f in json.loads(run("check", p, "--format", "json").output)["files"][0]["findings"]
+        ]
+        for p in (out / "a_反馈.xlsx", out / "a_反馈 (2).xlsx")
+    ]
+    assert codes == [["R1"], []]  # each feedback is its own file's
+    assert "a_反馈 (2).xlsx" in result.output and "同名" in result.output
+    result = run("check", first, second, "--annotate", tmp_path / "en", "--lang", "en")
+    assert "same name" in result.output
+
+
 def test_unwritable_output_is_a_coded_error(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("x", encoding="utf-8")

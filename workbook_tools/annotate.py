@@ -72,16 +72,28 @@ def stream(
     inputs: Iterable[Path],
     lang: str,
     written: list[Path],
+    renamed: list[tuple[Path, str]] | None = None,
 ) -> Iterator[Report]:
     """Pass reports through, writing each one's feedback workbook on the way (paths appended to
-    ``written``), so a long run keeps no report."""
+    ``written``), so a long run keeps no report. Files of the same name (from different
+    folders) get “ (2)”, “ (3)” … added to their feedback's name, listed in ``renamed``."""
     from .files import atomic_write, make_folder
 
     make_folder(folder)
     inputs = list(inputs)
+    taken: set[str] = set()
     for report in reports:
         if report.readable and report.filing.year is not None:
-            path = folder / out_name(report, lang)
+            name = out_name(report, lang)
+            if name in taken:  # a file of the same name from another folder: keep both
+                stem, n = name.removesuffix(".xlsx"), 2
+                while f"{stem} ({n}).xlsx" in taken:
+                    n += 1
+                name = f"{stem} ({n}).xlsx"
+                if renamed is not None:
+                    renamed.append((Path(report.path), name))
+            taken.add(name)
+            path = folder / name
             guard_output(path, inputs)
             atomic_write(path, render(report, spec, lang))
             written.append(path)

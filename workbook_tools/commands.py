@@ -12,11 +12,13 @@ WORDS = {
     "zh": {
         "cannot_run": "无法执行：",
         "annotated": "已生成 {n} 个反馈工作簿，保存在 {path}",
+        "same_name": "  {path} 与先前的文件同名，其反馈工作簿另存为 {name}，以免覆盖。",
         "imported": "已导入为工作簿：{path}",
     },
     "en": {
         "cannot_run": "Cannot run:",
         "annotated": "Wrote {n} feedback workbooks to {path}",
+        "same_name": "  {path} has the same name as an earlier file: its feedback workbook is saved as {name} so that neither is overwritten.",
         "imported": "Imported into the workbook: {path}",
     },
 }
@@ -85,11 +87,14 @@ def run_check(
         if progress:
             reports = _stepped(reports, progress)
         written: list[Path] = []
+        renamed: list[tuple[Path, str]] = []
         if annotate is not None:
             from . import annotate as annotate_module
 
             inputs = [*files, *check_module.previous_files(previous)]  # never written over
-            reports = annotate_module.stream(reports, spec, annotate, inputs, lang, written)
+            reports = annotate_module.stream(
+                reports, spec, annotate, inputs, lang, written, renamed
+            )
         try:
             if output_format == "json":
                 code = output.stream_json(reports, spec, lang, sys.stdout.write)
@@ -103,6 +108,8 @@ def run_check(
         sys.stdout.flush()
         return _cannot_run(exc, lang, spec, echo)
     if annotate is not None:
+        for path, name in renamed:
+            echo(WORDS[lang]["same_name"].format(path=path, name=name), err=True)
         echo(WORDS[lang]["annotated"].format(n=len(written), path=annotate), err=True)
     return code
 
