@@ -404,13 +404,26 @@ def fail(code: str, **args: Any) -> Failure:
     return Failure([Finding(code, args)])
 
 
+# Merged registries by spec (the spec object itself is kept, so its id is never reused while
+# cached): every finding's level and message look their code up here, several times per finding,
+# and building the merged dict each time was a large part of reporting a file. A few specs at most.
+_MERGED: dict[int, tuple[Spec, dict[str, Code]]] = {}
+
+
 def all_codes(spec: Spec | None = None) -> dict[str, Code]:
-    """The registry: the tool's own codes plus the rule codes of ``spec`` (if given)."""
+    """The registry: the tool's own codes plus the rule codes of ``spec`` (if given). Shared:
+    callers read it, never change it."""
     if spec is None:
         return CODES
+    cached = _MERGED.get(id(spec))
+    if cached is not None and cached[0] is spec:
+        return cached[1]
     merged = dict(CODES)
     for rule in spec.rules:
         merged[rule.code] = Code(
             rule.code, rule.name.en, rule.severity, rule.message.zh, rule.message.en
         )
+    if len(_MERGED) >= 16:
+        _MERGED.clear()
+    _MERGED[id(spec)] = (spec, merged)
     return merged
