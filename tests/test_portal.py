@@ -10,6 +10,7 @@ import io
 import json
 import re
 import sqlite3
+import time
 import zipfile
 
 import openpyxl
@@ -17,7 +18,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from workbook_tools import annotate, check, template
-from workbook_tools.portal import collect
+from workbook_tools.portal import collect, store
 from workbook_tools.portal.store import Portal
 from workbook_tools.portal.web import Config, create_app
 
@@ -146,9 +147,24 @@ def test_wrong_or_old_links_are_404_and_say_nothing(client, portal):
     assert wrong.status_code == nowhere.status_code == 404
     assert wrong.text == nowhere.text  # the same page whatever was asked
     old = link(portal)
+    assert client.get(old).status_code == 200  # the server now knows this link
     portal.renew_link(portal.units()[0].id)
     assert client.get(old).status_code == 404
     assert upload(client, old, b"x").status_code == 404
+    assert client.get(link(portal)).status_code == 200
+
+
+def test_links_changed_by_another_process_stop_working_within_the_bound(
+    client, portal, monkeypatch
+):
+    monkeypatch.setattr(store, "LINK_CACHE_S", 0.3)
+    old = link(portal)
+    assert client.get(old).status_code == 200
+    other = Portal(portal.folder)  # another server process sharing the database
+    other.renew_link(other.units()[0].id)
+    other.close()
+    time.sleep(0.4)
+    assert client.get(old).status_code == 404
     assert client.get(link(portal)).status_code == 200
 
 
@@ -304,6 +320,52 @@ def test_size_limit_is_enforced_while_streaming(client, portal):
     assert collect.states(portal)[0].uploads == 0
 
 
+def test_upload_forms_that_are_not_whole_are_refused_and_leave_nothing(client, portal, spec21):
+    data = workbook(spec21)
+    head = b'--b0\r\nContent-Disposition: form-data; name="file"; filename="a.xlsx"\r\n\r\n'
+    bodies = {
+        "cut off in the file": head + data[:5000],
+        "no closing boundary": head + data + b"\r\n--b",
+        "two files": head + data + b"\r\n" + head + data + b"\r\n--b0--\r\n",
+        "a file in another field": head.replace(b'name="file"', b'name="f"')
+        + data
+        + b"\r\n--b0--\r\n",
+        "a field too long": b'--b0\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n'
+        + b"x" * 20000
+        + b"\r\n"
+        + head
+        + data
+        + b"\r\n--b0--\r\n",
+        "no boundary": head + data + b"\r\n--b0--\r\n",
+    }
+    for what, body in bodies.items():
+        answer = client.post(
+            link(portal),
+            content=body,
+            headers={
+                "accept": "application/json",
+                "content-type": "multipart/form-data"
+                + ("" if what == "no boundary" else "; boundary=b0"),
+            },
+        )
+        assert answer.status_code == 400 and _codes(answer) == ["P106"], what
+    assert list((portal.folder / "tmp").iterdir()) == []
+    assert not (portal.folder / "blobs").exists() or not any((portal.folder / "blobs").rglob("*"))
+    assert collect.states(portal)[0].uploads == 0
+    # The same file in a whole form is taken, its bytes stored as sent.
+    whole = client.post(
+        link(portal),
+        content=head + data + b"\r\n--b0--\r\n",
+        headers={"accept": "application/json", "content-type": "multipart/form-data; boundary=b0"},
+    )
+    assert whole.status_code == 200
+    assert whole.json()["sha256"] == hashlib.sha256(data).hexdigest()
+    deadline = time.monotonic() + 10  # the staged name goes right after the answer
+    while list((portal.folder / "tmp").iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert list((portal.folder / "tmp").iterdir()) == []
+
+
 def test_other_unit_other_year_no_file(client, portal, spec21):
     other = workbook(spec21, unit=UNITS[1])
     assert _codes(upload(client, link(portal), other)) == ["P104"]
@@ -457,6 +519,7 @@ def test_roster_replacement(client, portal, spec21):
     keep = link(portal, 0)
     dropped = link(portal, 2)
     new_roster = "单位名称,单位代码\n徐营镇,101\n城关镇,102\n新华街道,301\n"
+    assert client.get(dropped).status_code == 200  # the server now knows this link
     answer = client.post(
         "/office/roster",
         data={"csrf": csrf},

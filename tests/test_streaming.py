@@ -61,6 +61,18 @@ def test_streamed_json_is_the_document_json_dumps_would_write(tmp_path, spec21):
         assert document["summary"]["n"] == len(subset)
 
 
+def test_the_one_line_json_is_the_same_document(tmp_path, spec21):
+    paths = sorted(_folder(tmp_path, spec21, 3).iterdir())
+    reports = list(check.iter_reports(paths, spec21, jobs=1))
+    for subset in (reports, reports[:1], []):
+        for lang in ("zh", "en"):
+            line = output.compact_json(output.document(subset, spec21, lang))
+            assert "\n" not in line
+            assert json.loads(line) == json.loads(output.as_json(subset, spec21, lang))
+    # Escaped as the indented document is: DEL, C1 and direction overrides never go out raw.
+    assert output.compact_json({"a": "x\u202ey\x7f"}) == '{"a":"x\\u202ey\\u007f"}'
+
+
 def test_brief_reports_carry_what_is_printed_and_little_else(tmp_path, spec21):
     paths = sorted(_folder(tmp_path, spec21, 3).iterdir())
     full = list(check.iter_reports(paths, spec21, jobs=1))

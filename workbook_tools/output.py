@@ -204,6 +204,29 @@ def _unsafe_in_json() -> re.Pattern:
     return re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+def document(reports: Iterable[Report], spec: Spec, lang: str = "zh") -> dict[str, Any]:
+    """The document ``as_json`` writes, as values (for a server that sends it on one line)."""
+    reports = list(reports)
+    tally = Tally.of(reports)
+    return {
+        "tool": "wbtools",
+        "version": __version__,
+        "format": {"id": spec.format_id, "version": spec.version, "spec_hash": spec.hash},
+        "files": [_file_entry(r, spec, lang) for r in reports],
+        "summary": tally.summary(),
+        "exit_code": tally.exit_code,
+    }
+
+
+def compact_json(value: Any) -> str:
+    """``value`` as JSON on one line, escaped as ``as_json`` escapes (json's C encoder: an
+    indent would make it use the pure-Python one)."""
+    import json
+
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _unsafe_in_json().sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def as_json(reports: Iterable[Report], spec: Spec, lang: str = "zh") -> str:
     parts: list[str] = []
     stream_json(reports, spec, lang, parts.append)

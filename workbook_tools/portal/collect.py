@@ -141,27 +141,53 @@ class Staged:
     size: int
 
 
+class Stager:
+    """An upload being received into the data folder's tmp/: each piece written as it comes,
+    hashed, and the size limit enforced while it streams (TooLarge past it, nothing kept). Its
+    file can be checked as soon as ``done``, while ``settle`` makes it durable."""
+
+    def __init__(self, portal: Portal, limit: int):
+        tmp_dir = portal.folder / "tmp"
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=tmp_dir)
+        except FileNotFoundError:  # made once
+            tmp_dir.mkdir(exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=tmp_dir)
+        self.path = Path(tmp_name)
+        self.limit = limit
+        self.size = 0
+        self._fh = os.fdopen(fd, "wb")
+        self._digest = hashlib.sha256()
+
+    def write(self, chunk: bytes | memoryview) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            self.discard()
+            raise TooLarge(self.limit)
+        self._digest.update(chunk)
+        self._fh.write(chunk)
+
+    def done(self) -> Staged:
+        self._fh.close()
+        return Staged(self.path, self._digest.hexdigest(), self.size)
+
+    def discard(self) -> None:
+        """Nothing of this upload is kept."""
+        self._fh.close()
+        self.path.unlink(missing_ok=True)
+
+
 def stage(portal: Portal, chunks: Iterable[bytes], limit: int) -> Staged:
     """Receive ``chunks`` into the data folder's tmp/, hashing as they come. Raises TooLarge
-    (and keeps nothing) past ``limit`` bytes. The file can be checked at once, while ``settle``
-    makes it durable."""
-    tmp_dir = portal.folder / "tmp"
-    tmp_dir.mkdir(exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=tmp_dir)
-    tmp = Path(tmp_name)
-    digest, size = hashlib.sha256(), 0
+    (and keeps nothing) past ``limit`` bytes."""
+    stager = Stager(portal, limit)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            for chunk in chunks:
-                size += len(chunk)
-                if size > limit:
-                    raise TooLarge(limit)
-                digest.update(chunk)
-                fh.write(chunk)
+        for chunk in chunks:
+            stager.write(chunk)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        stager.discard()
         raise
-    return Staged(tmp, digest.hexdigest(), size)
+    return stager.done()
 
 
 def settle(portal: Portal, staged: Staged) -> Path:
@@ -307,13 +333,13 @@ def receive(
 
 def as_json(
     portal: Portal, report: check.Report, upload_id: int | None, sha: str | None, lang: str
-):
+) -> bytes:
     """What ``wbtools check --format json`` prints for this file, plus the upload's id and
-    sha256."""
-    document = json.loads(output.as_json([report], report.filing.spec or portal.spec, lang))
+    sha256 (the same document, on one line)."""
+    document = output.document([report], report.filing.spec or portal.spec, lang)
     document["upload_id"] = upload_id
     document["sha256"] = sha
-    return document
+    return output.compact_json(document).encode()
 
 
 def refused_report(filename: str, finding: Finding) -> check.Report:

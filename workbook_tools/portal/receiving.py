@@ -17,18 +17,21 @@ it is killed.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import multiprocessing
 import os
 import queue
 import threading
 import time
-from collections.abc import Iterable
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import AsyncIterator
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import python_multipart
+from python_multipart.multipart import parse_options_header
 from sqlalchemy import insert
 from starlette.concurrency import run_in_threadpool
 
@@ -204,6 +207,7 @@ class Checker:
 class _Pending:
     row: dict[str, Any]
     future: Future
+    forget: Path | None = None  # the upload's staged name, removed once its batch is written
 
 
 class Recorder:
@@ -226,10 +230,13 @@ class Recorder:
                 )
                 self._thread.start()
 
-    async def record(self, row: dict[str, Any]) -> int:
+    async def record(self, row: dict[str, Any], forget: Path | None = None) -> int:
+        """Write ``row`` (with whatever else is waiting); its id once committed. ``forget``, the
+        upload's name in tmp/ (its original is under its digest's name by now), is removed in
+        the same thread afterwards, without the answer waiting for it."""
         future: Future = Future()
         self._ensure()
-        self._queue.put(_Pending(row, future))
+        self._queue.put(_Pending(row, future, forget))
         return await asyncio.wrap_future(future)
 
     def _run(self) -> None:
@@ -248,6 +255,9 @@ class Recorder:
                     break
                 batch.append(more)
             self._write(batch)
+            for p in batch:
+                if p.forget is not None:
+                    _forget(p.forget)
             if stop:
                 return
 
@@ -277,6 +287,159 @@ class Recorder:
             thread.join(60)
 
 
+class BadForm(Exception):
+    """The body is not a multipart form this portal takes (no boundary, malformed, too many
+    parts or fields, a field too long)."""
+
+
+FIELDS = 10  # form fields besides the file, at most
+FIELD_BYTES = 16 * 1024  # all of them together, at most
+
+
+class UploadForm:
+    """A multipart form whose one file part is written straight into tmp/ while it streams in
+    (``collect.Stager``: hashed, the size limit enforced as it comes), with python-multipart's
+    streaming parser; the other fields (the CSRF token) are kept, small, in memory. No copy of
+    the file is spooled anywhere else first."""
+
+    def __init__(self, portal: Portal, limit: int, boundary: bytes, charset: str):
+        self.portal = portal
+        self.limit = limit
+        self.charset = charset
+        self.fields: dict[str, str] = {}
+        self.filename = ""
+        self.staged: collect.Staged | None = None  # the file part, once it has ended
+        self._stager: collect.Stager | None = None
+        self._files = 0
+        self._field_bytes = 0
+        self._header_name = b""
+        self._header_value = b""
+        self._disposition = b""
+        self._name = ""
+        self._kind = ""  # "file" (into tmp/) or "field" (into memory)
+        self._data = bytearray()
+        self._parser = python_multipart.MultipartParser(
+            boundary,
+            {
+                "on_part_begin": self._part_begin,
+                "on_part_data": self._part_data,
+                "on_part_end": self._part_end,
+                "on_header_field": self._header_field,
+                "on_header_value": self._header_value_part,
+                "on_header_end": self._header_end,
+                "on_headers_finished": self._headers_finished,
+            },
+        )
+
+    def _text(self, raw: bytes) -> str:
+        try:
+            return raw.decode(self.charset)
+        except (UnicodeDecodeError, LookupError):
+            return raw.decode("latin-1")
+
+    def _part_begin(self) -> None:
+        self._disposition, self._name, self._kind = b"", "", ""
+        self._data = bytearray()
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def _header_value_part(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _header_end(self) -> None:
+        if self._header_name.lower() == b"content-disposition":
+            self._disposition = self._header_value
+        self._header_name, self._header_value = b"", b""
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._disposition)
+        if b"name" not in options:
+            raise BadForm("a part without a name")
+        self._name = self._text(options[b"name"])
+        if b"filename" in options:
+            self._files += 1
+            if self._files > 1 or self._name != "file":
+                raise BadForm("one file, in the field 'file'")
+            self.filename = self._text(options[b"filename"])
+            self._kind = "file"
+            self._stager = collect.Stager(self.portal, self.limit)
+        else:
+            if len(self.fields) >= FIELDS:
+                raise BadForm("too many fields")
+            self._kind = "field"
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._kind == "file":
+            self._stager.write(memoryview(data)[start:end])
+        elif self._kind == "field":
+            self._field_bytes += end - start
+            if self._field_bytes > FIELD_BYTES:
+                raise BadForm("fields too long")
+            self._data += data[start:end]
+
+    def _part_end(self) -> None:
+        if self._kind == "file":
+            self.staged, self._stager = self._stager.done(), None
+        elif self._kind == "field":
+            self.fields.setdefault(self._name, self._text(bytes(self._data)))
+        self._kind = ""
+
+    def feed(self, chunk: bytes) -> None:
+        self._parser.write(chunk)
+
+    def discard(self) -> None:
+        """Nothing of this form is kept (refused, failed or cut off)."""
+        if self._stager is not None:
+            self._stager.discard()
+            self._stager = None
+        if self.staged is not None:
+            self.staged.path.unlink(missing_ok=True)
+            self.staged = None
+
+
+async def read_form(
+    portal: Portal,
+    content_type: str,
+    content_length: str | None,
+    body: AsyncIterator[bytes],
+    limit: int,
+    overhead: int,
+) -> UploadForm:
+    """Read an upload form off the request body as it streams in: the file into tmp/ (hashed),
+    the rest in memory. Raises collect.TooLarge as soon as the file passes ``limit`` or the
+    body ``limit + overhead`` (at once when Content-Length already says so; nothing kept), or
+    BadForm. The caller owns the result: ``discard`` it unless its file is taken."""
+    kind, params = parse_options_header(content_type)
+    if kind != b"multipart/form-data" or not params.get(b"boundary"):
+        raise BadForm("not a multipart form")
+    if content_length and content_length.isdigit() and int(content_length) > limit + overhead:
+        raise collect.TooLarge(limit)
+    charset = params.get(b"charset", b"utf-8").decode("latin-1")
+    try:
+        charset = codecs.lookup(charset).name
+    except LookupError:
+        charset = "latin-1"
+    form = UploadForm(portal, limit, params[b"boundary"], charset)
+    seen = 0
+    try:
+        async for chunk in body:
+            seen += len(chunk)
+            if seen > limit + overhead:
+                raise collect.TooLarge(limit)
+            form.feed(chunk)
+    except python_multipart.exceptions.FormParserError as exc:
+        form.discard()
+        raise BadForm(str(exc)) from exc
+    except BaseException:
+        form.discard()
+        raise
+    if form._stager is not None:  # the file part never ended: the body was cut short
+        form.discard()
+        raise BadForm("the file part is incomplete")
+    return form
+
+
 class Intake:
     """Receives uploads for the web app: stage, check alongside settle, record, answer."""
 
@@ -284,6 +447,9 @@ class Intake:
         self.portal = portal
         self.checker = Checker(portal, default_workers() if jobs is None else jobs)
         self.recorder = Recorder(portal)
+        # fsyncs wait on the disk, not the CPU: a few at once let the file system's journal
+        # take them together.
+        self._settlers = ThreadPoolExecutor(16, thread_name_prefix="portal-settle")
 
     def start(self) -> None:
         self.checker.start()
@@ -291,37 +457,37 @@ class Intake:
     def close(self) -> None:
         self.recorder.close()
         self.checker.close()
+        self._settlers.shutdown(wait=True)
 
     async def receive(
         self,
         unit: UnitRow,
-        chunks: Iterable[bytes],
+        staged: collect.Staged,
         filename: str,
         *,
-        limit: int,
         received_ns: int,
     ) -> tuple[int, str, check.Report]:
-        """Store, check and record one upload: (upload id, sha256, report), returned once the
-        original and its record are durable. Raises collect.TooLarge (nothing kept)."""
+        """Check and record one staged upload (taking its staged file): (upload id, sha256,
+        report), returned once the original and its record are durable."""
         portal = self.portal
         name = collect.display_name(filename)
-        staged = await run_in_threadpool(collect.stage, portal, chunks, limit)
+        loop = asyncio.get_running_loop()
         try:
             settled, checked = await asyncio.gather(
-                run_in_threadpool(collect.settle, portal, staged),
+                loop.run_in_executor(self._settlers, collect.settle, portal, staged),
                 self.checker.check(staged.path),
                 return_exceptions=True,
             )
-        finally:
-            # The original is under its digest's name now (or the upload failed): the staged
-            # name goes, off the event loop and without the answer waiting for it.
-            asyncio.get_running_loop().run_in_executor(None, _forget, staged.path)
-        for outcome in (settled, checked):
-            if isinstance(outcome, BaseException):
-                raise outcome
-        report = collect.as_seen(portal, unit, checked, name)
-        row = collect.record_row(
-            portal, unit, report, staged.sha256, staged.size, name, received_ns
-        )
-        upload_id = await self.recorder.record(row)
+            for outcome in (settled, checked):
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            report = collect.as_seen(portal, unit, checked, name)
+            row = collect.record_row(
+                portal, unit, report, staged.sha256, staged.size, name, received_ns
+            )
+        except BaseException:
+            # The upload failed: its staged name goes (off the event loop).
+            loop.run_in_executor(self._settlers, _forget, staged.path)
+            raise
+        upload_id = await self.recorder.record(row, forget=staged.path)
         return upload_id, staged.sha256, report

@@ -22,6 +22,7 @@ import hmac
 import json
 import os
 import secrets
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ CONFIG = "portal.json"
 KEY = "portal.key"
 SPEC_COPY = "spec.yaml"
 SESSION_NS = 12 * 3600 * 10**9  # an office sign-in lasts a working day
+LINK_CACHE_S = 10.0  # how long a found unit link is remembered (see Portal.unit_by_token)
 DEFAULT_TZ = "Asia/Shanghai"  # times are stored in UTC and shown in China time unless set
 
 
@@ -115,6 +117,10 @@ class Portal:
             raise fail("P102", path=str(folder), detail="the database holds no collection round")
         self._spec = None
         self._verified: set[str] = set()
+        # (token hash -> unit, valid until): see unit_by_token
+        self._links: tuple[dict[str, UnitRow], float] | None = None
+        self._links_lock = threading.Lock()
+        self._links_generation = 0
         self.zone = zone(self._settings.get("timezone") or DEFAULT_TZ)
 
     # --- creation ------------------------------------------------------------------------------
@@ -274,17 +280,39 @@ class Portal:
             ).first()
         return _unit_row(row) if row else None
 
+    def link_table(self) -> dict[str, UnitRow] | None:
+        """Every active unit by the hash of its link token, as this process read them in the
+        last LINK_CACHE_S seconds (no database), or None when that is older or links changed
+        since: then ``unit_by_token`` reads them again."""
+        table = self._links
+        if table is None or table[1] < time.monotonic():
+            return None
+        return table[0]
+
     def unit_by_token(self, token: str) -> UnitRow | None:
-        """The active unit whose link holds ``token``; None for a wrong, old or dropped link."""
+        """The active unit whose link holds ``token``; None for a wrong, old or dropped link.
+        Answered from the table of every active link (read at most every LINK_CACHE_S seconds:
+        a unit's page and uploads look their link up on every request); renewing a link or
+        replacing the roster drops the table at once, and the time bound covers another server
+        process sharing the database."""
         if not token or len(token) > 200:
             return None
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(db.units).where(
-                    db.units.c.token_hash == token_hash(token), db.units.c.active.is_(True)
-                )
-            ).first()
-        return _unit_row(row) if row else None
+        table = self.link_table()
+        if table is None:
+            generation = self._links_generation
+            query = select(db.units).where(db.units.c.active.is_(True))
+            with self.engine.connect() as conn:
+                table = {r.token_hash: _unit_row(r) for r in conn.execute(query)}
+            with self._links_lock:
+                # Not kept when links changed while they were read: it may hold old ones.
+                if generation == self._links_generation:
+                    self._links = (table, time.monotonic() + LINK_CACHE_S)
+        return table.get(token_hash(token))
+
+    def _links_changed(self) -> None:
+        with self._links_lock:
+            self._links_generation += 1
+            self._links = None
 
     def url(self, nonce: str, base_url: str | None = None) -> str:
         base = self.base_url if base_url is None else base_url.rstrip("/")
@@ -313,16 +341,24 @@ class Portal:
 
     def renew_link(self, unit_id: int) -> None:
         """A new link for a unit; the old one stops working (404)."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(db.units).where(db.units.c.id == unit_id).values(**self._new_link())
-            )
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(db.units).where(db.units.c.id == unit_id).values(**self._new_link())
+                )
+        finally:
+            self._links_changed()
 
     def replace_roster(self, roster: Iterable[Unit]) -> dict[str, int]:
         """Make ``roster`` the list of units. A unit already known (same code, else same name)
         keeps its link and uploads; a unit no longer listed is switched off (its link answers 404,
         its uploads stay); a new one gets a new link."""
-        roster = list(roster)
+        try:
+            return self._replace_roster(list(roster))
+        finally:
+            self._links_changed()
+
+    def _replace_roster(self, roster: list[Unit]) -> dict[str, int]:
         counts = {"kept": 0, "added": 0, "removed": 0}
         with self.engine.begin() as conn:
             existing = list(conn.execute(select(db.units)))

@@ -32,7 +32,6 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
-from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -42,9 +41,10 @@ from starlette.templating import Jinja2Templates
 from .. import annotate, roster, template
 from ..findings import Failure, Finding
 from . import collect, exports, guard, receiving
-from .store import Portal
+from .store import Portal, token_hash
 from .words import WORDS, pick
 
+JSON = "application/json"
 OVERHEAD = 64 * 1024  # multipart headers and form fields around the file
 SESSION_COOKIE = "wbtools_office"
 LOGIN_COOKIE = "wbtools_login"
@@ -60,6 +60,7 @@ HEADERS = [
     (b"cache-control", b"no-store"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
+NAMES = frozenset(k for k, _ in HEADERS)
 
 
 class SecurityHeaders:
@@ -74,9 +75,13 @@ class SecurityHeaders:
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
-                names = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in HEADERS if k not in names]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
+                headers = message.get("headers", [])
+                if any(k.lower() in NAMES for k, _ in headers):  # a response's own wins
+                    names = {k.lower() for k, _ in headers}
+                    extra = [(k, v) for k, v in HEADERS if k not in names]
+                else:
+                    extra = HEADERS
+                message = {**message, "headers": [*headers, *extra]}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -179,7 +184,12 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
         wait = link_guard.wait(client)
         if wait:
             raise HTTPException(429, headers={"retry-after": str(wait)})
-        unit = await run_in_threadpool(portal.unit_by_token, request.path_params["token"])
+        token = request.path_params["token"]
+        table = portal.link_table()
+        if table is None or len(token) > 200:
+            unit = await run_in_threadpool(portal.unit_by_token, token)
+        else:
+            unit = table.get(token_hash(token))
         if unit is None:
             link_guard.failed(client)
         return unit
@@ -294,32 +304,30 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
         token = request.path_params["token"]
         as_json = wants_json(request)
         try:
-            form = await _read_form(request, config.max_bytes)
+            form = await receiving.read_form(
+                portal,
+                request.headers.get("content-type", ""),
+                request.headers.get("content-length"),
+                request.stream(),
+                config.max_bytes,
+                OVERHEAD,
+            )
         except collect.TooLarge as exc:
             return await _refused(request, collect.too_large_finding(exc.limit), 413, as_json)
-        file = form.get("file") if form is not None else None
-        try:
-            if not isinstance(file, UploadFile):
-                return await _refused(request, Finding("P106"), 400, as_json)
-            if not as_json and not hmac.compare_digest(str(form.get("csrf", "")), unit_csrf(token)):
-                return render(request, "message.html", 403, heading_key="error", text_key="csrf")
-            fh = file.file
-            try:
-                upload_id, sha, report = await intake.receive(
-                    unit,
-                    iter(lambda: fh.read(collect.CHUNK), b""),
-                    file.filename or "",
-                    limit=config.max_bytes,
-                    received_ns=received_ns,
-                )
-            except collect.TooLarge as exc:
-                return await _refused(request, collect.too_large_finding(exc.limit), 413, as_json)
-        finally:
-            if form is not None:
-                await form.close()
+        except receiving.BadForm:
+            return await _refused(request, Finding("P106"), 400, as_json)
+        staged = form.staged
+        if staged is None:
+            form.discard()
+            return await _refused(request, Finding("P106"), 400, as_json)
+        if not as_json and not hmac.compare_digest(form.fields.get("csrf", ""), unit_csrf(token)):
+            form.discard()
+            return render(request, "message.html", 403, heading_key="error", text_key="csrf")
+        upload_id, sha, report = await intake.receive(
+            unit, staged, form.filename, received_ns=received_ns
+        )
         if as_json:
-            document = collect.as_json(portal, report, upload_id, sha, lang)
-            return JSONResponse(document)
+            return Response(collect.as_json(portal, report, upload_id, sha, lang), media_type=JSON)
         url = f"{request.scope.get('root_path', '')}/u/{token}/uploads/{upload_id}{lq}"
         return RedirectResponse(url, status_code=303)
 
@@ -328,7 +336,7 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
         if as_json:
             report = collect.refused_report("", finding)
             document = collect.as_json(portal, report, None, None, lang)
-            return JSONResponse(document, status_code=status)
+            return Response(document, status, media_type=JSON)
         notice = finding_rows([finding], lang)
         return await unit_page(request, notice=notice, status=status)
 
@@ -814,28 +822,3 @@ def _iso(ns: int) -> str:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="microseconds")
-
-
-async def _read_form(request: Request, limit: int):
-    """The multipart form, the file part spooled as it streams in; raises collect.TooLarge as
-    soon as the body passes the limit (and before reading anything when Content-Length already
-    says so). None when the body is not a multipart form."""
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        return None
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit + OVERHEAD:
-        raise collect.TooLarge(limit)
-
-    async def counted():
-        seen = 0
-        async for chunk in request.stream():
-            seen += len(chunk)
-            if seen > limit + OVERHEAD:
-                raise collect.TooLarge(limit)
-            yield chunk
-
-    parser = MultiPartParser(request.headers, counted(), max_files=1, max_fields=10)
-    try:
-        return await parser.parse()
-    except MultiPartException:
-        return None
