@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 import re
-import tempfile
+import secrets
 import time
 import unicodedata
 from collections.abc import Iterable
@@ -147,13 +147,17 @@ class Stager:
     file can be checked as soon as ``done``, while ``settle`` makes it durable."""
 
     def __init__(self, portal: Portal, limit: int):
+        # A fresh random name of our own, created exclusively (never one that exists), private
+        # to this user: what mkstemp does, without its per-call set-up.
         tmp_dir = portal.folder / "tmp"
+        name = f"{tmp_dir}/upload-{secrets.token_hex(12)}.part"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         try:
-            fd, tmp_name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=tmp_dir)
+            fd = os.open(name, flags, 0o600)
         except FileNotFoundError:  # made once
             tmp_dir.mkdir(exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=tmp_dir)
-        self.path = Path(tmp_name)
+            fd = os.open(name, flags, 0o600)
+        self.path = Path(name)
         self.limit = limit
         self.size = 0
         self._fh = os.fdopen(fd, "wb")
