@@ -282,6 +282,9 @@ CODES: dict[str, Code] = {c.code: c for c in [
     _c("I116", "report-headings-not-found", E,
        "文中找不到年报的任何一部分标题（“一、总体情况”至“六、其他需要报告的事项”），不像是政府信息公开工作年度报告的全文，未导入。请核对文件。",
        "No section heading of the annual report (“一、总体情况” to “六、其他需要报告的事项”) was found: this does not look like the full text of a government information disclosure annual report, and nothing was imported. Check the file."),
+    _c("I117", "cells-merged", E,
+       "“{row}”一行只印出 {found} 个数（{values}），应为 {expected} 个，其余单元格是合并的，无法确定各数属于哪一列，作缺失处理，不按位置猜测。请核对原文后手工填写。",
+       "Row “{row}” prints {found} values ({values}) where {expected} belong, the other cells being merged: which column each value belongs to cannot be told, so the row is treated as missing rather than guessed by position. Fill it in by hand from the source."),
     # P: the collection portal (wbtools portal)
     _c("I120", "pdf-without-text", E,
        "PDF 没有文字层（共 {pages} 页，可能是扫描件或字体无法映射为文字），其中的文字和数字无法读取，未导入。请提供带文字层的 PDF、Word 或网页版本，或先用 OCR 识别。",

@@ -34,6 +34,7 @@ class Token:
     glued: bool = False  # a number that was written onto its label with no separator
     blank_row: bool = False  # a label whose table row has only empty cells after it
     parts: tuple[str, ...] = ()  # figures with spaces inside one cell (“1 23”, “13612 252”)
+    padded: bool = False  # the row's last printed cell: bars for merged (spanned) cells follow
 
 
 @dataclass
@@ -112,6 +113,19 @@ def _bars_close_cells(lines: list[Line]) -> bool:
     return bool(cells) and closed >= 0.6 * len(cells)
 
 
+# Bars written back to back (“| 0 | ||||”, or a line “|||||” after a row's cells): a page's
+# converter pads each row to the table's width with one bar per column a merged cell spans, all
+# at the row's end. They are not empty cells (an empty cell is written “| |”): they say the row
+# printed fewer cells than it has columns, and not which columns those cells cover.
+_PADDING = re.compile(r"\s*\|{2,}\s*$")
+
+
+def _pad(out: list[Token], since: int) -> None:
+    """Mark the last value token from ``out[since:]`` as followed by padding bars."""
+    if len(out) > since and out[-1].value:
+        out[-1].padded = True
+
+
 def tokens(lines: list[Line]) -> list[Token]:
     out: list[Token] = []
     closers = _bars_close_cells(lines)
@@ -120,6 +134,14 @@ def tokens(lines: list[Line]) -> list[Token]:
         text = line.text.replace("｜", "|")
         if not text.strip():
             continue
+        if re.fullmatch(r"\|{2,}", text.strip()):
+            _pad(out, 0)  # padding on a line of its own, after a row written one cell per line
+            continue
+        start = len(out)
+        padded = bool(_PADDING.search(text)) and bool(text.strip().strip("|").strip())
+        if padded:  # drop the padding, keeping the bar that closes the last printed cell
+            head = _PADDING.sub("", text)
+            text = head if head.rstrip().endswith("|") else head + " |"
         was_closed, closed = closed, text.rstrip().endswith("|")
         if IMAGE.match(text.strip()):
             out.append(Token(text.strip(), line.no, False))  # a picture: never read as figures
@@ -174,6 +196,8 @@ def tokens(lines: list[Line]) -> list[Token]:
         else:
             for p in text.split():
                 out.extend([Token(p, line.no, True)] if _value_like(p) else _unglue(p, line.no))
+        if padded:
+            _pad(out, start)
     return out
 
 
@@ -332,6 +356,14 @@ def read_table(spec: Spec, table_id: str, lines: list[Line], path: str) -> Impor
             continue
         report_lost()
         values = _spaced(group.values, width)[:width]
+        if len(values) < width and any(t.padded for t in group.values):
+            # Fewer cells than columns and the rest merged: their columns are unknown (a short
+            # row without padding keeps its cells from the left, as a row cut at its end does).
+            args = {"row": label or table.name, "found": len(values), "expected": width}
+            args["values"] = "、".join(t.text or "空" for t in values)
+            result.findings.append(Finding("I117", args, file=path, line=group.line))
+            result.missing.update(ids)
+            continue
         if len(values) < width and _splittable(values, width):
             split = _split_row(values, ids, spec)
             if isinstance(split, Ambiguous):
