@@ -61,3 +61,72 @@ def test_rows_padded_for_merged_cells_are_not_placed_by_position(
     assert len(noted) == len(merged)
     assert {f.args["values"] for f in noted} == {f"{n}、{t}" for n, t in merged.values()}
     assert all(f.args["found"] == 2 and f.args["expected"] == 7 for f in noted)
+
+
+# --- where the unit is named -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "head, unit",
+    [
+        # the year after the words “信息公开工作” (“…办公室政府信息公开工作2025年度报告”), printed
+        # on one line and again over two
+        (
+            "某区人民政府某办公室政府信息公开工作2025年度报告\n"
+            "某区人民政府某办公室\n政府信息公开工作2025年度报告",
+            "某区人民政府某办公室",
+        ),
+        # “本级”: how a township's text speaks of itself, not its name
+        ("根据《条例》规定，向社会公布2025年本级政府信息公开工作年度报告。", ""),
+    ],
+    ids=["year-after-the-words", "this-level"],
+)
+def test_unit_from_more_title_forms(spec21, tmp_path, head, unit):
+    text = published(spec21, tmp_path, _values(spec21))
+    text = text.replace("# 测试镇2025年政府信息公开工作年度报告", head)
+    filing = read(spec21, tmp_path, text)
+    assert (filing.unit, filing.year) == (unit, 2025)
+    assert ("I101" in {f.code for f in filing.findings}) == (not unit)
+
+
+# --- a copy that lost its section headings -----------------------------------------------------
+
+
+def test_tables_found_by_their_own_header_rows_when_the_headings_are_gone(spec21, tmp_path):
+    """A mirror of a report that kept its paragraphs and tables but dropped every section heading
+    (they were the page's own headings): the tables are still there, found by the rows that open
+    them (“第二十条第（一）项”, the 勾稽关系 note, 行政复议 / 行政诉讼), and read — not I116 and
+    nothing imported. Labels converted to Taiwan phrasing by the mirror (规范性檔案) still match."""
+    values = _values(spec21, seed=3)
+    text = published(spec21, tmp_path, values)
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+    text = text.replace("**第二十条第（一）项**", "第二十条第（一）项")
+    text = text.replace("| 行政规范性文件 |", "| 行政規範性檔案 |")
+    assert "一、总体情况" not in text and "四、政府信息公开行政复议" not in text
+    filing = read(spec21, tmp_path, text)
+    assert not {"I116", "I104", "I111"} & {f.code for f in filing.findings}
+    assert table_values(spec21, filing) == expected(spec21, values)
+
+
+def test_a_dash_in_a_row_of_cells_is_a_cell_not_a_table_rule(spec21, tmp_path):
+    """“| 4 | - | 4 |”: a dash printed in a cell is that cell (none, read as 0 with V103); only a
+    row made of dashes alone is a Markdown rule. Dropped, it shifted the row's later figures one
+    column to the left."""
+    values = _values(spec21, seed=4)
+    row = next(
+        r
+        for r in ("new", "carried", "granted", "partial")
+        if values[f"t3.{r}.commercial"] == 0 and values[f"t3.{r}.total"]
+    )
+    text = published(spec21, tmp_path, values)
+    lines = []
+    for line in text.splitlines():
+        cells = line.split(" | ")
+        label = spec21.datapoints[f"t3.{row}.natural"].label().split(" / ")[-2]
+        if line.startswith("| ") and label in cells[0] and cells[2] == "0":
+            cells[2] = "-"
+            line = " | ".join(cells)
+        lines.append(line)
+    filing = read(spec21, tmp_path, "\n".join(lines))
+    assert table_values(spec21, filing) == expected(spec21, values)
+    assert any(f.code == "V103" and f.datapoint == f"t3.{row}.commercial" for f in filing.findings)

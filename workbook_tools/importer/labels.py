@@ -9,7 +9,9 @@ import re
 import unicodedata
 
 LABEL_VARIANTS = {  # known variants in published reports (FORMAT.md §7)
-    "行政规范性文件": ("规范性文件",),
+    # 规范性档案: mirrors that convert a page to Taiwan phrasing write 文件 as 檔案
+    "行政规范性文件": ("规范性文件", "规范性档案"),
+    "规范性文件": ("规范性档案",),
     "现行有效件数": ("现行有效件",),
 }
 MATCH = 0.85  # similarity a label must reach to count as the official one (typos pass)

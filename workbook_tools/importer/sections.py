@@ -25,6 +25,8 @@ _TITLES = (  # the title forms seen on real reports, tried on one to three joine
     re.compile(r"^()(\d{4})年度?(.+?)" + _REPORT),  # 2023年度<unit>政府信息公开工作年度报告
     # …特向社会公布2024年<unit>政府信息公开工作情况报告: the unit after the year, in a sentence
     re.compile(r"^(.*?)(\d{4})年度?(.{2,30}?)" + _REPORT),
+    # <unit>政府信息公开工作2022年度报告: the year after the words
+    re.compile(r"^(.*?)(?:政府)?信息公开(?:工作)?(\d{4})年度?(?:工作)?(?:报告|年报)"),
 )
 # A title that names no year (“某市农业农村局 / 政府信息公开工作年度报告”), the year then comes
 # from the statistics period or the body.
@@ -57,7 +59,7 @@ def _plausible(year: int) -> bool:
 
 # How a report speaks of itself (“现公布我局2022年…报告”): no name to take as the unit.
 _SELF = re.compile(
-    r"^[我本](?:局|委|办|镇|乡|街道|街|区|县|市|厅|单位|机关|部门|中心|院|队|所|处)$"
+    r"^[我本](?:局|委|办|镇|乡|街道|街|区|县|市|厅|单位|机关|部门|中心|院|队|所|处|级)$"
 )
 
 
@@ -172,18 +174,40 @@ def _heading(text: str, n: int, sid: str, arabic: bool = False) -> bool:
     return arabic and text[0] == str(n + 1) and text[2:] in _BARE
 
 
+# The rows that open each table, for a copy of a report that lost its section headings (a mirror
+# that kept the page's paragraphs and tables but not its own headings): 表二's first item, 表三's
+# note on its sums, 表四's two group headings.
+_TABLE_OPENS = {
+    "s2": re.compile(r"^[*#|\s]*第二十条第\(一\)项"),
+    "s3": re.compile(r"^[*#|\s(]*本列数据的勾稽关系"),
+    "s4": re.compile(r"^[*#|\s]*行政复议[|·\s]*(?:行政诉讼|结果维持)"),
+}
+
+
 def find_sections(lines: list[Line]) -> dict[str, tuple[int, int]]:
     """Section id -> (first, last) index into lines, found in order; headings numbered 1、2、…
-    only when that finds more of them than the official numerals do."""
+    only when that finds more of them than the official numerals do. A table section whose
+    heading is not in the text starts at the row that opens its table."""
     folded = [fold(line.text) for line in lines]
     found = _find(folded, arabic=False)
     if len(found) < len(SECTION_WORDS):
         found = max(found, _find(folded, arabic=True), key=len)
+    starts = {sid: i + 1 for sid, i in found.items()}  # the section's text follows its heading
+    order = list(SECTION_WORDS)
+    for sid, opens in _TABLE_OPENS.items():
+        if sid in found:
+            continue
+        k = order.index(sid)
+        after = max((found[s] for s in order[:k] if s in found), default=-1)
+        before = min((found[s] for s in order[k + 1 :] if s in found), default=len(lines))
+        i = next((i for i in range(after + 1, before) if opens.match(folded[i])), None)
+        if i is not None:
+            found[sid], starts[sid] = i, i  # the opening row is the table's own
     bounds: dict[str, tuple[int, int]] = {}
     ordered = sorted(found.items(), key=lambda kv: kv[1])
-    for k, (sid, i) in enumerate(ordered):
+    for k, (sid, _) in enumerate(ordered):
         end = ordered[k + 1][1] if k + 1 < len(ordered) else len(lines)
-        bounds[sid] = (i + 1, end)
+        bounds[sid] = (starts[sid], end)
     return bounds
 
 

@@ -174,13 +174,16 @@ def tokens(lines: list[Line]) -> list[Token]:
                     out[-1].blank_row = True
                     continue
             cells = any(_value_like(p) for p in pieces)
+            # A Markdown rule row (“| --- | :-: |”) is dashes only; one dash among figures is a
+            # cell printed as “none”.
+            rule = all(re.fullmatch(r":?-+:?", p.replace(" ", "")) for p in pieces if p)
             for p in pieces:
                 parts: tuple[str, ...] = ()
                 if re.fullmatch(r"\d[\d ]*\d", p) and " " in p:
                     # One number with stray spaces, or two cells run together: the row decides
                     parts = tuple(p.split())
                     p = "".join(parts)
-                if p and set(p) <= set("-: "):
+                if p and rule:
                     continue  # a Markdown separator row
                 if p == "" or _value_like(p):
                     out.append(Token(p, line.no, True, parts=parts))
