@@ -4,6 +4,8 @@ report`` into the real layout, in our own words and made-up figures."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from .test_import_layouts import _values, expected, read, table_rows, table_values
@@ -130,3 +132,36 @@ def test_a_dash_in_a_row_of_cells_is_a_cell_not_a_table_rule(spec21, tmp_path):
     filing = read(spec21, tmp_path, "\n".join(lines))
     assert table_values(spec21, filing) == expected(spec21, values)
     assert any(f.code == "V103" and f.datapoint == f"t3.{row}.commercial" for f in filing.findings)
+
+
+def test_rows_printed_blank_with_bars_run_together_stay_blank(spec21, tmp_path):
+    """“行政处罚 | ||||” then “行政强制 | ||||”: rows printed with every cell empty, the bars run
+    together. Both are blank (V101) — the second row's short label is not taken for an unreadable
+    cell of the first (R5 “行政强制” in 行政处罚's cell)."""
+    values = _values(spec21)
+    values["t2.penalty.decisions"] = values["t2.coercion.decisions"] = None
+    text = published(spec21, tmp_path, values)
+    text = re.sub(r"\| (行政处罚|行政强制) \|[^\n]*", r"\1 | ||||", text)
+    filing = read(spec21, tmp_path, text)
+    codes = {(f.code, f.datapoint) for f in filing.findings}
+    assert ("V101", "t2.penalty.decisions") in codes and ("V101", "t2.coercion.decisions") in codes
+    assert "R5" not in {c for c, _ in codes}
+    want = {d: v for d, v in expected(spec21, values).items() if v is not None}
+    got = table_values(spec21, filing)
+    assert {d: got.get(d) for d in want} == want
+
+
+def test_a_row_printed_as_sub_rows_of_its_own_is_missing_not_a_sub_rows_label(spec21, tmp_path):
+    """A row printed as sub-rows with figures of their own (“行政处罚 |” then “罚款 | 3 |”,
+    “警告 | 2 |”): the row's own cell is not in the text — missing, never the sub-row's label
+    read as its value (R5) nor a sub-row's figure."""
+    values = _values(spec21)
+    text = published(spec21, tmp_path, values)
+    text = re.sub(r"\| 行政处罚 \|[^\n]*", "| 行政处罚 |\n| 罚款 | 3 |\n| 警告 | 2 |", text)
+    filing = read(spec21, tmp_path, text)
+    assert "t2.penalty.decisions" in filing.missing
+    assert "R5" not in {f.code for f in filing.findings}
+    want = expected(spec21, values)
+    want.pop("t2.penalty.decisions")
+    got = table_values(spec21, filing)
+    assert {d: got.get(d) for d in want} == want

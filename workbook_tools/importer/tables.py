@@ -113,10 +113,11 @@ def _bars_close_cells(lines: list[Line]) -> bool:
     return bool(cells) and closed >= 0.6 * len(cells)
 
 
-# Bars written back to back (“| 0 | ||||”, or a line “|||||” after a row's cells): a page's
-# converter pads each row to the table's width with one bar per column a merged cell spans, all
-# at the row's end. They are not empty cells (an empty cell is written “| |”): they say the row
-# printed fewer cells than it has columns, and not which columns those cells cover.
+# Bars written back to back after a row's figures (“| 0 | ||||”, or a line “|||||” after cells
+# written one per line): a page's converter pads each row to the table's width with one bar per
+# column a merged cell spans, all at the row's end. They are not empty cells (those are “| |”):
+# they say the row printed fewer cells than it has columns, and not which columns those cells
+# cover. After a label alone (“行政许可 | ||||”) they are a row printed blank.
 _PADDING = re.compile(r"\s*\|{2,}\s*$")
 
 
@@ -138,9 +139,10 @@ def tokens(lines: list[Line]) -> list[Token]:
             _pad(out, 0)  # padding on a line of its own, after a row written one cell per line
             continue
         start = len(out)
-        padded = bool(_PADDING.search(text)) and bool(text.strip().strip("|").strip())
+        head = _PADDING.sub("", text)
+        # Only after a figure: a label followed by bars alone is a row printed blank.
+        padded = head != text and any(_value_like(p.strip()) for p in head.split("|"))
         if padded:  # drop the padding, keeping the bar that closes the last printed cell
-            head = _PADDING.sub("", text)
             text = head if head.rstrip().endswith("|") else head + " |"
         was_closed, closed = closed, text.rstrip().endswith("|")
         if IMAGE.match(text.strip()):
@@ -234,7 +236,7 @@ def _with_unreadable_cells(label: str, group: Group, width: int) -> tuple[Group,
     for end in range(len(tokens_) - 1, 0, -1):
         cells = []
         for tok in tokens_[end : end + width]:
-            if len(fold(tok.text)) > 4:  # longer text is a label, not a cell
+            if len(fold(tok.text)) > 4 or tok.blank_row:  # a label, not a cell
                 break
             cells.append(tok)
         if not cells:
@@ -242,6 +244,8 @@ def _with_unreadable_cells(label: str, group: Group, width: int) -> tuple[Group,
         head = fold("".join(t.text for t in tokens_[:end]))
         if match(label, head) >= MATCH and tail_score(fold(label), head) >= MATCH:
             rest = tokens_[end + len(cells) :]
+            if not rest and len(cells) + len(group.values) > width:
+                continue  # short texts heading figures of their own: sub-rows' labels
             values = cells + (group.values if not rest else [])
             return Group(head, values, cells[-1].line, tokens_[:end]), not rest
     return None
