@@ -165,3 +165,27 @@ def test_a_row_printed_as_sub_rows_of_its_own_is_missing_not_a_sub_rows_label(sp
     want.pop("t2.penalty.decisions")
     got = table_values(spec21, filing)
     assert {d: got.get(d) for d in want} == want
+
+
+# --- columns in another order ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("one_cell_per_line", [False, True])
+def test_table_three_printed_with_its_total_column_first(spec21, tmp_path, one_cell_per_line):
+    """A page whose 表三 header puts 总计 before 自然人 (“申请人情况 / 总计 / 自然人 / 法人或其他组织
+    …”) and prints every row's total first: each figure goes to its own column — not the total
+    into 自然人 and every other figure one column to the left."""
+    values = _values(spec21, seed=6)
+    text = published(spec21, tmp_path, values)
+
+    def emit(cells):
+        if len(cells) == 8 and (cells[1].isdigit() or cells[1] == "自然人"):
+            cells = [cells[0], cells[7], *cells[1:7]]
+            if cells[2] == "自然人":
+                cells[1] = "总计"
+        if one_cell_per_line:
+            return [c for c in cells if c]
+        return [" | ".join(cells) + " |"]
+
+    filing = read(spec21, tmp_path, table_rows(text, emit))
+    assert table_values(spec21, filing) == expected(spec21, values)

@@ -286,6 +286,7 @@ def read_table(spec: Spec, table_id: str, lines: list[Line], path: str) -> Impor
             result.findings.append(Finding("I103", {"table": table.name}, file=path))
         result.missing.update(d.id for d in by_pos.values())
         return result
+    total_first = _total_first(table, toks, found)
     g = 0
     ambiguous: list[Ambiguous] = []  # rows run together that only the columns' sums can settle
     lost: list[str] = []  # consecutive rows not found (a text cut off loses them all at once)
@@ -363,6 +364,8 @@ def read_table(spec: Spec, table_id: str, lines: list[Line], path: str) -> Impor
             continue
         report_lost()
         values = _spaced(group.values, width)[:width]
+        if total_first and len(values) == width:
+            values = values[1:] + values[:1]  # the total printed first goes to its column
         if len(values) < width and any(t.padded for t in group.values):
             # Fewer cells than columns and the rest merged: their columns are unknown (a short
             # row without padding keeps its cells from the left, as a row cut at its end does).
@@ -416,6 +419,32 @@ def read_table(spec: Spec, table_id: str, lines: list[Line], path: str) -> Impor
     report_lost()
     _settle(ambiguous, spec, table_id, path, result)
     return result
+
+
+def _total_first(table, toks: list[Token], found: list[Group]) -> bool:
+    """Whether a table whose columns run 自然人 … 总计 is printed with its 总计 column first: its
+    header names 总计 before 自然人 (“申请人情况 / 总计 / 自然人 / 法人或其他组织 …”), and no row
+    whose figures settle it adds up the other way (the last figure the sum of the others)."""
+    leaves = [leaf.label for block in table.blocks for _, leaf in block.column_leaves()]
+    if len(table.blocks) != 1 or leaves[:1] != ["自然人"] or leaves[-1:] != ["总计"]:
+        return False
+    header: list[str] = []
+    for tok in toks:
+        if tok.value:
+            break
+        header.append(fold(tok.text))
+    total = next((i for i, t in enumerate(header) if t == "总计"), None)
+    natural = next((i for i, t in enumerate(header) if t == "自然人"), None)
+    if total is None or natural is None or total > natural:
+        return False
+    first = last = 0
+    for group in found:
+        numbers = [normalise(t.text, "integer").number for t in group.values]
+        if len(numbers) != len(leaves) or None in numbers or not any(numbers):
+            continue
+        first += numbers[0] == sum(numbers[1:])
+        last += numbers[-1] == sum(numbers[:-1])
+    return first >= last
 
 
 def _in_yuan(text: str, spec: Spec, dp_id: str) -> Value | None:
