@@ -8,6 +8,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
 import sqlite3
 import time
@@ -364,6 +365,26 @@ def test_upload_forms_that_are_not_whole_are_refused_and_leave_nothing(client, p
     while list((portal.folder / "tmp").iterdir()) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert list((portal.folder / "tmp").iterdir()) == []
+
+
+def test_a_new_blob_folder_is_flushed_into_its_parent(portal, monkeypatch):
+    """The original, the folder it is linked in, and (when that folder is new) blobs/ itself are
+    flushed before the upload is recorded: a power cut cannot take a folder of originals."""
+    flushed: list[str] = []
+    real = os.fsync
+
+    def fsync(fd):
+        flushed.append(os.readlink(f"/proc/self/fd/{fd}"))
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    sha, _ = collect.store_original(portal, [b"first bytes"], 100)
+    blob = portal.blob_path(sha).resolve()
+    assert str(blob.parent) in flushed and str(blob.parent.parent) in flushed
+    assert flushed.index(str(blob.parent.parent)) < flushed.index(str(blob.parent))
+    flushed.clear()
+    sha2, _ = collect.store_original(portal, [b"first bytes", b"!"], 100)
+    assert str(portal.blob_path(sha2).resolve().parent) in flushed
 
 
 def test_other_unit_other_year_no_file(client, portal, spec21):

@@ -202,7 +202,13 @@ def settle(portal: Portal, staged: Staged) -> Path:
     with open(staged.path, "rb") as fh:
         os.fsync(fh.fileno())
     final = portal.blob_path(staged.sha256)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.parent not in portal.durable_dirs:
+        # A new sub-folder is itself an entry of blobs/: flushed too, or a power cut could take
+        # the folder, and every original in it, from under records already written. Flushed
+        # by whoever has not seen it flushed (another upload may have just made it).
+        final.parent.mkdir(parents=True, exist_ok=True)
+        _fsync_dir(final.parent.parent)
+        portal.durable_dirs.add(final.parent)
     with contextlib.suppress(FileExistsError):
         os.link(staged.path, final)
     _fsync_dir(final.parent)

@@ -117,6 +117,7 @@ class Portal:
             raise fail("P102", path=str(folder), detail="the database holds no collection round")
         self._spec = None
         self._verified: set[str] = set()
+        self.durable_dirs: set[Path] = set()  # blob folders known flushed (collect.settle)
         # (token hash -> unit, valid until): see unit_by_token
         self._links: tuple[dict[str, UnitRow], float] | None = None
         self._links_lock = threading.Lock()
