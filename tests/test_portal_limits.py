@@ -199,17 +199,47 @@ def test_worker_processes_give_the_same_verdict_and_a_dying_worker_costs_nothing
         assert there == here and [f["code"] for f in there["files"][0]["findings"]] == ["R1"]
         # Kill the worker (as the out-of-memory killer would): the next upload is still
         # checked, in a fresh worker, and answered.
-        pool = app.state.intake.checker._pool
-        (pid,) = list(pool._processes)
+        checker = app.state.intake.checker
+        (pid,) = checker.pids()
         os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and pid in (pool._processes or {}):
+        while time.monotonic() < deadline and pid in checker.pids():
             time.sleep(0.05)
         again = upload(c, link(portal), data)
         assert again.status_code == 200
         assert [f["code"] for f in again.json()["files"][0]["findings"]] == ["R1"]
         assert upload(c, link(portal), workbook(spec21)).json()["files"][0]["status"] == "passed"
     assert len(collect.history(portal, portal.units()[0].id)) == 4
+
+
+def test_a_worker_dying_in_the_middle_of_checks_costs_none_of_them(portal, spec21, tmp_path):
+    """The checks a checking process had when it died are done again, alone, and answered."""
+    paths = []
+    for i, mistake in enumerate((True, False, True)):
+        paths.append(tmp_path / f"{i}.xlsx")
+        paths[-1].write_bytes(workbook(spec21, mistake=mistake))
+    checker = receiving.Checker(portal, 1)
+
+    async def checks():
+        checker.start()
+        (pid,) = checker.pids()
+        await checker.check(paths[0])  # up and checking
+        os.kill(pid, signal.SIGSTOP)  # it takes the next checks and never answers them...
+        pending = [asyncio.ensure_future(checker.check(p)) for p in paths]
+        await asyncio.sleep(0.2)
+        assert not any(t.done() for t in pending)
+        os.kill(pid, signal.SIGKILL)  # ...and dies with them
+        reports = await asyncio.wait_for(asyncio.gather(*pending), 60)
+        assert pid not in checker.pids()
+        again = await checker.check(paths[1])  # a fresh process takes the next one
+        return reports, again
+
+    try:
+        reports, again = asyncio.run(checks())
+    finally:
+        checker.close()
+    assert [[f.code for f in r.findings] for r in reports] == [["R1"], [], ["R1"]]
+    assert again.findings == [] and again.filing.readable
 
 
 def test_records_of_uploads_waiting_together_are_written_in_one_commit(portal):

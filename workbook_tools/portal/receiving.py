@@ -18,9 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import collections
+import contextlib
+import itertools
 import multiprocessing
 import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -127,6 +131,27 @@ def _check_in_worker(path: str, spec_source: str | None) -> check.Report:
     return check.Report(report.path, slim, report.findings)
 
 
+def _serve(conn, server: int, spec_source: str | None) -> None:
+    """A checking process: takes (task id, path) from the server over its pipe and answers
+    (task id, report, None), or (task id, None, what went wrong); ends on None, or when the
+    pipe or the server is gone."""
+    _tie_to_server(server)
+    _spec(spec_source)
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        task_id, path = task
+        try:
+            answer = (task_id, _check_in_worker(path, spec_source), None)
+        except Exception as exc:  # check_file reports bad files itself: this is a bug
+            answer = (task_id, None, f"{type(exc).__name__}: {exc}")
+        conn.send(answer)
+
+
 def _died(path: str, reason: str) -> check.Report:
     finding = Finding("F112", {"detail": reason}, file=path)
     return check.Report(path, Filing(path, findings=[finding]), [finding])
@@ -139,14 +164,133 @@ def _forget(path: Path) -> None:
     path.unlink(missing_ok=True)
 
 
+class _Worker:
+    """One checking process and the server's end of its pipe."""
+
+    def __init__(self, spec_source: str | None):
+        ctx = _context()
+        here, there = ctx.Pipe()
+        self.process = ctx.Process(
+            target=_serve, args=(there, os.getpid(), spec_source), daemon=True
+        )
+        self.process.start()
+        there.close()
+        self.conn = here
+        self.tasks: dict[int, tuple[asyncio.Future, str]] = {}  # sent, not yet answered
+
+
+class Workers:
+    """Checking processes fed over pipes by the event loop itself: a task goes out as one small
+    message and its report comes back through the loop's own poll of the pipe, so a check costs
+    the server no thread hand-offs (ProcessPoolExecutor's feeder and manager threads were
+    several per upload). A process that dies (a file that kills its reader, the out-of-memory
+    killer) is replaced; the checks it had are done again alone (``on_died``), so only the file
+    that kills gets F112."""
+
+    PIPELINE = 2  # tasks sent to one process at once: the next is there when one ends
+
+    def __init__(self, jobs: int, spec_source: str | None, on_died):
+        self.jobs = jobs
+        self.spec_source = spec_source
+        self.on_died = on_died  # (path, future): check it again alone
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._workers: list[_Worker] = []
+        self._waiting: collections.deque[tuple[int, str, asyncio.Future]] = collections.deque()
+        self._ids = itertools.count()
+        self._closing = False
+
+    def pids(self) -> list[int]:
+        return [w.process.pid for w in self._workers]
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        while len(self._workers) < self.jobs:
+            self._spawn()
+
+    def _spawn(self) -> None:
+        worker = _Worker(self.spec_source)
+        self._loop.add_reader(worker.conn.fileno(), self._readable, worker)
+        self._workers.append(worker)
+
+    def submit(self, path: Path) -> asyncio.Future:
+        if self._loop is None:
+            self.start()
+        future = self._loop.create_future()
+        self._waiting.append((next(self._ids), str(path), future))
+        self._dispatch()
+        return future
+
+    def _dispatch(self) -> None:
+        if self._closing:
+            return
+        while len(self._workers) < self.jobs:
+            self._spawn()
+        while self._waiting:
+            worker = min(self._workers, key=lambda w: len(w.tasks))
+            if len(worker.tasks) >= self.PIPELINE:
+                return
+            task_id, path, future = self._waiting.popleft()
+            if future.done():  # the upload went away
+                continue
+            worker.tasks[task_id] = (future, path)
+            try:
+                worker.conn.send((task_id, path))
+            except OSError:
+                self._dead(worker)  # its tasks, this one too, are checked again alone
+
+    def _readable(self, worker: _Worker) -> None:
+        try:
+            while worker.conn.poll():
+                task_id, report, error = worker.conn.recv()
+                future, _ = worker.tasks.pop(task_id)
+                if future.done():
+                    continue
+                if error is None:
+                    future.set_result(report)
+                else:
+                    future.set_exception(RuntimeError(error))
+        except (EOFError, OSError):
+            self._dead(worker)
+        self._dispatch()
+
+    def _dead(self, worker: _Worker) -> None:
+        """``worker`` is gone (its pipe ended: killed, or asked to end by ``close``)."""
+        if worker.conn.closed:
+            return
+        self._loop.remove_reader(worker.conn.fileno())
+        worker.conn.close()
+        if worker in self._workers:
+            self._workers.remove(worker)
+        worker.process.join(0)
+        tasks, worker.tasks = list(worker.tasks.values()), {}
+        if not self._closing:
+            for future, path in tasks:
+                self.on_died(path, future)
+
+    def close(self) -> None:
+        """End every process (from any thread, once no upload is in flight)."""
+        self._closing = True
+        workers, self._workers = list(self._workers), []
+        for worker in workers:
+            with contextlib.suppress(OSError):
+                worker.conn.send(None)
+        for worker in workers:  # (their pipes end on the loop, or with the loop)
+            worker.process.join(10)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join(5)
+
+
 class Checker:
-    """``check.check_file`` in a pool of worker processes (or in a thread when ``jobs`` is 0)."""
+    """``check.check_file`` in worker processes (or in a thread when ``jobs`` is 0)."""
 
     def __init__(self, portal: Portal, jobs: int):
         self.portal = portal
         self.jobs = jobs
         self.spec_source = portal.spec_source
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: ProcessPoolExecutor | None = None  # where the loop cannot poll pipes
+        self._workers: Workers | None = None
+        self._rechecks: set[asyncio.Task] = set()  # held, so none is collected while running
         self._lock = threading.Lock()
 
     def _new_pool(self, jobs: int) -> ProcessPoolExecutor:
@@ -156,10 +300,22 @@ class Checker:
 
     def start(self) -> None:
         """Start the workers now (without waiting), so the first upload does not wait for them."""
-        if self.jobs > 0:
+        if self.jobs <= 0:
+            return
+        if _pipes_polled(asyncio.get_running_loop()):
+            self._workers = Workers(self.jobs, self.spec_source, self._again_alone)
+            self._workers.start()
+        else:
             pool = self._current()
             for _ in range(self.jobs):
                 pool.submit(_warm, self.spec_source)
+
+    def pids(self) -> list[int]:
+        """The checking processes' ids (for tests)."""
+        if self._workers is not None:
+            return self._workers.pids()
+        pool = self._pool
+        return list(pool._processes or {}) if pool is not None else []
 
     def _current(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -167,23 +323,43 @@ class Checker:
                 self._pool = self._new_pool(self.jobs)
             return self._pool
 
+    def _again_alone(self, path: str, future: asyncio.Future) -> None:
+        async def again() -> None:
+            try:
+                report = await run_in_threadpool(self._alone, Path(path))
+            except BaseException as exc:  # handed to the upload waiting
+                if not future.done():
+                    future.set_exception(exc)
+                return
+            if not future.done():
+                future.set_result(report)
+
+        task = asyncio.ensure_future(again())
+        self._rechecks.add(task)
+        task.add_done_callback(self._rechecks.discard)
+
     async def check(self, path: Path) -> check.Report:
         spec = self.portal.spec
         if self.jobs <= 0:
             return await run_in_threadpool(check.check_file, path, spec)
-        pool = self._current()
-        try:
-            report = await asyncio.wrap_future(
-                pool.submit(_check_in_worker, str(path), self.spec_source)
-            )
-        except BrokenProcessPool:
-            # A worker died (a file that kills its reader, the out-of-memory killer): every
-            # upload in flight is checked again alone, so only the one that kills gets F112.
-            with self._lock:
-                if self._pool is pool:
-                    self._pool = None
-            pool.shutdown(wait=False)
-            report = await run_in_threadpool(self._alone, path)
+        if self._workers is None and _pipes_polled(asyncio.get_running_loop()):
+            self.start()  # not started by the app's lifespan (a test's bare Intake)
+        if self._workers is not None:
+            report = await self._workers.submit(path)
+        else:
+            pool = self._current()
+            try:
+                report = await asyncio.wrap_future(
+                    pool.submit(_check_in_worker, str(path), self.spec_source)
+                )
+            except BrokenProcessPool:
+                # A worker died (a file that kills its reader, the out-of-memory killer): every
+                # upload in flight is checked again alone, so only the one that kills gets F112.
+                with self._lock:
+                    if self._pool is pool:
+                        self._pool = None
+                pool.shutdown(wait=False)
+                report = await run_in_threadpool(self._alone, path)
         report.filing.spec = spec if report.filing.readable else None
         return report
 
@@ -197,10 +373,17 @@ class Checker:
             pool.shutdown(wait=False)
 
     def close(self) -> None:
+        if self._workers is not None:
+            self._workers.close()
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _pipes_polled(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether ``loop`` can watch a pipe (not Windows' proactor loop)."""
+    return sys.platform != "win32"
 
 
 @dataclass
