@@ -1,10 +1,11 @@
 """Many uploads at once, each answered only once it is durable, at a small cost beside the check.
 
-One upload goes: received into tmp/ while hashed (``collect.stage``) → checked in a worker
-process, while in the same moment its bytes are flushed to disk and linked under their digest's
-name, durably (``collect.settle``) → recorded by the one writer thread, which takes every upload
-waiting and writes them in one transaction (group commit: one fsync of the database per batch
-instead of one per upload) → answered.
+One upload goes: its multipart body parsed as it streams in, the file written into tmp/ while
+hashed (``read_form``, ``collect.Stager``; no other copy) → checked in a worker process fed over
+a pipe by the event loop (``Workers``), while in the same moment its bytes are flushed to disk
+and linked under their digest's name, durably (``collect.settle``) → recorded by the one writer
+thread, which takes every upload waiting and writes them in one transaction (group commit: one
+fsync of the database per batch instead of one per upload) → answered.
 
 Checking in worker processes keeps the server's own process free for HTTP, hashing and the
 database while the cores check, so a burst of uploads finishes sooner than one process checking
