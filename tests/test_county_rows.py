@@ -56,7 +56,7 @@ def _sheet(folder: Path, whole_rows: bool, rows: dict, setup: dict) -> bytes:
         for c, (kind, value, fmt) in line.items():
             cells.put(r, c, kind, value, {"bold": bold, "grey": grey}.get(fmt))
     if not whole_rows:
-        ws.write_cells_row = lambda row, line: False  # the per-cell calls only
+        ws.write_cells_row = lambda row, line, figures=None: False  # the per-cell calls only
     cells.write(ws)
     ws.write_string(max(rows) + 3, 1, "after")
     book.close()
@@ -94,7 +94,9 @@ def test_the_county_workbook_is_the_same_either_way(tmp_path, spec21, monkeypatc
     files = sorted((SAMPLES / "returned/2025").glob("*.xlsx"))
     result = merge.merge(files, spec_module.load(), units, name="青禾县", jobs=1)
     fast = county.write(result, tmp_path / "fast.xlsx")
-    monkeypatch.setattr(county._Streamed, "write_cells_row", lambda self, row, cells: False)
+    monkeypatch.setattr(
+        county._Streamed, "write_cells_row", lambda self, row, cells, figures=None: False
+    )
     slow = county.write(result, tmp_path / "slow.xlsx")
     result.close()
     with zipfile.ZipFile(fast) as a, zipfile.ZipFile(slow) as b:
@@ -102,3 +104,50 @@ def test_the_county_workbook_is_the_same_either_way(tmp_path, spec21, monkeypatc
         assert len(sheets) >= 10 and sheets == [n for n in b.namelist() if n in sheets]
         differ = [n for n in sheets if a.read(n) != b.read(n)]
     assert differ == []
+
+
+FIGURES = [0.0, 1.0, 3.0, float("nan"), -0.0, 0.1, 1e20, 1.5e-9, 123456.75, float("nan"), 7.0]
+
+
+def _figures_sheet(folder: Path, whole_rows: bool, runs: dict) -> bytes:
+    """Rows of 分单位明细's shape: 序号 and a name, then a run of figures (NaN: blank)."""
+    path = folder / f"figures{whole_rows}.xlsx"
+    book = xlsxwriter.Workbook(path, {"constant_memory": True})
+    ws = book.add_worksheet("s", worksheet_class=county._Streamed)
+    num, name = book.add_format({"border": 1}), book.add_format({"italic": True})
+    ws.set_row(4, 30)
+    for row, (start, numbers) in runs.items():
+        lead = [(0, "number", row, num), (1, "text", f"单位 {row} ", name)]
+        if whole_rows:
+            assert ws.write_cells_row(row, lead, (start, numbers, num)) == (row != 9)
+            if row != 9:
+                continue
+        ws.write_number(row, 0, row, num)
+        ws.write_string(row, 1, f"单位 {row} ", name)
+        for j, v in enumerate(numbers, start=start):
+            if v == v:
+                ws.write_number(row, j, v, num)
+            else:
+                ws.write_blank(row, j, None, num)
+    book.close()
+    with zipfile.ZipFile(path) as zf:
+        return zf.read("xl/worksheets/sheet1.xml")
+
+
+def test_a_run_of_figures_is_the_xml_of_the_per_cell_calls(tmp_path):
+    runs = {
+        3: (2, FIGURES),
+        4: (2, FIGURES[::-1]),  # a row with its own height
+        5: (2, [float("nan")] * 21),  # all blank
+        6: (30, FIGURES),  # past column Z
+        7: (700, FIGURES[:3]),  # three-letter columns
+        9: (2, [1.0, float("inf")]),  # not a number xlsxwriter writes: the per-cell calls
+    }
+    with_inf = {k: v for k, v in runs.items() if k != 9}
+    assert _figures_sheet(tmp_path, True, with_inf) == _figures_sheet(tmp_path, False, with_inf)
+    try:
+        _figures_sheet(tmp_path, True, runs)
+    except TypeError:  # xlsxwriter refuses inf without nan_inf_to_errors, as before
+        pass
+    else:
+        raise AssertionError("inf must reach xlsxwriter's own call")

@@ -10,9 +10,11 @@ by cell in row order and the range is added to the sheet's merge list when its l
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
+import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from dataclasses import field as dc_field
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import xlsxwriter
-from xlsxwriter.utility import _preserve_whitespace, xl_rowcol_to_cell_fast
+from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name, xl_rowcol_to_cell_fast
 from xlsxwriter.worksheet import Worksheet
 
 from . import __version__, charts, layout, safe_text, template
@@ -214,9 +216,12 @@ def coverage(result: Result, sources: list[Path] | None = None) -> Coverage:
     return cov
 
 
+_NARROW = re.compile("[\x00-\u2e7f]")  # drawn half as wide as a CJK character
+
+
 def text_width(text: str) -> float:
     """Width in full-width characters: ASCII counts half."""
-    return sum(0.5 if ord(ch) < 0x2E80 else 1.0 for ch in text)
+    return len(text) - 0.5 * _NARROW.subn("", text)[1]
 
 
 def breakdown_path(spec, dp_id: str) -> list[str]:
@@ -318,6 +323,14 @@ def _text_row(ws, row: int, values: list, widths: list[float], fmt, number_fmt=N
         default=1,
     )
     ws.set_row(row, min(MAX_ROW_HEIGHT, 15 * lines + 3))
+    cells = [
+        (col, "number", v, number_fmt or fmt)
+        if isinstance(v, int | float)
+        else (col, "text", v, fmt)
+        for col, v in enumerate(values)
+    ]
+    if ws.write_cells_row(row, cells):
+        return
     for col, value in enumerate(values):
         if isinstance(value, int | float):
             ws.write_number(row, col, value, number_fmt or fmt)
@@ -375,6 +388,12 @@ class _Figures:
         self.file.close()
 
 
+@functools.lru_cache(maxsize=64)
+def _column_names(first: int, last: int) -> tuple[str, ...]:
+    """The letters of columns ``first`` to ``last`` (A, B, …, AA, …)."""
+    return tuple(xl_col_to_name(c) for c in range(first, last + 1))
+
+
 class _Streamed(Worksheet):
     """A constant-memory sheet that can record a merged range after its rows are written."""
 
@@ -402,13 +421,20 @@ class _Streamed(Worksheet):
 
     _done_row = -1  # a row written whole by write_cells_row: nothing of it is pending
 
-    def write_cells_row(self, row: int, cells: list[tuple[int, str, Any, Any]]) -> bool:
+    def write_cells_row(
+        self,
+        row: int,
+        cells: list[tuple[int, str, Any, Any]],
+        figures: tuple[int, list[float], Any] | None = None,
+    ) -> bool:
         """Write a whole row at once -- ``(col, kind, value, format)`` in column order, kinds
         text/number/blank -- as the XML xlsxwriter's per-cell calls would write, without their
         bookkeeping per cell (分单位明细 has ~365 formatted cells per unit, and that bookkeeping
-        was most of writing the county workbook). Returns False, having written nothing, where
-        the result might differ; the caller then makes the ordinary calls. A test compares the
-        two byte for byte."""
+        was most of writing the county workbook). ``figures`` = ``(first column, numbers,
+        format)`` ends the row with a run of numbers in one format, NaN written as a blank (the
+        figures of 分单位明细): one string per cell, nothing checked per cell. Returns False,
+        having written nothing, where the result might differ; the caller then makes the
+        ordinary calls. A test compares the two byte for byte."""
         if (
             not self.constant_memory
             or row < self.previous_row
@@ -455,6 +481,22 @@ class _Streamed(Worksheet):
             if first < 0:
                 first = col
             last = col
+        if figures is not None and figures[1]:
+            start, numbers, fmt = figures
+            end = start + len(numbers) - 1
+            if start <= last or end >= self.xls_colmax or fmt is None:
+                return False
+            if any(map(math.isinf, numbers)):
+                return False  # xlsxwriter refuses them (or writes an error formula)
+            s, rn = fmt._get_xf_index(), row + 1
+            parts += [
+                f'<c r="{name}{rn}" s="{s}"/>'
+                if v != v
+                else f'<c r="{name}{rn}" s="{s}"><v>{v:.16G}</v></c>'
+                for name, v in zip(_column_names(start, end), numbers, strict=True)
+            ]
+            first = start if first < 0 else first
+            last = end
         if first < 0:
             return False
         self._check_dimensions(row, first)
@@ -1024,6 +1066,12 @@ class _Writer:
                     if heights[k] > 16:
                         ws.set_row(i, heights[k])
                     figures = values.row(k)
+                    lead = [
+                        (0, "number", k + 1, num),
+                        (1, "text", entries[k].unit, f["bd_text" + out]),
+                    ]
+                    if ws.write_cells_row(i, lead, (2, [figures[x] for x in where], num)):
+                        continue
                     ws.write_number(i, 0, k + 1, num)
                     ws.write_string(i, 1, entries[k].unit, f["bd_text" + out])
                     for j, x in enumerate(where, start=2):

@@ -173,6 +173,7 @@ def _spooled(report: check.Report, spec: Spec) -> tuple[dict[str, Any], bytes]:
 
 def _record(report: check.Report, spec: Spec) -> dict[str, Any]:
     f = report.filing
+    homes = _homes(spec)
     return {
         "path": report.path,
         "unit": f.unit,
@@ -186,7 +187,7 @@ def _record(report: check.Report, spec: Spec) -> dict[str, Any]:
         # Where each value came from, where that differs from the template's place (most files:
         # nowhere), so the spool stays small.
         "sources": {
-            k: list(v) for k, v in f.sources.items() if k in spec.datapoints and _moved(spec, k, v)
+            k: list(v) for k, v in f.sources.items() if (home := homes.get(k)) and home != tuple(v)
         },
         "findings": [
             [
@@ -206,9 +207,16 @@ def _record(report: check.Report, spec: Spec) -> dict[str, Any]:
     }
 
 
-def _moved(spec: Spec, dp_id: str, source: Any) -> bool:
-    place = layout.build(spec).place(dp_id)
-    return (place.sheet, place.a1) != tuple(source)
+_HOMES: dict[str, dict[str, tuple[str, str]]] = {}
+
+
+def _homes(spec: Spec) -> dict[str, tuple[str, str]]:
+    """Each datapoint's place in the template, (sheet, A1), computed once per spec: every file's
+    record compares its ~200 sources with them."""
+    if spec.hash not in _HOMES:
+        places = layout.build(spec).places
+        _HOMES[spec.hash] = {k: (places[k].sheet, places[k].a1) for k in spec.datapoints}
+    return _HOMES[spec.hash]
 
 
 def source_of(spec: Spec, record: dict[str, Any], dp_id: str) -> tuple[str, str]:
