@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import xlsxwriter
-from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name, xl_rowcol_to_cell_fast
+from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
 from . import __version__, charts, layout, safe_text, template
@@ -388,10 +388,14 @@ class _Figures:
         self.file.close()
 
 
-@functools.lru_cache(maxsize=64)
-def _column_names(first: int, last: int) -> tuple[str, ...]:
-    """The letters of columns ``first`` to ``last`` (A, B, …, AA, …)."""
-    return tuple(xl_col_to_name(c) for c in range(first, last + 1))
+_NAMES: list[str] = []
+
+
+def _names(last: int) -> list[str]:
+    """Column letters (A, B, …, AA, …) by index, at least up to column ``last``."""
+    while len(_NAMES) <= last:
+        _NAMES.append(xl_col_to_name(len(_NAMES)))
+    return _NAMES
 
 
 class _Streamed(Worksheet):
@@ -421,6 +425,29 @@ class _Streamed(Worksheet):
 
     _done_row = -1  # a row written whole by write_cells_row: nothing of it is pending
 
+    @functools.cached_property
+    def _inline_texts(self) -> dict[str, str]:
+        # Short texts written again and again (header labels in every chunk, unit names in every
+        # block) are escaped once; a few thousand at most, so memory stays flat.
+        return {}
+
+    def _inline_text(self, value: Any) -> str | None:
+        """The end of an inline-string cell as xlsxwriter writes it for ``value`` (after the
+        ``r``/``s`` attributes), or None where xlsxwriter's own rules might differ."""
+        text = safe_text.undecoded(value) if isinstance(value, str) else None
+        # long strings are cut to Excel's limit; "<r>…</r>" is taken as rich text
+        if text is None or len(text) > self.xls_strmax // 2 or text.startswith("<r>"):
+            return None
+        text = self._escape_control_characters(text)
+        space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
+        tail = f' t="inlineStr"><is><t{space}>{self._escape_data(text)}</t></is></c>'
+        if type(value) is str and len(value) <= 200:
+            cache = self._inline_texts
+            if len(cache) >= 4096:
+                cache.clear()
+            cache[value] = tail
+        return tail
+
     def write_cells_row(
         self,
         row: int,
@@ -448,9 +475,13 @@ class _Streamed(Worksheet):
         row_format = info is not None and info.row_format
         parts: list[str] = []
         first = last = -1
-        half = self.xls_strmax // 2
+        top = cells[-1][0] if cells else -1
+        if top >= self.xls_colmax:
+            return False
+        names, rn = _names(top), row + 1
+        texts = self._inline_texts
         for col, kind, value, fmt in cells:
-            if col <= last or col >= self.xls_colmax:
+            if col <= last or col > top:
                 return False
             if fmt is not None:
                 attr = f' s="{fmt._get_xf_index()}"'
@@ -460,22 +491,19 @@ class _Streamed(Worksheet):
                 return False
             else:
                 attr = ""
-            ref = xl_rowcol_to_cell_fast(row, col)
             if kind == "number":
                 if type(value) not in (int, float) or not math.isfinite(value):
                     return False
-                parts.append(f'<c r="{ref}"{attr}><v>{value:.16G}</v></c>')
+                parts.append(f'<c r="{names[col]}{rn}"{attr}><v>{value:.16G}</v></c>')
             elif kind == "text":
-                text = safe_text.undecoded(value) if isinstance(value, str) else None
-                # long strings are cut to Excel's limit; "<r>…</r>" is taken as rich text
-                if text is None or len(text) > half or text.startswith("<r>"):
-                    return False
-                text = self._escape_control_characters(text)
-                space = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
-                text = self._escape_data(text)
-                parts.append(f'<c r="{ref}"{attr} t="inlineStr"><is><t{space}>{text}</t></is></c>')
+                tail = texts.get(value) if type(value) is str else None
+                if tail is None:
+                    tail = self._inline_text(value)
+                    if tail is None:
+                        return False
+                parts.append(f'<c r="{names[col]}{rn}"{attr}{tail}')
             elif kind == "blank":
-                parts.append(f'<c r="{ref}"{attr}/>')
+                parts.append(f'<c r="{names[col]}{rn}"{attr}/>')
             else:
                 return False
             if first < 0:
@@ -488,12 +516,12 @@ class _Streamed(Worksheet):
                 return False
             if any(map(math.isinf, numbers)):
                 return False  # xlsxwriter refuses them (or writes an error formula)
-            s, rn = fmt._get_xf_index(), row + 1
+            s = fmt._get_xf_index()
             parts += [
                 f'<c r="{name}{rn}" s="{s}"/>'
                 if v != v
                 else f'<c r="{name}{rn}" s="{s}"><v>{v:.16G}</v></c>'
-                for name, v in zip(_column_names(start, end), numbers, strict=True)
+                for name, v in zip(_names(end)[start : end + 1], numbers, strict=True)
             ]
             first = start if first < 0 else first
             last = end
