@@ -398,6 +398,11 @@ def _names(last: int) -> list[str]:
     return _NAMES
 
 
+# Stands for the row number in cells made once and written at several rows (never in XML
+# xlsxwriter writes: control characters in text are escaped as _x0000_).
+ROW_MARK = "\x00"
+
+
 class _Streamed(Worksheet):
     """A constant-memory sheet that can record a merged range after its rows are written."""
 
@@ -462,50 +467,70 @@ class _Streamed(Worksheet):
         figures of 分单位明细): one string per cell, nothing checked per cell. Returns False,
         having written nothing, where the result might differ; the caller then makes the
         ordinary calls. A test compares the two byte for byte."""
-        if (
+        if not self._open(row):
+            return False
+        info = self.row_info.get(row)
+        rendered = self.render_cells(
+            cells, bool(info is not None and info.row_format), str(row + 1), figures
+        )
+        return rendered is not None and self.write_rendered(row, rendered)
+
+    def _open(self, row: int) -> bool:
+        """Whether ``row`` can be written whole now: nothing of it is pending, no later row is
+        out, no comment or extension needs xlsxwriter's own writing."""
+        return not (
             not self.constant_memory
             or row < self.previous_row
             or (row == self.previous_row and (self.table or row == self._done_row))
             or row in self.comments
             or self.excel_version == 2010
             or row >= self.xls_rowmax
-        ):
-            return False
-        info = self.row_info.get(row)
-        row_format = info is not None and info.row_format
+        )
+
+    def render_cells(
+        self,
+        cells: list[tuple[int, str, Any, Any]],
+        row_format: bool,
+        rn: str = ROW_MARK,
+        figures: tuple[int, list[float], Any] | None = None,
+    ) -> tuple[str, int, int] | None:
+        """The cells' XML (see ``write_cells_row``) with ``rn`` as the row number -- by default
+        a mark that ``write_rendered`` replaces, so that rows repeated at other places (the
+        header rows of every chunk of 分单位明细) are made once -- and the first and last
+        column written; None where xlsxwriter's own calls might write something else."""
         parts: list[str] = []
         first = last = -1
         top = cells[-1][0] if cells else -1
         if top >= self.xls_colmax:
-            return False
-        names, rn = _names(top), row + 1
+            return None
+        names = _names(top)
         texts = self._inline_texts
         for col, kind, value, fmt in cells:
             if col <= last or col > top:
-                return False
+                return None
             if fmt is not None:
                 attr = f' s="{fmt._get_xf_index()}"'
             elif kind == "blank":
                 continue  # xlsxwriter writes no blank cell without a format
             elif row_format or (col in self.col_info and self.col_info[col].column_format):
-                return False
+                return None
             else:
                 attr = ""
             if kind == "number":
                 if type(value) not in (int, float) or not math.isfinite(value):
-                    return False
+                    return None
                 parts.append(f'<c r="{names[col]}{rn}"{attr}><v>{value:.16G}</v></c>')
             elif kind == "text":
                 tail = texts.get(value) if type(value) is str else None
                 if tail is None:
                     tail = self._inline_text(value)
                     if tail is None:
-                        return False
+                        return None
                 parts.append(f'<c r="{names[col]}{rn}"{attr}{tail}')
             elif kind == "blank":
                 parts.append(f'<c r="{names[col]}{rn}"{attr}/>')
             else:
-                return False
+                return None
             if first < 0:
                 first = col
             last = col
@@ -513,9 +538,9 @@ class _Streamed(Worksheet):
             start, numbers, fmt = figures
             end = start + len(numbers) - 1
             if start <= last or end >= self.xls_colmax or fmt is None:
-                return False
+                return None
             if any(map(math.isinf, numbers)):
-                return False  # xlsxwriter refuses them (or writes an error formula)
+                return None  # xlsxwriter refuses them (or writes an error formula)
             s = fmt._get_xf_index()
             parts += [
                 f'<c r="{name}{rn}" s="{s}"/>'
@@ -526,14 +551,21 @@ class _Streamed(Worksheet):
             first = start if first < 0 else first
             last = end
         if first < 0:
+            return None
+        return "".join(parts), first, last
+
+    def write_rendered(self, row: int, rendered: tuple[str, int, int]) -> bool:
+        """Write cells made by ``render_cells`` as row ``row``; False (nothing written) where
+        the row cannot be written whole now."""
+        if not self._open(row):
             return False
+        body, first, last = rendered
         self._check_dimensions(row, first)
         self._check_dimensions(row, last)
         if row > self.previous_row:
             self._write_single_row(row)  # the rows before this one go out first
-        self._write_row(row, None, info)
-        parts.append("</row>")
-        self.fh.write("".join(parts))
+        self._write_row(row, None, self.row_info.get(row))
+        self.fh.write(body.replace(ROW_MARK, str(row + 1)) + "</row>")
         self._done_row = row
         return True
 
@@ -565,30 +597,41 @@ class _Rows:
         if (row, col) != (last_row, last_col):
             self.merges.append((row, col, last_row, last_col))
 
-    def write(self, ws: _Streamed) -> None:
+    def write(self, ws: _Streamed, offset: int = 0, made: dict | None = None) -> None:
+        """Write the cells, ``offset`` rows further down; ``made`` keeps each row's XML for the
+        next time the same rows are written (at another offset)."""
         ends: dict[int, list[tuple[int, int, int, int]]] = defaultdict(list)
         for m in self.merges:
             ends[m[2]].append(m)
         for row in sorted(self.cells):
             line = self.cells[row]
             cols = sorted(line)
-            if ws.write_cells_row(row, [(c, *line[c][:3]) for c in cols]):
+            cells = [(c, *line[c][:3]) for c in cols]
+            at = row + offset
+            if made is None:
+                done = ws.write_cells_row(at, cells)
+            else:
+                if row not in made:  # cells without a format would depend on the row's own
+                    formatted = all(fmt is not None for *_, fmt in cells)
+                    made[row] = ws.render_cells(cells, False) if formatted else None
+                done = made[row] is not None and ws.write_rendered(at, made[row])
+            if done:
                 cols = []
             for col in cols:
                 kind, value, fmt, cached = line[col]
                 if kind == "text":
-                    ws.write_string(row, col, value, fmt)
+                    ws.write_string(at, col, value, fmt)
                 elif kind == "number":
-                    ws.write_number(row, col, value, fmt)
+                    ws.write_number(at, col, value, fmt)
                 elif kind == "formula":
-                    ws.write_formula(row, col, value, fmt, cached)
+                    ws.write_formula(at, col, value, fmt, cached)
                 else:
-                    ws.write_blank(row, col, None, fmt)
+                    ws.write_blank(at, col, None, fmt)
             for m in ends.pop(row, ()):
-                ws.add_merge(*m)
+                ws.add_merge(m[0] + offset, m[1], m[2] + offset, m[3])
         for pending in ends.values():  # merges ending on rows with no cells (none in practice)
             for m in pending:
-                ws.add_merge(*m)
+                ws.add_merge(m[0] + offset, m[1], m[2] + offset, m[3])
 
 
 def write(
@@ -1073,20 +1116,21 @@ class _Writer:
             row += len(chunk) + 3
         for block in breakdown_blocks(spec):
             depth, labels, head_heights = self._block_header(block, widths)
+            # the id row and the header rows, the same over every chunk: made once
+            head, made = _Rows(), {}
+            head.put(0, 0, "text", t["id_row"], f["note"])
+            for j, dp_id in enumerate(block.ids):
+                head.put(0, 2 + j, "text", dp_id, f["note"])
+            head.label(1, 0, depth, 0, t["breakdown_cols"][0], f["header"])
+            head.label(1, 1, depth, 1, t["breakdown_cols"][1], f["header"])
+            for r, c, last_r, last_c, text, fmt in labels:
+                head.label(1 + r, c, 1 + last_r, last_c, text, f[fmt])
             for chunk in _chunks(heights, sum(head_heights)):
                 breaks.append(row)
-                rows = _Rows()
-                rows.put(row, 0, "text", t["id_row"], f["note"])
-                for j, dp_id in enumerate(block.ids):
-                    rows.put(row, 2 + j, "text", dp_id, f["note"])
                 ws.set_row(row, None, None, {"hidden": True})
                 for r, height in enumerate(head_heights, start=row + 1):
                     ws.set_row(r, height)
-                rows.label(row + 1, 0, row + depth, 0, t["breakdown_cols"][0], f["header"])
-                rows.label(row + 1, 1, row + depth, 1, t["breakdown_cols"][1], f["header"])
-                for r, c, last_r, last_c, text, fmt in labels:
-                    rows.label(row + 1 + r, c, row + 1 + last_r, last_c, text, f[fmt])
-                rows.write(ws)
+                head.write(ws, row, made)
                 where = [values.index[dp_id] for dp_id in block.ids]
                 for i, k in enumerate(chunk, start=row + 1 + depth):  # in row order: directly
                     out = "" if entries[k].included else "_out"
