@@ -29,7 +29,7 @@ from xlsxwriter.worksheet import Worksheet
 from . import __version__, charts, layout, safe_text, template
 from .files import replacing
 from .findings import Severity
-from .merge import STATUS_TEXT, Result
+from .merge import STATUS_TEXT, Figures, Result
 from .roster import Unit
 
 STATUS_SHEET = "报送情况"
@@ -352,42 +352,6 @@ def _chunks(heights: list[float], header: float) -> list[list[int]]:
     return out
 
 
-class _Figures:
-    """Each file's figures as a fixed-size row of doubles in a temporary file (NaN where a
-    cell is empty or not a number), read back by row index."""
-
-    def __init__(self, ids: list[str]) -> None:
-        import tempfile
-
-        self.ids = ids
-        self.index = {dp_id: j for j, dp_id in enumerate(ids)}
-        self.file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
-        self.size = 8 * len(ids)
-        self.count = 0
-
-    def append(self, values: dict[str, Any]) -> None:
-        from array import array
-
-        nan = float("nan")
-        row = array(
-            "d", (v if isinstance(v, int | float) else nan for v in map(values.get, self.ids))
-        )
-        self.file.write(row.tobytes())
-        self.count += 1
-
-    def row(self, k: int):
-        """File ``k``'s figures in the order of ``ids`` (NaN where there is none)."""
-        from array import array
-
-        self.file.seek(k * self.size)
-        row = array("d")
-        row.frombytes(self.file.read(self.size))
-        return row
-
-    def close(self) -> None:
-        self.file.close()
-
-
 _NAMES: list[str] = []
 
 
@@ -668,9 +632,11 @@ def chart_data(
     out = [charts.status_chart(cov.by_status(), labels, lang)]
     spec = result.spec
     if charts.RECEIVED in spec.datapoints:
+        at = result.figures.index[charts.RECEIVED]
         received = [
-            (e.unit, float(result.values_of(record).get(charts.RECEIVED) or 0))
-            for e, record in result.records(result.included)
+            (e.unit, _or_zero(result.figures.row(e.figures)[at]))
+            for e in result.included
+            if e.figures is not None
         ]
         if received:
             out.append(charts.per_unit_chart(received, lang))
@@ -685,6 +651,10 @@ def chart_data(
                 )
             )
     return out
+
+
+def _or_zero(x: float) -> float:
+    return 0.0 if x != x else x  # NaN: no figure
 
 
 def _last_year(result: Result, previous: Path) -> tuple[dict[str, Any], int]:
@@ -1137,7 +1107,7 @@ class _Writer:
                     num = f["bd_num" + out]
                     if heights[k] > 16:
                         ws.set_row(i, heights[k])
-                    figures = values.row(k)
+                    figures = values.row(entries[k].figures)
                     lead = [
                         (0, "number", k + 1, num),
                         (1, "text", entries[k].unit, f["bd_text" + out]),
@@ -1153,7 +1123,6 @@ class _Writer:
                         else:
                             ws.write_blank(i, j, None, num)
                 row += depth + len(chunk) + 2
-        values.close()
         ws.freeze_panes(1, 2)
         # One page wide, as many pages down as it takes; each chunk starts a page (the manual
         # row breaks), so every page carries its own official header rows; the title row is
@@ -1166,17 +1135,10 @@ class _Writer:
         ws.set_h_pagebreaks(breaks)
         ws.set_footer("&C&P / &N")
 
-    def _breakdown_values(self) -> tuple[list, _Figures]:
-        """The readable files, and their figures read once from the spool into a temporary
-        file of fixed-size rows (memory stays flat however many files were merged)."""
-        entries = []
-        figures = _Figures(list(self.spec.datapoints))
-        readable = [e for e in self.r.entries if e.offset is not None]
-        for e, record in self.r.records(readable):
-            if record["readable"]:
-                entries.append(e)
-                figures.append(self.r.values_of(record))
-        return entries, figures
+    def _breakdown_values(self) -> tuple[list, Figures]:
+        """The readable files, and their figures (made as each file was read)."""
+        entries = [e for e in self.r.entries if e.offset is not None and e.figures is not None]
+        return entries, self.r.figures
 
     def _block_header(self, block: _Block, widths: list[float]):
         """A block's header: its depth in rows, the merged labels (rows and columns relative to

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import tempfile
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ class Entry:
     unreadable_codes: str = ""
     # The file used for a unit: how many older ones it replaced, and some of their names (zh, en).
     replaced: tuple[int, str, str] = (0, "", "")
+    figures: int | None = None  # a readable file's row in Result.figures
 
     @property
     def newness(self) -> tuple[str, float]:
@@ -102,6 +104,48 @@ class Spool:
         self.fh.close()
 
 
+class Figures:
+    """Each readable file's figures (totals included) as a fixed-size row of doubles in a
+    temporary file (NaN where a cell is empty or not a number), read back by row index: what
+    分单位明细 and the charts show, made where the file was read (``_spooled``)."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self.ids = ids
+        self.index = {dp_id: j for j, dp_id in enumerate(ids)}
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
+        self.size = 8 * len(ids)
+        self.count = 0
+
+    @staticmethod
+    def pack(ids: list[str], values: dict[str, Any]) -> bytes:
+        nan = float("nan")
+        return array(
+            "d", (v if isinstance(v, int | float) else nan for v in map(values.get, ids))
+        ).tobytes()
+
+    def append(self, row: bytes) -> int:
+        """Add a row made by ``pack``; its index."""
+        if len(row) != self.size:
+            raise ValueError("a row of figures of another spec")
+        self.file.seek(self.count * self.size)
+        try:
+            self.file.write(row)
+        except OSError as exc:  # the temporary folder is full
+            raise unwritable(Path(tempfile.gettempdir()), exc) from None
+        self.count += 1
+        return self.count - 1
+
+    def row(self, k: int) -> array:
+        """Row ``k``'s figures in the order of ``ids`` (NaN where there is none)."""
+        self.file.seek(k * self.size)
+        row = array("d")
+        row.frombytes(self.file.read(self.size))
+        return row
+
+    def close(self) -> None:
+        self.file.close()
+
+
 @dataclass
 class Result:
     spec: Spec
@@ -115,6 +159,7 @@ class Result:
     similar: list[Finding]  # N5
     spool: Spool
     inputs: tuple[str, ...] = field(default_factory=tuple)
+    figures: Figures | None = None
 
     def count(self, status: str) -> int:
         return sum(1 for e in self.entries if e.status == status)
@@ -140,6 +185,8 @@ class Result:
 
     def close(self) -> None:
         self.spool.close()
+        if self.figures is not None:
+            self.figures.close()
 
 
 def _line(record: dict[str, Any]) -> bytes:
@@ -148,9 +195,11 @@ def _line(record: dict[str, Any]) -> bytes:
     return json.dumps(record, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"
 
 
-def _spooled(report: check.Report, spec: Spec) -> tuple[dict[str, Any], bytes]:
+def _spooled(report: check.Report, spec: Spec) -> tuple[dict[str, Any], bytes, bytes | None]:
     """What the merge keeps of one file, made where the file was read (a worker): the fields of
-    its status line, and its spool record already encoded. Only these cross to the parent."""
+    its status line, its spool record already encoded, and a readable file's figures (totals
+    computed, packed for ``Figures``) -- work done in the pool that the parent, which writes the
+    county workbook after it, then need not do. Only these cross to the parent."""
     f = report.filing
     entry = {
         "unit": f.unit or Path(report.path).stem,
@@ -168,7 +217,12 @@ def _spooled(report: check.Report, spec: Spec) -> tuple[dict[str, Any], bytes]:
         if f.readable
         else "、".join(sorted({x.code for x in report.findings})),
     }
-    return entry, _line(_record(report, spec))
+    record = _record(report, spec)
+    figures = None
+    if f.readable:  # as Result.values_of computes them from the record
+        values = spec.compute(dict(zip(spec.inputs, record["values"], strict=True)))
+        figures = Figures.pack(list(spec.datapoints), values)
+    return entry, _line(record), figures
 
 
 def _record(report: check.Report, spec: Spec) -> dict[str, Any]:
@@ -253,10 +307,13 @@ def merge(
                 by_key["code:" + identity(u.code)] = u
     entries: list[Entry] = []
     names = tuple(u.name for u in roster) if roster else ()
-    for fields, line in check.iter_reports(
+    figures = Figures(list(spec.datapoints))
+    for fields, line, row in check.iter_reports(
         files, spec, previous=previous, jobs=jobs, shape=_spooled, names=names
     ):
         entry = Entry(**fields, offset=spool.append_line(line))
+        if row is not None:
+            entry.figures = figures.append(row)
         entry.status = "passed" if entry.readable else "failing"
         entries.append(entry)
         if progress:
@@ -290,6 +347,7 @@ def merge(
         [],
         spool,
         spec.inputs,
+        figures,
     )
     _sum(result, include_failing)
     result.similar = similar_narratives(result) + same_as_last_year(result, previous)
