@@ -149,3 +149,27 @@ def test_a_run_of_figures_is_the_xml_of_the_per_cell_calls(tmp_path):
         pass
     else:
         raise AssertionError("inf must reach xlsxwriter's own call")
+
+
+def test_per_file_sheets_keep_no_record_per_row(tmp_path):
+    """A sheet with a row per file forgets each row's height once the row is out, whether it
+    went out whole or cell by cell, and keeps its merged ranges as plain integers."""
+    book = xlsxwriter.Workbook(tmp_path / "rows.xlsx", {"constant_memory": True})
+    ws = book.add_worksheet("s", worksheet_class=county._Streamed)
+    ws.forget_rows = True
+    fmt = book.add_format({"border": 1})
+    for row in range(1, 2001):
+        ws.set_row(row, 30)
+        if row % 2:
+            assert ws.write_cells_row(row, [(0, "number", row, fmt), (1, "text", "名称", fmt)])
+        else:
+            ws.write_number(row, 0, row, fmt)
+            ws.write_string(row, 1, "名称", fmt)
+        ws.add_merge(row, 1, row, 3)
+    assert len(ws.row_info) <= 2 and len(ws.row_sizes) <= 2
+    assert len(ws.merge) == 2000 and list(ws.merge)[-1] == [2000, 1, 2000, 3]
+    book.close()
+    with zipfile.ZipFile(tmp_path / "rows.xlsx") as zf:
+        xml = zf.read("xl/worksheets/sheet1.xml").decode()
+    assert xml.count('customHeight="1"') == 2000  # every height was still written
+    assert '<mergeCells count="2000">' in xml and '<mergeCell ref="B2000:D2000"/>' in xml

@@ -15,6 +15,7 @@ import json
 import math
 import os
 import re
+from array import array
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from dataclasses import field as dc_field
@@ -362,6 +363,25 @@ def _names(last: int) -> list[str]:
     return _NAMES
 
 
+class _Merges:
+    """A sheet's merged ranges, four integers each in one array (a list per range, as xlsxwriter
+    keeps them, cost ~100 bytes each: 分单位明细 repeats its header merges in every chunk)."""
+
+    def __init__(self) -> None:
+        self.cells = array("L")
+
+    def append(self, merged: list[int]) -> None:
+        self.cells.extend(merged)
+
+    def __len__(self) -> int:
+        return len(self.cells) // 4
+
+    def __iter__(self):
+        cells = self.cells
+        for i in range(0, len(cells), 4):
+            yield list(cells[i : i + 4])
+
+
 # Stands for the row number in cells made once and written at several rows (never in XML
 # xlsxwriter writes: control characters in text are escaped as _x0000_).
 ROW_MARK = "\x00"
@@ -375,12 +395,9 @@ class _Streamed(Worksheet):
     # drawings, which these sheets do not have).
     forget_rows = False
 
-    def _write_single_row(self, current_row_num: int = 0) -> None:
-        row = self.previous_row
-        super()._write_single_row(current_row_num)
-        if self.forget_rows:
-            self.row_info.pop(row, None)
-            self.row_sizes.pop(row, None)
+    def __init__(self) -> None:
+        super().__init__()
+        self.merge = _Merges()
 
     def add_merge(self, first_row: int, first_col: int, last_row: int, last_col: int) -> None:
         # xlsxwriter writes <mergeCells> from this list when the sheet is assembled; the cells
@@ -412,7 +429,7 @@ class _Streamed(Worksheet):
         tail = f' t="inlineStr"><is><t{space}>{self._escape_data(text)}</t></is></c>'
         if type(value) is str and len(value) <= 200:
             cache = self._inline_texts
-            if len(cache) >= 4096:
+            if len(cache) >= 512:
                 cache.clear()
             cache[value] = tail
         return tail
@@ -534,11 +551,15 @@ class _Streamed(Worksheet):
         return True
 
     def _write_single_row(self, current_row_num: int = 0) -> None:
-        if self.previous_row == self._done_row:  # already out, whole (write_cells_row)
+        row = self.previous_row
+        if row == self._done_row:  # already out, whole (write_rendered)
             self.previous_row = current_row_num
             self.table.clear()
-            return
-        super()._write_single_row(current_row_num)
+        else:
+            super()._write_single_row(current_row_num)
+        if self.forget_rows:
+            self.row_info.pop(row, None)
+            self.row_sizes.pop(row, None)
 
 
 class _Rows:
