@@ -320,7 +320,7 @@ def merge(
             progress(entry)
     expected_year = year or _common_year(entries)
     _match(entries, roster, by_key)
-    _statuses(entries, spec, spool, roster, expected_year, include_failing, prefer)
+    _statuses(entries, spec, roster, expected_year, include_failing, prefer)
     if roster:
         present = {e.key for e in entries if e.key}
         for u in roster:
@@ -394,18 +394,17 @@ def _match(entries: list[Entry], roster: list[Unit] | None, by_key: dict[str, Un
             e.kind = unit.kind or e.kind
 
 
-def _statuses(entries, spec, spool, roster, year, include_failing, prefer) -> None:
-    for e in entries:
-        record = spool.read(e.offset)
-        if not record["readable"]:
-            codes = "、".join(sorted({x[0] for x in record["findings"]}))
+def _statuses(entries, spec, roster, year, include_failing, prefer) -> None:
+    for e in entries:  # what the record says of readability and version, the entry says too
+        if not e.readable:
+            codes = e.unreadable_codes
             e.reason = (f"无法读取（{codes}）", f"unreadable ({codes})")
             continue
-        if record["version"] and record["version"] != spec.version:
+        if e.version and e.version != spec.version:
             e.status = "mismatch"
             e.reason = (
-                f"报告格式版本为 {record['version']}，应为 {spec.version}",
-                f"format version {record['version']}, expected {spec.version}",
+                f"报告格式版本为 {e.version}，应为 {spec.version}",
+                f"format version {e.version}, expected {spec.version}",
             )
         elif year and e.year != year:
             e.status = "mismatch"
