@@ -240,18 +240,20 @@ class Workers:
                 self._dead(worker)  # its tasks, this one too, are checked again alone
 
     def _readable(self, worker: _Worker) -> None:
+        # One message per call: the loop calls again while the pipe holds more (recv reads
+        # exactly one message and buffers nothing), so no poll of the pipe is needed here
+        # (multiprocessing's poll builds a selector each time).
         try:
-            while worker.conn.poll():
-                task_id, report, error = worker.conn.recv()
-                future, _ = worker.tasks.pop(task_id)
-                if future.done():
-                    continue
+            task_id, report, error = worker.conn.recv()
+        except (EOFError, OSError):
+            self._dead(worker)
+        else:
+            future, _ = worker.tasks.pop(task_id)
+            if not future.done():
                 if error is None:
                     future.set_result(report)
                 else:
                     future.set_exception(RuntimeError(error))
-        except (EOFError, OSError):
-            self._dead(worker)
         self._dispatch()
 
     def _dead(self, worker: _Worker) -> None:
