@@ -499,6 +499,16 @@ def _merge(b: Bench, folder: Path, jobs: int) -> tuple[float, float, float]:
     return seconds, parent_cpu, peak
 
 
+def _bare_cells(path: Path, cells: int, width: int = 23) -> None:
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    sheet, fmt = book.add_worksheet("s"), book.add_format({"border": 1, "align": "center"})
+    for k in range(cells):
+        sheet.write_number(k // width, k % width, k % 97, fmt)
+    book.close()
+
+
 @measure("merge-cpu", aim="merge <= 2x a raw python-calamine read, 1 process")
 def merge_cpu(b: Bench) -> dict:
     n = b.size(200, 2000)
@@ -516,6 +526,15 @@ def merge_cpu(b: Bench) -> dict:
     from workbook_tools import check
 
     checked = min(cpu(lambda: list(check.iter_reports(paths, b.spec, jobs=1))) for _ in range(2))
+    # And what bare xlsxwriter costs to write as many cells as the county workbook has (numbers,
+    # one format, constant memory, a call per cell): the floor of writing it cell by cell.
+    with zipfile.ZipFile(b.folder / "county.xlsx") as zf:
+        cells = sum(
+            zf.read(name).count(b"<c ")
+            for name in zf.namelist()
+            if name.startswith("xl/worksheets/sheet")
+        )
+    bare = min(cpu(_bare_cells, b.folder / "bare-cells.xlsx", cells) for _ in range(2))
     return b.result(
         parent_cpu / ref,
         at_most=2.0,
@@ -526,6 +545,9 @@ def merge_cpu(b: Bench) -> dict:
         check_ratio=checked / ref,
         county_write_ms_per_file=write_cpu / n * 1000,
         merge_over_check=parent_cpu / checked,
+        county_cells=cells,
+        bare_xlsxwriter_ms_per_file=bare / n * 1000,
+        county_write_over_bare=write_cpu / bare,
         peak_mb=peak,
     )
 
