@@ -380,6 +380,9 @@ class Package:
     # The file's bytes, read once: intake and the value reader see the same content even if
     # the file is replaced or rewritten while it is being read (see calamine_book).
     data: bytes = b""
+    # Sheet parts inflated once for both intake and calamine (see ``calamine_bytes``): part ->
+    # (the first bytes as stored, for the prolog checks; the XML with formula text emptied).
+    _prepared: dict[str, tuple[bytes, bytes]] = field(default_factory=dict)
     _facts: dict[str, SheetFacts | None] = field(default_factory=dict)
     _cells: int = 0  # dense cells of the sheets vetted so far
     _ods: dict[str, tuple[int, int]] | None = None
@@ -409,11 +412,14 @@ class Package:
         if part is None or part not in self.zip.NameToInfo:
             self._facts[sheet] = None
             return None
-        try:
-            xml = _read_bounded(self.zip, part)
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error) as exc:
-            raise self.refuse("F103", detail=f"{part}: {exc}") from None
-        head = xml[:4096]
+        if part in self._prepared:
+            head, xml = self._prepared[part]
+        else:
+            try:
+                xml = _read_bounded(self.zip, part)
+            except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error) as exc:
+                raise self.refuse("F103", detail=f"{part}: {exc}") from None
+            head = xml[:4096]
         if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
             raise self.refuse("F107", part=part)
         if m := _DIMENSION.search(head):
@@ -428,6 +434,40 @@ class Package:
         facts = SheetFacts(xml, rows, cols, _protected(xml))
         self._facts[sheet] = facts
         return facts
+
+    def calamine_bytes(self, sheets: Iterable[str]) -> bytes:
+        """The package python-calamine is to read: the bytes intake vetted, with the parts of
+        ``sheets`` (those the reader expects to need) inflated here once and stored uncompressed.
+
+        Each of those parts is inflated here anyway for ``sheet``'s vetting; calamine would
+        inflate it twice more (once for its cells, once for its merged ranges). So the package is
+        rewritten: every entry in its order, the prepared parts stored as inflated (the same
+        bytes ``sheet`` vets, so what calamine parses is what was bounded), every other part
+        copied as packed. Formula text is emptied in the prepared parts (``_empty_formulas``):
+        neither reader needs it (intake asks only whether a cell has a formula) and it is most
+        of a template sheet's bytes. Anything unusual about an entry (a local header that
+        disagrees with the directory, a CRC or size that does not match, another compression)
+        leaves the package as it was, and ``sheet`` reads the part as before (and says what is
+        wrong with it)."""
+        if self.kind != "xlsx" or self.zip is None:
+            return self.data
+        data, wanted = self.data, {self.sheet_parts.get(name) for name in sheets}
+        entries, budget = [], _PREPARE_BYTES
+        for info in self.zip.infolist():
+            raw = _packed(data, info)
+            if raw is None:
+                self._prepared.clear()
+                return data
+            if info.filename in wanted and info.file_size <= budget and not info.flag_bits & 1:
+                xml = _inflated(raw, info)
+                if xml is not None:
+                    budget -= info.file_size
+                    body = _empty_formulas(xml)
+                    self._prepared[info.filename] = (xml[:4096], body)
+                    entries.append((info, body, 0, zlib.crc32(body), len(body)))
+                    continue
+            entries.append((info, raw, info.compress_type, info.CRC, info.file_size))
+        return _zip_bytes(entries)
 
     def _charge(self, sheet: str, rows: int, cols: int) -> None:
         """Count a sheet's dense range against the bounds before calamine allocates it."""
@@ -489,7 +529,88 @@ class Package:
             self.zip.close()
             self.zip = None
         self._facts.clear()
+        self._prepared.clear()
         self.data = b""
+
+
+_PREPARE_BYTES = 32 * 1024 * 1024  # inflated sheets kept for calamine: real reports hold < 1 MB
+_FORMULA_TEXT = re.compile(rb"<f>[^<]*</f>")
+
+
+def _empty_formulas(xml: bytes) -> bytes:
+    """``xml`` with each ``<f>text</f>`` written ``<f/>``: the same cells, values and formula
+    presence for calamine and intake, without the formula text. Text cannot hold a raw "<", so
+    a match is a whole formula element -- except inside a comment, a CDATA section or a
+    processing instruction, where the text could be anything: a part with any of those after
+    its XML declaration is left as it is."""
+    if _markup_inside(xml, b"!", 0) or _markup_inside(xml, b"?", 6):
+        return xml
+    return _FORMULA_TEXT.sub(b"<f/>", xml)
+
+
+def _markup_inside(xml: bytes, char: bytes, start: int) -> bool:
+    """Whether ``"<" + char`` occurs in ``xml`` from ``start``. Searched by the rare second
+    character: bytes.find on "<!" stops at every "<" of the XML."""
+    i = xml.find(char, start)
+    while i >= 0:
+        if xml[i - 1 : i] == b"<" and i > start:
+            return True
+        i = xml.find(char, i + 1)
+    return False
+
+
+def _packed(data: bytes, info: zipfile.ZipInfo) -> bytes | None:
+    """A part's bytes as packed in the archive, or None when its local header is not what the
+    central directory says."""
+    off = info.header_offset
+    if data[off : off + 4] != ZIP_MAGIC or len(data) < off + 30:
+        return None
+    name_len, extra_len = struct.unpack_from("<HH", data, off + 26)
+    start = off + 30 + name_len + extra_len
+    raw = data[start : start + info.compress_size]
+    return raw if len(raw) == info.compress_size else None
+
+
+def _inflated(raw: bytes, info: zipfile.ZipInfo) -> bytes | None:
+    """A stored or deflated part unpacked, never beyond its declared size, or None when it is
+    not exactly what the directory says (size, CRC) or not readable here."""
+    if info.compress_type == zipfile.ZIP_STORED:
+        xml = raw
+    elif info.compress_type == zipfile.ZIP_DEFLATED:
+        inflater = zlib.decompressobj(-15)
+        try:
+            xml = inflater.decompress(raw, info.file_size + 1)
+        except zlib.error:
+            return None
+        if not inflater.eof:
+            return None
+    else:
+        return None
+    if len(xml) != info.file_size or zlib.crc32(xml) != info.CRC:
+        return None
+    return xml
+
+
+def _zip_bytes(entries: list[tuple[zipfile.ZipInfo, bytes, int, int, int]]) -> bytes:
+    """A zip archive of (entry, body, method, CRC, unpacked size), in that order."""
+    out, central, offset = [], [], 0
+    for info, body, method, crc, size in entries:
+        utf8 = info.flag_bits & 0x800
+        name = info.orig_filename.encode("utf-8" if utf8 else "cp437", "replace")
+        fixed = (20, utf8, method, 0, 0x21, crc, len(body), size, len(name))
+        local = struct.pack("<IHHHHHIIIHH", 0x04034B50, *fixed, 0) + name
+        central.append(
+            struct.pack("<IH", 0x02014B50, 20)
+            + struct.pack("<HHHHHIIIHHHHHII", *fixed, 0, 0, 0, 0, 0, offset)
+            + name
+        )
+        out += (local, body)
+        offset += len(local) + len(body)
+    directory = b"".join(central)
+    end = struct.pack(
+        "<IHHHHIIH", 0x06054B50, 0, 0, len(central), len(central), len(directory), offset, 0
+    )
+    return b"".join(out) + directory + end
 
 
 def calamine_book(path: Path, data: bytes = b""):

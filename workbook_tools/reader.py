@@ -46,9 +46,12 @@ def _static(spec: Spec) -> dict[str, tuple[bool, str, str]]:
 class _Book:
     """Sheets of a workbook as grids of values, loaded on first use, each vetted first."""
 
-    def __init__(self, path: Path, pkg: intake.Package):
+    def __init__(self, path: Path, pkg: intake.Package, spec: Spec):
         self.pkg = pkg
-        self.wb = intake.calamine_book(path, pkg.data)
+        # The sheets a report is read from: intake inflates them once for itself and calamine.
+        wanted = [layout.META_SHEET, layout.INFO_SHEET, layout.NARRATIVE_SHEET]
+        wanted += [t.sheet for t in spec.tables]
+        self.wb = intake.calamine_book(path, pkg.calamine_bytes(wanted))
         self.names: list[str] = list(self.wb.sheet_names)
         self._grids: dict[str, list[list[Any]]] = {}
         self._index: dict[str, dict[str, list[tuple[int, int]]]] = {}
@@ -94,7 +97,7 @@ def read(path: Path | str, spec: Spec) -> Filing:
     if not pkg.ok:
         return filing
     try:
-        return _Reader(filing, pkg, _Book(path, pkg), spec).run()
+        return _Reader(filing, pkg, _Book(path, pkg, spec), spec).run()
     except intake.Refused as refused:
         filing.findings.append(refused.finding)
     except Exception as exc:  # python-calamine's own errors: password, zip, XML, format

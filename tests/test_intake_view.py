@@ -1,0 +1,212 @@
+"""The package python-calamine reads (``Package.calamine_bytes``): the sheets a report is read from
+are inflated once by intake, vetted, and handed to calamine stored as vetted (formula text
+emptied); every other part is handed over as packed. Calamine must read exactly the vetted bytes
+and the same values as from the file itself; a damaged part keeps the finding it had."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+from python_calamine import CalamineWorkbook
+
+from tests import workbooks as wb
+from workbook_tools import intake, layout, reader
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _wanted(spec) -> list[str]:
+    return [layout.META_SHEET, layout.INFO_SHEET, layout.NARRATIVE_SHEET] + [
+        t.sheet for t in spec.tables
+    ]
+
+
+def _raw(data: bytes, info: zipfile.ZipInfo) -> bytes:
+    off = info.header_offset
+    name_len, extra_len = struct.unpack_from("<HH", data, off + 26)
+    start = off + 30 + name_len + extra_len
+    return data[start : start + info.compress_size]
+
+
+def _grids(data: bytes) -> dict[str, list]:
+    book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    return {n: book.get_sheet_by_name(n).to_python(skip_empty_area=False) for n in book.sheet_names}
+
+
+@pytest.fixture(scope="module")
+def filled(spec21, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("view")
+    return wb.write(folder, wb.render(spec21, wb.base_values(spec21)))
+
+
+def test_calamine_is_handed_the_vetted_sheets_and_the_rest_as_packed(filled, spec21):
+    original = filled.read_bytes()
+    pkg = intake.open_package(filled)
+    try:
+        view = pkg.calamine_bytes(_wanted(spec21))
+        with zipfile.ZipFile(io.BytesIO(view)) as zv, zipfile.ZipFile(filled) as zo:
+            assert zv.testzip() is None  # every CRC and size right
+            assert [i.filename for i in zv.infolist()] == [i.filename for i in zo.infolist()]
+            prepared = {pkg.sheet_parts[n] for n in _wanted(spec21) if n in pkg.sheet_parts}
+            assert len(prepared) == 6
+            for name, part in pkg.sheet_parts.items():
+                info = zv.getinfo(part)
+                if part in prepared:
+                    facts = pkg.sheet(name)
+                    assert info.compress_type == zipfile.ZIP_STORED
+                    assert zv.read(part) == facts.xml  # calamine parses what intake vetted
+                    assert b"<f>" not in facts.xml and zo.read(part).count(b"<f>") == (
+                        facts.xml.count(b"<f/>") - zo.read(part).count(b"<f/>")
+                    )
+            for info in zo.infolist():
+                if info.filename not in prepared:
+                    assert _raw(view, zv.getinfo(info.filename)) == _raw(original, info)
+        assert _grids(view) == _grids(original)
+    finally:
+        pkg.close()
+
+
+def test_the_reader_hands_calamine_the_view(filled, spec21, monkeypatch):
+    handed = []
+    real = intake.calamine_book
+
+    def spy(path, data=b""):
+        handed.append(data)
+        return real(path, data)
+
+    monkeypatch.setattr(intake, "calamine_book", spy)
+    filing = reader.read(filled, spec21)
+    assert filing.readable
+    (data,) = handed
+    assert data != filled.read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as zv:
+        stored = {i.filename for i in zv.infolist() if i.compress_type == zipfile.ZIP_STORED}
+    assert {f"xl/worksheets/sheet{i}.xml" for i in (2, 3, 4, 5, 6, 8)} <= stored
+
+
+def _formula_facts(path: Path, spec, prepare: bool) -> tuple:
+    pkg = intake.open_package(path)
+    try:
+        if prepare:
+            pkg.calamine_bytes(_wanted(spec))
+        out = []
+        for name in sorted(pkg.sheet_parts):
+            facts = pkg.sheet(name)
+            if facts is None:
+                continue
+            cells = [f"{c}{r}" for r in range(1, 60) for c in "ABCDEFGHIJKLMN"]
+            out.append((name, facts.rows, facts.cols, facts.protected, pkg.formulas(name, cells)))
+        return tuple(out)
+    finally:
+        pkg.close()
+
+
+def test_the_vetted_facts_are_those_of_the_file(filled, spec21):
+    """Extent, protection and which cells hold formulas are the same whether the sheet was
+    prepared for calamine (formula text emptied) or read from the package as it is."""
+    prepared = _formula_facts(filled, spec21, True)
+    assert prepared == _formula_facts(filled, spec21, False)
+    assert any(v for *_, formulas in prepared for v in formulas.values())
+
+
+@pytest.mark.parametrize(
+    "sample", sorted(p.name for p in (ROOT / "samples").rglob("*.xlsx")) or ["(none)"]
+)
+def test_samples_read_the_same_through_the_view(sample, spec21):
+    if sample == "(none)":
+        pytest.skip("no sample workbooks")
+    path = next((ROOT / "samples").rglob(sample))
+    pkg = intake.open_package(path)
+    try:
+        if not pkg.ok or pkg.kind != "xlsx":
+            pytest.skip("not a readable xlsx")
+        assert _grids(pkg.calamine_bytes(_wanted(spec21))) == _grids(path.read_bytes())
+    finally:
+        pkg.close()
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        b'<c r="A1"><f>SUM(A2:A3)</f><v>3</v></c>',
+        b'<c r="A1" t="str"><f>IF(A2&lt;1,"a","b")</f><v>a</v></c><c r="B1"><f>1+1</f></c>',
+    ],
+)
+def test_formula_text_is_emptied(xml):
+    out = intake._empty_formulas(b'<?xml version="1.0"?><sheetData>' + xml + b"</sheetData>")
+    assert b"<f>" not in out and out.count(b"<f/>") == xml.count(b"<f>")
+    assert out.replace(b"<f/>", b"") == (
+        b'<?xml version="1.0"?><sheetData>' + intake._FORMULA_TEXT.sub(b"", xml) + b"</sheetData>"
+    )
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        # Inside CDATA, a comment or a processing instruction "<f>" is text, not an element.
+        b'<c r="A1" t="inlineStr"><is><t><![CDATA[a<f>b</f>c]]></t></is></c>',
+        b'<c r="A1"><f>A<!-- <f> -->B</f><v>1</v></c>',
+        b'<c r="A1"><f>A<?pi <f>?>B</f><v>1</v></c>',
+        # Shared formulas (attributes) and prefixed elements are left as they are.
+        b'<c r="A1"><f t="shared" ref="A1:A3" si="0">B1</f><v>1</v></c>',
+        b'<x:c r="A1"><x:f>B1</x:f><x:v>1</x:v></x:c>',
+    ],
+)
+def test_formula_text_is_kept_where_it_might_not_be_a_formula(xml):
+    whole = b'<?xml version="1.0"?><sheetData>' + xml + b"</sheetData>"
+    kept = intake._empty_formulas(whole)
+    if b"<!" in xml or b"<?" in xml:
+        assert kept == whole
+    else:
+        assert b"<f>" not in kept or kept == whole
+
+
+def _patch_crc(data: bytes, part: str, crc: int) -> bytes:
+    """``data`` with ``part``'s CRC changed in its local header and in the central directory."""
+    out = bytearray(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        info = zf.getinfo(part)
+    struct.pack_into("<I", out, info.header_offset + 14, crc)
+    name = part.encode()
+    at = data.find(b"PK\x01\x02")
+    while at >= 0:
+        name_len = struct.unpack_from("<H", data, at + 28)[0]
+        if data[at + 46 : at + 46 + name_len] == name:
+            struct.pack_into("<I", out, at + 16, crc)
+        at = data.find(b"PK\x01\x02", at + 4)
+    return bytes(out)
+
+
+def test_a_part_whose_crc_is_wrong_is_still_f103(filled, spec21, tmp_path):
+    data = filled.read_bytes()
+    with zipfile.ZipFile(filled) as zf:
+        real = zf.getinfo("xl/worksheets/sheet3.xml").CRC
+    bad = tmp_path / "bad-crc.xlsx"
+    bad.write_bytes(_patch_crc(data, "xl/worksheets/sheet3.xml", real ^ 0xFFFF))
+    filing = reader.read(bad, spec21)
+    assert not filing.readable
+    codes = [(f.code, str(f.args.get("detail", ""))) for f in filing.findings]
+    assert any(c == "F103" and "Bad CRC-32" in d for c, d in codes), codes
+
+
+def test_a_local_header_that_disagrees_leaves_the_package_as_it_is(filled, spec21, tmp_path):
+    """An entry whose local header is not where the directory says: calamine gets the file's
+    own bytes (and finds what it finds), intake reads the parts through zipfile."""
+    data = bytearray(filled.read_bytes())
+    with zipfile.ZipFile(filled) as zf:
+        info = zf.getinfo("docProps/app.xml")
+    data[info.header_offset : info.header_offset + 4] = b"PK\x00\x00"
+    path = tmp_path / "odd-header.xlsx"
+    path.write_bytes(bytes(data))
+    pkg = intake.open_package(path)
+    try:
+        if pkg.ok:
+            assert pkg.calamine_bytes(_wanted(spec21)) == pkg.data
+    finally:
+        pkg.close()
+    assert zlib.crc32(path.read_bytes()) == zlib.crc32(bytes(data))  # input not modified
