@@ -416,7 +416,7 @@ class Package:
             head, xml = self._prepared[part]
         else:
             try:
-                xml = _read_bounded(self.zip, part)
+                xml = _part_bytes(self.data, self.zip, part)
             except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error) as exc:
                 raise self.refuse("F103", detail=f"{part}: {exc}") from None
             head = xml[:4096]
@@ -763,18 +763,22 @@ def _vet_zip(pkg: Package, zf: zipfile.ZipFile, bad) -> None:
         bad("F102", suffix=pkg.path.suffix or "(none)")
         return
     pkg.kind = "xlsx"
-    workbook = _read_bounded(zf, "xl/workbook.xml")
+    data = pkg.data
+    workbook = _part_bytes(data, zf, "xl/workbook.xml")
     if b"<!DOCTYPE" in workbook[:4096]:
         bad("F107", part="xl/workbook.xml")
         return
     pkg.structure_locked = bool(_WORKBOOK_PROTECTION.search(workbook))
-    pkg.sheet_parts = _sheet_parts(zf, workbook)
-    if len(_SHEET_ENTRY.findall(workbook)) > MAX_SHEETS:
-        bad("F106", detail=f"{len(_SHEET_ENTRY.findall(workbook))} sheets")
+    sheets = _SHEET_ENTRY.findall(workbook)
+    pkg.sheet_parts = _sheet_parts(data, zf, sheets)
+    if len(sheets) > MAX_SHEETS:
+        bad("F106", detail=f"{len(sheets)} sheets")
         return
     for part in names:  # python-calamine reserves room for every string the table declares
         if part.lower().endswith("sharedstrings.xml"):
-            head = _read_head(zf, part)
+            head = _part_head(data, names[part], 4096)
+            if head is None or len(head) < min(4096, names[part].file_size):
+                head = _read_head(zf, part)
             m = _UNIQUE_COUNT.search(head)
             if m and int(m.group(1)) > names[part].file_size // 5 + 1:  # <si/> is 5 bytes
                 bad(
@@ -783,13 +787,26 @@ def _vet_zip(pkg: Package, zf: zipfile.ZipFile, bad) -> None:
                 )
                 return
     if "docProps/core.xml" in names:
-        m = _MODIFIED.search(_read_bounded(zf, "docProps/core.xml")[:8192])
+        m = _MODIFIED.search(_part_bytes(data, zf, "docProps/core.xml")[:8192])
         pkg.saved_at = m.group(1).decode(errors="replace").strip() if m else ""
 
 
 def _read_head(zf: zipfile.ZipFile, part: str, size: int = 4096) -> bytes:
     with zf.open(part) as fh:
         return fh.read(size)
+
+
+def _part_bytes(data: bytes, zf: zipfile.ZipFile, part: str) -> bytes:
+    """A whole part, inflated straight from the package's bytes (zipfile's per-part set-up
+    costs more than inflating a small part): the same bytes ``_read_bounded`` gives, size and
+    CRC checked. Anything unusual goes through zipfile, which says what is wrong with it."""
+    info = zf.NameToInfo.get(part)
+    if info is not None and info.file_size <= MAX_PART_BYTES and not info.flag_bits & 1:
+        raw = _packed(data, info)
+        xml = _inflated(raw, info) if raw is not None else None
+        if xml is not None:
+            return xml
+    return _read_bounded(zf, part)
 
 
 def _read_bounded(zf: zipfile.ZipFile, part: str) -> bytes:
@@ -962,18 +979,18 @@ def _attrs(tag: bytes) -> dict[bytes, bytes]:
     return {k.split(b":")[-1] if k != b"r:id" else k: v for k, v in _ATTR.findall(tag)}
 
 
-def _sheet_parts(zf: zipfile.ZipFile, workbook: bytes) -> dict[str, str]:
-    try:
-        rels = zf.read("xl/_rels/workbook.xml.rels")
-    except KeyError:
+def _sheet_parts(data: bytes, zf: zipfile.ZipFile, sheets: list[bytes]) -> dict[str, str]:
+    """Sheet name -> its part, from the ``<sheet>`` tags of workbook.xml and its rels."""
+    if "xl/_rels/workbook.xml.rels" not in zf.NameToInfo:
         return {}
+    rels = _part_bytes(data, zf, "xl/_rels/workbook.xml.rels")
     targets = {}
     for tag in _RELATIONSHIP.findall(rels):
         a = _attrs(tag)
         if b"Id" in a and b"Target" in a:
             targets[a[b"Id"]] = a[b"Target"].decode()
     out = {}
-    for tag in _SHEET_ENTRY.findall(workbook):
+    for tag in sheets:
         a = _attrs(tag)
         rid = a.get(b"r:id") or a.get(b"id")
         target = targets.get(rid) if rid else None

@@ -74,7 +74,8 @@ def consistent_values(
 
 def sheet_part(data: bytes, sheet: str) -> str:
     with zipfile.ZipFile(io.BytesIO(data)) as z:
-        return intake._sheet_parts(z, z.read("xl/workbook.xml"))[sheet]
+        sheets = intake._SHEET_ENTRY.findall(z.read("xl/workbook.xml"))
+        return intake._sheet_parts(data, z, sheets)[sheet]
 
 
 def edit_part(data: bytes, part: str, change: Callable[[bytes], bytes]) -> bytes:
