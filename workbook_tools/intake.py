@@ -13,6 +13,10 @@ rectangle, so one cell at XFD1048576 would ask for 512 GiB and abort the process
 from one workbook share a cell budget, and only the sheets the tables need are read. The same
 pass keeps the facts python-calamine cannot give: which cells hold formulas and whether the sheet
 is protected. For .ods the extents come from content.xml (repeated rows and cells counted).
+
+Each sheet a report is read from is inflated here once: python-calamine is handed a package in
+which those parts are stored as vetted (``Package.calamine_bytes``), so it parses exactly the bytes
+that were bounded, without inflating them again.
 """
 
 from __future__ import annotations
