@@ -189,3 +189,24 @@ def test_table_three_printed_with_its_total_column_first(spec21, tmp_path, one_c
 
     filing = read(spec21, tmp_path, table_rows(text, emit))
     assert table_values(spec21, filing) == expected(spec21, values)
+
+
+@pytest.mark.parametrize(
+    "unit, kind",
+    [
+        ("某县人民政府", "政府"),
+        ("某市某区人民政府", "政府"),
+        ("某县政府", "政府"),
+        ("某县某镇人民政府", "乡镇"),
+        ("某县人民政府办公室", "部门"),
+    ],
+)
+def test_a_county_or_district_government_is_of_kind_government(spec21, tmp_path, unit, kind):
+    """“环县人民政府”, “某区人民政府”: a government's own report is of kind 政府 (as a roster says),
+    not left unknown; a township's 人民政府 stays 乡镇 and a government's office 部门."""
+    text = (
+        published(spec21, tmp_path, _values(spec21))
+        .replace("测试镇2025年", f"{unit}2025年")
+        .replace("我镇", "本单位")
+    )
+    assert read(spec21, tmp_path, text).kind == kind

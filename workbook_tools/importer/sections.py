@@ -238,4 +238,6 @@ def guess_kind(unit: str) -> str:
         return "街道"
     if unit.endswith(("局", "委", "办", "办公室", "委员会", "中心", "院", "所", "队")):
         return "部门"
+    if unit.endswith("政府"):  # a county's, district's or city's own report
+        return "政府"
     return ""
