@@ -210,3 +210,44 @@ def test_a_county_or_district_government_is_of_kind_government(spec21, tmp_path,
         .replace("我镇", "本单位")
     )
     assert read(spec21, tmp_path, text).kind == kind
+
+
+# --- the 2019 layout's signed column, and sub-rows printed without labels ----------------------
+
+
+def test_a_change_printed_as_decrease_or_increase_in_words(tmp_path):
+    """“本年增/减” printed “减4” or “增3” (a decrease or increase in words): −4 and 3 in their
+    cells, not a label that breaks the row (the figure after it lost, I105)."""
+    from workbook_tools import spec as spec_module
+
+    spec19 = spec_module.load("gov_disclosure_2019")
+    values = _values(spec19, seed=7)
+    values["t2.licensing.last_year"], values["t2.licensing.change"] = 6, -4
+    values["t2.penalty.last_year"], values["t2.penalty.change"] = 2, 3
+    text = published(spec19, tmp_path, values)
+    text = re.sub(r"(\| 行政许可 \| 6 \| )-4 \|", r"\1减4 |", text)
+    text = re.sub(r"(\| 行政处罚 \| 2 \| )3 \|", r"\1增3 |", text)
+    assert "减4" in text and "增3" in text
+    filing = read(spec19, tmp_path, text)
+    assert table_values(spec19, filing) == expected(spec19, values)
+    assert "I105" not in {f.code for f in filing.findings}
+
+
+def test_sub_rows_printed_without_their_labels_are_taken_in_order(spec21, tmp_path):
+    """“（三）不予公开 |” followed by its eight rows' 56 figures with the rows' own labels left
+    out: exactly eight rows of seven, in the format's order — each row its own figures (with
+    I111), not the heading's seven taken as a group total and the eight rows lost."""
+    values = _values(spec21, seed=8)
+    text = published(spec21, tmp_path, values)
+    lines = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| 三、本年度办理结果 （三）不予公开"):
+            if "1.属于国家秘密" in cells[0]:
+                lines.append("| （三）不予公开 |")
+            lines.append("| " + " | ".join(cells[1:]) + " |")
+        else:
+            lines.append(line)
+    filing = read(spec21, tmp_path, "\n".join(lines))
+    assert table_values(spec21, filing) == expected(spec21, values)
+    assert sum(f.code == "I111" for f in filing.findings) == 8

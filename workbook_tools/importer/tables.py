@@ -53,9 +53,13 @@ _LABEL_AND_FIGURE = re.compile(r"^(.*[^\d\s.,、(（])\s+(\d[\d,]*(?:\.\d+)?)$")
 _YUAN = re.compile(r"(\d[\d,]*(?:\.\d+)?)元")
 
 
+# A change printed in words in the 2019 layout's 本年增/减 column: “减4” is −4, “增3” is 3.
+_CHANGE = re.compile(r"(增加?|减少?)(\d+)")
+
+
 def _value_like(text: str) -> bool:
     t = fold(text)
-    return bool(_WITH_UNIT.fullmatch(t)) or t in NONE_MARKS
+    return bool(_WITH_UNIT.fullmatch(t) or _CHANGE.fullmatch(t)) or t in NONE_MARKS
 
 
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
@@ -297,6 +301,32 @@ def read_table(spec: Spec, table_id: str, lines: list[Line], path: str) -> Impor
             result.findings.append(Finding("I104", args, file=path))
             lost.clear()
 
+    def place(ids: list[str], values: list[Token]) -> None:
+        for ci, dp_id in enumerate(ids):
+            if ci >= len(values):
+                result.missing.add(dp_id)
+                continue
+            tok = values[ci]
+            value = (
+                _in_words(tok.text, spec, dp_id)
+                or _in_yuan(tok.text, spec, dp_id)
+                or normalise(tok.text, spec.kinds[dp_id])
+            )
+            result.values[dp_id] = value.number
+            result.raw[dp_id] = tok.text
+            result.lines[dp_id] = tok.line
+            if value.code and value.code != "V104":  # in a text every number is text: not news
+                where = spec.datapoints[dp_id].label()
+                result.findings.append(
+                    Finding(
+                        value.code,
+                        {"where": where, "value": value.raw, "number": number_text(value.number)},
+                        file=path,
+                        line=tok.line,
+                        datapoint=dp_id,
+                    )
+                )
+
     k = -1
     while k + 1 < len(rows):
         k += 1
@@ -306,6 +336,19 @@ def read_table(spec: Spec, table_id: str, lines: list[Line], path: str) -> Impor
         if parent and (k == 0 or parents[k - 1] != parent):  # the first row of its group
             siblings = [r for r in range(k, len(rows)) if parents[r] == parent]
             one = _group_as_one_row(parent, rows[k][3], found, g, width)
+            if one is not None and len(siblings) > 1:
+                j, group = one
+                if len(group.values) == len(siblings) * width:
+                    # The sub-rows' figures, their own labels left out: exactly one run of
+                    # figures per sub-row, in the format's order.
+                    g = j + 1
+                    for n, r in enumerate(siblings):
+                        ids = [by_pos[(bi, rows[r][1], ci)].id for ci in range(width)]
+                        place(ids, group.values[n * width : (n + 1) * width])
+                        args = {"row": rows[r][3], "found": parent}
+                        result.findings.append(Finding("I111", args, file=path, line=group.line))
+                    k = siblings[-1]
+                    continue
             if one is not None:
                 j, group = one
                 g = j + 1
@@ -396,26 +439,7 @@ def read_table(spec: Spec, table_id: str, lines: list[Line], path: str) -> Impor
                     line=group.line,
                 )
             )
-        for ci, dp_id in enumerate(ids):
-            if ci >= len(values):
-                result.missing.add(dp_id)
-                continue
-            tok = values[ci]
-            value = _in_yuan(tok.text, spec, dp_id) or normalise(tok.text, spec.kinds[dp_id])
-            result.values[dp_id] = value.number
-            result.raw[dp_id] = tok.text
-            result.lines[dp_id] = tok.line
-            if value.code and value.code != "V104":  # in a text every number is text: not news
-                where = spec.datapoints[dp_id].label()
-                result.findings.append(
-                    Finding(
-                        value.code,
-                        {"where": where, "value": value.raw, "number": number_text(value.number)},
-                        file=path,
-                        line=tok.line,
-                        datapoint=dp_id,
-                    )
-                )
+        place(ids, values)
     report_lost()
     _settle(ambiguous, spec, table_id, path, result)
     return result
@@ -445,6 +469,13 @@ def _total_first(table, toks: list[Token], found: list[Group]) -> bool:
         first += numbers[0] == sum(numbers[1:])
         last += numbers[-1] == sum(numbers[:-1])
     return first >= last
+
+
+def _in_words(text: str, spec: Spec, dp_id: str) -> Value | None:
+    """“减4” / “增3” in a signed column: the change it says. None for anything else."""
+    if spec.kinds[dp_id] != "signed" or not (m := _CHANGE.fullmatch(fold(text))):
+        return None
+    return Value(-int(m.group(2)) if m.group(1).startswith("减") else int(m.group(2)), None, text)
 
 
 def _in_yuan(text: str, spec: Spec, dp_id: str) -> Value | None:
