@@ -251,3 +251,26 @@ def test_sub_rows_printed_without_their_labels_are_taken_in_order(spec21, tmp_pa
     filing = read(spec21, tmp_path, "\n".join(lines))
     assert table_values(spec21, filing) == expected(spec21, values)
     assert sum(f.code == "I111" for f in filing.findings) == 8
+
+
+def test_a_heading_printed_as_one_row_is_named_in_its_note(spec21, tmp_path):
+    """“（三）不予公开” printed as one row with the group's figures: its note (I113) names that
+    heading, not “（六）其他处理”."""
+    values = _values(spec21, seed=9)
+    text = published(spec21, tmp_path, values)
+    rows = [f"t3.deny_{r}" for r in ("secret", "law", "safety", "third_party")]
+    rows += [f"t3.deny_{r}" for r in ("internal", "process", "enforcement", "inquiry")]
+    cols = ("natural", "commercial", "research", "nonprofit", "legal", "other", "total")
+    sums = [sum(values[f"{r}.{c}"] for r in rows) for c in cols]
+    lines, done = [], False
+    for line in text.splitlines():
+        if line.startswith("| 三、本年度办理结果 （三）不予公开"):
+            if not done:
+                lines.append("| （三）不予公开 | " + " | ".join(map(str, sums)) + " |")
+                done = True
+            continue
+        lines.append(line)
+    filing = read(spec21, tmp_path, "\n".join(lines))
+    note = next(f for f in filing.findings if f.code == "I113")
+    assert "（三）不予公开" in note.message("zh") and "（六）" not in note.message("zh")
+    assert "（三）不予公开" in note.message("en")
