@@ -150,6 +150,8 @@ def _break(data: dict, how: str) -> None:
         del t3["blocks"][0]["rows"][0]["label"]
     elif how == "bad-type":
         t3["blocks"][0]["type"] = "money"
+    elif how == "bad-column-type":
+        data["tables"][0]["blocks"][0]["columns"][0]["type"] = "money"
     elif how == "bad-severity":
         rules["W2"]["severity"] = "fatal"
     elif how == "unknown-kind":
@@ -174,6 +176,7 @@ BREAKS = {
     "defines-input": "which is an input cell",
     "missing-label": "needs a 'label'",
     "bad-type": "unknown type 'money'",
+    "bad-column-type": "unknown type 'money'",
     "bad-severity": "must be error or warning",
     "unknown-kind": "unknown unit kind '村'",
     "width-mismatch": "width differs",
@@ -191,6 +194,24 @@ def test_malformed_spec_is_rejected_with_the_problem_named(tmp_path, how):
     (finding,) = caught.value.findings
     assert finding.code == "S102"
     assert BREAKS[how] in finding.message("en"), finding.message("en")
+
+
+def test_a_column_has_its_own_type_where_it_differs_from_its_block():
+    """The 2019 format's 第二十条第（九）项 counts procurement projects (a whole number) beside
+    their amount in 万元: one block, two types. A number of projects is no amount."""
+    s19 = spec_module.load("gov_disclosure_2019")
+    projects, amount = "t2.procurement.projects", "t2.procurement.amount"
+    assert (s19.datapoints[projects].type, s19.kinds[projects]) == ("count", "integer")
+    assert (s19.datapoints[amount].type, s19.kinds[amount]) == ("amount_wan", "decimal")
+    from workbook_tools import rules
+
+    (rule,) = [inst for _, inst in s19.instances() if inst.op == "type" and projects in str(inst)]
+
+    def passes(values):
+        return rules.holds(rule, values, s19.kinds, None)
+
+    assert passes({projects: 3, amount: 2.5})
+    assert not passes({projects: 2.5, amount: 3})  # half a project
 
 
 def test_cyclic_totals_are_rejected(tmp_path):

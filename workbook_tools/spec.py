@@ -62,6 +62,7 @@ class Header:
     children: tuple[Header, ...] = ()
     span: int = 1
     computed: bool = False
+    type: str | None = None  # a column leaf's own value type, where it differs from its block's
 
     def leaves(self) -> Iterator[tuple[tuple[Header, ...], Header]]:
         """Yield (path from this node down, leaf) for every leaf under this node."""
@@ -619,7 +620,9 @@ class _Builder:
             _need(label is not None, where, "a header with children needs a 'label'")
         span = _get(node, "span", where, int, 1)
         _need(span >= 1, f"{where}.span", "must be 1 or more")
-        return Header(label, key, children, span, _get(node, "computed", where, bool, False))
+        kind = _get(node, "type", where, str, None)
+        _need(kind is None or not children, f"{where}.type", "only a leaf has its own 'type'")
+        return Header(label, key, children, span, _get(node, "computed", where, bool, False), kind)
 
     def _tables(self, types: Mapping[str, ValueType]) -> tuple[tuple[Table, ...], dict]:
         raw = _get(self.data, "tables", "top level", list)
@@ -641,6 +644,13 @@ class _Builder:
                     self._header(c, f"{bw}.columns[{i}]", True)
                     for i, c in enumerate(_get(b, "columns", bw, list))
                 )
+                for i, column in enumerate(cols):
+                    for _, leaf in column.leaves():
+                        _need(
+                            leaf.type is None or leaf.type in types,
+                            f"{bw}.columns[{i}]",
+                            f"unknown type '{leaf.type}'",
+                        )
                 rows_raw = _get(b, "rows", bw, list)
                 unlabelled = len(rows_raw) == 1 and not rows_raw[0]
                 rows = tuple(
@@ -706,7 +716,7 @@ class _Builder:
                     block=bi,
                     row=ri,
                     col=ci,
-                    type=block.type,
+                    type=cleaf.type or block.type,
                     computed=rleaf.computed or cleaf.computed,
                     row_key=row_key,
                     col_key=col_key,
