@@ -77,23 +77,18 @@ def stream(
     """Pass reports through, writing each one's feedback workbook on the way (paths appended to
     ``written``), so a long run keeps no report. Files of the same name (from different
     folders) get “ (2)”, “ (3)” … added to their feedback's name, listed in ``renamed``."""
-    from .files import atomic_write, make_folder
+    from .files import atomic_write, free_name, make_folder
 
     make_folder(folder)
     inputs = list(inputs)
-    taken: set[str] = set()
+    taken: set[Path] = set()
     for report in reports:
         if report.readable and report.filing.year is not None:
-            name = out_name(report, lang)
-            if name in taken:  # a file of the same name from another folder: keep both
-                stem, n = name.removesuffix(".xlsx"), 2
-                while f"{stem} ({n}).xlsx" in taken:
-                    n += 1
-                name = f"{stem} ({n}).xlsx"
-                if renamed is not None:
-                    renamed.append((Path(report.path), name))
-            taken.add(name)
-            path = folder / name
+            named = folder / out_name(report, lang)
+            path = free_name(named, taken)  # a file of the same name from another folder
+            if path != named and renamed is not None:
+                renamed.append((Path(report.path), path.name))
+            taken.add(path)
             guard_output(path, inputs)
             atomic_write(path, render(report, spec, lang))
             written.append(path)

@@ -377,7 +377,7 @@ def report(
     from . import check as check_module
     from . import output as output_module
     from . import report as report_module
-    from .files import atomic_write, guard_output, make_folder
+    from .files import atomic_write, free_name, guard_output, make_folder
 
     spec = None
     code = 0
@@ -427,14 +427,13 @@ def report(
                 code = max(code, 1)
                 continue
             target = output / report_module.file_name(doc, fmt) if to_folder else output
-            if to_folder and target in written:
-                # Two inputs of one unit and year (a file and its corrected copy): both kept.
-                first = written[target]
-                n = 2
-                while (taken := target.with_name(f"{target.stem} ({n}){target.suffix}")) in written:
-                    n += 1
-                _print(_say(lang, "same_report", first=first, path=path, name=taken.name), err=True)
-                target = taken
+            if to_folder and target in written:  # a file and its corrected copy: both kept
+                free = free_name(target, written)
+                _print(
+                    _say(lang, "same_report", first=written[target], path=path, name=free.name),
+                    err=True,
+                )
+                target = free
             written[target] = path
             guard_output(target, files)
             make_folder(target.parent)

@@ -6,7 +6,7 @@ import contextlib
 import errno
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from pathlib import Path
 
 from .findings import Failure, fail
@@ -96,6 +96,17 @@ def make_folder(folder: Path) -> Path:
     except OSError as exc:
         raise unwritable(folder, exc) from None
     return folder
+
+
+def free_name(path: Path, taken: Container[Path]) -> Path:
+    """``path``, or ``stem (2).ext``, ``stem (3).ext`` … whichever this run has not yet written:
+    two inputs that name one output (a file and its corrected copy, same-named files from two
+    folders) both keep theirs."""
+    n, free = 2, path
+    while free in taken:
+        free = path.with_name(f"{path.stem} ({n}){path.suffix}")
+        n += 1
+    return free
 
 
 def legacy_password_hash(password: str) -> str:
