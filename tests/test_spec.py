@@ -152,6 +152,8 @@ def _break(data: dict, how: str) -> None:
         t3["blocks"][0]["type"] = "money"
     elif how == "bad-column-type":
         data["tables"][0]["blocks"][0]["columns"][0]["type"] = "money"
+    elif how == "row-type":
+        t3["blocks"][0]["rows"][0]["type"] = "count"
     elif how == "bad-severity":
         rules["W2"]["severity"] = "fatal"
     elif how == "unknown-kind":
@@ -177,6 +179,7 @@ BREAKS = {
     "missing-label": "needs a 'label'",
     "bad-type": "unknown type 'money'",
     "bad-column-type": "unknown type 'money'",
+    "row-type": "only a column has a 'type'",
     "bad-severity": "must be error or warning",
     "unknown-kind": "unknown unit kind '村'",
     "width-mismatch": "width differs",

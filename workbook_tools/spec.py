@@ -658,8 +658,9 @@ class _Builder:
                     for i, r in enumerate(rows_raw)
                 )
                 _need(bool(cols) and bool(rows), bw, "needs columns and rows")
-                if not unlabelled:
-                    for _, leaf in (x for r in rows for x in r.leaves()):
+                for _, leaf in (x for r in rows for x in r.leaves()):
+                    _need(leaf.type is None, bw, f"row '{leaf.key}': only a column has a 'type'")
+                    if not unlabelled:
                         _need(leaf.label is not None, bw, f"row '{leaf.key}' needs a 'label'")
                 block = Block(
                     caption=_get(b, "caption", bw, str, None),
