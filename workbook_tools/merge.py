@@ -17,7 +17,7 @@ import tempfile
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +158,6 @@ class Result:
     total_findings: list[Finding]  # rules over the sum
     similar: list[Finding]  # N5
     spool: Spool
-    inputs: tuple[str, ...] = field(default_factory=tuple)
     figures: Figures | None = None
 
     def count(self, status: str) -> int:
@@ -175,8 +174,7 @@ class Result:
 
     def values_of(self, record: dict[str, Any]) -> dict[str, Any]:
         """A spooled record's values by datapoint id, totals recomputed."""
-        values = dict(zip(self.inputs, record["values"], strict=True))
-        return self.spec.compute(values)
+        return record_values(self.spec, record)
 
     def exit_code(self) -> int:
         if not self.included:
@@ -193,6 +191,12 @@ def _line(record: dict[str, Any]) -> bytes:
     # surrogatepass: a file name that is not UTF-8 (GBK from a Windows zip) is kept as
     # surrogates and must come back as the same name (Spool.read decodes the same way)
     return json.dumps(record, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"
+
+
+def record_values(spec: Spec, record: dict[str, Any]) -> dict[str, Any]:
+    """A spool record's values by datapoint id, totals recomputed (in the worker that read the
+    file, for ``Figures``, and in the parent, for ``Result.values_of``)."""
+    return spec.compute(dict(zip(spec.inputs, record["values"], strict=True)))
 
 
 def _spooled(report: check.Report, spec: Spec) -> tuple[dict[str, Any], bytes, bytes | None]:
@@ -219,9 +223,8 @@ def _spooled(report: check.Report, spec: Spec) -> tuple[dict[str, Any], bytes, b
     }
     record = _record(report, spec)
     figures = None
-    if f.readable:  # as Result.values_of computes them from the record
-        values = spec.compute(dict(zip(spec.inputs, record["values"], strict=True)))
-        figures = Figures.pack(list(spec.datapoints), values)
+    if f.readable:
+        figures = Figures.pack(list(spec.datapoints), record_values(spec, record))
     return entry, _line(record), figures
 
 
@@ -346,7 +349,6 @@ def merge(
         [],
         [],
         spool,
-        spec.inputs,
         figures,
     )
     _sum(result, include_failing)
