@@ -204,14 +204,21 @@ def _unsafe_in_json() -> re.Pattern:
     return re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+def _head(spec: Spec) -> dict[str, Any]:
+    """What a JSON document says before its files: the tool and the format checked against."""
+    return {
+        "tool": "wbtools",
+        "version": __version__,
+        "format": {"id": spec.format_id, "version": spec.version, "spec_hash": spec.hash},
+    }
+
+
 def document(reports: Iterable[Report], spec: Spec, lang: str = "zh") -> dict[str, Any]:
     """The document ``as_json`` writes, as values (for a server that sends it on one line)."""
     reports = list(reports)
     tally = Tally.of(reports)
     return {
-        "tool": "wbtools",
-        "version": __version__,
-        "format": {"id": spec.format_id, "version": spec.version, "spec_hash": spec.hash},
+        **_head(spec),
         "files": [_file_entry(r, spec, lang) for r in reports],
         "summary": tally.summary(),
         "exit_code": tally.exit_code,
@@ -238,12 +245,7 @@ def stream_json(
 ) -> int:
     """``as_json``, written piece by piece (each file's entry as soon as it is checked): the same
     document, byte for byte, as one ``json.dumps`` of it would be. Returns the exit code."""
-    head = {
-        "tool": "wbtools",
-        "version": __version__,
-        "format": {"id": spec.format_id, "version": spec.version, "spec_hash": spec.hash},
-    }
-    write(_dumps(head)[:-2] + ',\n  "files": [')
+    write(_dumps(_head(spec))[:-2] + ',\n  "files": [')
     count = Tally()
     for report in reports:
         write(",\n    " if count.n else "\n    ")
