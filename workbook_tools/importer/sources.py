@@ -322,19 +322,40 @@ _HEADING_AFTER_GAP = re.compile(
 )
 
 
+def _cut(pattern: re.Pattern, text: str) -> list[str]:
+    """``pattern.split(text)`` (headings kept), the headings found in traditional characters too
+    (“一、總體情況”, a traditional mirror flattened onto one line): they are found in the line's
+    simplified view and the line is cut at the same places."""
+    parts = pattern.split(text)
+    if len(parts) > 1 or "、" not in text:  # every heading has its “、”
+        return parts
+    from .labels import simplified
+
+    view = simplified(text)
+    if view == text:
+        return parts
+    if len(view) != len(text):  # a phrase converted to one of another length: read the view
+        return pattern.split(view)
+    out, at = [], 0
+    for m in pattern.finditer(view):
+        out += [text[at : m.start()], text[m.start() : m.end()]]
+        at = m.end()
+    return [*out, text[at:]]
+
+
 def _split_long(lines: list[Line]) -> list[Line]:
     """A report flattened onto one line: cut out each section heading as a line of its own and
     break before the sub-headings of the narrative."""
     out: list[Line] = []
     for line in lines:
         if len(line.text) < 300:
-            if _HEADING_AFTER_GAP.search(line.text):
-                parts = _HEADING_AFTER_GAP.split(line.text)
+            parts = _cut(_HEADING_AFTER_GAP, line.text)
+            if len(parts) > 1:
                 out.extend(Line(line.no, p.strip()) for p in parts if p.strip())
             else:
                 out.append(line)
             continue
-        for part in _HEADING_IN_LINE.split(line.text):
+        for part in _cut(_HEADING_IN_LINE, line.text):
             for piece in _SUB_IN_LINE.split(part):
                 if piece.strip():
                     out.append(Line(line.no, piece.strip()))

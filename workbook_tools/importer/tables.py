@@ -20,7 +20,7 @@ from .. import rules
 from ..findings import Finding
 from ..normalise import NONE_MARKS, Value, normalise, number_text
 from ..spec import Block, Spec
-from .labels import MATCH, fold, match, tail_score
+from .labels import MATCH, fold, match, simplified, tail_score
 from .sources import IMAGE, Line
 
 LOOKAHEAD = 8  # a row may be missing: look this many rows ahead for the next label
@@ -55,6 +55,12 @@ _YUAN = re.compile(r"(\d[\d,]*(?:\.\d+)?)元")
 
 # A change printed in words in the 2019 layout's 本年增/减 column: “减4” is −4, “增3” is 3.
 _CHANGE = re.compile(r"(增加?|减少?)(\d+)")
+
+
+def _number(text: str, kind: str) -> Value:
+    """A cell read as ``normalise`` reads a workbook's, its traditional characters (“12.5萬元”,
+    “11項”, “無” in a mirrored report) taken as the simplified ones the units are written in."""
+    return normalise(text if text.isascii() else simplified(text), kind)
 
 
 def _value_like(text: str) -> bool:
@@ -310,7 +316,7 @@ def read_table(spec: Spec, table_id: str, lines: list[Line], path: str) -> Impor
             value = (
                 _in_words(tok.text, spec, dp_id)
                 or _in_yuan(tok.text, spec, dp_id)
-                or normalise(tok.text, spec.kinds[dp_id])
+                or _number(tok.text, spec.kinds[dp_id])
             )
             result.values[dp_id] = value.number
             result.raw[dp_id] = tok.text
@@ -354,7 +360,7 @@ def read_table(spec: Spec, table_id: str, lines: list[Line], path: str) -> Impor
                 g = j + 1
                 ids = [[by_pos[(bi, rows[r][1], ci)].id for r in siblings] for ci in range(width)]
                 for column, tok in zip(ids, group.values[:width], strict=False):
-                    number = normalise(tok.text, spec.kinds[column[0]]).number
+                    number = _number(tok.text, spec.kinds[column[0]]).number
                     if number is not None:
                         result.group_sums[tuple(column)] = number
                 result.missing.update(dp for column in ids for dp in column)
@@ -463,7 +469,7 @@ def _total_first(table, toks: list[Token], found: list[Group]) -> bool:
         return False
     first = last = 0
     for group in found:
-        numbers = [normalise(t.text, "integer").number for t in group.values]
+        numbers = [_number(t.text, "integer").number for t in group.values]
         if len(numbers) != len(leaves) or None in numbers or not any(numbers):
             continue
         first += numbers[0] == sum(numbers[1:])
