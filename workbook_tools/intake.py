@@ -21,6 +21,7 @@ that were bounded, without inflating them again.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -571,6 +572,8 @@ class Package:
         """The finding for a file the value reader failed on: an entity declaration somewhere, a
         password, or plainly unreadable."""
         name, text = type(error).__name__, str(error)
+        if isinstance(error, ReaderPanic):
+            return self.refuse("F103", detail=f"reader stopped: {text}").finding
         if name == "PasswordError" or "password" in text.lower():
             return self.refuse("F104", detail="password-to-open").finding
         if self.zip is not None:
@@ -674,6 +677,41 @@ def _zip_bytes(entries: list[tuple[zipfile.ZipInfo, bytes, int, int, int]]) -> b
     return b"".join(out) + directory + end
 
 
+class ReaderPanic(Exception):
+    """python-calamine (Rust) panicked on a file: pyo3 raises that as PanicException, a
+    BaseException, which every ``except Exception`` lets through; ``rust_reader`` turns it into
+    this, which the readers report as a damaged file (F103)."""
+
+
+_DEVNULL = -1
+
+
+@contextlib.contextmanager
+def rust_reader():
+    """Around every call into python-calamine: a panic becomes ReaderPanic, and the panic
+    hook's own message (Rust writes it straight to file descriptor 2, before pyo3 sees the
+    panic) is kept off the terminal -- the finding says what happened. Only calamine runs in
+    here, and it writes nothing else to stderr."""
+    global _DEVNULL
+    try:
+        if _DEVNULL < 0:
+            _DEVNULL = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+        saved = os.dup(2)
+        os.dup2(_DEVNULL, 2)
+    except OSError:  # no stderr (a daemon): nothing to keep quiet
+        saved = -1
+    try:
+        yield
+    except BaseException as exc:
+        if type(exc).__name__ == "PanicException":
+            raise ReaderPanic(str(exc)[:200]) from None
+        raise
+    finally:
+        if saved >= 0:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def calamine_book(path: Path, data: bytes = b""):
     """python-calamine's workbook for ``path``, from ``data`` when given: the bytes intake
     vetted (``Package.data``), so a file replaced or rewritten after intake cannot slip past
@@ -683,15 +721,16 @@ def calamine_book(path: Path, data: bytes = b""):
 
     from python_calamine import CalamineWorkbook
 
-    if data:
-        return CalamineWorkbook.from_filelike(io.BytesIO(data))
-    name = str(path)
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        with open(path, "rb") as fh:
-            return CalamineWorkbook.from_filelike(fh)
-    return CalamineWorkbook.from_path(name)
+    with rust_reader():
+        if data:
+            return CalamineWorkbook.from_filelike(io.BytesIO(data))
+        name = str(path)
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            with open(path, "rb") as fh:
+                return CalamineWorkbook.from_filelike(fh)
+        return CalamineWorkbook.from_path(name)
 
 
 def open_package(path: Path) -> Package:
@@ -736,7 +775,9 @@ def open_package(path: Path) -> Package:
         return bad("F102", suffix=path.suffix or "(none)")
     try:
         zf = zipfile.ZipFile(io.BytesIO(pkg.data))
-    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
+    # ValueError: an entry name flagged UTF-8 that is not (UnicodeDecodeError); struct.error:
+    # a header field cut short
+    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, ValueError, struct.error) as exc:
         return bad("F103", detail=str(exc) or "bad zip")
     except OSError as exc:
         return bad("F103", detail=exc.strerror or str(exc))

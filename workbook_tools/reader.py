@@ -61,11 +61,12 @@ class _Book:
             # Bounded from the XML before calamine allocates the sheet's range densely (one cell
             # at XFD1048576 would ask for 512 GiB); raises intake.Refused.
             self.pkg.sheet(name)
-            sheet = self.wb.get_sheet_by_name(name)
-            end = sheet.end or (0, 0)
-            if (end[0] + 1) * (end[1] + 1) > intake.MAX_CELLS:
-                raise self.pkg.refuse("F108", sheet=name, ref=layout.cell_name(*end))
-            self._grids[name] = sheet.to_python(skip_empty_area=False)
+            with intake.rust_reader():
+                sheet = self.wb.get_sheet_by_name(name)
+                end = sheet.end or (0, 0)
+                if (end[0] + 1) * (end[1] + 1) > intake.MAX_CELLS:
+                    raise self.pkg.refuse("F108", sheet=name, ref=layout.cell_name(*end))
+                self._grids[name] = sheet.to_python(skip_empty_area=False)
         return self._grids[name]
 
     def index(self, name: str) -> dict[str, list[tuple[int, int]]]:

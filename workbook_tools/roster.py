@@ -220,7 +220,8 @@ def _workbook_rows(path: Path) -> list[list]:
             first = book.sheet_names[0] if book.sheet_names else None
             if first is not None:
                 pkg.sheet(first)  # bounds the sheet before calamine allocates it
-                return book.get_sheet_by_name(first).to_python(skip_empty_area=False)
+                with intake.rust_reader():
+                    return book.get_sheet_by_name(first).to_python(skip_empty_area=False)
             return []
     except intake.Refused:
         pass
