@@ -292,3 +292,27 @@ def test_unwritable_output_is_a_coded_error(tmp_path):
     blocker.write_text("x", encoding="utf-8")
     result = run("template", "-u", "甲镇", "-y", 2025, "-o", blocker / "x.xlsx")
     assert result.exit_code == 2 and "[O102]" in result.output
+
+
+def test_english_counts_are_singular_for_one(tmp_path):
+    """“1 error, 1 warning” and “Checked 1 file”, not “1 errors”; plural otherwise."""
+    one = ROOT / "samples" / "returned" / "2025" / "103_青禾县石桥镇_2025.xlsx"
+    result = run("check", one, "--lang", "en")
+    assert "1 error, 1 warning" in result.stdout and "1 errors" not in result.stdout
+    assert "Checked 1 file: " in result.stdout
+    result = run("check", ROOT / "samples" / "returned" / "2025", "--lang", "en")
+    assert re.search(
+        r"Checked \d+ files: .*; [2-9]\d* errors, [2-9]\d* warnings in all", result.stdout
+    )
+    assert "0 warnings" in result.stdout  # zero is plural too
+    assert "1 个错误，1 个警告" in run("check", one).stdout  # Chinese: no plural
+
+
+def test_english_status_reasons_are_singular_for_one(tmp_path):
+    out = tmp_path / "county.xlsx"
+    run("merge", ROOT / "samples" / "returned" / "2025", "--roster", ROOT / "samples" / "roster.csv",
+        "-o", out, "--lang", "en")  # fmt: skip
+    rows = openpyxl.load_workbook(out, read_only=True)["报送情况"].iter_rows(values_only=True)
+    reasons = {row[5] for row in rows}
+    assert {"1 warning", "2 warnings", "1 error found"} <= reasons
+    assert not {"1 warnings", "1 errors found"} & reasons

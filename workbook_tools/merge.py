@@ -24,6 +24,7 @@ from typing import Any
 from . import check, layout, rules, safe_text
 from .files import replacing, unwritable
 from .findings import Finding
+from .output import Count
 from .roster import Unit, identity
 from .spec import Spec
 
@@ -454,11 +455,11 @@ def _statuses(entries, spec, roster, year, include_failing, prefer) -> None:
     for e in entries:
         if e.status == "passed" and e.errors:
             e.status = "failing"
-            e.reason = (f"校验发现 {e.errors} 个错误", f"{e.errors} errors found")
+            e.reason = (f"校验发现 {e.errors} 个错误", f"{e.errors} error{Count(e.errors):s} found")
         if e.status == "passed":
             e.included = True
             if e.warnings:
-                e.reason = (f"{e.warnings} 个警告", f"{e.warnings} warnings")
+                e.reason = (f"{e.warnings} 个警告", f"{e.warnings} warning{Count(e.warnings):s}")
         elif e.status == "failing" and include_failing and e.readable:
             e.included = True
         if e.replaced[0]:

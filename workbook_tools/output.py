@@ -30,12 +30,22 @@ WORDS = {
         "warnings": "passed with warnings",
         "errors": "failed",
         "unreadable": "unreadable",
-        "counts": "{e} errors, {w} warnings",
+        "counts": "{e} error{e:s}, {w} warning{w:s}",
         "year": "{year}",
-        "summary": "Checked {n} files: {passed} passed, {warned} with warnings, {failed} failed, {unreadable} unreadable; {e} errors, {w} warnings in all.",
+        "summary": "Checked {n} file{n:s}: {passed} passed, {warned} with warnings, {failed} failed, {unreadable} unreadable; {e} error{e:s}, {w} warning{w:s} in all.",
         "none": "No files to check.",
     },
 }
+
+
+class Count(int):
+    """A count that formats as itself, and with the spec ``s`` as the English plural ending it
+    asks for (“1 error”, “2 errors”); the Chinese texts never ask."""
+
+    def __format__(self, spec: str) -> str:
+        if spec == "s":
+            return "" if self == 1 else "s"
+        return format(int(self), spec)
 
 
 def status(report: Report) -> str:
@@ -117,7 +127,7 @@ def stream_text(
         write(w["none"])
     else:
         write("")
-        write(w["summary"].format(**count.summary()))
+        write(w["summary"].format(**{k: Count(v) for k, v in count.summary().items()}))
     return count.exit_code
 
 
@@ -133,7 +143,7 @@ def report_lines(report: Report, spec: Spec, lang: str = "zh", style=None) -> li
     mark = {"passed": "✓", "warnings": "✓", "errors": "✗", "unreadable": "✗"}[state]
     head = "  ".join(x for x in (f"{mark} {terminal(report.path)}", who, w[state]) if x)
     if report.findings and state != "unreadable":
-        head += "  " + w["counts"].format(e=report.errors, w=report.warnings)
+        head += "  " + w["counts"].format(e=Count(report.errors), w=Count(report.warnings))
     lines = [paint(head, bold=True, fg="green" if state in ("passed", "warnings") else "red")]
     for finding in report.findings:
         level = finding.level(spec)
