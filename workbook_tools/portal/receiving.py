@@ -29,9 +29,8 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -389,26 +388,62 @@ def _pipes_polled(loop: asyncio.AbstractEventLoop) -> bool:
     return sys.platform != "win32"
 
 
-@dataclass
-class _Pending:
-    row: dict[str, Any]
-    future: Future
-    forget: Path | None = None  # the upload's staged name, removed once its batch is written
+class _Settling:
+    """An upload's original on its way under its digest's name (see ``Recorder.settle``)."""
+
+    __slots__ = ("done", "error", "staged")
+
+    def __init__(self, staged: collect.Staged):
+        self.staged = staged
+        self.done = False
+        self.error: Exception | None = None
+
+
+class _Record:
+    """A row to write, and the upload waiting for its id."""
+
+    __slots__ = ("forget", "future", "loop", "row", "settling")
+
+    def __init__(self, row, settling, loop, future, forget):
+        self.row = row
+        self.settling: _Settling | None = settling
+        self.loop: asyncio.AbstractEventLoop = loop
+        self.future: asyncio.Future = future
+        self.forget: Path | None = forget
+
+
+class _Forget:
+    __slots__ = ("path",)
+
+    def __init__(self, path: Path):
+        self.path = path
 
 
 class Recorder:
-    """The one writer of upload records: each batch of waiting uploads (their originals already
-    durable) is written in one transaction; each upload's future is set once its batch is
-    committed (durable: SQLite's synchronous=FULL, PostgreSQL's commit)."""
+    """The one thread that makes uploads durable, in batches: it takes every job waiting, flushes
+    and links the originals among them (``collect.settle_many``: one flush per folder for the
+    whole batch), then writes the waiting records in one transaction (group commit: one flush
+    of the database per batch; SQLite's synchronous=FULL, PostgreSQL's commit), and only then
+    answers each upload, with one wake-up of the event loop per batch. An upload's original is
+    queued for settling as soon as it is received (so the flush runs while it is checked) and
+    its record after the check; one queue, one thread, so the record of an upload is never
+    written before its original is durable."""
 
     def __init__(self, portal: Portal):
         self.portal = portal
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._insert = insert(db.uploads)  # compiled once, reused for every row
+        self._conn = None  # the thread's own connection, held between batches
+        # Flushes of several originals at once, for batches of more than one (see settle_many).
+        self._flushers = ThreadPoolExecutor(4, thread_name_prefix="portal-flush")
         self.batches: list[int] = []  # sizes of the batches written (for the benchmark)
 
     def _ensure(self) -> None:
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            return
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
@@ -416,54 +451,128 @@ class Recorder:
                 )
                 self._thread.start()
 
-    async def record(self, row: dict[str, Any], forget: Path | None = None) -> int:
-        """Write ``row`` (with whatever else is waiting); its id once committed. ``forget``, the
-        upload's name in tmp/ (its original is under its digest's name by now), is removed in
-        the same thread afterwards, without the answer waiting for it."""
-        future: Future = Future()
+    def settle(self, staged: collect.Staged) -> _Settling:
+        """Queue a received upload's original to be made durable under its digest's name; hand
+        what this returns to ``record`` (or ``forget``)."""
+        job = _Settling(staged)
         self._ensure()
-        self._queue.put(_Pending(row, future, forget))
-        return await asyncio.wrap_future(future)
+        self._queue.put(job)
+        return job
+
+    async def record(
+        self, row: dict[str, Any], settling: _Settling | None = None, forget: Path | None = None
+    ) -> int:
+        """Write ``row`` (with whatever else is waiting); its id once committed, and only once
+        the original being ``settling`` is durable (if that failed, so does this). The
+        upload's name in tmp/ (``settling``'s, or ``forget``) is removed afterwards, without the
+        answer waiting for it."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if settling is not None:
+            forget = settling.staged.path
+        self._ensure()
+        self._queue.put(_Record(row, settling, loop, future, forget))
+        return await future
+
+    def forget(self, settling: _Settling) -> None:
+        """The upload failed: its name in tmp/ goes (after its settling, off the event loop)."""
+        self._ensure()
+        self._queue.put(_Forget(settling.staged.path))
 
     def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            batch, stop = [item], False
-            while len(batch) < MAX_BATCH:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
-            self._write(batch)
-            for p in batch:
-                if p.forget is not None:
-                    _forget(p.forget)
-            if stop:
-                return
-
-    def _write(self, batch: list[_Pending]) -> None:
         try:
-            with self.portal.engine.begin() as conn:
-                ids = [
-                    conn.execute(insert(db.uploads).values(**p.row)).inserted_primary_key[0]
-                    for p in batch
-                ]
+            while True:
+                item = self._queue.get()
+                if item is None:
+                    return
+                batch, stop = [item], False
+                while len(batch) < MAX_BATCH:
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        stop = True
+                        break
+                    batch.append(more)
+                self._batch(batch)
+                if stop:
+                    return
+        finally:
+            if self._conn is not None:
+                with contextlib.suppress(Exception):
+                    self._conn.close()
+                self._conn = None
+
+    def _batch(self, batch: list) -> None:
+        settling = [j for j in batch if isinstance(j, _Settling)]
+        if settling:
+            errors = collect.settle_many(self.portal, [j.staged for j in settling], self._flushers)
+            for job, error in zip(settling, errors, strict=True):
+                job.error, job.done = error, True
+        records = [j for j in batch if isinstance(j, _Record)]
+        if records:
+            self._answer(self._write(records))
+        for j in batch:
+            path = j.forget if isinstance(j, _Record) else getattr(j, "path", None)
+            if path is not None:
+                _forget(path)
+
+    def _write(
+        self, records: list[_Record]
+    ) -> list[tuple[_Record, int | None, BaseException | None]]:
+        outcomes = []
+        ready = []
+        for r in records:
+            s = r.settling
+            if s is not None and not s.done:  # cannot happen: one queue, in order
+                outcomes.append((r, None, RuntimeError("the original was not settled")))
+            elif s is not None and s.error is not None:
+                outcomes.append((r, None, s.error))
+            else:
+                ready.append(r)
+        if not ready:
+            return outcomes
+        try:
+            ids = self._insert_rows([r.row for r in ready])
         except Exception as exc:
-            if len(batch) > 1:  # one bad row must not cost the others their record
-                for p in batch:
-                    self._write([p])
-                return
-            batch[0].future.set_exception(exc)
-            return
-        self.batches.append(len(batch))
-        for p, upload_id in zip(batch, ids, strict=True):
-            p.future.set_result(upload_id)
+            if len(ready) > 1:  # one bad row must not cost the others their record
+                for r in ready:
+                    outcomes += self._write([r])
+                return outcomes
+            outcomes.append((ready[0], None, exc))
+            return outcomes
+        self.batches.append(len(ready))
+        outcomes += [(r, upload_id, None) for r, upload_id in zip(ready, ids, strict=True)]
+        return outcomes
+
+    def _insert_rows(self, rows: list[dict[str, Any]]) -> list[int]:
+        """The rows written in one transaction (a connection held from the last batch is tried
+        once more on a fresh one when it fails: the database may have been restarted)."""
+        for attempt in (0, 1):
+            fresh = self._conn is None
+            if fresh:
+                self._conn = self.portal.engine.connect()
+            conn = self._conn
+            try:
+                with conn.begin():
+                    return [conn.execute(self._insert, row).inserted_primary_key[0] for row in rows]
+            except Exception:
+                self._conn = None
+                with contextlib.suppress(Exception):
+                    conn.close()
+                if fresh or attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _answer(outcomes: list[tuple[_Record, int | None, BaseException | None]]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list] = {}
+        for r, upload_id, error in outcomes:
+            by_loop.setdefault(r.loop, []).append((r.future, upload_id, error))
+        for loop, answers in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
+                loop.call_soon_threadsafe(_resolve, answers)
 
     def close(self) -> None:
         with self._lock:
@@ -471,6 +580,17 @@ class Recorder:
         if thread is not None and thread.is_alive():
             self._queue.put(None)
             thread.join(60)
+        self._flushers.shutdown(wait=True)
+
+
+def _resolve(answers: list[tuple[asyncio.Future, int | None, BaseException | None]]) -> None:
+    for future, upload_id, error in answers:
+        if future.done():  # the upload went away
+            continue
+        if error is None:
+            future.set_result(upload_id)
+        else:
+            future.set_exception(error)
 
 
 class BadForm(Exception):
@@ -633,9 +753,6 @@ class Intake:
         self.portal = portal
         self.checker = Checker(portal, default_workers() if jobs is None else jobs)
         self.recorder = Recorder(portal)
-        # fsyncs wait on the disk, not the CPU: a few at once let the file system's journal
-        # take them together.
-        self._settlers = ThreadPoolExecutor(16, thread_name_prefix="portal-settle")
 
     def start(self) -> None:
         self.checker.start()
@@ -643,7 +760,6 @@ class Intake:
     def close(self) -> None:
         self.recorder.close()
         self.checker.close()
-        self._settlers.shutdown(wait=True)
 
     async def receive(
         self,
@@ -657,23 +773,15 @@ class Intake:
         report), returned once the original and its record are durable."""
         portal = self.portal
         name = collect.display_name(filename)
-        loop = asyncio.get_running_loop()
+        settling = self.recorder.settle(staged)  # flushed and linked while it is checked
         try:
-            settled, checked = await asyncio.gather(
-                loop.run_in_executor(self._settlers, collect.settle, portal, staged),
-                self.checker.check(staged.path),
-                return_exceptions=True,
-            )
-            for outcome in (settled, checked):
-                if isinstance(outcome, BaseException):
-                    raise outcome
+            checked = await self.checker.check(staged.path)
             report = collect.as_seen(portal, unit, checked, name)
             row = collect.record_row(
                 portal, unit, report, staged.sha256, staged.size, name, received_ns
             )
         except BaseException:
-            # The upload failed: its staged name goes (off the event loop).
-            loop.run_in_executor(self._settlers, _forget, staged.path)
+            self.recorder.forget(settling)  # the upload failed: its staged name goes
             raise
-        upload_id = await self.recorder.record(row, forget=staged.path)
+        upload_id = await self.recorder.record(row, settling)
         return upload_id, staged.sha256, report
