@@ -270,3 +270,52 @@ def test_records_of_uploads_waiting_together_are_written_in_one_commit(portal):
         stored = conn.execute(select(db.uploads.c.id, db.uploads.c.findings)).all()
     assert sorted(r.id for r in stored) == sorted(good)
     assert json.loads(stored[0].findings)[0]["code"].startswith("F")
+
+
+def test_uploads_are_answered_only_once_their_originals_and_records_are_durable(portal):
+    """Originals are flushed and their folders flushed in batches, records committed in batches:
+    still, each upload is answered only after its bytes, the folder entry naming them, and its
+    record are on disk, in that order."""
+    events: list[tuple] = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        real_fsync(fd)
+        events.append(("flushed", os.readlink(f"/proc/self/fd/{fd}")))
+
+    intake = receiving.Intake(portal, jobs=0)
+    real_insert = intake.recorder._insert_rows
+
+    def insert_rows(rows):
+        ids = real_insert(rows)
+        events.append(("committed", {r["sha256"] for r in rows}))
+        return ids
+
+    intake.recorder._insert_rows = insert_rows
+    unit = portal.units()[0]
+
+    async def one(i: int) -> tuple[str, str]:
+        staged = collect.stage(portal, [f"upload number {i}".encode()], 1000)
+        _, sha, _ = await intake.receive(unit, staged, f"{i}.xlsx", received_ns=time.time_ns())
+        events.append(("answered", sha))
+        return sha, str(staged.path.resolve())
+
+    async def at_once() -> list[tuple[str, str]]:
+        return await asyncio.gather(*(one(i) for i in range(12)))
+
+    os.fsync = fsync  # (the recorder's thread flushes: monkeypatch would race its teardown)
+    try:
+        uploads = asyncio.run(at_once())
+    finally:
+        intake.close()
+        os.fsync = real_fsync
+    for sha, staged in uploads:
+        folder = str(portal.blob_path(sha).resolve().parent)
+        file_at = events.index(("flushed", staged))
+        folder_at = next(
+            i for i, e in enumerate(events) if i > file_at and e == ("flushed", folder)
+        )
+        committed_at = next(i for i, e in enumerate(events) if e[0] == "committed" and sha in e[1])
+        assert file_at < folder_at < committed_at < events.index(("answered", sha))
+        assert portal.blob_path(sha).read_bytes().startswith(b"upload number")
+    assert not list((portal.folder / "tmp").iterdir())  # staged names removed
