@@ -139,7 +139,7 @@ async def _burst(port: int, requests: list[bytes], timeout: float) -> tuple[floa
 
 def run(b, n: int | None = None) -> dict:
     """The measure: ``b`` is the harness's Bench (a temporary folder and generated workbooks)."""
-    import httpx
+    import httpx2 as httpx
 
     from workbook_tools import check
     from workbook_tools.portal.store import Portal

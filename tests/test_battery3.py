@@ -94,3 +94,36 @@ def test_a_panic_in_the_workbook_reader_is_a_finding(tmp_path, spec21, soffice):
     result = hostile.wbtools("template", "--roster", roster, "--year", "2025", "-o", tmp_path)
     hostile.assert_clean(result, (2,), "U101")
     assert hostile.digest([bad, ok, roster]) == inputs
+
+
+def test_quieting_the_reader_is_safe_across_threads():
+    """``rust_reader`` points file descriptor 2 at /dev/null while calamine runs. Two threads in
+    it at once (the portal's office pages, a library caller's pool) must not leave stderr pointing
+    at /dev/null when both have left: the descriptor is restored once, by the last to leave."""
+    import os
+    import threading
+
+    from workbook_tools import intake
+
+    before = os.fstat(2)
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def first():
+        with intake.rust_reader():
+            a_in.set()
+            b_in.wait(10)
+        a_out.set()
+
+    def second():
+        a_in.wait(10)
+        with intake.rust_reader():
+            b_in.set()
+            a_out.wait(10)  # the first leaves while the second is still inside
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    after = os.fstat(2)
+    assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)

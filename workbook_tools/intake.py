@@ -27,6 +27,7 @@ import os
 import re
 import stat as stat_module
 import struct
+import threading
 import zipfile
 import zlib
 from collections.abc import Iterable
@@ -683,7 +684,37 @@ class ReaderPanic(Exception):
     this, which the readers report as a damaged file (F103)."""
 
 
-_DEVNULL = -1
+class _Quiet:
+    """File descriptor 2 pointed at /dev/null while any thread is inside ``rust_reader``: the
+    first to enter saves and redirects it, the last to leave restores it (threads that overlap
+    would otherwise restore each other's /dev/null and leave stderr lost for good)."""
+
+    lock = threading.Lock()
+    depth = 0
+    saved = -1
+    devnull = -1
+
+    @classmethod
+    def enter(cls) -> None:
+        with cls.lock:
+            if cls.depth == 0:
+                try:
+                    if cls.devnull < 0:
+                        cls.devnull = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+                    cls.saved = os.dup(2)
+                    os.dup2(cls.devnull, 2)
+                except OSError:  # no stderr (a daemon): nothing to keep quiet
+                    cls.saved = -1
+            cls.depth += 1
+
+    @classmethod
+    def leave(cls) -> None:
+        with cls.lock:
+            cls.depth -= 1
+            if cls.depth == 0 and cls.saved >= 0:
+                os.dup2(cls.saved, 2)
+                os.close(cls.saved)
+                cls.saved = -1
 
 
 @contextlib.contextmanager
@@ -691,15 +722,9 @@ def rust_reader():
     """Around every call into python-calamine: a panic becomes ReaderPanic, and the panic
     hook's own message (Rust writes it straight to file descriptor 2, before pyo3 sees the
     panic) is kept off the terminal -- the finding says what happened. Only calamine runs in
-    here, and it writes nothing else to stderr."""
-    global _DEVNULL
-    try:
-        if _DEVNULL < 0:
-            _DEVNULL = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
-        saved = os.dup(2)
-        os.dup2(_DEVNULL, 2)
-    except OSError:  # no stderr (a daemon): nothing to keep quiet
-        saved = -1
+    here, and it writes nothing else to stderr (another thread writing to stderr meanwhile is
+    not shown either: checks run in worker processes, so that is rare and brief)."""
+    _Quiet.enter()
     try:
         yield
     except BaseException as exc:
@@ -707,9 +732,7 @@ def rust_reader():
             raise ReaderPanic(str(exc)[:200]) from None
         raise
     finally:
-        if saved >= 0:
-            os.dup2(saved, 2)
-            os.close(saved)
+        _Quiet.leave()
 
 
 def calamine_book(path: Path, data: bytes = b""):
