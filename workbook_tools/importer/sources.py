@@ -18,12 +18,20 @@ from __future__ import annotations
 import io
 import re
 import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import intake
 
-IMPORTABLE = (".txt", ".text", ".md", ".html", ".htm", ".docx", ".doc", ".wps", ".pdf")
+# Web pages as browsers and download tools save them: .html/.htm, the server's own .shtml/.xhtml,
+# and one-file archives (.mht/.mhtml: IE, 360, Edge and Chromium "save as a single file").
+PAGES = (".html", ".htm", ".shtml", ".xhtml")
+ARCHIVED_PAGES = (".mht", ".mhtml")
+# Word processors' files LibreOffice converts: old Word, WPS, OpenDocument text, RTF.
+OFFICE = (".doc", ".wps", ".odt", ".rtf")
+IMPORTABLE = (".txt", ".text", ".md", *PAGES, *ARCHIVED_PAGES, ".docx", *OFFICE, ".pdf")
 # Where a portal page's own text ends and the site's footer begins.
 FOOTER = re.compile(
     r"^(主办单位|承办单位|主办：|版权所有|网站标识码|技术支持|联系我们|打印本页|关闭窗口|【打印】|ICP备)"
@@ -66,11 +74,13 @@ def load_lines(path: Path) -> list[Line]:
     """The file's lines. Every input passes the shared intake bounds first (a regular file, its
     kind's size bound, a .docx's zip bounds, HTML nesting): ``intake.InputRefused`` says why not."""
     suffix = path.suffix.lower()
-    if suffix in (".html", ".htm"):
+    if suffix in PAGES:
         texts = _html_lines(intake.read_input(path, intake.MAX_REPORT_BYTES))
+    elif suffix in ARCHIVED_PAGES:
+        texts = _html_lines(_archived_page(intake.read_input(path, intake.MAX_REPORT_BYTES)))
     elif suffix == ".docx":
         texts = _docx_lines(intake.vet_docx(path))
-    elif suffix in (".doc", ".wps"):
+    elif suffix in OFFICE:
         texts = _office_lines(path)
     elif suffix == ".pdf":
         from .pdf import pdf_lines  # PyMuPDF loads only for PDFs
@@ -91,24 +101,88 @@ def _text_lines(raw: bytes, suffix: str) -> list[str]:
     return texts
 
 
+def _archived_page(raw: bytes) -> bytes:
+    """The page inside a one-file web archive (MHTML: a MIME message whose first text/html part is
+    the page, quoted-printable or base64, in the page's charset), as bytes html5lib reads: UTF-8
+    with a byte order mark when the part names its charset (a mark outranks the page's meta)."""
+    import email
+    import email.policy
+
+    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    for part in message.walk():
+        if part.get_content_type() != "text/html":
+            continue
+        body = part.get_payload(decode=True) or b""
+        charset = part.get_content_charset()
+        if charset:
+            try:
+                return b"\xef\xbb\xbf" + body.decode(charset, errors="replace").encode("utf-8")
+            except LookupError:  # a charset Python does not know: let the page's meta say
+                pass
+        return body
+    raise intake.InputRefused(
+        "not a saved web page: no text/html part in the MHTML archive",
+        "不是保存的网页：MHTML 文件中没有网页（text/html）部分",
+        "F103",
+    )
+
+
 def _office_lines(path: Path) -> list[str]:
-    """Old Word (.doc) and WPS (.wps) documents, converted to .docx by LibreOffice headless."""
+    """Old Word (.doc), WPS (.wps), OpenDocument text (.odt) and RTF documents, converted to .docx
+    by LibreOffice headless."""
     from .. import office
 
     intake.vet_size(path, intake.MAX_DOCX_BYTES)
     with open(path, "rb") as fh:
         head = fh.read(4096)
-    if head.startswith(intake.ZIP_MAGIC):  # a .docx saved under the old name: no conversion
+    odf = head.startswith(intake.ZIP_MAGIC) and b"application/vnd.oasis.opendocument" in head[:200]
+    if head.startswith(intake.ZIP_MAGIC) and not odf:  # a .docx under another name: read as is
         return _docx_lines(intake.vet_docx(path))
     if office.find_soffice() is None:
         raise NeedsProgram("LibreOffice (soffice)")
-    _vet_old_word(path, head)
+    if odf:
+        _vet_odt(path)
+    else:
+        _vet_old_word(path, head)
     with tempfile.TemporaryDirectory(prefix="wbtools-import-") as tmp:
         # LibreOffice names its output after the input; a copy keeps odd names and the input safe.
         src = Path(tmp) / ("input" + path.suffix.lower())
         src.write_bytes(path.read_bytes())
         out = office.convert(src, "docx", Path(tmp) / "out")
         return _docx_lines(intake.vet_docx(out))  # bounded like any .docx
+
+
+def _vet_odt(path: Path) -> None:
+    """An OpenDocument text is a zip package: bounded as a .docx is (entries, unpacked size,
+    ratio, names, DOCTYPE) before LibreOffice unpacks it, and it must say it is a text."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(intake.read_input(path, intake.MAX_DOCX_BYTES))) as zf:
+            problem = (
+                intake.zip_bounds(zf, intake.MAX_UNPACKED_BYTES // 2)
+                or intake.zip_names(zf)
+                or intake.zip_dtd(zf)
+            )
+            if (
+                problem is None
+                and "mimetype" in zf.NameToInfo
+                and zf.getinfo("mimetype").file_size < 100
+            ):
+                kind = zf.read("mimetype")
+            else:
+                kind = b""
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error) as exc:
+        raise intake.InputRefused(f"not a document: {exc}", f"不是文档：{exc}", "F103") from None
+    except (RuntimeError, NotImplementedError) as exc:  # zip-level encryption, odd compression
+        raise intake.InputRefused(str(exc), str(exc), "F104") from None
+    if problem is not None:
+        raise problem
+    if not kind.startswith(b"application/vnd.oasis.opendocument.text"):
+        found = kind.decode("ascii", "replace")[:80] or "(none)"
+        raise intake.InputRefused(
+            f"not an OpenDocument text (mimetype {found})",
+            f"不是 OpenDocument 文字文档（mimetype 为 {found}）",
+            "F103",
+        )
 
 
 def _vet_old_word(path: Path, head: bytes) -> None:
