@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
+import openpyxl
 import pytest
 
 from . import workbooks as wb
@@ -597,3 +599,51 @@ def test_help_texts_are_complete(tmp_path):
                 assert "".join(text.split()) in shown, (path, param.name)
                 checked += 1
     assert checked > 40
+
+
+def test_files_sent_zipped_or_in_another_form_are_reported_not_skipped(tmp_path, spec21):
+    """A folder of returned files holds what units really send: a workbook zipped (by Windows'
+    “send to compressed folder”: GBK names without the UTF-8 flag), a RAR, WPS's .et. None may
+    pass unnoticed, or merge counts a unit missing that did send its file."""
+    import io
+    import json
+    import zipfile
+
+    from workbook_tools.roster import Unit
+
+    units = [Unit("甲镇", "1", "乡镇"), Unit("乙镇", "2", "乡镇"), Unit("丙镇", "3", "乡镇")]
+    returned = tmp_path / "returned"
+    returned.mkdir()
+    (returned / "甲镇.xlsx").write_bytes(wb.render(spec21, unit=units[0]))
+    packed = io.BytesIO()
+    gbk_name = "乙镇年报.xlsx".encode("gbk")
+    placeholder = b"X" * (len(gbk_name) - 5) + b".xlsx"  # ASCII: written without the flag
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(placeholder.decode(), wb.render(spec21, unit=units[1]))
+    archive = packed.getvalue()
+    assert archive.count(placeholder) == 2  # local header and central directory
+    (returned / "乙镇.zip").write_bytes(archive.replace(placeholder, gbk_name))
+    (returned / "乙镇旧.rar").write_bytes(b"Rar!\x1a\x07\x01\x00" + bytes(64))
+    (returned / "丙镇.et").write_bytes(wb.render(spec21, unit=units[2]))  # an .xlsx named .et
+    (returned / "notes.docx.tmp").write_bytes(b"x")  # not a report in any form: still skipped
+
+    result = run("check", returned, "--format", "json")
+    files = {Path(f["path"]).name: f for f in json.loads(result.stdout)["files"]}
+    assert set(files) == {"甲镇.xlsx", "乙镇.zip", "乙镇旧.rar", "丙镇.et"}
+    zipped = [f for f in files["乙镇.zip"]["findings"] if f["code"] == "F114"]
+    assert zipped and "乙镇年报.xlsx" in zipped[0]["message"]
+    assert [f["code"] for f in files["乙镇旧.rar"]["findings"]] == ["F114"]
+    assert files["丙镇.et"]["unit"] == "丙镇" and files["丙镇.et"]["status"] == "passed"
+
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "单位名称,单位代码,单位类型\n甲镇,1,乡镇\n乙镇,2,乡镇\n丙镇,3,乡镇\n", "utf-8"
+    )
+    county = tmp_path / "county.xlsx"
+    run("merge", returned, "--roster", roster, "-o", county)
+    sheet = openpyxl.load_workbook(county, read_only=True)["报送情况"]
+    rows = [[str(v or "") for v in row] for row in sheet.iter_rows(values_only=True)]
+    sent = [" ".join(r) for r in rows if "乙镇" in r]
+    assert sent and any("F114" in r for r in sent)  # said unreadable as an archive
+    assert not any("未报送" in r for r in sent)  # not counted as sending nothing
+    assert any("丙镇" in r and "丙镇.et" in " ".join(r) for r in rows)

@@ -29,6 +29,12 @@ from .roster import identity
 from .spec import Spec
 
 CHECKED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+# Files in a folder that are not read as workbooks but must not pass unnoticed either: a unit's
+# workbook zipped, or saved in a form that is not .xlsx (WPS's .et, Excel's binary .xlsb, a
+# template file, Numbers). Each is reported (F114 for an archive, F102 otherwise; a workbook
+# merely named so is read), so merge never counts a unit missing that did send a file.
+NOTICED_SUFFIXES = (".zip", ".rar", ".7z", ".et", ".ett", ".xlsb", ".xltx", ".xltm", ".xlt")
+NOTICED_SUFFIXES += (".numbers",)
 JUMP = 5.0  # X3: a figure that grows or shrinks more than this factor year on year
 JUMP_FLOOR = 10  # ... and is at least this large in one of the years (small counts jump easily)
 
@@ -295,7 +301,7 @@ def iter_files(paths: Iterable[Path], suffixes: tuple[str, ...] | None = None) -
         if is_dir and suffixes is None:  # (the importer is not loaded for files named one by one)
             from .importer import FOLDER_REPORTS
 
-            suffixes = CHECKED_SUFFIXES + FOLDER_REPORTS
+            suffixes = CHECKED_SUFFIXES + NOTICED_SUFFIXES + FOLDER_REPORTS
         for q in _walk(p, suffixes) if is_dir else (p,):
             if seen is not None:
                 if q in seen:

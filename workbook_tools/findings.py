@@ -145,6 +145,9 @@ CODES: dict[str, Code] = {c.code: c for c in [
     _c("F113", "not-a-file", E,
        "这不是可读取的文件：{zh}。请指定报送的工作簿文件。",
        "This is not a file that can be read: {en}. Name the returned workbook file."),
+    _c("F114", "archive", E,
+       "这是压缩包（{found}），不是工作簿。请解压后报送（或检查）其中的工作簿。",
+       "This is an archive ({found}), not a workbook. Unpack it and send (or check) the workbook inside."),
     # T: tampering and template versions
     _c("T101", "metadata-missing", W,
        "文件中没有模板元数据（可能复制到了新文件中），已按标签查找表格。请使用下发的模板填报。",

@@ -794,6 +794,8 @@ def open_package(path: Path) -> Package:
 
     if head.startswith(CFB_MAGIC):
         return _vet_cfb(pkg, bad)
+    if kind := next((k for magic, k in _ARCHIVE_MAGIC if head.startswith(magic)), None):
+        return bad("F114", found=kind)
     if not head.startswith(ZIP_MAGIC):
         return bad("F102", suffix=path.suffix or "(none)")
     try:
@@ -815,6 +817,35 @@ def open_package(path: Path) -> Package:
     else:
         zf.close()
     return pkg
+
+
+# Archives units send their workbooks in (F114), by their first bytes; zip is told apart from an
+# Office package by its entries.
+_ARCHIVE_MAGIC = (
+    (b"Rar!\x1a\x07", ".rar"),
+    (b"7z\xbc\xaf\x27\x1c", ".7z"),
+    (b"\x1f\x8b", ".gz"),
+)
+
+
+def _listing(infos: list[zipfile.ZipInfo], most: int = 5) -> str:
+    """The files in a zip archive, as its maker named them: names without the UTF-8 flag are
+    UTF-8 all the same (Info-ZIP) or in the maker's code page (GBK on Chinese Windows), not the
+    CP437 zipfile decodes them as."""
+    names = []
+    for info in infos:
+        if info.is_dir():
+            continue
+        name = info.filename
+        if not info.flag_bits & 0x800:  # UTF-8 without the flag (Info-ZIP), else GBK
+            raw = name.encode("cp437", errors="replace")
+            for encoding in ("utf-8", "gb18030"):
+                with contextlib.suppress(UnicodeDecodeError):
+                    name = raw.decode(encoding)
+                    break
+        names.append(name.rsplit("/", 1)[-1][:80])
+    shown = ", ".join(names[:most]) or "(empty)"
+    return shown + (f" … (+{len(names) - most})" if len(names) > most else "")
 
 
 def _vet_cfb(pkg: Package, bad) -> Package:
@@ -861,10 +892,13 @@ def _vet_zip(pkg: Package, zf: zipfile.ZipFile, bad) -> None:
         if info.file_size > (1 << 20) and info.file_size > MAX_RATIO * max(info.compress_size, 1):
             bad("F106", detail=f"{info.filename}: compression ratio over {MAX_RATIO}")
             return
+    names = zf.NameToInfo
+    if not {"[Content_Types].xml", "mimetype", "xl/workbook.xml"} & names.keys():
+        bad("F114", found=f"{pkg.path.suffix or '.zip'}: {_listing(infos)}")
+        return  # a plain zip archive (a unit's files sent zipped): no Office package
     if problem := zip_names(zf) or zip_dtd(zf, pkg.data):
         pkg.findings.append(problem.finding(pkg.path))
         return
-    names = zf.NameToInfo
     if "word/document.xml" in names:
         bad("F105", found=".docx")
         return
