@@ -35,6 +35,7 @@ class Token:
     blank_row: bool = False  # a label whose table row has only empty cells after it
     parts: tuple[str, ...] = ()  # figures with spaces inside one cell (“1 23”, “13612 252”)
     padded: bool = False  # the row's last printed cell: bars for merged (spanned) cells follow
+    empty_before: int = 0  # empty cells written as extra blank lines right before this figure
 
 
 @dataclass
@@ -53,8 +54,9 @@ _LABEL_AND_FIGURE = re.compile(r"^(.*[^\d\s.,、(（])\s+(\d[\d,]*(?:\.\d+)?)$")
 _YUAN = re.compile(r"(\d[\d,]*(?:\.\d+)?)元")
 
 
-# A change printed in words in the 2019 layout's 本年增/减 column: “减4” is −4, “增3” is 3.
-_CHANGE = re.compile(r"(增加?|减少?)(\d+)")
+# A change printed in words in the 2019 layout's 本年增/减 column: “减4” is −4, “增3” is 3; a
+# sign typed twice (“--253”) is the sign.
+_CHANGE = re.compile(r"(增加?|减少?|--|\+\+)(\d+)")
 
 
 def _number(text: str, kind: str) -> Value:
@@ -137,14 +139,54 @@ def _pad(out: list[Token], since: int) -> None:
         out[-1].padded = True
 
 
+def _blank_gap(lines: list[Line]) -> int:
+    """How many blank lines a table that separates its cells by blank lines writes between two
+    cells (0 when it does not): the gap most lines of text have before them."""
+    gaps: list[int] = []
+    run = -1  # no line of text yet
+    for line in lines:
+        if not line.text.strip():
+            run += run >= 0
+            continue
+        if run >= 0:
+            gaps.append(run)
+        run = 0
+    if not gaps:
+        return 0
+    gap = max(set(gaps), key=gaps.count)
+    return gap if gap and gaps.count(gap) >= 0.6 * len(gaps) else 0
+
+
+def _rows_open_with_bars(lines: list[Line]) -> bool:
+    """Whether this table's rows open with a bar (“| 规章 | 0 |”, Markdown's edges): most lines
+    with a label open with one. Where they do not (“规章 | 0 |”), every bar closes a cell."""
+    opened = closed = 0
+    for line in lines:
+        text = line.text.replace("｜", "|").strip()
+        first = next((p.strip() for p in text.split("|") if p.strip()), "")
+        if first and not _value_like(first):
+            if text.startswith("|"):
+                opened += 1
+            elif "|" in text:
+                closed += 1
+    return opened > closed
+
+
 def tokens(lines: list[Line]) -> list[Token]:
     out: list[Token] = []
     closers = _bars_close_cells(lines)
+    opening = _rows_open_with_bars(lines)
     closed = True  # the last line with text ended its cell with a bar
+    gap = _blank_gap(lines)
+    blank = 0  # blank lines since the last line of text
     for line in lines:
         text = line.text.replace("｜", "|")
         if not text.strip():
+            blank += 1
             continue
+        # Cells separated by blank lines: each blank line beyond the usual gap is an empty cell
+        # (a page's converter writes an empty cell as one more blank line).
+        extra, blank = (blank - gap if gap and blank > gap else 0), 0
         if re.fullmatch(r"\|{2,}", text.strip()):
             _pad(out, 0)  # padding on a line of its own, after a row written one cell per line
             continue
@@ -170,6 +212,9 @@ def tokens(lines: list[Line]) -> list[Token]:
                 # edges; every other empty piece is an empty cell, kept in its place.
                 if text.strip().startswith("|"):
                     pieces.pop(0)
+                    # In a table whose bars only close cells, the opening bar closes an empty
+                    # cell (“| 25 |” after lines “|”): kept for a row that is short by it.
+                    extra += not opening and bool(pieces) and _value_like(pieces[0])
                 if text.strip().endswith("|"):
                     pieces.pop()
             else:
@@ -211,9 +256,22 @@ def tokens(lines: list[Line]) -> list[Token]:
         else:
             for p in text.split():
                 out.extend([Token(p, line.no, True)] if _value_like(p) else _unglue(p, line.no))
+        if extra and len(out) > start and out[start].value:
+            out[start].empty_before = extra
         if padded:
             _pad(out, start)
     return out
+
+
+def _with_empty_cells(values: list[Token], width: int) -> list[Token]:
+    """A short row whose figures are preceded by empty cells written as blank lines: the figures
+    in their own columns when the empty cells and the figures make exactly the row's width (a row
+    printing only its 总计); otherwise the row as it was."""
+    if not any(t.empty_before for t in values):
+        return values
+    if sum(t.empty_before for t in values) + len(values) != width:
+        return values
+    return [c for t in values for c in [Token("", t.line, True)] * t.empty_before + [t]]
 
 
 def groups(toks: list[Token]) -> list[Group]:
@@ -413,6 +471,8 @@ def read_table(spec: Spec, table_id: str, lines: list[Line], path: str) -> Impor
             continue
         report_lost()
         values = _spaced(group.values, width)[:width]
+        if len(values) < width:
+            values = _with_empty_cells(values, width)
         if total_first and len(values) == width:
             values = values[1:] + values[:1]  # the total printed first goes to its column
         if len(values) < width and any(t.padded for t in group.values):
@@ -481,7 +541,8 @@ def _in_words(text: str, spec: Spec, dp_id: str) -> Value | None:
     """“减4” / “增3” in a signed column: the change it says. None for anything else."""
     if spec.kinds[dp_id] != "signed" or not (m := _CHANGE.fullmatch(fold(text))):
         return None
-    return Value(-int(m.group(2)) if m.group(1).startswith("减") else int(m.group(2)), None, text)
+    down = m.group(1).startswith(("减", "-"))
+    return Value(-int(m.group(2)) if down else int(m.group(2)), None, text)
 
 
 def _in_yuan(text: str, spec: Spec, dp_id: str) -> Value | None:

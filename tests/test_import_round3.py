@@ -1,0 +1,89 @@
+"""Real pages of the third round (issue 11 follow-up): layouts that placed figures in the wrong
+cells or lost what the text said. Each test bends a report written by ``wbtools report`` into
+the real layout, in our own words and made-up figures."""
+
+from __future__ import annotations
+
+from .test_import_layouts import _values, expected, read, table_rows, table_values
+from .test_import_real import published
+
+_ONLY_TOTAL = ("一、本年新收政府信息公开申请数量", "二、上年结转政府信息公开申请数量")
+
+
+def test_empty_cells_as_extra_blank_lines_keep_a_lone_total_in_its_column(spec21, tmp_path):
+    """A page whose cells are separated by blank lines writes an empty cell as one more blank
+    line: a 表三 row printing only its 总计 (“label”, seven blank lines, “5”) has six empty
+    cells before the figure. The figure is the total — not 自然人 — and the six are blank."""
+    values = _values(spec21, seed=5)
+
+    def emit(cells):
+        if cells[0] in _ONLY_TOTAL:
+            cells = [cells[0], "", "", "", "", "", "", cells[-1]]
+        out = []
+        for c in cells:
+            out.extend([c, ""] if c else [""])
+        return out
+
+    text = table_rows(published(spec21, tmp_path, values), emit)
+    assert "二、上年结转政府信息公开申请数量\n\n\n\n\n\n\n\n" in text
+    filing = read(spec21, tmp_path, text)
+    got = table_values(spec21, filing)
+    for rid in ("new", "carried"):
+        assert got.get(f"t3.{rid}.total") == values[f"t3.{rid}.total"]
+        for col in ("natural", "commercial", "research", "nonprofit", "legal", "other"):
+            assert got.get(f"t3.{rid}.{col}") is None
+    want = {
+        d: v
+        for d, v in expected(spec21, values).items()
+        if not d.startswith(("t3.new.", "t3.carried."))
+    }
+    assert {d: got.get(d) for d in want} == want
+
+
+def test_a_change_printed_with_a_doubled_sign(tmp_path):
+    """“本年增/减” printed “--253” (the sign typed twice) in a table written one cell per line:
+    −253 in its cell — not a label whose digits are cut into the row's three cells."""
+    from workbook_tools import spec as spec_module
+
+    spec19 = spec_module.load("gov_disclosure_2019")
+    values = _values(spec19, seed=9)
+    values["t2.penalty.last_year"], values["t2.penalty.change"] = 253, -253
+    values["t2.penalty.decisions"] = 0
+    text = published(spec19, tmp_path, values)
+    text = text.replace("| 行政处罚 | 253 | -253 | 0 |", "| 行政处罚 | 253 | --253 | 0 |")
+    assert "--253" in text
+    text = table_rows(text, lambda cells: [f"{c} |" for c in cells])
+    filing = read(spec19, tmp_path, text)
+    assert table_values(spec19, filing) == expected(spec19, values)
+
+
+def test_a_bar_opening_a_line_of_figures_is_an_empty_cell_in_a_table_of_closing_bars(
+    spec21, tmp_path
+):
+    """Rows written “label | 25 |”, then one line “|” per empty cell, then “| 25 |”: where no
+    row opens with a bar, the bar opening “| 25 |” closes one more empty cell — 自然人 25, five
+    empty cells, 总计 25 — not 25 under 其他 and the total lost."""
+    values = _values(spec21, seed=4)
+    rows = {}
+
+    def emit(cells):
+        if len(cells) == 8 and cells[1].isdigit() and cells[0].startswith(("一、", "二、")):
+            rows[cells[0]] = (cells[1], cells[7])
+            return [f"{cells[0]} | {cells[1]} |", "|", "|", "|", "|", f"| {cells[7]} |"]
+        return [" | ".join(cells) + " |"]
+
+    text = table_rows(published(spec21, tmp_path, values), emit)
+    assert len(rows) == 2
+    filing = read(spec21, tmp_path, text)
+    got = table_values(spec21, filing)
+    for rid in ("new", "carried"):
+        assert got.get(f"t3.{rid}.natural") == values[f"t3.{rid}.natural"]
+        assert got.get(f"t3.{rid}.total") == values[f"t3.{rid}.total"]
+        for col in ("commercial", "research", "nonprofit", "legal", "other"):
+            assert got.get(f"t3.{rid}.{col}") is None
+    want = {
+        d: v
+        for d, v in expected(spec21, values).items()
+        if not d.startswith(("t3.new.", "t3.carried."))
+    }
+    assert {d: got.get(d) for d in want} == want
