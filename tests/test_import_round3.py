@@ -4,6 +4,8 @@ the real layout, in our own words and made-up figures."""
 
 from __future__ import annotations
 
+import pytest
+
 from .test_import_layouts import _values, expected, read, table_rows, table_values
 from .test_import_real import published
 
@@ -87,3 +89,24 @@ def test_a_bar_opening_a_line_of_figures_is_an_empty_cell_in_a_table_of_closing_
         if not d.startswith(("t3.new.", "t3.carried."))
     }
     assert {d: got.get(d) for d in want} == want
+
+
+@pytest.mark.parametrize(
+    "head, unit",
+    [
+        # the title broken right after the year, which has no 年: the unit is before the year
+        ("某自治区人民政府某厅2025\n\n政府信息公开工作年度报告", "某自治区人民政府某厅"),
+        # the sentence that compiles the report names it, the year before the unit
+        (
+            "根据《条例》特编制2025年度某县某乡人民政府办公室信息公开年度报告。本报告由六部分组成。",
+            "某县某乡人民政府办公室",
+        ),
+    ],
+    ids=["year-without-nian-at-a-break", "compiled-sentence"],
+)
+def test_unit_from_yet_more_title_forms(spec21, tmp_path, head, unit):
+    text = published(spec21, tmp_path, _values(spec21))
+    text = text.replace("# 测试镇2025年政府信息公开工作年度报告", head)
+    filing = read(spec21, tmp_path, text)
+    assert (filing.unit, filing.year) == (unit, 2025)
+    assert "I101" not in {f.code for f in filing.findings}

@@ -22,6 +22,8 @@ _REPORT = r"(?:政府)?信息公开(?:工作)?(?:年度)?(?:报告|年报|情况
 _TITLES = (  # the title forms seen on real reports, tried on one to three joined lines
     re.compile(r"^(.*?)关于(\d{4})年度?" + _REPORT),  # …关于2022年度政府信息公开情况的报告
     re.compile(r"^(.*?)(\d{4})年度?" + _REPORT),  # <unit>2023年(度)(政府)信息公开(工作)年度报告
+    # <unit>2022 / 政府信息公开工作年度报告: broken right after the year, its 年 lost
+    re.compile(r"^(.*?\D)(\d{4})" + _REPORT),
     re.compile(r"^()(\d{4})年度?(.+?)" + _REPORT),  # 2023年度<unit>政府信息公开工作年度报告
     # …特向社会公布2024年<unit>政府信息公开工作情况报告: the unit after the year, in a sentence
     re.compile(r"^(.*?)(\d{4})年度?(.{2,30}?)" + _REPORT),
@@ -37,6 +39,8 @@ _PERIOD = re.compile(r"统计期限(?:为|是)?(?:自|从)?(\d{4})年1月1日")
 _BODY_YEAR = re.compile(r"^(\d{4})年(?:度|以来)?[，,、]")
 _FILE_YEAR = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
 _INTRO = re.compile(r"^.*?(?:现公布|现予公布|特发布|现发布|现将|向社会公布|公布)(?!的)")
+# The sentence that names the report after the year (“…特编制2023年度<unit>信息公开年度报告”)
+_INTRO_YEAR = re.compile(_INTRO.pattern.replace("|公布)", "|公布|编制)"))
 KINDS_BY_WORD = (  # how a report speaks of its own unit: 我镇 …
     ("乡镇", ("我镇", "我乡", "全镇", "全乡")),
     ("街道", ("我街道", "全街道", "本街道")),
@@ -76,13 +80,13 @@ def _title_at(part: list[Line]) -> Title | None:
         m = form.search(text)
         if not m or not _plausible(int(m.group(2))):
             continue
-        if n == 3:  # only after the verb that publishes the report
-            intro = _INTRO.match(m.group(1))
+        if n == 4:  # only after the verb that publishes (or compiles) the report
+            intro = _INTRO_YEAR.match(m.group(1))
             if not intro or intro.end() != len(m.group(1)):
                 continue
             unit, source = _unit(m.group(3)), "first sentence"
         else:
-            unit = _unit(m.group(3) if n == 2 else m.group(1))
+            unit = _unit(m.group(3) if n == 3 else m.group(1))
             source = "title"
         if intro := _INTRO.match(unit):  # “现公布区统计局2023年…”: the unit follows the verb
             unit, source = _unit(unit[intro.end() :]), "first sentence"
