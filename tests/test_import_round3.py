@@ -110,3 +110,12 @@ def test_unit_from_yet_more_title_forms(spec21, tmp_path, head, unit):
     filing = read(spec21, tmp_path, text)
     assert (filing.unit, filing.year) == (unit, 2025)
     assert "I101" not in {f.code for f in filing.findings}
+
+
+def test_a_unit_before_the_compiling_verb_is_not_taken_as_government(spec21, tmp_path):
+    """“某街道特编制2025年政府信息公开年度报告”: the words after the year are the report's own
+    (政府信息公开…), not a unit named 政府."""
+    text = published(spec21, tmp_path, _values(spec21))
+    head = "根据《条例》的要求，某区某街道特编制2025年政府信息公开年度报告。"
+    filing = read(spec21, tmp_path, text.replace("# 测试镇2025年政府信息公开工作年度报告", head))
+    assert (filing.unit, filing.year) == ("", 2025)

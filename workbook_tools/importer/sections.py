@@ -85,12 +85,14 @@ def _title_at(part: list[Line]) -> Title | None:
             if not intro or intro.end() != len(m.group(1)):
                 continue
             unit, source = _unit(m.group(3)), "first sentence"
+            if unit in ("政府", "人民政府"):  # “X特编制2023年政府信息公开…”: the unit is before
+                continue
         else:
             unit = _unit(m.group(3) if n == 3 else m.group(1))
             source = "title"
         if intro := _INTRO.match(unit):  # “现公布区统计局2023年…”: the unit follows the verb
             unit, source = _unit(unit[intro.end() :]), "first sentence"
-        if len(unit) > 30 or re.search(r"[，。；：]", unit):
+        if len(unit) > 30 or re.search(r"[，。；：,;:]", unit):
             continue  # a sentence, not a name
         return Title(unit, int(m.group(2)), part[0].no, "title", source if unit else "")
     if (
