@@ -119,3 +119,27 @@ def test_a_unit_before_the_compiling_verb_is_not_taken_as_government(spec21, tmp
     head = "根据《条例》的要求，某区某街道特编制2025年政府信息公开年度报告。"
     filing = read(spec21, tmp_path, text.replace("# 测试镇2025年政府信息公开工作年度报告", head))
     assert (filing.unit, filing.year) == ("", 2025)
+
+
+@pytest.mark.parametrize(
+    "unit, kind",
+    [
+        ("某县某镇政府", "乡镇"),
+        ("某县某乡政府", "乡镇"),
+        ("某区某街道办", "街道"),
+        ("某自治区人民政府办公厅", "部门"),
+        ("某省某厅", "部门"),
+    ],
+)
+def test_kind_of_a_township_government_a_street_office_and_a_general_office(
+    spec21, tmp_path, unit, kind
+):
+    """“某镇政府” is a township (not 政府, a county's own report), “某街道办” a street office
+    (not a department for its 办), “某办公厅” a department."""
+    text = (
+        published(spec21, tmp_path, _values(spec21))
+        .replace("测试镇2025年", f"{unit}2025年")
+        .replace("我镇", "本单位")
+    )
+    filing = read(spec21, tmp_path, text)
+    assert (filing.unit, filing.kind) == (unit, kind)

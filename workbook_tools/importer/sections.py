@@ -238,11 +238,13 @@ def is_2019(lines: list[Line]) -> bool:
 
 
 def guess_kind(unit: str) -> str:
-    if unit.endswith(("镇", "乡", "镇人民政府", "乡人民政府")):
+    if unit.endswith(("镇", "乡", "镇人民政府", "乡人民政府", "镇政府", "乡政府")):
         return "乡镇"
-    if unit.endswith(("街道", "街道办事处", "街")):
+    if unit.endswith(("街道", "街道办事处", "街", "街道办")):
         return "街道"
-    if unit.endswith(("局", "委", "办", "办公室", "委员会", "中心", "院", "所", "队")):
+    if unit.endswith(
+        ("局", "委", "办", "办公室", "办公厅", "厅", "委员会", "中心", "院", "所", "队")
+    ):
         return "部门"
     if unit.endswith("政府"):  # a county's, district's or city's own report
         return "政府"
