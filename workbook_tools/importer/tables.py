@@ -163,11 +163,13 @@ def _rows_open_with_bars(lines: list[Line]) -> bool:
     opened = closed = 0
     for line in lines:
         text = line.text.replace("｜", "|").strip()
+        if "|" not in text:
+            continue
         first = next((p.strip() for p in text.split("|") if p.strip()), "")
         if first and not _value_like(first):
             if text.startswith("|"):
                 opened += 1
-            elif "|" in text:
+            else:
                 closed += 1
     return opened > closed
 
