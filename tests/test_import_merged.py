@@ -80,8 +80,15 @@ def test_rows_padded_for_merged_cells_are_not_placed_by_position(
         ),
         # “本级”: how a township's text speaks of itself, not its name
         ("根据《条例》规定，向社会公布2025年本级政府信息公开工作年度报告。", ""),
+        # the title broken right after the year, which has no 年: the unit is before the year
+        ("某自治区人民政府某厅2025\n\n政府信息公开工作年度报告", "某自治区人民政府某厅"),
+        # the sentence that compiles the report names it, the year before the unit
+        (
+            "根据《条例》特编制2025年度某县某乡人民政府办公室信息公开年度报告。本报告由六部分组成。",
+            "某县某乡人民政府办公室",
+        ),
     ],
-    ids=["year-after-the-words", "this-level"],
+    ids=["year-after-the-words", "this-level", "year-without-nian-at-a-break", "compiled-sentence"],
 )
 def test_unit_from_more_title_forms(spec21, tmp_path, head, unit):
     text = published(spec21, tmp_path, _values(spec21))
