@@ -114,7 +114,7 @@ def workbook_attacks(base: bytes, sheet: str, only: tuple[str, ...] = ()) -> lis
             "</body></html>".encode("gbk"),
             ("F102",),
         ),
-        Attack("zip-not-xlsx.xlsx", build([("readme.txt", b"hello")]), ("F102",)),
+        Attack("zip-not-xlsx.xlsx", build([("readme.txt", b"hello")]), ("F114",)),  # an archive
         Attack("docx-as-xlsx.xlsx", build([("word/document.xml", b"<w/>")]), ("F105",)),
         Attack("truncated-central-directory.xlsx", base[:-40], ("F103",)),
         Attack("truncated-half.xlsx", base[: len(base) // 2], ("F103",)),

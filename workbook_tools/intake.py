@@ -828,6 +828,18 @@ _ARCHIVE_MAGIC = (
 )
 
 
+# Entries an Office package has (one is enough): a zip with none of them is a plain archive.
+_OFFICE_MARKERS = frozenset(
+    {
+        "[Content_Types].xml",
+        "mimetype",
+        "xl/workbook.xml",
+        "word/document.xml",
+        "ppt/presentation.xml",
+    }
+)
+
+
 def _listing(infos: list[zipfile.ZipInfo], most: int = 5) -> str:
     """The files in a zip archive, as its maker named them: names without the UTF-8 flag are
     UTF-8 all the same (Info-ZIP) or in the maker's code page (GBK on Chinese Windows), not the
@@ -893,7 +905,7 @@ def _vet_zip(pkg: Package, zf: zipfile.ZipFile, bad) -> None:
             bad("F106", detail=f"{info.filename}: compression ratio over {MAX_RATIO}")
             return
     names = zf.NameToInfo
-    if not {"[Content_Types].xml", "mimetype", "xl/workbook.xml"} & names.keys():
+    if not _OFFICE_MARKERS & names.keys():
         bad("F114", found=f"{pkg.path.suffix or '.zip'}: {_listing(infos)}")
         return  # a plain zip archive (a unit's files sent zipped): no Office package
     if problem := zip_names(zf) or zip_dtd(zf, pkg.data):
