@@ -55,6 +55,14 @@ def _docx(tmp_path: Path) -> bytes:
     return out.getvalue()
 
 
+def _zipped(workbook: bytes) -> bytes:
+    """A unit's workbook inside a zip archive, as Windows' “send to compressed folder” makes it."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("徐营镇年报.xlsx", workbook)
+    return out.getvalue()
+
+
 def _bomb(spec) -> bytes:
     laughs = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
     payload = f'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY l0 "lol">{laughs}]><sst><si><t>&l9;</t></si></sst>'
@@ -249,6 +257,7 @@ CASES = {
         {"F110"},
     ),
     "F111 another template": (lambda s, t: _other_template(t), {"F111"}),
+    "F114 workbook sent zipped": (lambda s, t: _zipped(wb.render(s)), {"F114"}),
     # narrative
     "D101 fee statement empty": (
         lambda s, t: wb.render(s, texts={**wb.TEXTS, "s6.fees": ""}),
