@@ -115,3 +115,27 @@ def test_kind_of_a_township_government_a_street_office_and_a_general_office(
     )
     filing = read(spec21, tmp_path, text)
     assert (filing.unit, filing.kind) == (unit, kind)
+
+
+def test_a_row_label_with_a_long_note_naming_other_rows(tmp_path):
+    """A label carrying the format's long filling note in brackets (“其他对外管理服务事项（指…，含
+    …行政处罚、行政强制…）”), more than 40 characters and naming other rows: still its row, found
+    by its label (a page that heads the next rows with their own heading leaves no position to
+    fall back on)."""
+    from workbook_tools import spec as spec_module
+
+    spec19 = spec_module.load("gov_disclosure_2019")
+    values = _values(spec19, seed=3)
+    note = (
+        "（指行政许可以外的各类服务事项，含确认、奖励、裁决、给付、行政处罚、行政强制、检查、征收"
+        "和其他类，以及各项公共服务事项）"
+    )
+    assert len(note) > 40
+    text = published(spec19, tmp_path, values).replace(
+        "| 其他对外管理服务事项 |", f"| 其他对外管理服务事项{note} |"
+    )
+    assert note in text
+    text = table_rows(text, lambda cells: [f"{c} |" for c in cells])
+    filing = read(spec19, tmp_path, text)
+    assert table_values(spec19, filing) == expected(spec19, values)
+    assert "I111" not in {f.code for f in filing.findings}  # by its label, not its position

@@ -53,8 +53,9 @@ def tail_score(label: str, text: str) -> float:
 _NUMBERING = re.compile(r"^(?:[(][一二三四五六七八九十]+[)]|\d+[.、])")
 
 
-# A note in brackets after a row's label (“规范性文件（指…的文件）”, “行政许可(含变更)”).
-_NOTE = re.compile(r"[(（][^()（）]{1,40}[)）]$")
+# A note in brackets after a row's label (“规范性文件（指…的文件）”, “行政许可(含变更)”), up to the
+# format's own filling notes that some pages print in full (80 characters and more).
+_NOTE = re.compile(r"[(（][^()（）]{1,160}[)）]$")
 
 
 def match(label: str, text: str) -> float:
