@@ -177,7 +177,7 @@ def _rows_open_with_bars(lines: list[Line]) -> bool:
 def tokens(lines: list[Line]) -> list[Token]:
     out: list[Token] = []
     closers = _bars_close_cells(lines)
-    opening = _rows_open_with_bars(lines)
+    opening: list[bool] = []  # whether rows open with a bar: decided once, when first needed
     closed = True  # the last line with text ended its cell with a bar
     gap = _blank_gap(lines)
     blank = 0  # blank lines since the last line of text
@@ -216,7 +216,9 @@ def tokens(lines: list[Line]) -> list[Token]:
                     pieces.pop(0)
                     # In a table whose bars only close cells, the opening bar closes an empty
                     # cell (“| 25 |” after lines “|”): kept for a row that is short by it.
-                    extra += not opening and bool(pieces) and _value_like(pieces[0])
+                    if pieces and _value_like(pieces[0]):
+                        opening = opening or [_rows_open_with_bars(lines)]
+                        extra += not opening[0]
                 if text.strip().endswith("|"):
                     pieces.pop()
             else:
