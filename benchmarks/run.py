@@ -466,7 +466,9 @@ from workbook_tools import county, merge, spec
 folder, out, jobs = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]) or None
 start = time.perf_counter()
 cpu = time.process_time()
-result = merge.merge(sorted(folder.iterdir()), spec.load(), None, name="bench", jobs=jobs)
+result = merge.merge(
+    sorted(folder.iterdir()), spec.load(), None, name="bench", jobs=jobs, render=county.prepare
+)
 read = time.process_time()
 county.write(result, out)
 result.close()

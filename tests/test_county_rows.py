@@ -173,3 +173,70 @@ def test_per_file_sheets_keep_no_record_per_row(tmp_path):
         xml = zf.read("xl/worksheets/sheet1.xml").decode()
     assert xml.count('customHeight="1"') == 2000  # every height was still written
     assert '<mergeCells count="2000">' in xml and '<mergeCell ref="B2000:D2000"/>' in xml
+
+
+def _odd_files(spec, folder: Path) -> list[Path]:
+    """Files beside the samples that make the prepared rows work: texts with control
+    characters, line breaks, leading spaces, markup and one longer than half of Excel's limit (which
+    xlsxwriter's own call must cut), a unit named like rich text, a GBK file name kept as
+    surrogates, and a file that is no workbook at all."""
+    import os
+    import random
+
+    from workbook_tools import synth, template
+    from workbook_tools.roster import Unit
+
+    odd = [
+        " 开头有空格\n第二行\t制表符\x01控制符 & <b>标记</b>",
+        "<r>看似富文本</r>",
+        "很长的一段文字。" * 2200,  # 17,600 characters
+        "",
+    ]
+    out = []
+    for i, (name, text) in enumerate(
+        [("青禾县测试局", odd[0]), ("<r>青禾县</r>", odd[1]), ("青禾县长文局", odd[2])]
+    ):
+        rng = random.Random(i)
+        values = spec.compute(synth.consistent_values(spec, rng, "部门"))
+        # the first file's texts can be made where it is read; each other has one that cannot
+        texts = {f.id: odd[j % 2 * 3] if i == 0 or j else text for j, f in enumerate(spec.fields)}
+        target = folder / (os.fsdecode(b"\xc4\xe3%d.xlsx" % i) if i == 0 else f"odd{i}.xlsx")
+        target.write_bytes(
+            template.render(spec, Unit(name, f"9{i:02d}", "部门"), 2025, values=values, texts=texts)
+        )
+        out.append(target)
+    broken = folder / "坏文件.xlsx"
+    broken.write_bytes(b"PK\x03\x04 not a workbook")
+    return [*out, broken]
+
+
+def test_rows_made_where_files_are_read_are_the_rows_the_writer_makes(
+    tmp_path, spec21, monkeypatch
+):
+    """merge(render=county.prepare) makes each file's rows of 分单位明细, 问题清单 and 各单位文字
+    in the worker that read it; the writer only puts in row numbers and formats. The workbook
+    must be what the writer makes on its own, part for part, in one process or two, in both
+    languages, and where the prepared rows cannot be used (every row written cell by cell)."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    spec = spec_module.load()
+    units = roster.read(SAMPLES / "roster.csv")
+    files = sorted((SAMPLES / "returned/2025").glob("*.xlsx")) + _odd_files(spec, tmp_path)
+    assert len(files) >= 16  # enough for the pool (check.BATCH)
+
+    def parts(render, jobs: int, lang: str) -> dict[str, bytes]:
+        result = merge.merge(files, spec, units, name="青禾县", jobs=jobs, render=render)
+        try:
+            out = county.write(result, tmp_path / f"{lang}{jobs}{render is None}.xlsx", lang)
+        finally:
+            result.close()
+        with zipfile.ZipFile(out) as zf:
+            return {n: zf.read(n) for n in zf.namelist()}
+
+    alone = {lang: parts(None, 1, lang) for lang in ("zh", "en")}
+    texts = alone["zh"]["xl/worksheets/sheet11.xml"].decode()
+    assert "_x0001_" in texts and "很长的一段文字" in texts  # the odd texts are in it
+    assert parts(county.prepare, 1, "zh") == alone["zh"]
+    assert parts(county.prepare, 2, "zh") == alone["zh"]
+    assert parts(county.prepare, 2, "en") == alone["en"]
+    monkeypatch.setattr(county._Streamed, "_open", lambda self, row: False)  # no row whole
+    assert parts(county.prepare, 1, "en") == alone["en"]

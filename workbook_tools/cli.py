@@ -606,6 +606,7 @@ def merge(
             previous=previous,
             jobs=jobs or None,
             progress=progress,
+            render=county.prepare,  # the workbook's rows of each file made where it is read
         )
         if progress:
             progress(None)

@@ -17,6 +17,7 @@ import os
 import re
 from array import array
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from dataclasses import field as dc_field
 from datetime import UTC, datetime
@@ -562,6 +563,83 @@ class _Streamed(Worksheet):
             self.row_sizes.pop(row, None)
 
 
+# Rows made where a file is read (``prepare``, in the merge's worker processes), put together by
+# the writer after the pool, which alone knows the row numbers (ROW_MARK) and the formats' indices
+# (STYLE_MARK: the row's one format). A text made that way holds no other control character
+# (xlsxwriter writes those in text as _x0001_), so these separate its pieces too.
+STYLE_MARK = "\x01"
+PIECE = "\x02"  # between a row's line count and its cells
+NEXT_ROW = "\x03"  # between the rows of one file (its findings)
+FAILED = "\x04"  # could not be made whole: the writer makes that file's rows itself
+FINDINGS_WIDTHS = [20, 26, 6, 6, 16, 60]
+TEXTS_WIDTHS = [20, 10]  # then NARRATIVE_WIDTH per field
+NARRATIVE_WIDTH = 44
+
+
+class _Marked:
+    """A format whose index the writer puts in later (``STYLE_MARK``)."""
+
+    @staticmethod
+    def _get_xf_index() -> str:
+        return STYLE_MARK
+
+
+_PLANS: dict[str, tuple[list[list[int]], _Streamed]] = {}
+
+
+def _plan(spec) -> tuple[list[list[int]], _Streamed]:
+    """Per spec, once per process: each block of 分单位明细 as indexes into a row of
+    ``Figures``, and a sheet to render cells with (for its escaping and its text cache)."""
+    if spec.hash not in _PLANS:
+        index = {dp_id: j for j, dp_id in enumerate(spec.datapoints)}
+        blocks = [[index[dp_id] for dp_id in b.ids] for b in breakdown_blocks(spec)]
+        _PLANS[spec.hash] = (blocks, _Streamed())
+    return _PLANS[spec.hash]
+
+
+def prepare(report, spec, figures: array | None) -> list[str]:
+    """One file's rows of the county workbook, made where the file is read (the merge's
+    ``render``): for 分单位明细 the run of figures of each block, for 各单位文字 the narrative
+    cells with the lines they take, for 问题清单 each finding's cells but the unit's (which the
+    roster may rename), in Chinese and in English -- each with ROW_MARK and STYLE_MARK for the
+    writer to put in (``_Writer``), FAILED where xlsxwriter's own calls must write it."""
+    blocks, ws = _plan(spec)
+    out: list[str] = []
+    for where in blocks:
+        if figures is None:
+            out.append("")
+            continue
+        made = ws.render_cells([], False, ROW_MARK, (2, [figures[x] for x in where], _Marked))
+        out.append(FAILED if made is None else made[0])
+    if figures is None:
+        out.append("")
+    else:
+        texts = [report.filing.texts.get(field.id, "") for field in spec.fields]
+        out.append(_prepared_row(ws, len(TEXTS_WIDTHS), texts, [NARRATIVE_WIDTH] * len(texts)))
+    name = Path(report.path).name
+    for lang in ("zh", "en"):
+        rows = []
+        for x in report.findings:
+            where = f"{x.sheet}!{x.cell}" if x.sheet and x.cell else (x.sheet or "")
+            cells = [name, x.level(spec).label(lang), x.code, where, x.message(lang, spec)]
+            rows.append(_prepared_row(ws, 1, cells, FINDINGS_WIDTHS[1:]))
+        out.append(FAILED if FAILED in rows else NEXT_ROW.join(rows))
+    return out
+
+
+def _prepared_row(ws: _Streamed, first: int, values: list, widths: list[float]) -> str:
+    """Text cells from column ``first`` on, as ``_text_row`` writes them, with the lines the
+    longest takes: "lines PIECE cells", or FAILED."""
+    if not all(type(v) is str for v in values):
+        return FAILED
+    cells = [(col, "text", v, _Marked) for col, v in enumerate(values, start=first)]
+    made = ws.render_cells(cells, False) if cells else None
+    if made is None:
+        return FAILED
+    lines = max(_lines(v, w * CHARS_PER_WIDTH) for v, w in zip(values, widths, strict=True))
+    return f"{lines}{PIECE}{made[0]}"
+
+
 class _Rows:
     """Cells of one sheet collected in any order, then written in row order."""
 
@@ -1105,7 +1183,11 @@ class _Writer:
                 ws.set_row(i, unit_heights[k])
             rows.write(ws)
             row += len(chunk) + 3
-        for block in breakdown_blocks(spec):
+        rendered = self.r.rendered
+        for b, block in enumerate(breakdown_blocks(spec)):
+            # each file's run of figures, made where it was read (prepare), in file order
+            made_rows = rendered.read(b, entries) if rendered is not None else None
+            last = 2 + len(block.ids) - 1
             depth, labels, head_heights = self._block_header(block, widths)
             # the id row and the header rows, the same over every chunk: made once
             head, made = _Rows(), {}
@@ -1128,11 +1210,16 @@ class _Writer:
                     num = f["bd_num" + out]
                     if heights[k] > 16:
                         ws.set_row(i, heights[k])
-                    figures = values.row(entries[k].figures)
                     lead = [
                         (0, "number", k + 1, num),
                         (1, "text", entries[k].unit, f["bd_text" + out]),
                     ]
+                    run = next(made_rows)[1] if made_rows is not None else FAILED
+                    if run != FAILED and (lead_xml := ws.render_cells(lead, False)):
+                        row_xml = lead_xml[0] + run.replace(STYLE_MARK, str(num._get_xf_index()))
+                        if ws.write_rendered(i, (row_xml, 0, last)):
+                            continue
+                    figures = values.row(entries[k].figures)
                     if ws.write_cells_row(i, lead, (2, [figures[x] for x in where], num)):
                         continue
                     ws.write_number(i, 0, k + 1, num)
@@ -1197,12 +1284,23 @@ class _Writer:
         t, spec = self.t, self.spec
         for col, head in enumerate(t["findings_cols"]):
             ws.write_string(0, col, head, self.f["header"])
-        widths = [20, 26, 6, 6, 16, 60]
+        widths = FINDINGS_WIDTHS
         for col, width in enumerate(widths):
             ws.set_column(col, col, width)
         row = 1
         zh = self.lang == "zh"
-        for e, record in self.r.records(e for e in self.r.entries if e.offset is not None):
+        files = [e for e in self.r.entries if e.offset is not None]
+        # each file's rows as made where it was read (prepare), else from its spooled record
+        for e, made in self._made(-2 if zh else -1, files):
+            if made is not None:
+                rows = made.split(NEXT_ROW) if made else []
+                if not rows or self._prepared_row(ws, row, [e.unit], widths, rows[0]):
+                    for k, prepared in enumerate(rows[1:], start=row + 1):
+                        if not self._prepared_row(ws, k, [e.unit], widths, prepared):
+                            raise AssertionError("the same unit written, then not")
+                    row += len(rows)
+                    continue
+            record = self.r.spool.read(e.offset)
             for code, severity, sheet, cell, _dp, message_zh, message_en in record["findings"]:
                 where = f"{sheet}!{cell}" if sheet and cell else (sheet or "")
                 cells = [
@@ -1233,17 +1331,49 @@ class _Writer:
         ws.freeze_panes(1, 0)
         self._print_wide(ws, header=(0, 0))
 
+    def _made(self, stream: int, files: list) -> Iterator[tuple[Any, str | None]]:
+        """Each of ``files`` with what ``prepare`` made of it in ``stream`` (None where it made
+        nothing usable, or the merge was not given it: the writer makes those rows itself)."""
+        if self.r.rendered is None:
+            yield from ((e, None) for e in files)
+            return
+        for e, made in self.r.rendered.read(stream % len(self.r.rendered.streams), files):
+            yield e, None if made == FAILED else made
+
+    def _prepared_row(self, ws, row: int, lead: list[str], widths: list[float], made: str) -> bool:
+        """A row of wrapped cells as ``_text_row`` writes it: the ``lead`` texts, then the cells
+        ``prepare`` made ("lines PIECE cells"); False, having written nothing, where the lead
+        texts need xlsxwriter's own calls."""
+        fmt = self.f["wrap"]
+        if not all(type(v) is str for v in lead):
+            return False
+        head = ws.render_cells([(col, "text", v, fmt) for col, v in enumerate(lead)], False)
+        if head is None or not ws._open(row):
+            return False
+        lines, cells = made.split(PIECE, 1)
+        room = [_lines(v, w * CHARS_PER_WIDTH) for v, w in zip(lead, widths, strict=False)]
+        ws.set_row(row, min(MAX_ROW_HEIGHT, 15 * max(int(lines), *room) + 3))
+        body = head[0] + cells.replace(STYLE_MARK, str(fmt._get_xf_index()))
+        return ws.write_rendered(row, (body, 0, len(widths) - 1))
+
     def _texts(self, ws) -> None:
         spec, t = self.spec, self.t
         fields = spec.fields
         heads = t["texts_cols"] + [f.label for f in fields]
         for col, head in enumerate(heads):
             ws.write_string(0, col, head, self.f["header"])
-        widths = [20, 10] + [44] * len(fields)
+        widths = TEXTS_WIDTHS + [NARRATIVE_WIDTH] * len(fields)
         for col, width in enumerate(widths):
             ws.set_column(col, col, width)
         row = 1
-        for e, record in self.r.records(e for e in self.r.entries if e.offset is not None):
+        files = [e for e in self.r.entries if e.offset is not None and e.readable]
+        # each file's narrative cells as made where it was read (prepare), else from its record
+        for e, made in self._made(-3, files):
+            lead = [e.unit, e.status_text(self.lang)]
+            if made is not None and self._prepared_row(ws, row, lead, widths, made):
+                row += 1
+                continue
+            record = self.r.spool.read(e.offset)
             if not record["readable"]:
                 continue
             texts = [record["texts"].get(field.id, "") for field in fields]

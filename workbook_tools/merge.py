@@ -10,13 +10,15 @@ the spool, and the sum is checked with the rules again.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
+import struct
 import tempfile
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,7 @@ class Entry:
     # The file used for a unit: how many older ones it replaced, and some of their names (zh, en).
     replaced: tuple[int, str, str] = (0, "", "")
     figures: int | None = None  # a readable file's row in Result.figures
+    seq: int | None = None  # a file's place in the order the files were read (Result.rendered)
 
     @property
     def newness(self) -> tuple[str, float]:
@@ -118,11 +121,14 @@ class Figures:
         self.count = 0
 
     @staticmethod
-    def pack(ids: list[str], values: dict[str, Any]) -> bytes:
+    def make(ids: list[str], values: dict[str, Any]) -> array:
+        """A row of figures in the order of ``ids`` (NaN where there is no number)."""
         nan = float("nan")
-        return array(
-            "d", (v if isinstance(v, int | float) else nan for v in map(values.get, ids))
-        ).tobytes()
+        return array("d", (v if isinstance(v, int | float) else nan for v in map(values.get, ids)))
+
+    @staticmethod
+    def pack(ids: list[str], values: dict[str, Any]) -> bytes:
+        return Figures.make(ids, values).tobytes()
 
     def append(self, row: bytes) -> int:
         """Add a row made by ``pack``; its index."""
@@ -147,6 +153,58 @@ class Figures:
         self.file.close()
 
 
+class Rendered:
+    """What a caller made of each file where it was read (``merge(render=...)``): a fixed
+    number of texts per file, each kept in a temporary file of its own (a stream), in the order
+    the files were read, so that a writer can take one stream at a time in that order (the
+    county workbook takes each block of 分单位明细 over every file in turn) with memory flat."""
+
+    _HEAD = struct.Struct("<II")  # the file's seq, the text's length in bytes
+
+    def __init__(self) -> None:
+        self.streams: list[Any] = []  # made with the first file's texts
+        self.count = 0
+
+    def append(self, texts: list[str]) -> int:
+        """Add one file's texts (one per stream); its seq."""
+        if not self.streams:
+            self.streams = [
+                tempfile.TemporaryFile(prefix="wbtools-rendered-")  # noqa: SIM115 (close())
+                for _ in texts
+            ]
+        if len(texts) != len(self.streams):
+            raise ValueError("rendered texts of another count")
+        seq = self.count
+        try:
+            for fh, text in zip(self.streams, texts, strict=True):
+                data = text.encode("utf-8", "surrogatepass")
+                fh.write(self._HEAD.pack(seq, len(data)) + data)
+        except OSError as exc:  # the temporary folder is full
+            raise unwritable(Path(tempfile.gettempdir()), exc) from None
+        self.count += 1
+        return seq
+
+    def read(self, stream: int, entries: Iterable[Entry]) -> Iterator[tuple[Entry, str]]:
+        """Stream ``stream``'s text of each of ``entries`` (files, in the order they were
+        read), skipping the files between them."""
+        fh = self.streams[stream]
+        fh.seek(0)
+        head = self._HEAD
+        for e in entries:
+            while True:
+                seq, size = head.unpack(fh.read(head.size))
+                if seq == e.seq:
+                    yield e, fh.read(size).decode("utf-8", "surrogatepass")
+                    break
+                if seq > e.seq:
+                    raise ValueError("entries out of the order their files were read in")
+                fh.seek(size, os.SEEK_CUR)
+
+    def close(self) -> None:
+        for fh in self.streams:
+            fh.close()
+
+
 @dataclass
 class Result:
     spec: Spec
@@ -160,6 +218,7 @@ class Result:
     similar: list[Finding]  # N5
     spool: Spool
     figures: Figures | None = None
+    rendered: Rendered | None = None  # what merge(render=...) made of each file, or None
 
     def count(self, status: str) -> int:
         return sum(1 for e in self.entries if e.status == status)
@@ -186,6 +245,8 @@ class Result:
         self.spool.close()
         if self.figures is not None:
             self.figures.close()
+        if self.rendered is not None:
+            self.rendered.close()
 
 
 def _line(record: dict[str, Any]) -> bytes:
@@ -200,11 +261,20 @@ def record_values(spec: Spec, record: dict[str, Any]) -> dict[str, Any]:
     return spec.compute(dict(zip(spec.inputs, record["values"], strict=True)))
 
 
-def _spooled(report: check.Report, spec: Spec) -> tuple[dict[str, Any], bytes, bytes | None]:
+# What a caller makes of each file where it is read (``merge(render=...)``), from the file's
+# report and its figures (``Figures.make``; None for an unreadable file): a module-level function
+# (it is sent to the worker processes), returning the same number of texts for every file.
+Render = Callable[[check.Report, Spec, array | None], list[str]]
+
+
+def _spooled(
+    report: check.Report, spec: Spec, render: Render | None = None
+) -> tuple[dict[str, Any], bytes, bytes | None, list[str] | None]:
     """What the merge keeps of one file, made where the file was read (a worker): the fields of
-    its status line, its spool record already encoded, and a readable file's figures (totals
-    computed, packed for ``Figures``) -- work done in the pool that the parent, which writes the
-    county workbook after it, then need not do. Only these cross to the parent."""
+    its status line, its spool record already encoded, a readable file's figures (totals
+    computed, packed for ``Figures``) and what ``render`` makes of it -- work done in the pool
+    that the parent, which writes the county workbook after it, then need not do. Only these
+    cross to the parent."""
     f = report.filing
     entry = {
         "unit": f.unit or Path(report.path).stem,
@@ -225,8 +295,9 @@ def _spooled(report: check.Report, spec: Spec) -> tuple[dict[str, Any], bytes, b
     record = _record(report, spec)
     figures = None
     if f.readable:
-        figures = Figures.pack(list(spec.datapoints), record_values(spec, record))
-    return entry, _line(record), figures
+        figures = Figures.make(list(spec.datapoints), record_values(spec, record))
+    rendered = render(report, spec, figures) if render is not None else None
+    return entry, _line(record), None if figures is None else figures.tobytes(), rendered
 
 
 def _record(report: check.Report, spec: Spec) -> dict[str, Any]:
@@ -296,11 +367,15 @@ def merge(
     previous: Path | None = None,
     jobs: int | None = None,
     progress=None,
+    render: Render | None = None,
 ) -> Result:
     """Merge ``paths`` for ``roster``. A unit with several files (a resubmission) is counted
     once: ``prefer="newest"`` uses its newest file (the workbook's saved time, then the file
     time) and lists the older ones as superseded; ``prefer="none"`` holds them all out as
-    duplicates for the office to sort out."""
+    duplicates for the office to sort out. ``render`` is run on every file where it is read, in
+    the worker processes: the county workbook's rows of each file are made there
+    (``county.prepare``), so that writing the workbook after the pool only puts them together
+    (``Result.rendered``)."""
     files = check.expand(paths)
     spool = Spool()
     by_key = {}
@@ -312,12 +387,16 @@ def merge(
     entries: list[Entry] = []
     names = tuple(u.name for u in roster) if roster else ()
     figures = Figures(list(spec.datapoints))
-    for fields, line, row in check.iter_reports(
-        files, spec, previous=previous, jobs=jobs, shape=_spooled, names=names
+    rendered = Rendered() if render is not None else None
+    shape = _spooled if render is None else functools.partial(_spooled, render=render)
+    for fields, line, row, texts in check.iter_reports(
+        files, spec, previous=previous, jobs=jobs, shape=shape, names=names
     ):
         entry = Entry(**fields, offset=spool.append_line(line))
         if row is not None:
             entry.figures = figures.append(row)
+        if rendered is not None:
+            entry.seq = rendered.append(texts)
         entry.status = "passed" if entry.readable else "failing"
         entries.append(entry)
         if progress:
@@ -351,6 +430,7 @@ def merge(
         [],
         spool,
         figures,
+        rendered,
     )
     _sum(result, include_failing)
     result.similar = similar_narratives(result) + same_as_last_year(result, previous)
