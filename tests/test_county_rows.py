@@ -240,3 +240,36 @@ def test_rows_made_where_files_are_read_are_the_rows_the_writer_makes(
     assert parts(county.prepare, 2, "en") == alone["en"]
     monkeypatch.setattr(county._Streamed, "_open", lambda self, row: False)  # no row whole
     assert parts(county.prepare, 1, "en") == alone["en"]
+
+
+def test_rows_written_together_are_the_rows_written_one_by_one(tmp_path):
+    def sheet(together: bool, default_height: bool) -> bytes:
+        path = tmp_path / f"rows{together}{default_height}.xlsx"
+        book = xlsxwriter.Workbook(path, {"constant_memory": True})
+        ws = book.add_worksheet("s", worksheet_class=county._Streamed)
+        ws.forget_rows = True
+        fmt = book.add_format({"border": 1})
+        if default_height:
+            ws.set_default_row(18)
+        ws.write_string(0, 0, "head", fmt)
+        rows = []
+        for row in range(2, 40):
+            if row % 5 == 0:
+                ws.set_row(row, 30)
+            if row % 7 == 0:
+                ws.set_row(row, None, None, {"hidden": True})
+            cells = [(0, "number", row, fmt), (1, "text", f"单位{row} & <x>", fmt)]
+            rows.append((row, ws.render_cells(cells, False, figures=(2, [row / 3, 0.0], fmt))[0]))
+        if together:
+            assert ws.write_rendered_rows(rows, 0, 3)
+        else:
+            for row, xml in rows:
+                assert ws.write_rendered(row, (xml, 0, 3))
+        assert len(ws.row_info) <= 2
+        ws.write_string(41, 1, "after")
+        book.close()
+        with zipfile.ZipFile(path) as zf:
+            return zf.read("xl/worksheets/sheet1.xml")
+
+    for default_height in (False, True):
+        assert sheet(True, default_height) == sheet(False, default_height)

@@ -388,6 +388,12 @@ class _Merges:
 ROW_MARK = "\x00"
 
 
+class _Collected(list):
+    """Strings written to it, kept in order (a sheet's file handle while rows are gathered)."""
+
+    write = list.append
+
+
 class _Streamed(Worksheet):
     """A constant-memory sheet that can record a merged range after its rows are written."""
 
@@ -549,6 +555,43 @@ class _Streamed(Worksheet):
         self._write_row(row, None, self.row_info.get(row))
         self.fh.write(body.replace(ROW_MARK, str(row + 1)) + "</row>")
         self._done_row = row
+        return True
+
+    def write_rendered_rows(self, rows: list[tuple[int, str]], first: int, last: int) -> bool:
+        """Rows made by ``render_cells`` -- (row, XML), rows increasing, cells from column
+        ``first`` to ``last`` -- written as ``write_rendered`` writes them one by one, in one
+        write (分单位明细 has a row per file in every block); False, nothing written, where
+        they cannot be written whole now."""
+        if not rows or not self._open(rows[0][0]) or rows[-1][0] >= self.xls_rowmax:
+            return False
+        self._check_dimensions(rows[0][0], first)
+        self._check_dimensions(rows[-1][0], last)
+        if rows[0][0] > self.previous_row:
+            self._write_single_row(rows[0][0])  # the rows before these go out first
+        out, fh = _Collected(), self.fh
+        plain = self.default_row_height == self.original_row_height  # a row tag is <row r="n">
+        self.fh = out  # (xlsxwriter's row tag, where a row has its own height, written here)
+        try:
+            before = None
+            for row, body in rows:
+                if before is not None:  # the row before went out whole: as _write_single_row
+                    if row <= before:
+                        raise ValueError("rows out of order")
+                    if self.forget_rows:
+                        self.row_info.pop(before, None)
+                        self.row_sizes.pop(before, None)
+                info = self.row_info.get(row)
+                if info is None and plain:
+                    out.append(f'<row r="{row + 1}">')
+                else:
+                    self._write_row(row, None, info)
+                out.append(body.replace(ROW_MARK, str(row + 1)))
+                out.append("</row>")
+                before = row
+        finally:
+            self.fh = fh
+        fh.write("".join(out))
+        self.previous_row = self._done_row = rows[-1][0]
         return True
 
     def _write_single_row(self, current_row_num: int = 0) -> None:
@@ -1184,6 +1227,9 @@ class _Writer:
             rows.write(ws)
             row += len(chunk) + 3
         rendered = self.r.rendered
+        # Each name's cell as escaped once (the sheet's cache of short texts holds fewer than
+        # a county's units)
+        unit_tails = [ws._inline_text(e.unit) for e in entries] if rendered is not None else []
         for b, block in enumerate(breakdown_blocks(spec)):
             # each file's run of figures, made where it was read (prepare), in file order
             made_rows = rendered.read(b, entries) if rendered is not None else None
@@ -1205,31 +1251,28 @@ class _Writer:
                     ws.set_row(r, height)
                 head.write(ws, row, made)
                 where = [values.index[dp_id] for dp_id in block.ids]
+                whole: list[tuple[int, int, str]] = []  # rows made whole, written together
                 for i, k in enumerate(chunk, start=row + 1 + depth):  # in row order: directly
                     out = "" if entries[k].included else "_out"
                     num = f["bd_num" + out]
                     if heights[k] > 16:
                         ws.set_row(i, heights[k])
-                    lead = [
-                        (0, "number", k + 1, num),
-                        (1, "text", entries[k].unit, f["bd_text" + out]),
-                    ]
                     run = next(made_rows)[1] if made_rows is not None else FAILED
-                    if run != FAILED and (lead_xml := ws.render_cells(lead, False)):
-                        row_xml = lead_xml[0] + run.replace(STYLE_MARK, str(num._get_xf_index()))
-                        if ws.write_rendered(i, (row_xml, 0, last)):
-                            continue
-                    figures = values.row(entries[k].figures)
-                    if ws.write_cells_row(i, lead, (2, [figures[x] for x in where], num)):
+                    if run != FAILED and unit_tails[k] is not None:
+                        # the 序号 and the name as render_cells makes them, then the run, with
+                        # the row's formats put in (their indexes asked for in the same order)
+                        s_num = str(num._get_xf_index())
+                        s_text = str(f["bd_text" + out]._get_xf_index())
+                        lead = (
+                            f'<c r="A{ROW_MARK}" s="{s_num}"><v>{k + 1}</v></c>'
+                            f'<c r="B{ROW_MARK}" s="{s_text}"{unit_tails[k]}'
+                        )
+                        whole.append((i, k, lead + run.replace(STYLE_MARK, s_num)))
                         continue
-                    ws.write_number(i, 0, k + 1, num)
-                    ws.write_string(i, 1, entries[k].unit, f["bd_text" + out])
-                    for j, x in enumerate(where, start=2):
-                        v = figures[x]
-                        if v == v:  # not NaN: a number
-                            ws.write_number(i, j, v, num)
-                        else:
-                            ws.write_blank(i, j, None, num)
+                    self._figure_rows(ws, whole, entries, where, last)
+                    whole = []
+                    self._figure_rows(ws, [(i, k, None)], entries, where, last)
+                self._figure_rows(ws, whole, entries, where, last)
                 row += depth + len(chunk) + 2
         ws.freeze_panes(1, 2)
         # One page wide, as many pages down as it takes; each chunk starts a page (the manual
@@ -1242,6 +1285,30 @@ class _Writer:
         ws.repeat_rows(0, 0)
         ws.set_h_pagebreaks(breaks)
         ws.set_footer("&C&P / &N")
+
+    def _figure_rows(self, ws, rows: list, entries: list, where: list[int], last: int) -> None:
+        """Rows of figures of 分单位明细, (row, index of the file, XML made or None): the XML
+        written whole where it can be, the rest made here (whole, or cell by cell)."""
+        made = [(i, xml) for i, _, xml in rows if xml is not None]
+        if len(made) == len(rows) and (not rows or ws.write_rendered_rows(made, 0, last)):
+            return
+        f, values = self.f, self.r.figures
+        for i, k, _ in rows:
+            e = entries[k]
+            out = "" if e.included else "_out"
+            num = f["bd_num" + out]
+            lead = [(0, "number", k + 1, num), (1, "text", e.unit, f["bd_text" + out])]
+            figures = values.row(e.figures)
+            if ws.write_cells_row(i, lead, (2, [figures[x] for x in where], num)):
+                continue
+            ws.write_number(i, 0, k + 1, num)
+            ws.write_string(i, 1, e.unit, f["bd_text" + out])
+            for j, x in enumerate(where, start=2):
+                v = figures[x]
+                if v == v:  # not NaN: a number
+                    ws.write_number(i, j, v, num)
+                else:
+                    ws.write_blank(i, j, None, num)
 
     def _breakdown_values(self) -> tuple[list, Figures]:
         """The readable files, and their figures (made as each file was read)."""
