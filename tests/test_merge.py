@@ -248,6 +248,18 @@ def test_copied_narrative_is_flagged_once_per_pair(tmp_path, spec21):
     try:
         pairs = {(f.args["a"], f.args["b"]): f.args["field"] for f in result.similar}
         assert pairs == {("测试01镇", "测试02镇"): "（一）主动公开、（二）依申请公开"}
+        # the signatures were made where each file was read: the same as made from the texts
+        records = merge.Result.records
+
+        def without_signatures(self, entries):
+            for e, record in records(self, entries):
+                assert record["minhash"]
+                yield e, {k: v for k, v in record.items() if k != "minhash"}
+
+        made_here = merge.similar_narratives(result)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(merge.Result, "records", without_signatures)
+            assert merge.similar_narratives(result) == made_here
     finally:
         result.close()
 

@@ -41,6 +41,7 @@ STATUS_TEXT = {
 }
 NAMES_SHOWN = 3  # file names a reason lists; a unit with 300 copies says “… 等 300 个”
 SIMILARITY = 0.85  # N5: narrative sections this alike (character 3-gram Jaccard) are flagged
+MIN_CHARS = 40  # N5, N6: shorter texts are not compared (one-sentence statements are alike)
 
 
 @dataclass
@@ -333,6 +334,13 @@ def _record(report: check.Report, spec: Spec) -> dict[str, Any]:
         "errors": report.errors,
         "warnings": report.warnings,
         "mtime": f.mtime,
+        # N5's signature of each text long enough to be compared, made here in the pool rather
+        # than by the parent after it (similar_narratives)
+        "minhash": {
+            k: _signature(shingles).tobytes().hex()
+            for k, text in f.texts.items()
+            if len(text) >= MIN_CHARS and (shingles := _shingles(text))
+        },
     }
 
 
@@ -615,7 +623,7 @@ def _signature(shingles: set[str]):
         return (hashes[:, None] * a + b).min(axis=0)
 
 
-def similar_narratives(result: Result, min_chars: int = 40) -> list[Finding]:
+def similar_narratives(result: Result, min_chars: int = MIN_CHARS) -> list[Finding]:
     """N5: pairs of units whose narrative fields are nearly identical (内容雷同).
 
     One pass over the spool keeps, per unit and field, a 16-number MinHash signature (so memory
@@ -633,7 +641,12 @@ def similar_narratives(result: Result, min_chars: int = 40) -> list[Finding]:
     ]
     signatures: dict[str, list[tuple[int, bytes]]] = {f.id: [] for f in spec.fields}
     for i, (_, record) in enumerate(result.records(readable)):
+        made = record.get("minhash") if min_chars == MIN_CHARS else None
         for field_def in spec.fields:
+            if made is not None:  # made where the file was read, for the texts this long
+                if field_def.id in made:
+                    signatures[field_def.id].append((i, bytes.fromhex(made[field_def.id])))
+                continue
             text = record["texts"].get(field_def.id, "")
             if len(text) >= min_chars and (shingles := _shingles(text)):
                 signatures[field_def.id].append((i, _signature(shingles).tobytes()))
@@ -668,7 +681,9 @@ def similar_narratives(result: Result, min_chars: int = 40) -> list[Finding]:
     ]
 
 
-def same_as_last_year(result: Result, previous: Path | None, min_chars: int = 40) -> list[Finding]:
+def same_as_last_year(
+    result: Result, previous: Path | None, min_chars: int = MIN_CHARS
+) -> list[Finding]:
     """N6 against the unit's own report of the year before (--previous): its own text carried
     over unchanged (沿用上年文字) is worth a look, but it is no copying from a neighbour (N5)."""
     if previous is None:
@@ -717,6 +732,11 @@ def _similar(result: Result, owners: list[Entry], field_id: str, signed: list[tu
                 members[0]
             )
     seen: set[tuple[int, int]] = set()
+
+    @functools.lru_cache(maxsize=128)  # a bucket's members meet each other: read each once
+    def shingled(i: int) -> set[str]:
+        return _shingles(result.spool.read(owners[i].offset)["texts"][field_id])
+
     for members in buckets.values():
         if len(members) > 50:
             continue  # shared by that many distinct texts: common phrasing, not copying
@@ -726,8 +746,7 @@ def _similar(result: Result, owners: list[Entry], field_id: str, signed: list[tu
                 if pair in seen:
                     continue
                 seen.add(pair)
-                ta = _shingles(result.spool.read(owners[pair[0]].offset)["texts"][field_id])
-                tb = _shingles(result.spool.read(owners[pair[1]].offset)["texts"][field_id])
+                ta, tb = shingled(pair[0]), shingled(pair[1])
                 score = len(ta & tb) / len(ta | tb)
                 if score >= SIMILARITY:
                     yield pair[0], pair[1], score
