@@ -550,7 +550,11 @@ def merge_cpu(b: Bench) -> dict:
         county_cells=cells,
         bare_xlsxwriter_ms_per_file=bare / n * 1000,
         county_write_over_bare=write_cpu / bare,
+        # merge's own part on top of check (check_ratio is its floor): the spool, the rows
+        # made for the county workbook, statuses, sums, the workbook written
+        merge_own_ms_per_file=(parent_cpu - checked) / n * 1000,
         peak_mb=peak,
+        load_average=load_average(),
     )
 
 
@@ -570,6 +574,12 @@ def merge_pool(b: Bench) -> dict:
     two, parent_two, _, two_write, two_workers = min(runs)
     one_cpu = min(_merge(b, folder, 1)[1] for _ in range(1))
     default = min(_merge(b, folder, 0)[0] for _ in range(2))
+    # Where the time goes with 2 workers: the parent's own CPU (the spool while the pool runs;
+    # statuses and the county workbook put together after it) is serial; the workers' CPU is
+    # shared out. What one process spends reading (its CPU less its write) against what the
+    # workers spend on the same files is the pool's own cost (starting, sending, two
+    # processes sharing caches).
+    model = one_cpu / (two_workers / 2 + parent_two)
     return b.result(
         one / two,
         at_least=1.6,
@@ -578,15 +588,18 @@ def merge_pool(b: Bench) -> dict:
         two_processes_s=two,
         default_jobs_s=default,
         default_not_slower=default <= one * 1.05,
-        # Where the time goes with 2 workers: the parent's own CPU (spool, statuses, the
-        # county workbook written after the pool) is serial; the workers' CPU is shared out.
+        one_process_cpu_s=one_cpu,
+        one_process_write_cpu_s=one_write,
         parent_cpu_s=parent_two,
         parent_write_cpu_s=two_write,
+        parent_serial_share=parent_two / (two_workers / 2 + parent_two),
         workers_cpu_s=two_workers,
-        one_process_write_cpu_s=one_write,
+        workers_over_one_process_read=two_workers / max(one_cpu - one_write, 1e-9),
         # The best 2 idle cores could do with these CPU times: the workers' share halved, the
-        # parent's serial part (the county workbook after the pool) whole.
-        cpu_model_ratio=one_cpu / (two_workers / 2 + parent_two),
+        # parent's part whole; and with a parent that cost nothing (the pool's own limit).
+        cpu_model_ratio=model,
+        cpu_model_meets=model >= 1.6,
+        limit_without_parent=one_cpu / (two_workers / 2),
         load_average_before=load,
         load_average_after=load_average(),
     )
