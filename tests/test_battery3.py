@@ -127,3 +127,30 @@ def test_quieting_the_reader_is_safe_across_threads():
         t.join(20)
     after = os.fstat(2)
     assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
+
+
+def test_text_shaped_like_xlsxwriters_rich_string_is_kept_as_text(tmp_path, spec21):
+    """xlsxwriter writes any string that starts with “<r>” and ends with “</r>” into the XML as
+    it is (its own rich strings are stored so). A unit's narrative or name shaped so read back
+    empty, and markup in it went into the workbook's XML unescaped: the template, the feedback
+    workbook and the county workbook must all keep such text as the text it is."""
+    import openpyxl
+
+    from workbook_tools import reader
+    from workbook_tools.roster import Unit
+
+    odd = "<r><t>一</t></r></si><si><t>注入</t></r>"
+    texts = {**wb.TEXTS, "s1.overview": odd}
+    unit = Unit("<r>徐营镇</r>", "101", "乡镇")
+    book = wb.write(tmp_path, wb.render(spec21, texts=texts, unit=unit), "odd.xlsx")
+    filing = reader.read(book, spec21)
+    assert filing.texts.get("s1.overview") == odd and filing.unit == "<r>徐营镇</r>"
+    county = tmp_path / "county.xlsx"
+    hostile.wbtools("merge", book, "-o", county)
+    cells = {
+        c
+        for ws in openpyxl.load_workbook(county, read_only=True).worksheets
+        for row in ws.iter_rows(values_only=True)
+        for c in row
+    }
+    assert odd in cells and "<r>徐营镇</r>" in cells

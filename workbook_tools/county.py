@@ -394,7 +394,7 @@ class _Collected(list):
     write = list.append
 
 
-class _Streamed(Worksheet):
+class _Streamed(safe_text.LiteralStrings, Worksheet):
     """A constant-memory sheet that can record a merged range after its rows are written."""
 
     # Set on sheets without charts: forget each row's height once the row is written, so a

@@ -106,3 +106,18 @@ def scrub(obj: Any, clean=xml) -> Any:
     if isinstance(obj, dict):
         return {k: scrub(v, clean) for k, v in obj.items()}
     return obj
+
+
+class LiteralStrings:
+    """Mixin for xlsxwriter worksheets: text stays text. xlsxwriter writes any string that starts
+    with “<r>” and ends with “</r>” into the sheet's XML as it is (that is how it stores its own
+    rich strings), so such a text -- a unit's narrative or name, a file name -- read back empty and
+    put its markup into the workbook unescaped. Written as two plain runs of a rich string, it is
+    escaped like any text and reads back whole (plain runs: no formatting of their own)."""
+
+    def _write_string(self, row: int, col: int, string: str, cell_format: Any = None) -> int:
+        if len(string) >= 7 and string.startswith("<r>") and string.endswith("</r>"):
+            # three runs: xlsxwriter takes a rich string of no fewer
+            runs = ["<", string[1:-4], "</r>"] + ([cell_format] if cell_format else [])
+            return self.write_rich_string(row, col, *runs)
+        return super()._write_string(row, col, string, cell_format)

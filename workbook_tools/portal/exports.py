@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
 
 from .. import check, county, merge, report, safe_text
 from ..roster import file_name
@@ -87,11 +88,15 @@ def status_csv(portal: Portal, lang: str) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
+class _StatusSheet(safe_text.LiteralStrings, Worksheet):
+    pass
+
+
 def status_xlsx(portal: Portal, lang: str) -> bytes:
     """The status list as a workbook; text is written as text, never as a formula."""
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False})
-    ws = book.add_worksheet("报送情况" if lang == "zh" else "Status")
+    ws = book.add_worksheet("报送情况" if lang == "zh" else "Status", worksheet_class=_StatusSheet)
     bold = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     for col, head in enumerate(COLUMNS[lang]):
         ws.write_string(0, col, head, bold)

@@ -11,6 +11,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from .. import layout, rules
 from ..normalise import excel_readable
+from ..safe_text import LiteralStrings
 from ..spec import Spec
 
 # The functions our formulas call, none of which xlsxwriter rewrites (it prefixes functions newer
@@ -56,7 +57,7 @@ def _prepared(formula: str, expand_future: bool) -> str:
     return Worksheet._prepare_formula(_PLAIN, formula, expand_future)
 
 
-class CachedFormulas(Worksheet):
+class CachedFormulas(LiteralStrings, Worksheet):
     """A worksheet that remembers prepared formulas across workbooks.
 
     xlsxwriter runs some thirty regular expressions over every formula to add ``_xlfn.``
