@@ -32,6 +32,7 @@ import zipfile
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from .findings import Finding
@@ -419,13 +420,24 @@ class Refused(Exception):
 
 @dataclass
 class SheetFacts:
-    """What one pass over a sheet's XML learned: the XML itself (for formula look-ups), the
-    real extent (last row and column, 1-based, holding a cell with content) and protection."""
+    """What intake learned about a sheet: the XML itself (for formula look-ups) and protection.
+    The real extent (last row and column, 1-based, holding a cell with content) is worked out
+    when asked for: vetting usually needs only a bound (``Package.sheet``)."""
 
     xml: bytes
-    rows: int
-    cols: int
     protected: bool
+
+    @cached_property
+    def extent(self) -> tuple[int, int]:
+        return _xlsx_extent(self.xml)
+
+    @property
+    def rows(self) -> int:
+        return self.extent[0]
+
+    @property
+    def cols(self) -> int:
+        return self.extent[1]
 
 
 @dataclass
@@ -447,7 +459,8 @@ class Package:
     # (the first bytes as stored, for the prolog checks; the XML with formula text emptied).
     _prepared: dict[str, tuple[bytes, bytes]] = field(default_factory=dict)
     _facts: dict[str, SheetFacts | None] = field(default_factory=dict)
-    _cells: int = 0  # dense cells of the sheets vetted so far
+    _cells: int = 0  # dense cells of the sheets vetted so far (bounds for those in _bounded)
+    _bounded: dict[str, int] = field(default_factory=dict)  # sheet -> cells charged as its bound
     _ods: dict[str, tuple[int, int]] | None = None
 
     @property
@@ -492,9 +505,16 @@ class Package:
             if int(last_row) > MAX_ROWS or _col_number(last_col) > MAX_COLS:
                 ref = m.group(0).decode(errors="replace").split('"')[1]
                 raise self.refuse("F108", sheet=sheet, ref=ref)
-        rows, cols = _xlsx_extent(xml)
-        self._charge(sheet, rows, cols)
-        facts = SheetFacts(xml, rows, cols, _protected(xml))
+        facts = SheetFacts(xml, _protected(xml))
+        bound = _plain_bound(xml)
+        if bound is not None and self._cells + bound[0] * bound[1] <= MAX_BOOK_CELLS:
+            # Within the bound, the sheet passes every check its real extent would: charge the
+            # bound, and the real extent only if the budget comes near (``_charge_exactly``).
+            self._cells += bound[0] * bound[1]
+            self._bounded[sheet] = bound[0] * bound[1]
+        else:
+            self._charge_exactly()
+            self._charge(sheet, *facts.extent)
         self._facts[sheet] = facts
         return facts
 
@@ -531,6 +551,14 @@ class Package:
                     continue
             entries.append((info, raw, info.compress_type, info.CRC, info.file_size))
         return _zip_bytes(entries)
+
+    def _charge_exactly(self) -> None:
+        """Replace the bounds charged so far by the real extents of those sheets: what the budget
+        then holds is what it would hold had every sheet been charged its real extent."""
+        for name, charged in self._bounded.items():
+            rows, cols = self._facts[name].extent
+            self._cells += rows * cols - charged
+        self._bounded.clear()
 
     def _charge(self, sheet: str, rows: int, cols: int) -> None:
         """Count a sheet's dense range against the bounds before calamine allocates it."""
@@ -594,6 +622,7 @@ class Package:
             self.zip.close()
             self.zip = None
         self._facts.clear()
+        self._bounded.clear()
         self._prepared.clear()
         self.data = b""
 
@@ -987,19 +1016,6 @@ def _read_bounded(zf: zipfile.ZipFile, part: str) -> bytes:
         return fh.read(min(info.file_size, MAX_PART_BYTES))
 
 
-# A cell with content: <c ...>…</c>, not the self-closing <c .../> Excel writes for a styled blank.
-# _PLAIN_CELL is the common case (no prefixed element named c): it begins with the literal "<c", so
-# the engine skips straight to cells, and its optional group gives each content cell its first
-# valid r= (empty when it has none) -- the same matches as _CELL_OPEN and _CELL_REF together, in
-# one pass (the prefixed patterns try every "<" and backtrack: ~3x the cost on a filled sheet).
-# The atomic group stops a self-closing blank from re-scanning its tag for a later r=.
-_PLAIN_CELL = re.compile(rb'<c\b(?>(?:[^>]*?\sr="([A-Z]{1,4})([0-9]{1,9})")?)[^>]*+(?<!/)>')
-_CELL_OPEN = re.compile(rb"<(?:\w+:)?c\b[^>]*(?<!/)>")
-_CELL_REF = re.compile(rb"<(?:\w+:)?c\b[^>]*?\sr=\"([A-Z]{1,4})([0-9]{1,9})\"[^>]*(?<!/)>")
-_ROW_OR_CELL = re.compile(rb"<(?:\w+:)?(row|c)\b([^>]*?)(/?)>")
-_R_ATTR = re.compile(rb'\sr="([A-Z]{0,4})([0-9]{1,9})"')
-
-
 def _protected(xml: bytes) -> bool:
     """Whether the sheet is protected (``_SHEET_PROTECTION`` anywhere). The pattern tries every
     "<" from where it starts, and the element comes after the cells: so find the literal name
@@ -1010,39 +1026,134 @@ def _protected(xml: bytes) -> bool:
     return bool(_SHEET_PROTECTION.search(xml, max(0, xml.rfind(b"<", 0, i))))
 
 
+# --- a sheet's extent: the grid python-calamine will allocate ----------------------------------
+#
+# calamine reads a sheet with quick-xml and allocates the rectangle up to the last place holding
+# a value. A cell is a start tag whose local name (after a first "prefix:") is "c"; its place is
+# its attribute named exactly r -- quoted either way, spaces allowed around "=", letters in either
+# case, any number of digits, the last r when there are several -- else the row of the enclosing
+# <row r=...> (or one past the last </row>) and the column after the previous cell. A start tag
+# ends at the first ">" outside quotes; comments, CDATA and processing instructions are skipped.
+# A scan that misses any of these (a single-quoted r, a ">" inside another attribute's value, a
+# lowercase or zero-padded reference) lets a few bytes ask for 512 GiB and abort the process.
+#
+# _ODD_CELL finds a cell start tag that is not in the form spreadsheet writers use: the literal
+# `<c r="`, a reference of one letter and at most four digits, then only one-letter attributes
+# other than r, double-quoted. When there is none (and no prefixed cell), every cell calamine can
+# read lies within _PLAIN_BOUND: one search, no match object per cell. Otherwise the sheet is
+# walked tag by tag (``_xlsx_extent``), as it is when the bound would not fit the budget.
+_ODD_CELL = re.compile(rb'<c(?:[\t\n\r/>]| (?!r="[A-Z][1-9][0-9]{0,3}"(?: [a-qs-z]="[^"]*")*/?>))')
+_PREFIXED_CELL = re.compile(rb":c[\s/>]")
+_PLAIN_BOUND = (9999, 26)
+_TOKEN = re.compile(
+    rb"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>|<![^>]*>"  # skipped as quick-xml skips them
+    rb"|</([^\s>]*)[^>]*>"  # an end tag: its name
+    rb"|<([^\s/>]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>",  # a start tag: its name and the rest
+    re.S,
+)
+_ATTRIBUTE = re.compile(rb"""([^\s="']+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_CELL_PLACE = re.compile(rb"([A-Za-z]+)([0-9]+)")
+_ROW_PLACE = re.compile(rb"[A-Za-z]*([0-9]+)")
+
+
+def _plain_bound(xml: bytes) -> tuple[int, int] | None:
+    """An upper bound of the sheet's extent when every cell is written the plain way, else None."""
+    if _PREFIXED_CELL.search(xml) or _ODD_CELL.search(xml):
+        return None
+    return _PLAIN_BOUND
+
+
+def _local(name: bytes) -> bytes:
+    """quick-xml's local name: what follows the first colon."""
+    return name.partition(b":")[2] if b":" in name else name
+
+
+def _r_values(attrs: bytes) -> list[bytes]:
+    """The values of the attributes named exactly r."""
+    return [
+        m.group(2) if m.group(2) is not None else m.group(3)
+        for m in _ATTRIBUTE.finditer(attrs)
+        if m.group(1) == b"r"
+    ]
+
+
 def _xlsx_extent(xml: bytes) -> tuple[int, int]:
-    """The last row and column (1-based) holding a cell with content: the range calamine will
-    allocate densely. Usually every cell names its place (r="B7"); when some do not, their place
-    follows from the row and the cell before, as readers compute it."""
-    if xml.rfind(b":c") < 0:  # no <x:c>: the unprefixed pattern finds every cell (rfind: ~2x `in`)
-        refs = _PLAIN_CELL.findall(xml)
-        if not refs:
-            return 0, 0
-        if (b"", b"") not in refs:  # every cell with content names its place
-            letters, numbers = zip(*refs, strict=True)
-            return max(map(int, set(numbers))), max(map(_col_number, set(letters)))
-    else:
-        refs = _CELL_REF.findall(xml)
-        if len(refs) == len(_CELL_OPEN.findall(xml)):
-            if not refs:
-                return 0, 0
-            rows = max(int(r) for _, r in refs)
-            letters = max((c for c, _ in refs), key=lambda c: (len(c), c))
-            return rows, _col_number(letters)
-    rows = cols = row = col = 0
-    for m in _ROW_OR_CELL.finditer(xml):
-        ref = _R_ATTR.search(m.group(2))
-        if m.group(1) == b"row":
-            row = int(ref.group(2)) if ref else row + 1
-            col = 0
+    """The last row and column (1-based) of a cell with content, placed as python-calamine places
+    cells (see above), walked tag by tag from the first sheetData start tag. A cell that names its
+    place is put there. One that does not is put where calamine puts it when the sheet data is
+    well formed (tags nested and closed, no row or cell inside a cell); otherwise calamine's value
+    readers may skip tags this walk sees, so such a cell is put as far as it could be: the largest
+    row named so far plus every row closed so far, the largest column named so far plus every
+    cell so far."""
+    rows = cols = loose_rows = loose_cols = 0
+    row = col = 0  # calamine's row_index and col_index (0-based)
+    top_row = top_col = row_ends = cells = 0
+    stack: list[bytes] = []  # open elements, from sheetData down
+    started = in_cell = False
+    well_formed = True
+    for m in _TOKEN.finditer(xml):
+        end, name, rest = m.group(1, 2, 3)
+        if end is None and name is None:
+            continue  # a comment, CDATA, a processing instruction or a declaration
+        if not started:
+            started = name is not None and _local(name) == b"sheetData"
+            if started and not rest.endswith(b"/"):
+                stack.append(name)
             continue
-        if ref and ref.group(1):
-            col, row = _col_number(ref.group(1)), int(ref.group(2))
-        else:
+        if end is not None:  # (the walk goes on past sheetData: a later cell still counts)
+            local = _local(end)
+            if stack:
+                well_formed = well_formed and stack.pop() == end
+            if local == b"c":
+                well_formed = well_formed and in_cell
+                in_cell = False
+                col += 1
+            elif local == b"row":
+                well_formed = well_formed and not in_cell
+                row, col, row_ends = row + 1, 0, row_ends + 1
+            continue
+        empty, local = rest.endswith(b"/"), _local(name)
+        if local == b"row":
+            well_formed = well_formed and not in_cell
+            for value in _r_values(rest):
+                found = _ROW_PLACE.fullmatch(value)
+                if found and int(found.group(1)):
+                    row = int(found.group(1)) - 1
+                    top_row = max(top_row, row)
+            if empty:
+                row, col, row_ends = row + 1, 0, row_ends + 1
+            else:
+                stack.append(name)
+            continue
+        if local != b"c":
+            if not empty:
+                stack.append(name)
+            continue
+        well_formed = well_formed and not in_cell
+        named = None
+        for value in _r_values(rest):
+            found = _CELL_PLACE.fullmatch(value)
+            if found and int(found.group(2)):
+                place = (int(found.group(2)) - 1, _col_number(found.group(1).upper()) - 1)
+                named = place if named is None else max(named, place)
+                top_col = max(top_col, place[1])
+        if named is not None:
+            col = named[1]
+            if not empty:
+                rows, cols = max(rows, named[0] + 1), max(cols, named[1] + 1)
+        elif not empty:
+            rows, cols = max(rows, row + 1), max(cols, col + 1)
+            loose_rows = max(loose_rows, top_row + row_ends + 1)
+            loose_cols = max(loose_cols, top_col + cells + 1)
+        cells += 1
+        if empty:  # no value: calamine places no empty cell, and goes on to the next column
             col += 1
-        if not m.group(3):  # a cell with content
-            rows, cols = max(rows, max(row, 1)), max(cols, col)
-    return rows, cols
+        else:
+            stack.append(name)
+            in_cell = True
+    if well_formed:
+        return rows, cols
+    return max(rows, loose_rows), max(cols, loose_cols)
 
 
 _ODS_TAG = re.compile(
