@@ -210,3 +210,13 @@ def test_a_local_header_that_disagrees_leaves_the_package_as_it_is(filled, spec2
     finally:
         pkg.close()
     assert zlib.crc32(path.read_bytes()) == zlib.crc32(bytes(data))  # input not modified
+
+
+def test_a_file_is_read_up_to_its_size_and_on_if_it_grew():
+    """intake reads the size the file had (plus one byte), not its 50 MB limit; a file that grew
+    since is read on, never beyond the limit."""
+    data = bytes(range(256)) * 4
+    assert intake._read_up_to(io.BytesIO(data), len(data), 10_000) == data
+    assert intake._read_up_to(io.BytesIO(data), 100, 10_000) == data  # grew from 100 bytes
+    assert intake._read_up_to(io.BytesIO(data), 100, 501) == data[:501]
+    assert intake._read_up_to(io.BytesIO(data), 5000, 501) == data[:501]

@@ -344,9 +344,7 @@ def _part_head(data: bytes, info: zipfile.ZipInfo, size: int = 256) -> bytes | N
     if data[off : off + 4] != ZIP_MAGIC or info.compress_type not in (0, 8):
         return None
     name_len, extra_len = struct.unpack_from("<HH", data, off + 26)
-    if name_len != len(
-        info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437", "replace")
-    ):
+    if name_len != len(_stored_name(info)):
         return None
     start = off + 30 + name_len + extra_len
     raw = data[start : start + min(info.compress_size, 4096)]
@@ -356,6 +354,14 @@ def _part_head(data: bytes, info: zipfile.ZipInfo, size: int = 256) -> bytes | N
         return zlib.decompressobj(-15).decompress(raw, size)
     except zlib.error:
         return None
+
+
+def _stored_name(info: zipfile.ZipInfo) -> bytes:
+    """An entry's name as the archive stores it (cp437 has no C codec: ASCII names first)."""
+    name = info.orig_filename
+    if name.isascii():
+        return name.encode("ascii")
+    return name.encode("utf-8" if info.flag_bits & 0x800 else "cp437", "replace")
 
 
 def _plain_prolog(head: bytes) -> bool:
@@ -690,7 +696,7 @@ def _zip_bytes(entries: list[tuple[zipfile.ZipInfo, bytes, int, int, int]]) -> b
     out, central, offset = [], [], 0
     for info, body, method, crc, size in entries:
         utf8 = info.flag_bits & 0x800
-        name = info.orig_filename.encode("utf-8" if utf8 else "cp437", "replace")
+        name = _stored_name(info)
         fixed = (20, utf8, method, 0, 0x21, crc, len(body), size, len(name))
         local = struct.pack("<IHHHHHIIIHH", 0x04034B50, *fixed, 0) + name
         central.append(
@@ -808,9 +814,10 @@ def open_package(path: Path) -> Package:
             return bad("F106", detail=f"{stat.st_size // 1024 // 1024} MiB")
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as fh:
-            if not stat_module.S_ISREG(os.fstat(fh.fileno()).st_mode):  # swapped since the stat
+            st = os.fstat(fh.fileno())
+            if not stat_module.S_ISREG(st.st_mode):  # swapped since the stat
                 return bad("F113", zh="不是普通文件", en="not a regular file")
-            pkg.data = fh.read(MAX_FILE_BYTES + 1)
+            pkg.data = _read_up_to(fh, st.st_size, MAX_FILE_BYTES + 1)
         head = pkg.data[:8]
         if not pkg.data:
             return bad("F109")
@@ -887,6 +894,15 @@ def _listing(infos: list[zipfile.ZipInfo], most: int = 5) -> str:
         names.append(name.rsplit("/", 1)[-1][:80])
     shown = ", ".join(names[:most]) or "(empty)"
     return shown + (f" … (+{len(names) - most})" if len(names) > most else "")
+
+
+def _read_up_to(fh, size: int, limit: int) -> bytes:
+    """At most ``limit`` bytes of ``fh``, whose size was ``size`` when opened. Asked for the size
+    (plus one, to see a file that grew) rather than the limit: a read of 50 MB reserves 50 MB."""
+    data = fh.read(min(size, limit - 1) + 1)
+    if len(data) > size and len(data) < limit:
+        data += fh.read(limit - len(data))  # it grew since: read on, as far as the limit
+    return data
 
 
 def _vet_cfb(pkg: Package, bad) -> Package:
