@@ -126,7 +126,7 @@ def read_input(path: Path, max_bytes: int) -> bytes:
             raise InputRefused("not a regular file", "不是普通文件", "F113")
         if st.st_size > max_bytes:
             raise too_large(st.st_size, max_bytes)
-        data = fh.read(max_bytes + 1)
+        data = _read_up_to(fh, st.st_size, max_bytes + 1)
     if len(data) > max_bytes:
         raise too_large(len(data), max_bytes)
     return data
