@@ -133,6 +133,8 @@ def check_filing(
 def unknown(filing: Filing, spec: Spec) -> set[str]:
     """Datapoints whose value is not known: missing from the file, or totals summing one."""
     out = set(filing.missing)
+    if not out:
+        return out  # the usual case: nothing missing, so no total sums a missing value
     for target, sources in spec.totals:
         if out.intersection(sources):
             out.add(target)
@@ -146,7 +148,7 @@ def _rules(filing: Filing, spec: Spec, sheet: Mapping, true: Mapping) -> list[Fi
         if inst.op == "type":
             continue  # checked cell by cell while reading (normalise), with the value shown
         values = sheet if rule.defines else true
-        if gaps := missing.intersection(inst.cells):
+        if missing and (gaps := missing.intersection(inst.cells)):
             known = _group_sums(filing, inst, gaps)
             if known is None:
                 continue  # the missing table or row is its own finding; no guessing around it
@@ -198,7 +200,7 @@ def _narrative(
     # A claim is checked only against figures that are there: a table or row missing from the
     # file (cut off, an image) says nothing about what the text claims.
     gaps = unknown(filing, spec)
-    known = {k: v for k, v in true.items() if k not in gaps}
+    known = {k: v for k, v in true.items() if k not in gaps} if gaps else true
     return out + narrative.check(filing, known, names)
 
 

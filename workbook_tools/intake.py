@@ -585,8 +585,11 @@ class Package:
                     self._ods = _ods_extents(xml)
         return self._ods
 
-    def formulas(self, sheet: str, cells: Iterable[str]) -> dict[str, bool | None]:
-        """For each A1 cell: True if it holds a formula, False if not, None when unknown."""
+    def formulas(
+        self, sheet: str, cells: Iterable[str], in_order: bool = False
+    ) -> dict[str, bool | None]:
+        """For each A1 cell: True if it holds a formula, False if not, None when unknown.
+        ``in_order``: the cells are already in reading order (``row_col``)."""
         facts = self.sheet(sheet)
         if facts is None:
             return {c: None for c in cells}
@@ -594,7 +597,7 @@ class Package:
         # Cells are stored row by row, left to right: look them up in that order, each search
         # starting where the previous one ended, so the sheet is scanned once.
         out, pos = {}, 0
-        for cell in sorted(cells, key=_row_col):
+        for cell in cells if in_order else sorted(cells, key=row_col):
             found, pos = _has_formula(xml, cell, pos)
             out[cell] = found
         return out
@@ -1268,7 +1271,7 @@ def _has_formula(xml: bytes, cell: str, start: int = 0) -> tuple[bool, int]:
 _A1 = re.compile(r"([A-Z]+)(\d+)")
 
 
-def _row_col(cell: str) -> tuple[int, int]:
+def row_col(cell: str) -> tuple[int, int]:
     m = _A1.match(cell)
     return int(m.group(2)), _col_number(m.group(1).encode())
 

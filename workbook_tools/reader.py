@@ -43,6 +43,34 @@ def _static(spec: Spec) -> dict[str, tuple[bool, str, str]]:
     return _STATIC[spec.hash]
 
 
+# A trusted workbook whose labels are where the template put them is read from the template's
+# places: those, and what follows from them, are the same for every such file of a spec.
+_TEMPLATE_PLACES: dict[tuple[str, str], dict[str, tuple[str, int, int]]] = {}
+_TEMPLATE_CELLS: dict[str, tuple[dict[str, Source], dict[str, list[str]]]] = {}
+
+
+def _template_places(spec: Spec, table: Table, tl: layout.TableLayout) -> dict:
+    """Datapoint id -> (sheet, row, col) of a table at its template places, once per spec."""
+    k = (spec.hash, table.id)
+    if k not in _TEMPLATE_PLACES:
+        _TEMPLATE_PLACES[k] = {dp: (table.sheet, p.row, p.col) for dp, p in tl.cells.items()}
+    return _TEMPLATE_PLACES[k]
+
+
+def _cells(
+    spec: Spec, positions: dict[str, tuple[str, int, int]]
+) -> tuple[dict[str, Source], dict[str, list[str]]]:
+    """Datapoint id -> its Source (one shared Source per cell: the same cells in every file), and
+    sheet -> the cells of its totals in reading order (where intake looks for formulas)."""
+    static = _static(spec)
+    cells = {dp_id: _source(*where) for dp_id, where in positions.items()}
+    totals: dict[str, list[str]] = {}
+    for dp_id, src in cells.items():
+        if static[dp_id][0]:
+            totals.setdefault(src.sheet, []).append(src.cell)
+    return cells, {s: sorted(refs, key=intake.row_col) for s, refs in totals.items()}
+
+
 class _Book:
     """Sheets of a workbook as grids of values, loaded on first use, each vetted first."""
 
@@ -143,9 +171,14 @@ class _Reader:
             )
         else:
             self.trusted = True
+        placed = [self._locate_table(table) for table in spec.tables]
         positions: dict[str, tuple[str, int, int]] = {}
-        for table in spec.tables:
-            positions.update(self._locate_table(table))
+        for found in placed:
+            positions.update(found)
+        template = all(
+            found is _TEMPLATE_PLACES.get((spec.hash, table.id))
+            for found, table in zip(placed, spec.tables, strict=True)
+        )
         if not positions:
             # Not this report at all: that one finding says it (drop "found by labels" notes).
             f.findings = [x for x in f.findings if x.code not in ("T101", "T103", "T112")]
@@ -157,7 +190,7 @@ class _Reader:
             return f
         f.spec = spec
         f.readable = True
-        self._values(positions)
+        self._values(positions, template)
         self._info()
         self._texts()
         self._protection()
@@ -197,15 +230,15 @@ class _Reader:
     def _locate_table(self, table: Table) -> dict[str, tuple[str, int, int]]:
         f, tl = self.f, self.layout.tables[table.id]
         sheet = self._table_sheet(table)
-        ids = [dp for dp in tl.cells]
         if sheet is None:
             self.note("T112", table=table.name)
-            f.missing.update(ids)
+            f.missing.update(tl.cells)
             return {}
-        expected = {dp: (p.row, p.col) for dp, p in tl.cells.items()}
         if self.trusted and sheet == table.sheet and self._labels_in_place(sheet, tl):
             # Every label where the template put it: the layout is intact, no search needed.
-            return {dp: (sheet, r, c) for dp, (r, c) in expected.items()}
+            return _template_places(self.spec, table, tl)
+        ids = list(tl.cells)
+        expected = {dp: (p.row, p.col) for dp, p in tl.cells.items()}
         found = _search_table(table, self.book.index(sheet), self.spec)
         positions: dict[str, tuple[str, int, int]] = {}
         if self.trusted and sheet == table.sheet:
@@ -264,16 +297,16 @@ class _Reader:
 
     # -- values ---------------------------------------------------------------------------
 
-    def _values(self, positions: dict[str, tuple[str, int, int]]) -> None:
+    def _values(self, positions: dict[str, tuple[str, int, int]], template: bool) -> None:
         f, spec = self.f, self.spec
         dps, static = spec.datapoints, _static(spec)
-        # Where each value sits: one shared Source per cell (the same cells in every file).
-        cells = {dp_id: _source(*where) for dp_id, where in positions.items()}
-        totals: dict[str, list[str]] = {}
-        for dp_id, src in cells.items():
-            if static[dp_id][0]:
-                totals.setdefault(src.sheet, []).append(src.cell)
-        formulas = {s: self.pkg.formulas(s, refs) for s, refs in totals.items()}
+        if not template:
+            cells, totals = _cells(spec, positions)
+        elif spec.hash in _TEMPLATE_CELLS:
+            cells, totals = _TEMPLATE_CELLS[spec.hash]
+        else:
+            cells, totals = _TEMPLATE_CELLS[spec.hash] = _cells(spec, positions)
+        formulas = {s: self.pkg.formulas(s, refs, in_order=True) for s, refs in totals.items()}
         blank_tables: dict[str, list[str]] = {}
         pending: list[Finding] = []
         no_cache = 0

@@ -223,7 +223,14 @@ def holds(
     left, right = side_values(inst, values)
     # Decimal sums (万元) are compared at a precision far below what anyone reports.
     left, right = round(left, 6), round(right, 6)
-    return {"==": left == right, "<=": left <= right, ">=": left >= right}[inst.op]
+    op = inst.op
+    if op == "==":
+        return left == right
+    if op == "<=":
+        return left <= right
+    if op == ">=":
+        return left >= right
+    raise KeyError(op)
 
 
 # --- Excel side --------------------------------------------------------------------------
