@@ -553,7 +553,7 @@ class Package:
                     budget -= info.file_size
                     body = _empty_formulas(xml)
                     self._prepared[info.filename] = (xml[:4096], body)
-                    entries.append((info, body, 0, zlib.crc32(body), len(body)))
+                    entries.append((info, body, 0, _crc32(body), len(body)))
                     continue
             entries.append((info, raw, info.compress_type, info.CRC, info.file_size))
         return _zip_bytes(entries)
@@ -674,22 +674,41 @@ def _packed(data: bytes, info: zipfile.ZipInfo) -> bytes | None:
     return raw if len(raw) == info.compress_size else None
 
 
+_LARGE_PART = 32 * 1024  # inflated by ISA-L from this size: its set-up costs more on small parts
+
+
+def _crc32(data: bytes) -> int:
+    """zlib's CRC-32 of ``data``, computed by ISA-L (about four times as fast) when it is long."""
+    if len(data) < 4096:
+        return zlib.crc32(data)
+    from isal import isal_zlib  # (imported on first use: not every command inflates a sheet)
+
+    return isal_zlib.crc32(data)
+
+
 def _inflated(raw: bytes, info: zipfile.ZipInfo) -> bytes | None:
     """A stored or deflated part unpacked, never beyond its declared size, or None when it is
-    not exactly what the directory says (size, CRC) or not readable here."""
+    not exactly what the directory says (size, CRC) or not readable here (zipfile then reads it
+    and says what is wrong). A large part (a table sheet) is inflated by ISA-L: the same bytes as
+    zlib, in about 60 % of the time."""
     if info.compress_type == zipfile.ZIP_STORED:
         xml = raw
     elif info.compress_type == zipfile.ZIP_DEFLATED:
-        inflater = zlib.decompressobj(-15)
+        if info.file_size >= _LARGE_PART:
+            from isal import isal_zlib
+
+            inflater, errors = isal_zlib.decompressobj(-15), (isal_zlib.error, zlib.error)
+        else:
+            inflater, errors = zlib.decompressobj(-15), zlib.error
         try:
             xml = inflater.decompress(raw, info.file_size + 1)
-        except zlib.error:
+        except errors:
             return None
         if not inflater.eof:
             return None
     else:
         return None
-    if len(xml) != info.file_size or zlib.crc32(xml) != info.CRC:
+    if len(xml) != info.file_size or _crc32(xml) != info.CRC:
         return None
     return xml
 
