@@ -22,6 +22,7 @@ that were bounded, without inflating them again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import re
@@ -677,13 +678,19 @@ def _packed(data: bytes, info: zipfile.ZipInfo) -> bytes | None:
 _LARGE_PART = 32 * 1024  # inflated by ISA-L from this size: its set-up costs more on small parts
 
 
+@functools.cache
+def _isal():
+    """ISA-L's zlib, imported on first use: not every command inflates a sheet."""
+    from isal import isal_zlib
+
+    return isal_zlib
+
+
 def _crc32(data: bytes) -> int:
     """zlib's CRC-32 of ``data``, computed by ISA-L (about four times as fast) when it is long."""
     if len(data) < 4096:
         return zlib.crc32(data)
-    from isal import isal_zlib  # (imported on first use: not every command inflates a sheet)
-
-    return isal_zlib.crc32(data)
+    return _isal().crc32(data)
 
 
 def _inflated(raw: bytes, info: zipfile.ZipInfo) -> bytes | None:
@@ -695,9 +702,7 @@ def _inflated(raw: bytes, info: zipfile.ZipInfo) -> bytes | None:
         xml = raw
     elif info.compress_type == zipfile.ZIP_DEFLATED:
         if info.file_size >= _LARGE_PART:
-            from isal import isal_zlib
-
-            inflater, errors = isal_zlib.decompressobj(-15), (isal_zlib.error, zlib.error)
+            inflater, errors = _isal().decompressobj(-15), (_isal().error, zlib.error)
         else:
             inflater, errors = zlib.decompressobj(-15), zlib.error
         try:

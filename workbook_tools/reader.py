@@ -363,6 +363,8 @@ class _Reader:
 
     def _absent_rows(self, absent: set[str]) -> None:
         """I104 per table for an imported report's missing rows, as the import itself said."""
+        if not absent:
+            return
         by_table: dict[str, list[str]] = {}
         for dp_id, dp in self.spec.datapoints.items():  # in the spec's order
             if dp_id in absent:
