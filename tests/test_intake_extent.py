@@ -298,3 +298,36 @@ _PROTECTION_PIECES = st.sampled_from(
 def test_protection_search_from_the_name_equals_the_full_search(pieces):
     xml = b"".join(pieces)
     assert intake._protected(xml) == bool(intake._SHEET_PROTECTION.search(xml))
+
+
+_WORKBOOK_PIECES = st.sampled_from(
+    [
+        b"<workbookProtection",
+        b"<x:workbookProtection",
+        b"workbookProtection",
+        b' lockStructure="1"',
+        b"<sheets>",
+        b'<sheet name="a" r:id="rId1"/>',
+        b'<x:sheet name="b" r:id="rId2">',
+        b"<sheet",
+        b"<sheetView/>",
+        b"<sheets/>",
+        b":sheet",
+        b"/>",
+        b">",
+        b"<",
+        b":",
+        b" ",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_WORKBOOK_PIECES, max_size=20))
+def test_workbook_protection_and_sheet_tags_as_the_full_patterns_find_them(pieces):
+    xml = b"".join(pieces)
+    assert intake._found_from_name(xml, b"workbookProtection", intake._WORKBOOK_PROTECTION) == bool(
+        intake._WORKBOOK_PROTECTION.search(xml)
+    )
+    if b":sheet" not in xml:
+        assert intake._PLAIN_SHEET_ENTRY.findall(xml) == intake._SHEET_ENTRY.findall(xml)

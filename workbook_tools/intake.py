@@ -58,6 +58,7 @@ _SHEET_PROTECTION = re.compile(rb'<(?:\w+:)?sheetProtection\b[^>]*\bsheet="(1|tr
 # one and loses the attribute on every save, so the element's presence is what counts.
 _WORKBOOK_PROTECTION = re.compile(rb"<(?:\w+:)?workbookProtection\b")
 _SHEET_ENTRY = re.compile(rb"<(?:\w+:)?sheet\b[^>]*>")
+_PLAIN_SHEET_ENTRY = re.compile(rb"<sheet\b[^>]*>")
 _ATTR = re.compile(rb'([\w:]+)="([^"]*)"')
 _RELATIONSHIP = re.compile(rb"<Relationship\b[^>]*>")
 _UNIQUE_COUNT = re.compile(rb"<(?:\w+:)?sst\b[^>]*\buniqueCount=\"(\d{1,20})\"")
@@ -1011,8 +1012,10 @@ def _vet_zip(pkg: Package, zf: zipfile.ZipFile, bad) -> None:
     if b"<!DOCTYPE" in workbook[:4096]:
         bad("F107", part="xl/workbook.xml")
         return
-    pkg.structure_locked = bool(_WORKBOOK_PROTECTION.search(workbook))
-    sheets = _SHEET_ENTRY.findall(workbook)
+    pkg.structure_locked = _found_from_name(workbook, b"workbookProtection", _WORKBOOK_PROTECTION)
+    # Without a prefixed sheet tag the unprefixed pattern finds the same tags: it starts with a
+    # literal, which the regex engine skips to (the prefixed pattern tries every "<").
+    sheets = (_SHEET_ENTRY if b":sheet" in workbook else _PLAIN_SHEET_ENTRY).findall(workbook)
     pkg.sheet_parts = _sheet_parts(data, zf, sheets)
     if len(sheets) > MAX_SHEETS:
         bad("F106", detail=f"{len(sheets)} sheets")
@@ -1060,13 +1063,19 @@ def _read_bounded(zf: zipfile.ZipFile, part: str) -> bytes:
 
 
 def _protected(xml: bytes) -> bool:
-    """Whether the sheet is protected (``_SHEET_PROTECTION`` anywhere). The pattern tries every
-    "<" from where it starts, and the element comes after the cells: so find the literal name
-    first and search from the "<" before it (no earlier "<" can begin a match)."""
-    i = xml.find(b"sheetProtection")
+    """Whether the sheet is protected (``_SHEET_PROTECTION`` anywhere)."""
+    return _found_from_name(xml, b"sheetProtection", _SHEET_PROTECTION)
+
+
+def _found_from_name(xml: bytes, name: bytes, pattern: re.Pattern) -> bool:
+    """Whether ``pattern`` (an element ``name``, prefixed or not) matches anywhere in ``xml``.
+    The pattern tries every "<" from where it starts, and the element comes late in the part:
+    so find the literal name first and search from the "<" before it (no earlier "<" can
+    begin a match: a prefix holds no "<")."""
+    i = xml.find(name)
     if i < 0:
         return False
-    return bool(_SHEET_PROTECTION.search(xml, max(0, xml.rfind(b"<", 0, i))))
+    return bool(pattern.search(xml, max(0, xml.rfind(b"<", 0, i))))
 
 
 # --- a sheet's extent: the grid python-calamine will allocate ----------------------------------
@@ -1309,6 +1318,13 @@ def _sheet_parts(data: bytes, zf: zipfile.ZipFile, sheets: list[bytes]) -> dict[
     if "xl/_rels/workbook.xml.rels" not in zf.NameToInfo:
         return {}
     rels = _part_bytes(data, zf, "xl/_rels/workbook.xml.rels")
+    return dict(_sheet_map(rels, tuple(sheets)))
+
+
+@functools.lru_cache(maxsize=64)
+def _sheet_map(rels: bytes, sheets: tuple[bytes, ...]) -> dict[str, str]:
+    """``_sheet_parts`` from the rels and the sheet tags: the same for every file of a template,
+    so worked out once (a pure function of its arguments; callers get a copy)."""
     targets = {}
     for tag in _RELATIONSHIP.findall(rels):
         a = _attrs(tag)
