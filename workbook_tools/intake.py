@@ -780,7 +780,9 @@ def rust_reader():
     hook's own message (Rust writes it straight to file descriptor 2, before pyo3 sees the
     panic) is kept off the terminal -- the finding says what happened. Only calamine runs in
     here, and it writes nothing else to stderr (another thread writing to stderr meanwhile is
-    not shown either: checks run in worker processes, so that is rare and brief)."""
+    not shown either: checks run in worker processes, so that is rare and brief). The reader
+    reads a whole workbook inside one block (its own Python writes nothing to stderr), so its
+    calls into calamine nest without a system call each."""
     _Quiet.enter()
     try:
         yield

@@ -126,7 +126,8 @@ def read(path: Path | str, spec: Spec) -> Filing:
     if not pkg.ok:
         return filing
     try:
-        return _Reader(filing, pkg, _Book(path, pkg, spec), spec).run()
+        with intake.rust_reader():  # one block for the whole workbook: see rust_reader
+            return _Reader(filing, pkg, _Book(path, pkg, spec), spec).run()
     except intake.Refused as refused:
         filing.findings.append(refused.finding)
     except Exception as exc:  # python-calamine's own errors: password, zip, XML, format
