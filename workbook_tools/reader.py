@@ -71,15 +71,19 @@ def _cells(
     return cells, {s: sorted(refs, key=intake.row_col) for s, refs in totals.items()}
 
 
+def sheets_read(spec: Spec) -> list[str]:
+    """The sheets a report is read from: intake inflates them once for itself and calamine."""
+    return [layout.META_SHEET, layout.INFO_SHEET, layout.NARRATIVE_SHEET] + [
+        t.sheet for t in spec.tables
+    ]
+
+
 class _Book:
     """Sheets of a workbook as grids of values, loaded on first use, each vetted first."""
 
     def __init__(self, path: Path, pkg: intake.Package, spec: Spec):
         self.pkg = pkg
-        # The sheets a report is read from: intake inflates them once for itself and calamine.
-        wanted = [layout.META_SHEET, layout.INFO_SHEET, layout.NARRATIVE_SHEET]
-        wanted += [t.sheet for t in spec.tables]
-        self.wb = intake.calamine_book(path, pkg.calamine_bytes(wanted))
+        self.wb = intake.calamine_book(path, pkg.calamine_bytes(sheets_read(spec)))
         self.names: list[str] = list(self.wb.sheet_names)
         self._grids: dict[str, list[list[Any]]] = {}
         self._index: dict[str, dict[str, list[tuple[int, int]]]] = {}
