@@ -200,6 +200,16 @@ def test_rows_out_of_order_keep_the_far_row():
     assert intake._xlsx_extent(xml) == (90, 3)
 
 
+def test_plain_cells_as_writers_write_them():
+    plain = (
+        b'<sheetData><row r="1"><c r="A1" s="1" t="s"><v>0</v></c><c r="B1" cm="1"><f/><v>1</v>'
+        b'</c><c r="C1" s="2"/><c r="Z9999" vm="1" ph="1"><v>1</v></c></row></sheetData>'
+    )
+    assert intake._plain_bound(plain) == intake._PLAIN_BOUND
+    for odd in (b'<c r="AA1">', b'<c r="A10000">', b'<c r="A1" rr="1" r="B2">', b'<c r="A01">'):
+        assert intake._plain_bound(plain.replace(b'<c r="C1" s="2"/>', odd + b"</c>")) is None
+
+
 def test_cells_without_r_follow_the_row_and_the_cell_before():
     xml = (
         b'<sheetData><row r="7"><c r="A7"><v>1</v></c><c t="s"><v>0</v></c><c\n><v>2</v></c>'

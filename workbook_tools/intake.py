@@ -1086,20 +1086,25 @@ def _found_from_name(xml: bytes, name: bytes, pattern: re.Pattern) -> bool:
 # lowercase or zero-padded reference) lets a few bytes ask for 512 GiB and abort the process.
 #
 # _ODD_CELL finds a cell start tag that is not in the form spreadsheet writers use: the literal
-# `<c r="`, a reference of one letter and at most four digits, then only one-letter attributes
-# other than r, double-quoted. When there is none (and no prefixed cell), every cell calamine can
+# `<c r="`, a reference of one letter and at most four digits, then only attributes of one to
+# three lowercase letters other than r (s, t, cm, vm, ph), double-quoted. When there is none (and no prefixed cell), every cell calamine can
 # read lies within _PLAIN_BOUND: one search, no match object per cell. Otherwise the sheet is
 # walked tag by tag (``_xlsx_extent``), as it is when the bound would not fit the budget.
-_ODD_CELL = re.compile(rb'<c(?:[\t\n\r/>]| (?!r="[A-Z][1-9][0-9]{0,3}"(?: [a-qs-z]="[^"]*")*/?>))')
+_ODD_CELL = re.compile(
+    rb'<c(?:[\t\n\r/>]| (?!r="[A-Z][1-9][0-9]{0,3}"(?: (?:[a-qs-z]|[a-z]{2,3})="[^"]*")*/?>))'
+)
 _PREFIXED_CELL = re.compile(rb":c[\s/>]")
 _PLAIN_BOUND = (9999, 26)
-_TOKEN = re.compile(
-    rb"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>|<![^>]*>"  # skipped as quick-xml skips them
-    rb"|</([^\s>]*)[^>]*>"  # an end tag: its name
-    rb"|<([^\s/>]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>",  # a start tag: its name and the rest
+_TOKEN = re.compile(  # (one "<" in front: the engine skips straight to each "<")
+    rb"<(?:!--.*?-->|!\[CDATA\[.*?\]\]>|\?.*?\?>|![^>]*>"  # skipped as quick-xml skips them
+    rb"|/([^\s>]*)[^>]*>"  # an end tag: its name
+    # a whole cell holding a plain value, as one token (its attributes): the usual cell
+    rb"|c((?:\s(?:[^>\"'/]|\"[^\"]*\"|'[^']*')*)?)>"
+    rb"(?:<v>[^<]*</v>|<f>[^<]*</f>|<f/>|<is><t>[^<]*</t></is>)*</c>"
+    rb"|([^\s/>]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>)",  # a start tag: its name and the rest
     re.S,
 )
-_ATTRIBUTE = re.compile(rb"""([^\s="']+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_R_ATTRIBUTE = re.compile(rb"""r(?<=[\s"']r)\s*=\s*("[^"]*"|'[^']*')""")
 _CELL_PLACE = re.compile(rb"([A-Za-z]+)([0-9]+)")
 _ROW_PLACE = re.compile(rb"[A-Za-z]*([0-9]+)")
 
@@ -1116,13 +1121,24 @@ def _local(name: bytes) -> bytes:
     return name.partition(b":")[2] if b":" in name else name
 
 
-def _r_values(attrs: bytes) -> list[bytes]:
-    """The values of the attributes named exactly r."""
-    return [
-        m.group(2) if m.group(2) is not None else m.group(3)
-        for m in _ATTRIBUTE.finditer(attrs)
-        if m.group(1) == b"r"
-    ]
+@functools.lru_cache(maxsize=8192)
+def _r_values(attrs: bytes) -> tuple[bytes, ...]:
+    """The values of the attributes named exactly r (and of anything that looks like one inside
+    another attribute's value: a place too many only makes the extent larger). Cached: the same
+    cells recur in every file of a template."""
+    if b"r" not in attrs:
+        return ()
+    return tuple(quoted[1:-1] for quoted in _R_ATTRIBUTE.findall(attrs))
+
+
+@functools.lru_cache(maxsize=4096)
+def _cell_place(value: bytes) -> tuple[int, int] | None:
+    """(row, col), 0-based, of an r= value as calamine reads it (letters in either case, any
+    number of digits), or None when calamine would not take it."""
+    found = _CELL_PLACE.fullmatch(value)
+    if found is None or not int(found.group(2)):
+        return None
+    return int(found.group(2)) - 1, _col_number(found.group(1).upper()) - 1
 
 
 def _xlsx_extent(xml: bytes) -> tuple[int, int]:
@@ -1140,16 +1156,20 @@ def _xlsx_extent(xml: bytes) -> tuple[int, int]:
     started = in_cell = False
     well_formed = True
     for m in _TOKEN.finditer(xml):
-        end, name, rest = m.group(1, 2, 3)
-        if end is None and name is None:
+        end, whole, name, rest = m.groups()
+        if whole is not None:  # a cell and its end at once
+            name, rest, empty = b"c", whole, False
+        elif name is not None:
+            empty = rest.endswith(b"/")
+        elif end is None:
             continue  # a comment, CDATA, a processing instruction or a declaration
         if not started:
             started = name is not None and _local(name) == b"sheetData"
-            if started and not rest.endswith(b"/"):
+            if started and not empty:
                 stack.append(name)
             continue
         if end is not None:  # (the walk goes on past sheetData: a later cell still counts)
-            local = _local(end)
+            local = end if b":" not in end else _local(end)
             if stack:
                 well_formed = well_formed and stack.pop() == end
             if local == b"c":
@@ -1160,7 +1180,7 @@ def _xlsx_extent(xml: bytes) -> tuple[int, int]:
                 well_formed = well_formed and not in_cell
                 row, col, row_ends = row + 1, 0, row_ends + 1
             continue
-        empty, local = rest.endswith(b"/"), _local(name)
+        local = name if b":" not in name else _local(name)
         if local == b"row":
             well_formed = well_formed and not in_cell
             for value in _r_values(rest):
@@ -1180,9 +1200,8 @@ def _xlsx_extent(xml: bytes) -> tuple[int, int]:
         well_formed = well_formed and not in_cell
         named = None
         for value in _r_values(rest):
-            found = _CELL_PLACE.fullmatch(value)
-            if found and int(found.group(2)):
-                place = (int(found.group(2)) - 1, _col_number(found.group(1).upper()) - 1)
+            place = _cell_place(value)
+            if place is not None:
                 named = place if named is None else max(named, place)
                 top_col = max(top_col, place[1])
         if named is not None:
@@ -1194,7 +1213,7 @@ def _xlsx_extent(xml: bytes) -> tuple[int, int]:
             loose_rows = max(loose_rows, top_row + row_ends + 1)
             loose_cols = max(loose_cols, top_col + cells + 1)
         cells += 1
-        if empty:  # no value: calamine places no empty cell, and goes on to the next column
+        if empty or whole is not None:  # (an empty cell: calamine places none) the next column
             col += 1
         else:
             stack.append(name)
