@@ -154,3 +154,86 @@ def test_text_shaped_like_xlsxwriters_rich_string_is_kept_as_text(tmp_path, spec
         for c in row
     }
     assert odd in cells and "<r>徐营镇</r>" in cells
+
+
+def test_files_named_for_another_kind_are_read_by_their_content(tmp_path, spec21, shared_dir):
+    """A file is read as what its bytes are, not what its name says. A workbook saved or
+    renamed .pdf/.docx/.html/.txt/.doc was fed to the importer: zip bytes decoded as text
+    (I116 for a good workbook) or LibreOffice started on it (F110 with LibreOffice's own
+    output); a PDF named .txt was decoded as text; a web page named .txt kept its tags (its
+    <title> became the unit); a Markdown report named .html lost its tables to the HTML parser.
+    check now reads the workbook; import says it is a workbook (F115); the others import as
+    their content, to the same figures as under their right names."""
+    from workbook_tools import importer
+
+    book = wb.render(spec21)
+    names = {}
+    for suffix in (".pdf", ".docx", ".html", ".txt", ".doc"):
+        names[suffix] = wb.write(tmp_path, book, f"book{suffix}")
+    md = tmp_path / "report.md"
+    result = hostile.wbtools("report", names[".pdf"], "-o", md)
+    assert result.code == 0, result.text
+    html = tmp_path / "report.html"
+    assert hostile.wbtools("report", names[".pdf"], "-o", html).code == 0
+    docx = tmp_path / "report.docx"
+    assert hostile.wbtools("report", names[".pdf"], "-o", docx).code == 0
+    pdf = shared_dir / "examples" / "published" / "huaian_2024.pdf"
+    renamed = {
+        "md_as.html": md.read_bytes(),
+        "html_as.txt": html.read_bytes(),
+        "docx_as.pdf": docx.read_bytes(),
+        "pdf_as.txt": pdf.read_bytes(),
+    }
+    for name, data in renamed.items():
+        (tmp_path / name).write_bytes(data)
+    inputs = hostile.digest([*names.values(), *(tmp_path / n for n in renamed)])
+
+    result = hostile.wbtools("check", *names.values(), "--format", "json")
+    hostile.assert_clean(result, (0,))
+    for path in names.values():
+        result = hostile.wbtools("import", path, "-o", tmp_path / f"{path.name}.xlsx")
+        hostile.assert_clean(result, (2,), "F115")
+        assert "LibreOffice" not in result.text
+    assert not list(tmp_path.glob("book.*.xlsx"))
+
+    def figures(path):
+        filing = importer.read(path, spec21)
+        assert filing.readable, [f.code for f in filing.findings]
+        return filing.unit, filing.year, filing.values
+
+    assert figures(tmp_path / "md_as.html") == figures(md)
+    assert figures(tmp_path / "html_as.txt") == figures(html)
+    assert figures(tmp_path / "docx_as.pdf") == figures(docx)
+    assert figures(tmp_path / "pdf_as.txt") == figures(pdf)
+    assert hostile.digest([*names.values(), *(tmp_path / n for n in renamed)]) == inputs
+
+
+@pytest.mark.libreoffice
+def test_numbers_typed_as_text_in_ods_and_xls_keep_their_total_formulas(tmp_path, spec21, soffice):
+    """A clerk types 表三's first row in full-width digits (text); the sheet's SUM total
+    ignores text and LibreOffice saves 0. In an .xlsx the reader knows the total is a formula
+    and recomputes it (T108, a warning); in the same workbook saved as .ods or .xls formula
+    presence was unknown, the saved 0 stood, and check said R2, an error, with the advice to
+    restore a formula that was there all along. The formulas are now found in .ods
+    (table:formula) and .xls (FORMULA records) as in .xlsx: all three agree."""
+    import json
+
+    from workbook_tools import office
+
+    values = wb.base_values(spec21)
+    data = wb.render(spec21, values)
+    sheet = spec21.table("t3").sheet
+    wide = str.maketrans("0123456789", "０１２３４５６７８９")
+    for col, ref in zip("DEFGHI", spec21.sets["applicants"], strict=False):
+        text = str(values[f"t3.new.{ref}"]).translate(wide)
+        data = wb.retype_text(data, sheet, f"{col}7", text)
+    src = wb.write(tmp_path, data, "typed.xlsx")
+    paths = [office.convert(src, fmt, tmp_path / fmt) for fmt in ("xlsx", "ods", "xls")]
+
+    result = hostile.wbtools("check", *paths, "--format", "json")
+    hostile.assert_clean(result, (0, 1))
+    files = json.loads(result.out)["files"]
+    codes = [sorted({f["code"] for f in file["findings"]}) for file in files]
+    assert codes[0] == ["T108", "V105"], codes
+    assert codes[1] == codes[0] and codes[2] == codes[0], codes
+    assert all(file["status"] == "warnings" for file in files)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PureWindowsPath
 from typing import Any
 
-from . import layout, narrative, reader, rules
+from . import intake, layout, narrative, reader, rules
 from .filing import Filing
 from .findings import Finding, Severity
 from .normalise import number_text
@@ -396,12 +396,14 @@ def previous_finder(spec: Spec, source: Path | None) -> Callable[[Filing], Filin
 
 
 def read_any(path: Path, spec: Spec) -> Filing:
-    """A workbook through the reader; a published report (text, HTML, Word) through the importer."""
+    """A workbook through the reader; a published report (text, HTML, Word) through the importer.
+    A file named as a report whose bytes are a workbook (saved or renamed .pdf, .doc, .txt) is
+    read as the workbook it is."""
     if path.suffix.lower() in CHECKED_SUFFIXES:
         return reader.read(path, spec)  # (the importer is not loaded for a workbook)
     from . import importer
 
-    if path.suffix.lower() in importer.IMPORTABLE:
+    if path.suffix.lower() in importer.IMPORTABLE and intake.sniff(path) != "workbook":
         return importer.read(path, spec)
     return reader.read(path, spec)
 

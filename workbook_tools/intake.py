@@ -134,6 +134,51 @@ def read_input(path: Path, max_bytes: int) -> bytes:
     return data
 
 
+_SNIFF_HEAD = 1 << 16
+_SNIFF_CFB = 1 << 20  # a compound file's stream names sit in its directory sectors
+_HTML_START = re.compile(rb"<(?:!doctype\s+html|html|head|body|meta|table|div|p|title)[\s>/]", re.I)
+
+
+def sniff(path: Path) -> str:
+    """What a file's bytes are, whatever its name says: "workbook" (.xlsx/.xlsm/.ods, or a
+    legacy .xls), "docx", "doc" (an old Word compound file), "pdf", "html", or "" (text, or
+    nothing known). Readers are chosen by this before the name, so a workbook saved as .pdf or
+    a PDF named .txt is read as what it is. Never raises and never blocks: a path that is not a
+    regular file, or cannot be read, is "" (the reader chosen by the name then says why)."""
+    try:
+        vet_input(path)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat_module.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                return ""
+            head = fh.read(_SNIFF_HEAD)
+            if head.startswith(ZIP_MAGIC):  # entry names: the central directory, at the end
+                size = os.fstat(fh.fileno()).st_size
+                fh.seek(max(0, size - _SNIFF_HEAD))
+                tail = fh.read(_SNIFF_HEAD)
+            elif head.startswith(CFB_MAGIC):
+                head += fh.read(_SNIFF_CFB - len(head))
+    except (InputRefused, OSError):
+        return ""
+    if head.startswith(ZIP_MAGIC):
+        names = head[:4096] + tail
+        if b"xl/workbook.xml" in names or b"opendocument.spreadsheet" in head[:200]:
+            return "workbook"
+        return "docx" if b"word/document.xml" in names else ""
+    if head.startswith(CFB_MAGIC):
+        if "WordDocument".encode("utf-16-le") in head:
+            return "doc"
+        if "Workbook".encode("utf-16-le") in head or "Book".encode("utf-16-le") in head:
+            return "workbook"
+        return ""
+    if b"%PDF-" in head[:1024]:
+        return "pdf"
+    text = head[:4096].replace(b"\x00", b"").lstrip(b"\xef\xbb\xbf\xff\xfe \t\r\n")
+    if text.startswith(b"<") and _HTML_START.search(text):  # markup from the first character
+        return "html"
+    return ""
+
+
 _BOMS = (
     (b"\xef\xbb\xbf", "utf-8"),
     (b"\xff\xfe", "utf-16-le"),
@@ -470,6 +515,9 @@ class Package:
     _cells: int = 0  # dense cells of the sheets vetted so far (bounds for those in _bounded)
     _bounded: dict[str, int] = field(default_factory=dict)  # sheet -> cells charged as its bound
     _ods: dict[str, tuple[int, int]] | None = None
+    # .ods/.xls: each sheet's formula cells (row, column, 1-based), found from the file's own
+    # records (calamine gives values only); a sheet missing here is unknown.
+    _legacy_formulas: dict[str, set[tuple[int, int]]] | None = None
 
     @property
     def ok(self) -> bool:
@@ -594,7 +642,12 @@ class Package:
         ``in_order``: the cells are already in reading order (``row_col``)."""
         facts = self.sheet(sheet)
         if facts is None:
-            return {c: None for c in cells}
+            # An .ods or .xls: from their own formula records, so a total whose formula shows
+            # 0 (numbers typed as text beside it) is recomputed as in an .xlsx, not trusted.
+            found = self._legacy_formula_cells().get(sheet)
+            if found is None:
+                return {c: None for c in cells}
+            return {c: _row_col(c) in found for c in cells}
         xml = facts.xml
         # Cells are stored row by row, left to right: look them up in that order, each search
         # starting where the previous one ended, so the sheet is scanned once.
@@ -603,6 +656,19 @@ class Package:
             found, pos = _has_formula(xml, cell, pos)
             out[cell] = found
         return out
+
+    def _legacy_formula_cells(self) -> dict[str, set[tuple[int, int]]]:
+        if self._legacy_formulas is None:
+            self._legacy_formulas = {}
+            try:
+                if self.kind == "xls":
+                    self._legacy_formulas = _xls_formulas(self.data)
+                elif self.kind == "ods":
+                    with zipfile.ZipFile(io.BytesIO(self.data)) as zf:
+                        self._legacy_formulas = _ods_formulas(_read_bounded(zf, "content.xml"))
+            except Exception:  # damaged past what intake vetted: formulas stay unknown
+                self._legacy_formulas = {}
+        return self._legacy_formulas
 
     def protected(self, sheet: str) -> bool | None:
         facts = self.sheet(sheet)
@@ -1255,6 +1321,79 @@ def _ods_extents(xml: bytes) -> dict[str, tuple[int, int]]:
             if not m.group(3) or b"value-type" in m.group(2):  # content fills the repeated run
                 rows, cols = max(rows, row + repeat_rows - 1), max(cols, col)
     return out
+
+
+_ODS_FORMULA = re.compile(rb"\stable:formula=")
+_MAX_FORMULA_CELLS = 200_000  # beyond this, formulas of a sheet are left unknown
+
+
+def _ods_formulas(xml: bytes) -> dict[str, set[tuple[int, int]]]:
+    """Each table's formula cells (row, column, 1-based) in an OpenDocument spreadsheet's
+    content.xml, placed as ``_ods_extents`` places cells (repeats and covered cells count). A
+    table with more formula cells than the bound is left out (unknown)."""
+    out: dict[str, set[tuple[int, int]]] = {}
+    cells: set[tuple[int, int]] | None = None
+    name, row, col, repeat_rows = "", 0, 0, 1
+    for m in _ODS_TAG.finditer(xml):
+        tag = m.group(1)
+        if tag is None:  # </table:table>
+            if cells is not None:
+                out[name] = cells
+            continue
+        rep = _ODS_REPEAT.search(m.group(2))
+        n = int(rep.group(1)) if rep else 1
+        if tag == b"table":
+            found = _ODS_NAME.search(m.group(2))
+            name = _unescape(found.group(1).decode("utf-8", errors="replace")) if found else ""
+            cells, row, col, repeat_rows = set(), 0, 0, 1
+        elif tag == b"table-row":
+            row += repeat_rows
+            repeat_rows, col = n, 0
+        else:
+            if cells is not None and _ODS_FORMULA.search(m.group(2)):
+                if len(cells) + n * repeat_rows > _MAX_FORMULA_CELLS:
+                    cells = None
+                else:
+                    cells.update(
+                        (r, c)
+                        for r in range(row, row + repeat_rows)
+                        for c in range(col + 1, col + n + 1)
+                    )
+            col += n
+    return out
+
+
+def _xls_formulas(data: bytes) -> dict[str, set[tuple[int, int]]]:
+    """Each sheet's formula cells (row, column, 1-based) in a legacy .xls: its FORMULA records,
+    walked as ``_xls_extents`` walks the cell records."""
+    import struct
+
+    import olefile
+
+    with olefile.OleFileIO(io.BytesIO(data)) as ole:
+        stream = "Workbook" if ole.exists("Workbook") else "Book"
+        data = ole.openstream(stream).read(MAX_PART_BYTES)
+    names: dict[int, str] = {}
+    found: dict[int, set[tuple[int, int]]] = {}
+    pos, current, n, total = 0, -1, len(data), 0
+    while pos + 4 <= n:
+        rtype, size = struct.unpack_from("<HH", data, pos)
+        body = pos + 4
+        if rtype == 0x0809:  # BOF: a new substream starts here
+            current = pos
+            found.setdefault(current, set())
+        elif rtype == 0x0085 and size >= 8:  # BOUNDSHEET: a sheet's name and its BOF offset
+            offset, cch, high = struct.unpack_from("<I2xBB", data, body)
+            raw = data[body + 8 : body + 8 + cch * (2 if high & 1 else 1)]
+            names[offset] = raw.decode("utf-16-le" if high & 1 else "latin-1", errors="replace")
+        elif rtype == 0x0006 and size >= 4:  # FORMULA: row, column, ...
+            row, col = struct.unpack_from("<HH", data, body)
+            total += 1
+            if total > _MAX_FORMULA_CELLS:
+                return {}
+            found.setdefault(current, set()).add((row + 1, col + 1))
+        pos = body + size
+    return {names[k]: cells for k, cells in found.items() if k in names}
 
 
 # BIFF record types that hold a cell: row (u16) and column (u16) lead their data. MULRK and

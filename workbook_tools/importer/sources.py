@@ -74,15 +74,24 @@ def load_lines(path: Path) -> list[Line]:
     """The file's lines. Every input passes the shared intake bounds first (a regular file, its
     kind's size bound, a .docx's zip bounds, HTML nesting): ``intake.InputRefused`` says why not."""
     suffix = path.suffix.lower()
-    if suffix in PAGES:
-        texts = _html_lines(intake.read_input(path, intake.MAX_REPORT_BYTES))
-    elif suffix in ARCHIVED_PAGES:
+    # What the bytes are comes before the name: a PDF named .txt, a .docx saved as .pdf, a page
+    # saved as .txt are read as what they are; a workbook is not a published report.
+    kind = intake.sniff(path)
+    if kind == "workbook":
+        raise intake.InputRefused(
+            "an Excel workbook, not a published report", "是 Excel 工作簿，不是已公开的年报", "F115"
+        )
+    if kind == "html" or (not kind and suffix in PAGES):
+        raw = intake.read_input(path, intake.MAX_REPORT_BYTES)
+        # (a text or Markdown report saved under a web page's name has no markup at all)
+        texts = _html_lines(raw) if kind or _MARKUP.search(raw) else _text_lines(raw, ".md")
+    elif not kind and suffix in ARCHIVED_PAGES:
         texts = _html_lines(_archived_page(intake.read_input(path, intake.MAX_REPORT_BYTES)))
-    elif suffix == ".docx":
+    elif kind == "docx" or (not kind and suffix == ".docx"):
         texts = _docx_lines(intake.vet_docx(path))
-    elif suffix in OFFICE:
+    elif kind == "doc" or (not kind and suffix in OFFICE):
         texts = _office_lines(path)
-    elif suffix == ".pdf":
+    elif kind == "pdf" or (not kind and suffix == ".pdf"):
         from .pdf import pdf_lines  # PyMuPDF loads only for PDFs
 
         intake.vet_size(path, intake.MAX_DOCX_BYTES)
@@ -146,7 +155,8 @@ def _office_lines(path: Path) -> list[str]:
         _vet_old_word(path, head)
     with tempfile.TemporaryDirectory(prefix="wbtools-import-") as tmp:
         # LibreOffice names its output after the input; a copy keeps odd names and the input safe.
-        src = Path(tmp) / ("input" + path.suffix.lower())
+        suffix = path.suffix.lower()  # (an old Word file under another name: as a .doc)
+        src = Path(tmp) / ("input" + (suffix if suffix in OFFICE else ".doc"))
         src.write_bytes(path.read_bytes())
         out = office.convert(src, "docx", Path(tmp) / "out")
         return _docx_lines(intake.vet_docx(out))  # bounded like any .docx
@@ -208,6 +218,7 @@ def _vet_old_word(path: Path, head: bytes) -> None:
     )
 
 
+_MARKUP = re.compile(rb"<[A-Za-z!/?]")
 _SITE_PARTS = re.compile(r"foot|menu|\bnav|header|copyright|bottom|crumb|share|sidebar|banner")
 _FURNITURE = ("nav", "header", "footer", "script", "style", "head", "noscript", "iframe", "form")
 
