@@ -726,7 +726,10 @@ async def read_form(
         charset = codecs.lookup(charset).name
     except LookupError:
         charset = "latin-1"
-    form = UploadForm(portal, limit, params[b"boundary"], charset)
+    try:  # python-multipart refuses some boundaries outright (longer than 256 bytes)
+        form = UploadForm(portal, limit, params[b"boundary"], charset)
+    except python_multipart.exceptions.FormParserError as exc:
+        raise BadForm(str(exc)) from exc
     seen = 0
     try:
         async for chunk in body:

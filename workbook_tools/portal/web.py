@@ -32,7 +32,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -316,6 +316,8 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
             return await _refused(request, collect.too_large_finding(exc.limit), 413, as_json)
         except receiving.BadForm:
             return await _refused(request, Finding("P106"), 400, as_json)
+        except ClientDisconnect:  # hung up while sending: nobody to answer, nothing kept
+            return Response(status_code=400)
         staged = form.staged
         if staged is None:
             form.discard()
