@@ -297,3 +297,99 @@ def test_portal_odd_multipart_bodies_are_answered_not_crashed(tmp_path, spec21):
     log = (tmp_path / f"server-{server.port}.log").read_text(errors="replace")
     assert "Traceback" not in log, log[-3000:]
     assert not list((portal.folder / "tmp").iterdir())
+
+
+def _word_variants(data: bytes) -> dict[str, bytes]:
+    """The same Word report as Word writes it after common edits: runs inside tracked
+    insertions (with deletions beside them), smart tags and simple fields; paragraphs and tables
+    inside content controls; table rows inside content controls; every table inside a one-cell
+    layout table (a page pasted into Word)."""
+    import re
+
+    run = re.compile(rb"(<w:r>|<w:r [^>]*>)(.*?)</w:r>", re.S)
+    deleted = b'<w:del w:id="9" w:author="a"><w:r><w:delText>999</w:delText></w:r></w:del>'
+    edits = {
+        "tracked": lambda d: run.sub(
+            lambda m: deleted + b'<w:ins w:id="8" w:author="a">' + m.group(0) + b"</w:ins>", d
+        ),
+        "smarttag": lambda d: run.sub(rb'<w:smartTag w:element="x">\g<0></w:smartTag>', d),
+        "field": lambda d: run.sub(rb'<w:fldSimple w:instr=" QUOTE ">\g<0></w:fldSimple>', d),
+        "controls": lambda d: re.sub(
+            rb"(<w:tbl>.*?</w:tbl>|<w:p[ >].*?</w:p>(?=<w:(?:p|tbl|sectPr)[ >]))",
+            rb"<w:sdt><w:sdtPr/><w:sdtContent>\1</w:sdtContent></w:sdt>",
+            d,
+            flags=re.S,
+        ),
+        "row-controls": lambda d: re.sub(
+            rb"(<w:tr[ >].*?</w:tr>)",
+            rb"<w:sdt><w:sdtPr/><w:sdtContent>\1</w:sdtContent></w:sdt>",
+            d,
+            flags=re.S,
+        ),
+        "layout-table": lambda d: re.sub(
+            rb"(<w:tbl>.*?</w:tbl>)",
+            rb"<w:tbl><w:tblGrid><w:gridCol/></w:tblGrid><w:tr><w:tc>\1<w:p/></w:tc></w:tr></w:tbl>",
+            d,
+            flags=re.S,
+        ),
+    }
+    out = {}
+    for name, edit in edits.items():
+        with zipfile.ZipFile(io.BytesIO(data)) as src:
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as dst:
+                for info in src.infolist():
+                    body = src.read(info)
+                    if info.filename == "word/document.xml":
+                        new = edit(body)
+                        assert new != body, name
+                        body = new
+                    dst.writestr(info, body)
+        out[name] = buf.getvalue()
+    return out
+
+
+def test_word_reports_with_tracked_changes_fields_and_content_controls(tmp_path, spec21):
+    """Text inside tracked insertions, smart tags and fields, and paragraphs, tables and rows
+    inside content controls, were invisible to the Word import (python-docx reads only a
+    paragraph's plain runs and the body's plain paragraphs and tables): a report with its
+    changes still tracked was “not a report” (I116), one in content controls lost its tables
+    (I103); a table inside a one-cell layout table was lost too. All now import to the same
+    figures as the plain report, and deleted text stays out."""
+    from workbook_tools import importer
+
+    book = wb.write(tmp_path, wb.render(spec21), "unit.xlsx")
+    plain = tmp_path / "plain.docx"
+    assert hostile.wbtools("report", book, "-o", plain).code == 0
+    want = importer.read(plain, spec21)
+    assert want.readable and want.values
+    for name, data in _word_variants(plain.read_bytes()).items():
+        path = tmp_path / f"{name}.docx"
+        path.write_bytes(data)
+        got = importer.read(path, spec21)
+        codes = sorted({f.code for f in got.findings})
+        assert got.readable, (name, codes)
+        assert (got.unit, got.year) == (want.unit, want.year), name
+        assert got.values == want.values, (name, codes)
+        assert got.texts == want.texts, name
+
+
+def test_roster_typed_with_full_width_commas(tmp_path):
+    """A roster typed in Notepad with the Chinese input method on separates its columns with
+    full-width commas (“单位名称，单位代码，单位类型”): it was one column and U102 (no name
+    column). It reads as the same units as the ASCII roster; a name holding a full-width comma
+    in an ASCII roster stays one name."""
+    from workbook_tools import roster
+
+    rows = ["单位名称,单位代码,单位类型", "徐营镇,101,乡镇", "县教育局,201,部门"]
+    ascii_path = tmp_path / "ascii.csv"
+    ascii_path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    wide = tmp_path / "wide.csv"
+    wide.write_text("\n".join(r.replace(",", "，") for r in rows) + "\n", encoding="gbk")
+    assert roster.read(wide) == roster.read(ascii_path)
+    named = tmp_path / "named.csv"
+    named.write_text(rows[0] + "\n某局（含某中心，某站）,301,部门\n", encoding="utf-8")
+    assert [u.name for u in roster.read(named)] == ["某局（含某中心，某站）"]
+    result = hostile.wbtools("template", "--roster", wide, "--year", "2025", "-o", tmp_path / "t")
+    hostile.assert_clean(result, (0,))
+    assert len(list((tmp_path / "t").iterdir())) == 2

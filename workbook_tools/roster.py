@@ -269,6 +269,11 @@ def _read_rows(path: Path) -> list[list]:
     dialect: type[csv.Dialect] = csv.excel
     with contextlib.suppress(csv.Error):  # one column, or too little text to tell: plain CSV
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
+    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    if "，" in header and not any(c in header for c in ",\t;"):
+        # typed with a Chinese input method on: full-width commas between the columns (the
+        # sniffer only knows ASCII separators)
+        dialect = type("FullWidth", (csv.excel,), {"delimiter": "，"})
     # newline="": the csv module sees a lone \r itself (else "new-line character seen in
     # unquoted field"); anything it still cannot parse is a finding, not a traceback
     rows, spans, reader = [], [], csv.reader(io.StringIO(text, newline=""), dialect)

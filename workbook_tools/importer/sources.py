@@ -357,30 +357,83 @@ def _open_docx(data: bytes):
         raise intake.InputRefused(detail, detail, "F103") from None
 
 
+# A paragraph's runs wherever Word puts them (tracked insertions, smart tags, fields, content
+# controls, hyperlinks), but not deleted or moved-away text, the fallback copy of alternate
+# content, or a text box's own paragraphs.
+_RUNS = (
+    ".//w:r[not(ancestor::w:del or ancestor::w:moveFrom or ancestor::w:txbxContent"
+    " or ancestor::*[local-name()='Fallback'])]"
+)
+# Blocks and rows that content controls (w:sdt) or custom XML wrap, as if they were not wrapped.
+_BLOCKS = "./w:p | ./w:tbl | ./w:sdt/w:sdtContent | ./w:customXml"
+_ROWS = "./w:tr | ./w:sdtContent/w:tr"
+
+
 def _docx_lines(data: bytes) -> list[str]:
     """The paragraphs and table rows of a Word file, from the bytes intake vetted."""
-    from docx.table import Table
-    from docx.text.paragraph import Paragraph
+    from docx.oxml.ns import nsmap
+    from docx.table import Table, _Row
+    from docx.text.run import Run
+    from lxml import etree
 
     document = _open_docx(data)
     out: list[str] = []
-    for child in document.element.body.iterchildren():
-        tag = child.tag.rsplit("}", 1)[-1]
-        if tag == "p":
-            text = Paragraph(child, document).text.strip()
-            if text:
-                out.append(text)
-            elif child.xpath(".//*[local-name()='blip' or local-name()='imagedata']"):
-                out.append("[[image:Word 文档中的图片]]")
-        elif tag == "tbl":
-            for row in Table(child, document).rows:
-                cells, last = [], None
-                for cell in row.cells:
-                    if last is not None and cell._tc is last:
-                        continue  # a horizontally merged cell repeats in row.cells
-                    last = cell._tc
-                    cells.append(cell.text.strip().replace("|", " "))
-                out.append(" | ".join(cells) + " |")
+    runs, block_xpath, row_xpath, row_wrappers, cell_paras, tcs, inner, images = (
+        etree.XPath(x, namespaces={"w": nsmap["w"]})
+        for x in (
+            _RUNS,
+            _BLOCKS,
+            _ROWS,
+            "./w:sdt[w:sdtContent/w:tr] | ./w:customXml[w:tr]",
+            "./w:p | ./w:sdt/w:sdtContent/w:p",
+            "./w:tr/w:tc",
+            "./w:tbl",
+            ".//*[local-name()='blip' or local-name()='imagedata']",
+        )
+    )
+
+    def text(el) -> str:
+        return "".join(Run(r, document).text for r in runs(el))
+
+    def cell_text(tc) -> str:
+        return "\n".join(text(p) for p in cell_paras(tc))
+
+    def blocks(parent) -> None:
+        for child in block_xpath(parent):
+            tag = child.tag.rsplit("}", 1)[-1]
+            if tag == "p":
+                line = text(child).strip()
+                if line:
+                    out.append(line)
+                elif images(child):
+                    out.append("[[image:Word 文档中的图片]]")
+            elif tag == "tbl":
+                table(child)
+            else:  # a content control's or custom XML's content
+                blocks(child)
+
+    def table(tbl) -> None:
+        cells_of = tcs(tbl)
+        if len(cells_of) == 1 and inner(cells_of[0]):
+            blocks(cells_of[0])  # a one-cell layout table around the content: read the content
+            return
+        for wrapper in row_wrappers(tbl):  # rows in content controls: unwrapped in place, so
+            at = tbl.index(wrapper)  # merged cells find the rows above them
+            for tr in row_xpath(wrapper):
+                tbl.insert(at, tr)
+                at += 1
+            tbl.remove(wrapper)
+        grid = Table(tbl, document)
+        for tr in row_xpath(tbl):
+            cells, last = [], None
+            for cell in _Row(tr, grid).cells:
+                if last is not None and cell._tc is last:
+                    continue  # a horizontally merged cell repeats in row.cells
+                last = cell._tc
+                cells.append(cell_text(cell._tc).strip().replace("|", " "))
+            out.append(" | ".join(cells) + " |")
+
+    blocks(document.element.body)
     if title := (document.core_properties.title or "").strip():
         out.insert(0, f"[[title:{title}]]")  # a saved page's title, kept by Word/LibreOffice
     return out
