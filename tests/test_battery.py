@@ -333,7 +333,7 @@ def test_import_every_report_attack(corpus, tmp_path):
         for n in corpus.published
     ]
     # a workbook attack given to import: refused by its suffix or its content (a workbook is
-    # F114 whatever its name), never a traceback
+    # F115 whatever its name), never a traceback
     runs += [
         ["import", corpus.folder("unit") / n, "-o", tmp_path / f"{n}-w.xlsx"]
         for n in list(corpus.unit)[:5]
@@ -341,7 +341,7 @@ def test_import_every_report_attack(corpus, tmp_path):
     for r in hostile.many(runs, tmp_path):
         name = Path(r["argv"][1]).name
         attack = corpus.published.get(name) or corpus.unit[name]
-        _assert_run(r, (2,), (*attack.codes, "F102", "F110", "F114", "I101"))
+        _assert_run(r, (2,), (*attack.codes, "F102", "F110", "F115", "I101"))
     assert not list(tmp_path.iterdir())
 
 
