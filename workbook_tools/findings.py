@@ -149,8 +149,8 @@ CODES: dict[str, Code] = {c.code: c for c in [
        "这是压缩包（{found}），不是工作簿。请解压后报送（或检查）其中的工作簿。",
        "This is an archive ({found}), not a workbook. Unpack it and send (or check) the workbook inside."),
     _c("F115", "workbook-not-report", E,
-       "这是 Excel 工作簿，不是已公开的年报（可能改了扩展名）。报送的工作簿请直接用 wbtools check 校验，无需导入。",
-       "This is an Excel workbook, not a published report (the extension was changed). Check a returned workbook with wbtools check directly; it needs no import."),
+       "这是工作簿（电子表格），不是已公开的年报（可能改了扩展名）。报送的工作簿请直接用 wbtools check 校验，无需导入。",
+       "This is a workbook (a spreadsheet), not a published report (the extension may have been changed). Check a returned workbook with wbtools check directly; it needs no import."),
     # T: tampering and template versions
     _c("T101", "metadata-missing", W,
        "文件中没有模板元数据（可能复制到了新文件中），已按标签查找表格。请使用下发的模板填报。",

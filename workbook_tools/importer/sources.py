@@ -79,7 +79,9 @@ def load_lines(path: Path) -> list[Line]:
     kind = intake.sniff(path)
     if kind == "workbook":
         raise intake.InputRefused(
-            "an Excel workbook, not a published report", "是 Excel 工作簿，不是已公开的年报", "F115"
+            "a spreadsheet workbook, not a published report",
+            "是工作簿（电子表格），不是已公开的年报",
+            "F115",
         )
     if kind == "html" or (not kind and suffix in PAGES):
         raw = intake.read_input(path, intake.MAX_REPORT_BYTES)
