@@ -366,9 +366,8 @@ def test_every_check_code_is_expected_by_some_case():
         "X3",
     }
     # N5 and N6 compare units and years (test_merge); F112 and F113 need a dying process and a pipe (test_hostile)
-    # F114 answers an archive (test_collection); F115 is import's answer to a workbook (check
-    # reads it; test_battery3)
-    others = {"N5", "N6", "F112", "F113", "F114", "F115"}
+    # F115 is import's answer to a workbook (check reads it; test_battery3)
+    others = {"N5", "N6", "F112", "F113", "F115"}
     check_codes = {c for c in CODES if c[0] in "FTVDNX"} - others
     assert check_codes <= expected, sorted(check_codes - expected)
 
