@@ -647,7 +647,7 @@ class Package:
             found = self._legacy_formula_cells().get(sheet)
             if found is None:
                 return {c: None for c in cells}
-            return {c: _row_col(c) in found for c in cells}
+            return {c: row_col(c) in found for c in cells}
         xml = facts.xml
         # Cells are stored row by row, left to right: look them up in that order, each search
         # starting where the previous one ended, so the sheet is scanned once.
