@@ -35,6 +35,23 @@ def required(variable: str) -> bool:
     return bool(os.environ.get(variable)) or os.environ.get("CI", "").lower() == "true"
 
 
+def chromium_paths() -> tuple[str, str]:
+    """Debian's Chromium and its chromedriver, or a skip (a failure under CI) saying what to install."""
+    import shutil
+
+    import pytest
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not browser or not driver:
+        reason = "Chromium and chromedriver are needed: apt-get install chromium chromium-driver"
+        if required("WBTOOLS_REQUIRE_CHROMIUM"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    pytest.importorskip("selenium")
+    return browser, driver
+
+
 def workbook(spec, unit: Unit = UNITS[0], year: int = YEAR, mistake: bool = False) -> bytes:
     values = wb.base_values(spec)
     if mistake:

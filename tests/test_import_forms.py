@@ -18,7 +18,7 @@ import pytest
 from workbook_tools import importer, office, synth
 
 from . import workbooks as wb
-from .portal_support import required
+from .portal_support import chromium_paths
 from .test_import_real import published
 
 
@@ -67,13 +67,7 @@ def test_page_saved_as_one_file_in_gbk_quoted_printable(spec21, tmp_path, page):
 
 def test_page_saved_as_one_file_by_chromium(spec21, tmp_path, page):
     """Chromium's own MHTML (Page.captureSnapshot), of the page opened from a file."""
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    if not browser or not driver_path:
-        reason = "Chromium and chromedriver are needed: apt-get install chromium chromium-driver"
-        if required("WBTOOLS_REQUIRE_CHROMIUM"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+    browser, driver_path = chromium_paths()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -24,7 +24,7 @@ import pytest
 
 from workbook_tools import check, template
 
-from .portal_support import SECRET, UNITS, YEAR, Server, make_portal, required, workbook
+from .portal_support import SECRET, UNITS, YEAR, Server, chromium_paths, make_portal, workbook
 
 FLAGS = [
     "--headless",
@@ -42,15 +42,7 @@ FLAGS = [
 
 @pytest.fixture(scope="module")
 def chromium():
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    if not browser or not driver:
-        reason = "Chromium and chromedriver are needed: apt-get install chromium chromium-driver"
-        if required("WBTOOLS_REQUIRE_CHROMIUM"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    pytest.importorskip("selenium")
-    return browser, driver
+    return chromium_paths()
 
 
 class Browser:

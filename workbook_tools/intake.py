@@ -31,7 +31,7 @@ import struct
 import threading
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -1296,30 +1296,45 @@ _ODS_REPEAT = re.compile(rb'number-(?:rows|columns)-repeated="(\d{1,12})"')
 _ODS_NAME = re.compile(rb'table:name="([^"]*)"')
 
 
-def _ods_extents(xml: bytes) -> dict[str, tuple[int, int]]:
-    """Each table's real extent in an OpenDocument spreadsheet: repeated rows and cells count
-    as many as they repeat, but only cells with content extend the range."""
-    out: dict[str, tuple[int, int]] = {}
-    name, rows, cols, row, col, repeat_rows = "", 0, 0, 0, 0, 1
+def _ods_runs(xml: bytes) -> Iterator[tuple[str, str, int, int, int, int, bytes, bool]]:
+    """A walk of an OpenDocument spreadsheet's tables as readers place their cells: repeated
+    rows and cells count as many as they repeat. Yields ``("table", name, …)`` where a table
+    starts, ``("end", name, …)`` where it ends, and for each run of cells ``("cells", table,
+    first row, rows, first column (0-based), columns, its attributes, whether it is empty
+    (self-closing))``."""
+    name, row, col, repeat_rows = "", 0, 0, 1
     for m in _ODS_TAG.finditer(xml):
         tag = m.group(1)
         if tag is None:  # </table:table>
-            out[name] = (rows, cols)
+            yield "end", name, 0, 0, 0, 0, b"", True
             continue
         rep = _ODS_REPEAT.search(m.group(2))
         n = int(rep.group(1)) if rep else 1
         if tag == b"table":
             found = _ODS_NAME.search(m.group(2))
             name = _unescape(found.group(1).decode("utf-8", errors="replace")) if found else ""
-            rows = cols = row = col = 0
-            repeat_rows = 1
+            row, col, repeat_rows = 0, 0, 1
+            yield "table", name, 0, 0, 0, 0, b"", True
         elif tag == b"table-row":
             row += repeat_rows
             repeat_rows, col = n, 0
         else:
+            yield "cells", name, row, repeat_rows, col, n, m.group(2), bool(m.group(3))
             col += n
-            if not m.group(3) or b"value-type" in m.group(2):  # content fills the repeated run
-                rows, cols = max(rows, row + repeat_rows - 1), max(cols, col)
+
+
+def _ods_extents(xml: bytes) -> dict[str, tuple[int, int]]:
+    """Each table's real extent in an OpenDocument spreadsheet: repeated rows and cells count
+    as many as they repeat, but only cells with content extend the range."""
+    out: dict[str, tuple[int, int]] = {}
+    rows = cols = 0
+    for kind, name, row, repeat_rows, col, n, attrs, empty in _ods_runs(xml):
+        if kind == "table":
+            rows = cols = 0
+        elif kind == "end":
+            out[name] = (rows, cols)
+        elif not empty or b"value-type" in attrs:  # content fills the repeated run
+            rows, cols = max(rows, row + repeat_rows - 1), max(cols, col + n)
     return out
 
 
@@ -1333,33 +1348,21 @@ def _ods_formulas(xml: bytes) -> dict[str, set[tuple[int, int]]]:
     table with more formula cells than the bound is left out (unknown)."""
     out: dict[str, set[tuple[int, int]]] = {}
     cells: set[tuple[int, int]] | None = None
-    name, row, col, repeat_rows = "", 0, 0, 1
-    for m in _ODS_TAG.finditer(xml):
-        tag = m.group(1)
-        if tag is None:  # </table:table>
+    for kind, name, row, repeat_rows, col, n, attrs, _ in _ods_runs(xml):
+        if kind == "table":
+            cells = set()
+        elif kind == "end":
             if cells is not None:
                 out[name] = cells
-            continue
-        rep = _ODS_REPEAT.search(m.group(2))
-        n = int(rep.group(1)) if rep else 1
-        if tag == b"table":
-            found = _ODS_NAME.search(m.group(2))
-            name = _unescape(found.group(1).decode("utf-8", errors="replace")) if found else ""
-            cells, row, col, repeat_rows = set(), 0, 0, 1
-        elif tag == b"table-row":
-            row += repeat_rows
-            repeat_rows, col = n, 0
-        else:
-            if cells is not None and _ODS_FORMULA.search(m.group(2)):
-                if len(cells) + n * repeat_rows > _MAX_FORMULA_CELLS:
-                    cells = None
-                else:
-                    cells.update(
-                        (r, c)
-                        for r in range(row, row + repeat_rows)
-                        for c in range(col + 1, col + n + 1)
-                    )
-            col += n
+        elif cells is not None and _ODS_FORMULA.search(attrs):
+            if len(cells) + n * repeat_rows > _MAX_FORMULA_CELLS:
+                cells = None
+            else:
+                cells.update(
+                    (r, c)
+                    for r in range(row, row + repeat_rows)
+                    for c in range(col + 1, col + n + 1)
+                )
     return out
 
 
