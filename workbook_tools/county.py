@@ -24,11 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import xlsxwriter
 from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name
-from xlsxwriter.worksheet import Worksheet
 
-from . import __version__, charts, layout, safe_text, template
+from . import __version__, charts, layout, packing, safe_text, template
 from .files import replacing
 from .findings import Severity
 from .merge import STATUS_TEXT, Figures, Result
@@ -394,7 +392,7 @@ class _Collected(list):
     write = list.append
 
 
-class _Streamed(safe_text.LiteralStrings, Worksheet):
+class _Streamed(safe_text.LiteralStrings, packing.Ahead):
     """A constant-memory sheet that can record a merged range after its rows are written."""
 
     # Set on sheets without charts: forget each row's height once the row is written, so a
@@ -754,11 +752,14 @@ def write(
     # Same folder: readers see the old file or the whole new one; a failure leaves nothing.
     with replacing(out) as tmp:
         cov = coverage(result, sources)
+        writer = _Writer(result, tmp, lang, cov, chart_data(result, cov, lang, previous))
         try:
-            _Writer(result, tmp, lang, cov, chart_data(result, cov, lang, previous)).write()
+            writer.write()
         except XlsxFileError as exc:  # xlsxwriter wraps the OSError of writing the zip
             cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else None
             raise cause or OSError(0, str(exc)) from None
+        finally:
+            writer.wb.discard()  # a failed write: the sheets made ahead, and their thread
     return out
 
 
@@ -832,7 +833,8 @@ class _Writer:
         self.charts = charts_
         self.spec = result.spec
         self.layout = layout.build(self.spec)
-        self.wb = xlsxwriter.Workbook(
+        # the sheets with a row per file are deflated in a thread as each is done (packing)
+        self.wb = packing.Book(
             str(path),
             {
                 "constant_memory": True,
@@ -928,10 +930,15 @@ class _Writer:
         for table in self.spec.tables:
             self._table(self.sheet(table.sheet), self.layout.tables[table.id])
         self._narrative(self.sheet(layout.NARRATIVE_SHEET))
-        self._status(self.sheet(STATUS_SHEET, per_file=True))
-        self._breakdown(self.sheet(BREAKDOWN_SHEET, per_file=True))
-        self._findings(self.sheet(FINDINGS_SHEET, per_file=True))
-        self._texts(self.sheet(TEXTS_SHEET, per_file=True))
+        for name, write in (
+            (STATUS_SHEET, self._status),
+            (BREAKDOWN_SHEET, self._breakdown),
+            (FINDINGS_SHEET, self._findings),
+            (TEXTS_SHEET, self._texts),
+        ):
+            ws = self.sheet(name, per_file=True)
+            write(ws)
+            self.wb.finish(ws)  # its XML made and deflated while the next sheets are written
         meta = self.sheet(layout.META_SHEET)
         values = template.metadata(self.spec, self.unit, r.year or 0, self.lang)
         values["merged_units"] = str(len(r.included))

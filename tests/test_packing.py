@@ -1,0 +1,130 @@
+"""Sheets finished early (``packing.Book.finish``) are put together and deflated in a thread
+while the rest of the workbook is written: the file must be byte for byte what xlsxwriter writes
+when it makes every part in close(), and nothing may be left behind in the temporary folder."""
+
+from __future__ import annotations
+
+import tempfile
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import xlsxwriter.workbook
+
+from workbook_tools import county, merge, packing, roster
+from workbook_tools import spec as spec_module
+from workbook_tools.findings import Failure
+
+from .test_county_rows import SAMPLES, _odd_files
+
+
+def _book(path: Path, finish: bool) -> int:
+    """A workbook of two sheets finished early (rows of text and numbers, heights, hidden rows,
+    merges, an autofilter, printed header rows and page breaks) beside two left to close() (the
+    first, which close() selects, and a small one); how many parts were made ahead."""
+    book = packing.Book(str(path), {"constant_memory": True})
+    book.set_properties({"created": datetime(2026, 1, 1)})  # the same file twice
+    fmt = book.add_format({"border": 1, "text_wrap": True})
+    made = 0
+    for s, name in enumerate(["甲", "乙", "丙", "丁"]):
+        ws = book.add_worksheet(name, worksheet_class=county._Streamed)
+        ws.forget_rows = True
+        ws.set_column(0, 3, 12)
+        for row in range(0, 5 if s == 2 else 3000):
+            if row % 7 == 0:
+                ws.set_row(row, 30)
+            if row % 11 == 0:
+                ws.set_row(row, None, None, {"hidden": True})
+            cells = [(0, "number", row, fmt), (1, "text", f"第{row}行 & <{s}>", fmt)]
+            if row % 2 or not ws.write_cells_row(row, cells):
+                ws.write_number(row, 0, row, fmt)
+                ws.write_string(row, 1, f"单位{row * 7919 % 10007}\n{'文' * (row % 13)}", fmt)
+                ws.write_number(row, 2, row / 7, fmt)
+            if row % 5 == 0:
+                ws.add_merge(row, 2, row, 3)
+        ws.autofilter(0, 0, 4, 3)
+        ws.repeat_rows(0, 0)
+        ws.set_h_pagebreaks([10, 20])
+        ws.freeze_panes(1, 1)
+        if finish and s != 2:
+            book.finish(ws)
+            made += ws.ahead is not None
+    book.close()
+    return made
+
+
+def test_a_sheet_finished_early_is_packed_as_xlsxwriter_packs_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(packing, "_CHUNK", 4099)  # deflated ahead in many pieces, of odd sizes
+    assert _book(tmp_path / "late.xlsx", False) == 0
+    assert _book(tmp_path / "early.xlsx", True) == 2
+    assert (tmp_path / "early.xlsx").read_bytes() == (tmp_path / "late.xlsx").read_bytes()
+    with zipfile.ZipFile(tmp_path / "early.xlsx") as zf:
+        assert zf.testzip() is None
+        assert len(zf.read("xl/worksheets/sheet1.xml")) > 300_000  # deflated in many pieces
+    assert list((tmp_path / "tmp").iterdir()) == []  # every part's files removed
+
+
+def test_a_part_made_ahead_is_never_packed_empty(tmp_path, monkeypatch):
+    """Should xlsxwriter stop packing through the ZipFile it imported (which ``packing``
+    replaces), a sheet made ahead would go in as the packager's empty file: close() fails
+    instead, and leaves no temporary file behind."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(xlsxwriter.workbook, "ZipFile", zipfile.ZipFile)
+    with pytest.raises(RuntimeError, match="not packed"):
+        _book(tmp_path / "early.xlsx", True)
+    left = [p.name for p in (tmp_path / "tmp").iterdir()]
+    assert not [name for name in left if name.startswith("wbtools-part-")]
+    assert packing._AHEAD == {}
+
+
+def test_a_failed_write_leaves_nothing_made_ahead(tmp_path, monkeypatch, spec21):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    files = sorted((SAMPLES / "returned/2025").glob("*.xlsx"))
+    result = merge.merge(files, spec21, None, name="青禾县", jobs=1)
+
+    def broken(self, ws):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(county._Writer, "_findings", broken)  # after two sheets made ahead
+    try:
+        with pytest.raises(Failure, match="No space left"):  # O102, as any failed output
+            county.write(result, tmp_path / "county.xlsx")
+    finally:
+        result.close()
+    assert not (tmp_path / "county.xlsx").exists()
+    assert not [p for p in (tmp_path / "tmp").iterdir() if p.name.startswith("wbtools-part-")]
+    assert packing._AHEAD == {}
+
+
+def test_the_county_workbook_is_byte_for_byte_what_xlsxwriter_packs(tmp_path, monkeypatch):
+    """The county workbook with its sheets of a row per file made ahead (in one process or
+    two, both languages) against the same written with every part made in close()."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    monkeypatch.setattr(packing, "_CHUNK", 65_537)
+    spec = spec_module.load()
+    units = roster.read(SAMPLES / "roster.csv")
+    files = sorted((SAMPLES / "returned/2025").glob("*.xlsx")) + _odd_files(spec, tmp_path)
+    made: list[int] = []
+    real = packing._Deflated.__init__
+
+    def counted(self, fh):
+        made.append(1)
+        real(self, fh)
+
+    monkeypatch.setattr(packing._Deflated, "__init__", counted)
+    for jobs, lang in ((1, "zh"), (2, "en")):
+        result = merge.merge(files, spec, units, name="青禾县", jobs=jobs, render=county.prepare)
+        try:
+            early = county.write(result, tmp_path / f"early{jobs}.xlsx", lang).read_bytes()
+            monkeypatch.setattr(packing.Book, "enabled", False)
+            late = county.write(result, tmp_path / f"late{jobs}.xlsx", lang).read_bytes()
+            monkeypatch.setattr(packing.Book, "enabled", True)
+        finally:
+            result.close()
+        assert early == late, (jobs, lang)
+    assert len(made) == 8  # 报送情况, 分单位明细, 问题清单, 各单位文字, each time
