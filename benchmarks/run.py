@@ -501,19 +501,22 @@ from pathlib import Path
 from workbook_tools import county, merge, spec
 folder, out, jobs = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]) or None
 start = time.perf_counter()
-cpu = time.process_time()
+cpu, main = time.process_time(), time.thread_time()
 result = merge.merge(
     sorted(folder.iterdir()), spec.load(), None, name="bench", jobs=jobs, render=county.prepare
 )
-read = time.process_time()
+read, read_main = time.process_time(), time.thread_time()
 county.write(result, out)
 result.close()
 kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-now = time.process_time()
-print(time.perf_counter() - start, now - cpu, now - read, kids.ru_utime + kids.ru_stime)
+now, now_main = time.process_time(), time.thread_time()
+print(time.perf_counter() - start, now - cpu, now - read, kids.ru_utime + kids.ru_stime,
+      now_main - main, now_main - read_main)
 """
 
-_MERGE_PARTS: dict[tuple[str, int], tuple[float, float]] = {}  # (folder, jobs) -> (write, workers)
+# (folder, jobs) -> (write, workers, parent's main thread, its write): the parent's other
+# threads deflate the county workbook's big sheets (packing) beside its main thread
+_MERGE_PARTS: dict[tuple[str, int], tuple[float, float, float, float]] = {}
 
 
 def _merge(b: Bench, folder: Path, jobs: int) -> tuple[float, float, float]:
@@ -532,8 +535,10 @@ def _merge(b: Bench, folder: Path, jobs: int) -> tuple[float, float, float]:
             ],
             stdout=fh,
         )
-    seconds, parent_cpu, write_cpu, workers_cpu = map(float, out.read_text().split())
-    _MERGE_PARTS[(str(folder), jobs)] = (write_cpu, workers_cpu)
+    seconds, parent_cpu, write_cpu, workers_cpu, main_cpu, main_write = map(
+        float, out.read_text().split()
+    )
+    _MERGE_PARTS[(str(folder), jobs)] = (write_cpu, workers_cpu, main_cpu, main_write)
     return seconds, parent_cpu, peak
 
 
@@ -603,19 +608,20 @@ def merge_pool(b: Bench) -> dict:
     folder = b.workbooks(n)
     load = load_average()
     one = min(_merge(b, folder, 1)[0] for _ in range(2))
-    one_write, _ = _MERGE_PARTS[(str(folder), 1)]
+    one_write = _MERGE_PARTS[(str(folder), 1)][0]
     runs = []
     for _ in range(2):  # the faster run's parts: the parent's and the workers' CPU
         runs.append((*_merge(b, folder, 2), *_MERGE_PARTS[(str(folder), 2)]))
-    two, parent_two, _, two_write, two_workers = min(runs)
+    two, parent_two, _, two_write, two_workers, main_two, main_write = min(runs)
     one_cpu = min(_merge(b, folder, 1)[1] for _ in range(1))
     default = min(_merge(b, folder, 0)[0] for _ in range(2))
-    # Where the time goes with 2 workers: the parent's own CPU (the spool while the pool runs;
-    # statuses and the county workbook put together after it) is serial; the workers' CPU is
-    # shared out. What one process spends reading (its CPU less its write) against what the
-    # workers spend on the same files is the pool's own cost (starting, sending, two
-    # processes sharing caches).
-    model = one_cpu / (two_workers / 2 + parent_two)
+    # Where the time goes with 2 workers: the parent's main thread (the spool while the pool
+    # runs; statuses and the county workbook put together after it) is serial; the workers' CPU
+    # is shared out, and so is the parent's deflating thread (packing: it runs on the core the
+    # finished pool left free, beside the main thread). What one process spends reading (its
+    # CPU less its write) against what the workers spend on the same files is the pool's own
+    # cost (starting, sending, two processes sharing caches).
+    model = one_cpu / (two_workers / 2 + main_two)
     return b.result(
         one / two,
         at_least=1.6,
@@ -628,13 +634,18 @@ def merge_pool(b: Bench) -> dict:
         one_process_write_cpu_s=one_write,
         parent_cpu_s=parent_two,
         parent_write_cpu_s=two_write,
-        parent_serial_share=parent_two / (two_workers / 2 + parent_two),
+        parent_main_thread_cpu_s=main_two,
+        parent_main_thread_write_cpu_s=main_write,
+        parent_deflate_thread_cpu_s=parent_two - main_two,
+        parent_serial_share=main_two / (two_workers / 2 + main_two),
         workers_cpu_s=two_workers,
         workers_over_one_process_read=two_workers / max(one_cpu - one_write, 1e-9),
         # The best 2 idle cores could do with these CPU times: the workers' share halved, the
         # parent's part whole; and with a parent that cost nothing (the pool's own limit).
         cpu_model_ratio=model,
         cpu_model_meets=model >= 1.6,
+        # the same, were the parent's every thread serial (the model before packing)
+        cpu_model_all_parent_serial=one_cpu / (two_workers / 2 + parent_two),
         limit_without_parent=one_cpu / (two_workers / 2),
         load_average_before=load,
         load_average_after=load_average(),

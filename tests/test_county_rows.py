@@ -273,3 +273,27 @@ def test_rows_written_together_are_the_rows_written_one_by_one(tmp_path):
 
     for default_height in (False, True):
         assert sheet(True, default_height) == sheet(False, default_height)
+
+
+def test_merged_ranges_are_written_as_xlsxwriter_writes_them():
+    """``_Streamed`` writes ``<mergeCells>`` from its array of ranges in a few large writes:
+    the XML of xlsxwriter's own call per range (more ranges than one write takes, columns past
+    Z and ZZ, the last column and row Excel has)."""
+    import io
+
+    from xlsxwriter.worksheet import Worksheet
+
+    ws = county._Streamed()
+    ranges = [(r, r % 900, r + r % 3, r % 900 + r % 5) for r in range(9000)]
+    ranges += [(0, 0, 0, 0), (1_048_575, 16_383, 1_048_575, 16_383)]
+    for merged in ranges:
+        ws.add_merge(*merged)
+    ws.fh = io.StringIO()
+    ws._write_merge_cells()
+    ours = ws.fh.getvalue()
+    ws.fh, ws.merge = io.StringIO(), [list(m) for m in ranges]
+    Worksheet._write_merge_cells(ws)
+    assert ours == ws.fh.getvalue() and ours.count("<mergeCell ") == len(ranges)
+    ws.fh, ws.merge = io.StringIO(), county._Merges()
+    ws._write_merge_cells()
+    assert ws.fh.getvalue() == ""  # no ranges: no element, as xlsxwriter

@@ -410,6 +410,26 @@ class _Streamed(safe_text.LiteralStrings, packing.Ahead):
         # the rest, one format). A test reads the ranges back from the file.
         self.merge.append([first_row, first_col, last_row, last_col])
 
+    def _write_merge_cells(self) -> None:
+        """``<mergeCells>`` as xlsxwriter writes it, a few thousand ranges per write instead of
+        two cell names and a tag per call (分单位明细 repeats its header merges in every chunk)."""
+        cells = self.merge.cells
+        if not cells:
+            return
+        names = _names(max(max(cells[1::4]), max(cells[3::4])))
+        self._xml_start_tag("mergeCells", [("count", len(self.merge))])
+        for start in range(0, len(cells), 4 * 4096):
+            part = cells[start : start + 4 * 4096]
+            self.fh.write(
+                "".join(
+                    f'<mergeCell ref="{names[c1]}{r1 + 1}:{names[c2]}{r2 + 1}"/>'
+                    for r1, c1, r2, c2 in zip(
+                        part[0::4], part[1::4], part[2::4], part[3::4], strict=True
+                    )
+                )
+            )
+        self._xml_end_tag("mergeCells")
+
     def _write_string(self, row: int, col: int, string: str, cell_format: Any = None) -> int:
         # File names in the status and findings sheets may be GBK bytes kept as surrogates.
         return super()._write_string(row, col, safe_text.undecoded(string), cell_format)

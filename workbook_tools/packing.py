@@ -1,17 +1,20 @@
-"""Pack a constant-memory xlsxwriter workbook with its big sheets deflated in a thread.
+"""Pack a constant-memory xlsxwriter workbook with its big sheets put together and deflated in a
+thread.
 
-xlsxwriter makes every part of the .xlsx zip only in ``close()``: each sheet's XML is put
-together from the rows kept in its temporary file, then deflated by ``zipfile``, one part after
-another, in the calling thread. The county workbook's sheets with a row per file are most of
-that work (分单位明细 is ~12 KB of XML per file), and it is done by the merge's parent alone
-after the pool, while the other core idles. ``Book.finish(sheet)`` puts a sheet's XML together
-as soon as its last row is written and deflates it in a thread (zlib lets go of the GIL) while
-the caller writes the next sheets; ``close()`` then puts the bytes deflated ahead into the zip.
+xlsxwriter makes every part of the .xlsx zip only in ``close()``: each sheet's XML is put together
+from the rows kept in its temporary file (read and written again as text), then deflated by
+``zipfile``, one part after another, in the calling thread. The county workbook's sheets with a
+row per file are most of that work (分单位明细 is ~12 KB of XML per file), done by the merge's
+parent alone after the pool while the other core idles. ``Book.finish(sheet)``, as soon as a
+sheet's last row is written, makes the XML before and after its rows, and a thread copies the
+rows between them and deflates the whole (file I/O and zlib let go of the GIL) while the caller
+writes the next sheets; ``close()`` then puts the bytes deflated ahead into the zip.
 
 The file is byte for byte what xlsxwriter writes on its own: the same XML (xlsxwriter's own
-``_assemble_xml_file``, only earlier), deflated with zipfile's own settings (deflate's output does
-not depend on how its input is cut into calls), in the same zip entry (``ZipFile.write`` of a file
-with the packager's file's time and mode). A test compares the two files byte for byte.
+``_assemble_xml_file``, earlier, with the rows copied as bytes), deflated with zipfile's own
+settings (deflate's output does not depend on how its input is cut into calls), in the same zip
+entry (``ZipFile.write`` of a file with the packager's file's time and mode). A test compares
+the two files byte for byte.
 """
 
 from __future__ import annotations
@@ -37,20 +40,29 @@ _CHUNK = 1 << 20
 _AHEAD: dict[str, tuple[str, Future]] = {}
 
 
-def _deflate(xml: str, tmpdir: str | None) -> str:
-    """``xml`` deflated as zipfile deflates a part (raw deflate, zlib's default level), into a
-    temporary file; its path."""
+def _pack(pieces: list[str], xml: str, tmpdir: str | None) -> str:
+    """A part's XML put together from ``pieces`` (files, removed once read) into ``xml``, and
+    deflated as zipfile deflates a part (raw deflate, zlib's default level) into a temporary
+    file; that file's path. Run in the thread: reading, writing and deflating let go of the
+    GIL."""
     fd, path = tempfile.mkstemp(dir=tmpdir, prefix="wbtools-part-")
     try:
-        with open(xml, "rb") as src, os.fdopen(fd, "wb") as out:
+        with open(xml, "wb") as whole, os.fdopen(fd, "wb") as out:
             z = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
-            while data := src.read(_CHUNK):
-                out.write(z.compress(data))
+            for piece in pieces:
+                with open(piece, "rb") as src:
+                    while data := src.read(_CHUNK):
+                        whole.write(data)
+                        out.write(z.compress(data))
             out.write(z.flush())
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(path)
         raise
+    finally:
+        for piece in pieces:
+            with contextlib.suppress(OSError):
+                os.unlink(piece)
     return path
 
 
@@ -120,6 +132,23 @@ class Ahead(Worksheet):
     packager then takes the XML made and deflated ahead instead of making it again."""
 
     ahead: tuple[str, Future] | None = None  # (its XML, the future of its deflated bytes)
+    _pieces: list[str] | None = None  # while finish() puts its XML together: the files of it
+
+    def _write_optimized_sheet_data(self) -> None:
+        if self._pieces is None or self.dim_rowmin is None:
+            super()._write_optimized_sheet_data()
+            return
+        # The rows stay in their file, copied into the XML by the thread as bytes: the bytes
+        # xlsxwriter's copy writes (through text, which only decodes and encodes them again;
+        # the rows hold no bare "\r" a text read would turn into "\n": it is written _x000D_)
+        self._xml_start_tag("sheetData")
+        self.fh.close()
+        self.row_data_fh.close()
+        fd, tail = tempfile.mkstemp(dir=self.tmpdir)
+        os.close(fd)
+        self._pieces += [self.row_data_filename, tail]
+        self.fh = open(tail, "w", encoding="utf-8")  # noqa: SIM115 (as _set_xml_writer opens it)
+        self._xml_end_tag("sheetData")
 
     def _opt_reopen(self) -> None:
         if self.ahead is None:
@@ -171,18 +200,24 @@ class Book(xlsxwriter.Workbook):
             return
         ws._opt_reopen()
         ws._write_single_row()  # the last row out, as the packager does
-        fd, xml = tempfile.mkstemp(dir=self.tmpdir)
+        fd, head = tempfile.mkstemp(dir=self.tmpdir)
         os.close(fd)
+        ws._pieces = pieces = [head]  # then its rows' file and the XML after them
         try:
-            ws._set_xml_writer(xml)
+            ws._set_xml_writer(head)
             ws._assemble_xml_file()
+            fd, xml = tempfile.mkstemp(dir=self.tmpdir)
+            os.close(fd)
         except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(xml)
+            for path in pieces:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
             raise
+        finally:
+            ws._pieces = None
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="wbtools-deflate")
-        ws.ahead = (xml, self._pool.submit(_deflate, xml, self.tmpdir))
+        ws.ahead = (xml, self._pool.submit(_pack, pieces, xml, self.tmpdir))
         self._finished.append(ws)
 
     def close(self) -> None:
