@@ -4,6 +4,7 @@ hang, the documented exit code and finding, the inputs byte-identical afterwards
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -133,6 +134,18 @@ def test_a_dying_worker_costs_only_its_own_item():
     assert out[:7] == [n * 10 for n in range(7)]
     assert out[7] == "signal SIGKILL"
     assert out[8:] == [n * 10 for n in range(8, 60)]
+
+
+def test_the_last_tasks_are_smaller_where_the_count_is_known():
+    """With the number of items known (merge's list of files), the tasks shrink towards the
+    end, so the workers finish together; the results are the same, in order, a dying worker
+    costing only its own item."""
+    sizes = list(itertools.islice(workers.chunk_sizes(16, 2, 200), 16))
+    assert sum(sizes) == 200 and sizes[:11] == [16] * 11 and sizes[-1] == 1
+    assert sizes[11:] == sorted(sizes[11:], reverse=True) and max(sizes[12:]) <= 6
+    assert list(itertools.islice(workers.chunk_sizes(16, 2), 3)) == [16, 16, 16]  # not known
+    out = list(workers.ordered_map(_die_on_seven, list(range(60)), 2, lambda n, why: why, 16, 60))
+    assert out == [n * 10 for n in range(7)] + ["signal SIGKILL"] + [n * 10 for n in range(8, 60)]
 
 
 def test_a_dead_reader_is_reported_as_f112(tmp_path):

@@ -9,7 +9,7 @@ import json
 import os
 import pickle
 
-from workbook_tools import check, output
+from workbook_tools import check, output, workers
 from workbook_tools.roster import Unit
 
 from . import workbooks as wb
@@ -106,7 +106,15 @@ def test_the_pool_keeps_only_a_few_batches_in_flight(tmp_path, spec21, monkeypat
     assert first.readable and first.filing.spec is spec21
     assert len(submitted) <= 2 * check.AHEAD + 1 < n // check.BATCH
     rest = list(stream)
-    assert len(rest) == n - 1 and len(submitted) == n // check.BATCH
+    # whole batches, then smaller ones at the end (the list's length is known: chunk_sizes)
+    sizes, left = [], n
+    for size in workers.chunk_sizes(check.BATCH, 2, n):
+        if not left:
+            break
+        sizes.append(size)
+        left -= size
+    assert sizes[: n // check.BATCH - 2] == [check.BATCH] * (n // check.BATCH - 2)
+    assert len(rest) == n - 1 and len(submitted) == len(sizes)
     assert all(r.errors == 0 and r.filing.unit == "徐营镇" for r in rest)
 
 

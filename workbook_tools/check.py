@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import os
 import stat as stat_module
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PureWindowsPath
 from typing import Any
@@ -494,6 +494,7 @@ def iter_reports(
     batches at a time, and only a few batches are in flight, so memory stays flat however many
     files there are."""
     jobs = jobs or default_jobs()
+    total = len(paths) if isinstance(paths, Sized) else None  # (a list: the last tasks smaller)
     paths = iter(paths)
     head = list(itertools.islice(paths, BATCH))
     if jobs <= 1 or len(head) < BATCH:
@@ -508,7 +509,7 @@ def iter_reports(
     last_year = str(previous) if previous else None
     tasks = ((str(p), spec.source, last_year, shape, names) for p in itertools.chain(head, paths))
     del head
-    for item in workers.ordered_map(_check_in_worker, tasks, jobs, _died, chunk=BATCH):
+    for item in workers.ordered_map(_check_in_worker, tasks, jobs, _died, BATCH, total):
         if isinstance(item, Report):
             item.filing.spec = spec if item.filing.readable else None
         yield item

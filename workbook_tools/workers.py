@@ -59,20 +59,37 @@ def _batch(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
     return [fn(item) for item in items]
 
 
+def chunk_sizes(chunk: int, jobs: int, total: int | None = None) -> Iterator[int]:
+    """The number of items of each task: ``chunk``, or with ``total`` known, no more than the
+    items left shared out among the workers (guided self-scheduling): the last tasks are small,
+    so the workers finish together instead of one idling while the other reads a whole chunk
+    (16 files, ~0.1 s, in a merge whose parent waits for the last file)."""
+    left = total
+    while True:
+        size = chunk if left is None else max(1, min(chunk, -(-left // jobs)))
+        yield size
+        if left is not None:
+            left = max(0, left - size)
+
+
 def ordered_map(
     fn: Callable[[Any], Any],
     items: Iterable[Any],
     jobs: int,
     on_death: Callable[[Any, str], Any],
     chunk: int = 16,
+    total: int | None = None,
 ) -> Iterator[Any]:
     """``fn(item)`` for every item, in input order, computed by ``jobs`` worker processes.
 
     ``on_death(item, reason)`` gives the result for an item whose own process died. ``items`` is
     taken a chunk at a time (it may be an iterator that never exists as a list) and at most
     ``jobs * 4`` chunks are in flight, so a broken pool costs re-running that many items alone.
+    ``total``, the number of items where it is known, makes the last chunks smaller
+    (``chunk_sizes``).
     """
     items = iter(items)
+    sizes = chunk_sizes(chunk, jobs, total)
     exhausted = False
     while not exhausted:
         executor = pool(jobs)
@@ -81,7 +98,7 @@ def ordered_map(
         try:
             while True:
                 while not exhausted and len(window) < jobs * 4:
-                    part = list(islice(items, chunk))
+                    part = list(islice(items, next(sizes)))
                     if not part:
                         exhausted = True
                         break
