@@ -32,7 +32,7 @@ import xlsxwriter
 import xlsxwriter.workbook
 from xlsxwriter.worksheet import Worksheet
 
-_CHUNK = 1 << 20
+_CHUNK = 1 << 18  # bytes read, copied and deflated at a time (256 KiB: memory stays small)
 
 # Parts deflated ahead, by the name of the (empty) file the packager made for the part: the
 # part's XML and the future of its deflated bytes' file. Keys are fresh temporary file names,
