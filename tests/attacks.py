@@ -384,6 +384,20 @@ def report_attacks(report_text: str) -> list[Attack]:
         Attack("nested.html", b"<div>" * 100_000 + b"x", ("F106",)),
         Attack("nested-tables.html", b"<table><tr><td>" * 20_000 + b"x", ("F106",)),
         Attack("utf16-junk.html", "\ufeff<html>".encode("utf-16-le") + junk, ("I101",)),
+        # a tag never closed by ">" and its like: a scan of the page retried from each "<"
+        Attack("tags-never-closed.html", b"<html><body>" + b"<a " * 300_000, ("I101",)),
+        # one text in many pieces (entities, "<" in a script, comments): each piece was
+        # appended to the text so far
+        Attack(
+            "text-in-pieces.html",
+            b"<html><head><script>"
+            + b'a = "<b>";\n' * 200_000
+            + b"</script></head><body><p>"
+            + b"&amp; x<!---->" * 200_000
+            + b"</p></body></html>",
+            ("I101",),
+        ),
+        Attack("many-elements.html", b"<table><tr>" + b"<td>1" * 400_000, ("F106",)),
         Attack("zip-as.docx", build([("readme.txt", b"x")]), ("F103", "F102", "F105", "I101")),
         Attack("text-as.docx", report_text.encode()[:2000], ("F103", "F102")),
         Attack("truncated.docx", docx(word_document(para(report_text[:200])))[:-30], ("F103",)),
