@@ -429,3 +429,28 @@ def test_a_saved_page_with_big_scripts_and_split_texts_reads_as_the_plain_page(t
         results.append(reader.read(out, spec21))
     assert results[0].values and results[1].values == results[0].values
     assert results[1].unit == results[0].unit
+
+
+def test_the_title_is_sought_in_a_bounded_head(tmp_path, spec21, monkeypatch):
+    """The title is sought in the first lines, a metadata table's cells each on their own. A
+    first line of two hundred thousand “|” cells made each cell a candidate, searched one, two
+    and three at a time (an 8 MB line of them took 21 s of CPU); now a bounded head is searched,
+    and a title before such a line is still found."""
+    from workbook_tools import importer
+    from workbook_tools.importer import sections
+
+    calls = []
+    real = sections._title_at
+
+    def counted(part):
+        calls.append(len(part))
+        return real(part)
+
+    monkeypatch.setattr(sections, "_title_at", counted)
+    report = tmp_path / "cells.txt"
+    report.write_text(
+        "徐营镇2024年政府信息公开工作年度报告\n表三 | " + "1 | " * 200_000, encoding="utf-8"
+    )
+    filing = importer.read(report, spec21)
+    assert (filing.unit, filing.year) == ("徐营镇", 2024)
+    assert 0 < len(calls) <= 3 * sections._HEAD_CELLS

@@ -104,6 +104,9 @@ def _title_at(part: list[Line]) -> Title | None:
     return None
 
 
+_HEAD_CELLS = 120  # lines and metadata cells searched for a title (real heads: under 40)
+
+
 def find_title(lines: list[Line], file_name: str = "") -> Title:
     """The unit and year, and where each came from: the title (on one line or split over two
     or three), the sentence that names the report, the statistics period, the body's first
@@ -114,9 +117,15 @@ def find_title(lines: list[Line], file_name: str = "") -> Title:
         if m := PAGE_TITLE.match(line.text):
             page_titles.append(Line(line.no, m.group(1)))
         elif "|" in line.text:  # a metadata table before the report: each cell on its own
-            head.extend(Line(line.no, c.strip()) for c in line.text.split("|") if c.strip())
+            cells = (
+                Line(line.no, c.strip()) for c in line.text.split("|", _HEAD_CELLS)[:_HEAD_CELLS]
+            )
+            head.extend(c for c in cells if c.text)
         elif line.text.strip():
             head.append(line)
+    # A title is among the first few lines, or cells of a metadata table: a line of hundreds
+    # of thousands of cells is not a header to search three spans at a time.
+    head = head[:_HEAD_CELLS]
     # A title on one line first, then split over two or three lines; one naming its unit and
     # year first; the saved page's own <title> only when the text names no unit.
     titles = [
