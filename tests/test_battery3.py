@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from tests import hostile
+from tests import attacks, hostile
 from tests import workbooks as wb
 
 
@@ -454,3 +454,94 @@ def test_the_title_is_sought_in_a_bounded_head(tmp_path, spec21, monkeypatch):
     filing = importer.read(report, spec21)
     assert (filing.unit, filing.year) == ("徐营镇", 2024)
     assert 0 < len(calls) <= 3 * sections._HEAD_CELLS
+
+
+def _cell(text: str, merge: str | None = None, span: int = 1) -> bytes:
+    props = (f'<w:gridSpan w:val="{span}"/>' if span > 1 else "") + (
+        f'<w:vMerge w:val="{merge}"/>' if merge == "restart" else "<w:vMerge/>" if merge else ""
+    )
+    return (f"<w:tc><w:tcPr>{props}</w:tcPr>".encode() if props else b"<w:tc>") + (
+        attacks.para(text) + b"</w:tc>"
+    )
+
+
+def test_word_cells_merged_down_read_as_python_docx_reads_them_in_linear_time(tmp_path, spec21):
+    """A cell merged down from the row above shows the text of the cell that starts the merge.
+    python-docx finds it by looking up through every row above, recursively, for each such
+    cell: a table of a thousand rows merged down took minutes (a few KB of Word file), deeper
+    ones ended in RecursionError. The rows now read as python-docx's own row.cells gives them
+    (merges down, across, and both), and a tall merged table imports in a bounded child."""
+    import docx
+    from docx.table import _Row
+
+    from workbook_tools.importer import sources
+
+    rows = [
+        [_cell("项目", "restart", 2), _cell("申请人", span=3)],
+        [_cell("续", "continue", 2), _cell("自然人"), _cell("法人", "restart"), _cell("总计")],
+        [_cell("予以公开"), _cell("1"), _cell("2"), _cell("", "continue"), _cell("3")],
+        [_cell("不予公开", span=2), _cell("4", "restart"), _cell("", "continue"), _cell("5")],
+        [_cell("其他", span=2), _cell("", "continue"), _cell("6"), _cell("7")],
+    ]
+    table = b"<w:tbl>" + b"".join(b"<w:tr>" + b"".join(r) + b"</w:tr>" for r in rows)
+    data = attacks.docx(attacks.word_document(table + b"</w:tbl>"))
+    document = docx.Document(io.BytesIO(data))
+    grid = document.tables[0]
+    want = []
+    for tr in grid._tbl.tr_lst:
+        cells, last = [], None
+        for cell in _Row(tr, grid).cells:
+            if cell._tc is not last:
+                cells.append(cell.text)
+            last = cell._tc
+        want.append(" | ".join(cells) + " |")
+    assert sources._docx_lines(data) == want
+
+    tall = b"<w:tbl><w:tr>" + _cell("表", "restart") * 6 + b"</w:tr>"
+    tall += (b"<w:tr>" + _cell("", "continue") * 6 + b"</w:tr>") * 3000
+    path = tmp_path / "merged.docx"
+    path.write_bytes(attacks.docx(attacks.word_document(tall + b"</w:tbl>")))
+    run = hostile.wbtools("import", path, "-o", tmp_path / "merged.xlsx", timeout=60)
+    hostile.assert_clean(run, (2,), "I101")
+
+
+def test_a_word_report_of_too_many_paragraphs_and_cells_is_refused(tmp_path, spec21):
+    """Each paragraph and table cell costs tens of microseconds of python-docx: a Word file of
+    millions of them (a few MB compressed, under the bounds on its parts) is refused, F106."""
+    import random
+
+    pick = random.Random(7)
+    body = b"".join(
+        attacks.para("".join(chr(pick.randint(0x4E00, 0x9FA5)) for _ in range(4)))
+        for _ in range(120_000)
+    )
+    path = tmp_path / "long.docx"
+    path.write_bytes(attacks.docx(attacks.word_document(body)))
+    run = hostile.wbtools("import", path, "-o", tmp_path / "long.xlsx")
+    hostile.assert_clean(run, (2,), "F106")
+
+
+def test_a_report_that_names_no_unit_gets_none_made_up(tmp_path, spec21, shared_dir):
+    """Without its title line, a report whose first sentence reads “现将2024年政务信息公开工作
+    情况报告如下” named the unit “2024年政务” (the words after the verb, year included), and a
+    Word file without a properties part had python-docx's made-up title “Word Document” to
+    fall back on. A unit's name holds no year and is not 政务/政府; the made-up title is not
+    the file's. The unit is then missing (I101), as it is."""
+    from workbook_tools import importer
+
+    text = (shared_dir / "examples" / "published" / "xuying-2024.txt").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    title = next(i for i, line in enumerate(lines) if "年度报告" in line)
+    body = lines[title + 1 :]
+    assert any("现将2024年政务信息公开" in line for line in body)  # the case this guards
+    report = tmp_path / "untitled.txt"
+    report.write_text("\n".join(body), encoding="utf-8")
+    word = tmp_path / "untitled.docx"
+    escaped = (line.replace("&", "&amp;").replace("<", "&lt;") for line in body)
+    word.write_bytes(attacks.docx(attacks.word_document(b"".join(map(attacks.para, escaped)))))
+    for path in (report, word):
+        filing = importer.read(path, spec21)
+        assert (filing.unit, filing.year) == ("", 2024), path.name
+        assert "I101" in {f.code for f in filing.findings}
+    titled = importer.read(wb.write(tmp_path, text.encode(), "titled.txt"), spec21)
+    assert titled.unit == "获嘉县徐营镇"

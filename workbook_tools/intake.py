@@ -70,9 +70,10 @@ MAX_REPORT_BYTES = 10 * 1024 * 1024  # a published report as text or HTML: a few
 MAX_DOCX_BYTES = 30 * 1024 * 1024  # a Word report, pictures included
 MAX_DOCX_XML = 20 * 1024 * 1024  # any XML part of it unpacked (a 100-page report: ~2 MB)
 MAX_DEPTH = 400  # element nesting in a published HTML report (real pages: under 40)
-MAX_ELEMENTS = (
-    300_000  # elements of a published HTML report (a long Word export: tens of thousands)
-)
+# Elements of a published HTML report and paragraphs and table cells of a Word one (a long
+# Word export: tens of thousands; a 100-page Word report: a few thousand blocks).
+MAX_ELEMENTS = 300_000
+MAX_BLOCKS = 100_000
 
 
 class InputRefused(Exception):

@@ -35,6 +35,8 @@ _TITLES = (  # the title forms seen on real reports, tried on one to three joine
 _NO_YEAR = re.compile(r"^(.{2,30}?)" + _REPORT + "$")
 _NOT_UNIT = re.compile(r"^(?:Page\d+-|标题[:：]|题目[:：]|[#《》“”\s])+|[《》“”\s]+$")
 _HEADING = re.compile(r"^\s*[一二三四五六七八九十]+、")
+# What stands before 信息公开 in a report's own name, not a unit's name.
+_NOT_NAMES = ("政府", "人民政府", "政务")
 _PERIOD = re.compile(r"统计期限(?:为|是)?(?:自|从)?(\d{4})年1月1日")
 _BODY_YEAR = re.compile(r"^(\d{4})年(?:度|以来)?[，,、]")
 _FILE_YEAR = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
@@ -85,15 +87,15 @@ def _title_at(part: list[Line]) -> Title | None:
             if not intro or intro.end() != len(m.group(1)):
                 continue
             unit, source = _unit(m.group(3)), "first sentence"
-            if unit in ("政府", "人民政府"):  # “X特编制2023年政府信息公开…”: the unit is before
+            if unit in _NOT_NAMES:  # “X特编制2023年政府信息公开…”: the unit is before
                 continue
         else:
             unit = _unit(m.group(3) if n == 3 else m.group(1))
             source = "title"
         if intro := _INTRO.match(unit):  # “现公布区统计局2023年…”: the unit follows the verb
             unit, source = _unit(unit[intro.end() :]), "first sentence"
-        if len(unit) > 30 or re.search(r"[，。；：,;:]", unit):
-            continue  # a sentence, not a name
+        if len(unit) > 30 or re.search(r"[，。；：,;:]|\d{4}年", unit) or unit in _NOT_NAMES:
+            continue  # a sentence or “现将2024年政务信息公开…” (no name), not a name
         return Title(unit, int(m.group(2)), part[0].no, "title", source if unit else "")
     if (
         (m := _NO_YEAR.match(text))

@@ -462,8 +462,8 @@ _ROWS = "./w:tr | ./w:sdtContent/w:tr"
 
 def _docx_lines(data: bytes) -> list[str]:
     """The paragraphs and table rows of a Word file, from the bytes intake vetted."""
-    from docx.oxml.ns import nsmap
-    from docx.table import Table, _Row
+    from docx.oxml.ns import nsmap, qn
+    from docx.oxml.simpletypes import ST_Merge
     from docx.text.run import Run
     from lxml import etree
 
@@ -514,20 +514,48 @@ def _docx_lines(data: bytes) -> list[str]:
                 tbl.insert(at, tr)
                 at += 1
             tbl.remove(wrapper)
-        grid = Table(tbl, document)
+        # A cell merged down from the row above (vMerge "continue") shows the text of the cell
+        # that starts the merge: the start of each column's merge is kept while going down the
+        # rows (python-docx looks up through every row above for each such cell, and recurses:
+        # a table of a thousand merged rows took minutes or ended in RecursionError).
+        starts: dict[int, object] = {}
         for tr in row_xpath(tbl):
-            cells, last = [], None
-            for cell in _Row(tr, grid).cells:
-                if last is not None and cell._tc is last:
-                    continue  # a horizontally merged cell repeats in row.cells
-                last = cell._tc
-                cells.append(cell_text(cell._tc).strip().replace("|", " "))
+            cells, last, offset = [], None, tr.grid_before
+            for tc in tr.tc_lst:
+                span = tc.grid_span
+                start = starts.get(offset, tc) if tc.vMerge == ST_Merge.CONTINUE else tc
+                for column in range(offset, offset + span):
+                    starts[column] = start
+                offset += span
+                if start is last:
+                    continue  # one cell merged across, once
+                last = start
+                cells.append(cell_text(start).strip().replace("|", " "))
             out.append(" | ".join(cells) + " |")
 
-    blocks(document.element.body)
-    if title := (document.core_properties.title or "").strip():
+    body = document.element.body
+    count = sum(1 for _ in body.iter(qn("w:p"), qn("w:tc")))
+    if count > intake.MAX_BLOCKS:  # each costs tens of microseconds of python-docx
+        raise intake.InputRefused(
+            f"over {intake.MAX_BLOCKS:,} paragraphs and table cells ({count:,})",
+            f"段落和表格单元格超过 {intake.MAX_BLOCKS:,} 个（{count:,} 个）",
+        )
+    blocks(body)
+    if title := _saved_title(document):
         out.insert(0, f"[[title:{title}]]")  # a saved page's title, kept by Word/LibreOffice
     return out
+
+
+def _saved_title(document) -> str:
+    """The title in the file's properties; none when it has no properties part (python-docx
+    then makes up “Word Document”, which would be taken for the unit's name)."""
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+
+    try:
+        document.part.package.part_related_by(RT.CORE_PROPERTIES)
+    except KeyError:
+        return ""
+    return (document.core_properties.title or "").strip()
 
 
 HEADING_FORMS = (  # the official headings and the variants seen in published reports
