@@ -545,3 +545,36 @@ def test_a_report_that_names_no_unit_gets_none_made_up(tmp_path, spec21, shared_
         assert "I101" in {f.code for f in filing.findings}
     titled = importer.read(wb.write(tmp_path, text.encode(), "titled.txt"), spec21)
     assert titled.unit == "获嘉县徐营镇"
+
+
+@pytest.mark.parametrize(
+    "name, declared, encoding",
+    [
+        ("meta-after-a-long-script", "gb2312", "gbk"),  # browsers switch when they meet it
+        ("says-utf-8-saved-as-gbk", "utf-8", "gbk"),  # saved again by a clerk's editor
+        ("says-latin-1-is-utf-8", "iso-8859-1", "utf-8"),
+        ("says-gbk-holds-gb18030", "gbk", "gb18030"),  # browsers read a gbk label as GB18030
+    ],
+)
+def test_a_page_is_read_in_the_encoding_its_bytes_are_in(
+    tmp_path, spec21, name, declared, encoding
+):
+    """A page's encoding is its byte order mark, else its meta charset, as browsers find it —
+    also when the meta comes after a long script (past the first 1,024 bytes) — unless its
+    bytes break the declared encoding (or it declares a Western one) and read cleanly as
+    Chinese offices save pages: then the page is read as what it is (it read as mojibake)."""
+    from workbook_tools import importer
+
+    extra = "㐀" if encoding == "gb18030" else ""  # (outside GBK: GB18030's four bytes)
+    title = f"{extra}徐营镇2024年政府信息公开工作年度报告"
+    script = (
+        "<script>var c = document.charset;" + "x" * 1500 + "</script>" if "long" in name else ""
+    )
+    page = (
+        f"<html><head>{script}<meta http-equiv='Content-Type' content='text/html; "
+        f"charset={declared}'></head><body><p>{title}</p><p>一、总体情况</p></body></html>"
+    )
+    path = tmp_path / f"{name}.html"
+    path.write_bytes(page.encode(encoding))
+    filing = importer.read(path, spec21)
+    assert (filing.unit, filing.year) == (f"{extra}徐营镇", 2024), name

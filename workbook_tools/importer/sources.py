@@ -226,30 +226,32 @@ _SITE_PARTS = re.compile(r"foot|menu|\bnav|header|copyright|bottom|crumb|share|s
 _FURNITURE = ("nav", "header", "footer", "script", "style", "head", "noscript", "iframe", "form")
 
 
-def _html_source(data: bytes) -> bytes | str:
-    """What html5lib is given: the bytes when a byte order mark or the page's own meta charset
-    says how to read them (it follows both), else the text decoded as Chinese offices save it
-    (html5lib's fallback for a page that says nothing is windows-1252, which garbles GBK and
-    UTF-16 without a byte order mark)."""
-    encoding = intake.text_encoding(data)
-    if encoding in ("utf-16-le", "utf-16-be") and data[:2] not in (b"\xff\xfe", b"\xfe\xff"):
-        return intake.decode_text(data)  # UTF-16 without a byte order mark
-    if encoding is None and b"charset" not in data[:1024].lower():
-        return intake.decode_text(data)
-    return data
-
-
 def _page_text(data: bytes) -> str:
-    """The page as text: read as browsers do (a byte order mark, then the page's own meta
-    charset, found by html5lib's pre-scan of its first 1,024 bytes), else as Chinese offices
-    save it (see _html_source)."""
-    source = _html_source(data)
-    if isinstance(source, str):
-        return source
-    from html5lib._inputstream import HTMLBinaryInputStream
+    """The page as text, its encoding found as browsers find it: a byte order mark, then the
+    page's own meta charset (html5lib's pre-scan; browsers look at the first 1,024 bytes, then
+    switch when the parser meets the meta later, so the first 64 KB are scanned here), else as
+    Chinese offices save it (UTF-8 or GB18030, where browsers would guess windows-1252). A page
+    whose bytes break the encoding it declares, or that declares a Western one, but that reads
+    cleanly as UTF-8 or GB18030 (saved again by a clerk's editor) is read so. UTF-16 without a
+    byte order mark is found by its NUL bytes."""
+    if intake.text_encoding(data) is not None:  # a byte order mark, or UTF-16 without one
+        return intake.decode_text(data).lstrip("\ufeff")
+    from html5lib._inputstream import EncodingParser
 
-    encoding = HTMLBinaryInputStream(source).charEncoding[0]
-    return source.decode(encoding.codec_info.name, errors="replace").lstrip("\ufeff")
+    declared = EncodingParser(data[:65536]).getEncoding()
+    if declared is None:
+        return intake.decode_text(data)
+    name = declared.codec_info.name
+    text = data.decode("gb18030" if name == "gbk" else name, errors="replace")
+    if "\ufffd" in text or (name in _WESTERN and not data.isascii()):
+        try:
+            return intake.decode_text(data, strict=True)
+        except UnicodeDecodeError:
+            pass
+    return text
+
+
+_WESTERN = frozenset(("cp1252", "iso8859-1", "latin-1", "iso8859-15"))
 
 
 def _parse_html(data: bytes) -> ElementTree.Element:
