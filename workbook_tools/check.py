@@ -77,8 +77,18 @@ def views(filing: Filing) -> tuple[dict[str, Any], dict[str, Any], list[Finding]
     spec = filing.spec
     assert spec is not None
     true = spec.compute(filing.values)
-    sheet: dict[str, Any] = {i: true[i] for i in spec.inputs}
     found: list[Finding] = []
+    targets = spec.total_ids
+    if not filing.missing and all(filing.formula.get(t) is True for t in targets):
+        # The usual case: every total there and a formula, so the sheet shows the true sums
+        # (the last branch of the loop below for each); only stored values that differ are said.
+        stored_values = filing.values
+        for target in targets:
+            stored = _number(stored_values.get(target))
+            if stored is not None and round(stored - true[target], 6) != 0:
+                found.append(_t108(filing, target, stored, true[target]))
+        return dict(true), true, found
+    sheet: dict[str, Any] = {i: true[i] for i in spec.inputs}
     # The sheet view equals the true view until a stored total stands in for its sum; until then
     # each total is the true one (the same sum over the same values), not summed again.
     same = True
@@ -102,13 +112,17 @@ def views(filing: Filing) -> tuple[dict[str, Any], dict[str, Any], list[Finding]
         else:
             sheet[target] = recomputed
             if stored is not None and round(stored - recomputed, 6) != 0:
-                args = {
-                    "where": spec.datapoints[target].label(),
-                    "value": number_text(stored),
-                    "expected": number_text(recomputed),
-                }
-                found.append(Finding("T108", args, **filing.at(target)))
+                found.append(_t108(filing, target, stored, recomputed))
     return sheet, true, found
+
+
+def _t108(filing: Filing, target: str, stored: float | int, recomputed: float | int) -> Finding:
+    args = {
+        "where": filing.spec.datapoints[target].label(),
+        "value": number_text(stored),
+        "expected": number_text(recomputed),
+    }
+    return Finding("T108", args, **filing.at(target))
 
 
 def check_filing(
@@ -144,17 +158,19 @@ def unknown(filing: Filing, spec: Spec) -> set[str]:
 def _rules(filing: Filing, spec: Spec, sheet: Mapping, true: Mapping) -> list[Finding]:
     failing: list[tuple[bool, Finding]] = []
     missing = unknown(filing, spec)
-    for rule, inst in spec.instances():
-        if inst.op == "type":
-            continue  # checked cell by cell while reading (normalise), with the value shown
+    # The type rule is checked cell by cell while reading (normalise), with the value shown; in
+    # the usual case (nothing missing) the comparisons are evaluated all at once.
+    candidates = spec.comparisons if missing else spec.failing(sheet, true, filing.kind or None)
+    for rule, inst in candidates:
         values = sheet if rule.defines else true
-        if missing and (gaps := missing.intersection(inst.cells)):
-            known = _group_sums(filing, inst, gaps)
-            if known is None:
-                continue  # the missing table or row is its own finding; no guessing around it
-            values = {**values, **known}
-        if rules.holds(inst, values, spec.kinds, filing.kind or None):
-            continue
+        if missing:
+            if gaps := missing.intersection(inst.cells):
+                known = _group_sums(filing, inst, gaps)
+                if known is None:
+                    continue  # the missing table or row is its own finding; no guessing around it
+                values = {**values, **known}
+            if rules.holds(inst, values, spec.kinds, filing.kind or None):
+                continue
         left, right = rules.side_values(inst, values)
         args = {"where": spec.where(inst), "left": number_text(left), "right": number_text(right)}
         summary = all(spec.datapoints[c].computed for c in inst.cells)

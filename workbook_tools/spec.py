@@ -16,7 +16,7 @@ import pickle
 import re
 import sys
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -235,11 +235,38 @@ class Spec:
 
     def compute(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """All datapoint values with every total recomputed from the inputs."""
-        out = {i: values.get(i) for i in self.inputs}
-        number, get = rules.number, out.get
-        for target, sources in self.totals:
-            out[target] = sum(map(number, map(get, sources)))
-        return out
+        return self._totals(values)
+
+    @cached_property
+    def _totals(self) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+        return rules.compile_totals(self.inputs, self.totals)
+
+    @cached_property
+    def total_ids(self) -> tuple[str, ...]:
+        """The computed totals, in dependency order (as ``totals``)."""
+        return tuple(target for target, _ in self.totals)
+
+    @cached_property
+    def comparisons(self) -> tuple[tuple[Rule, rules.Instance], ...]:
+        """The rule instances that compare sums (all but the type rule), in the spec's order."""
+        return tuple((rule, inst) for rule, inst in self.instances() if inst.op != "type")
+
+    @cached_property
+    def _failing(self) -> Callable:
+        return rules.compile_failing([(inst, rule.defines) for rule, inst in self.comparisons])
+
+    def failing(
+        self, defined: Mapping[str, Any], other: Mapping[str, Any], unit_kind: str | None
+    ) -> list[tuple[Rule, rules.Instance]]:
+        """The comparisons that do not hold, in order: the defining rules' (R2-R4: a total is
+        the sum of ...) over ``defined``, the others over ``other``; the same answer as
+        ``rules.holds`` gives one by one."""
+        comparisons = self.comparisons
+        return [comparisons[i] for i in self._failing(defined, other, unit_kind)]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The generated functions are not pickled (a compiled spec is cached as a pickle).
+        return {k: v for k, v in self.__dict__.items() if k not in ("_totals", "_failing")}
 
     def failures(
         self, values: Mapping[str, Any], unit_kind: str | None = None
