@@ -341,3 +341,23 @@ def test_workbook_protection_and_sheet_tags_as_the_full_patterns_find_them(piece
     )
     if b":sheet" not in xml:
         assert intake._PLAIN_SHEET_ENTRY.findall(xml) == intake._SHEET_ENTRY.findall(xml)
+
+
+_ODD_CELL_BACKTRACKING = re.compile(  # _ODD_CELL as first written, without possessive parts
+    rb'<c(?:[\t\n\r/>]| (?!r="[A-Z][1-9][0-9]{0,3}"(?: (?:[a-qs-z]|[a-z]{2,3})="[^"]*")*/?>))'
+)
+_CELL_BITS = st.sampled_from(
+    [
+        *(b"<c", b" ", b"\t", b'r="', b"A", b"Z", b"a", b"1", b"0", b"9", b'"', b"'", b"=", b">"),
+        *(b"/>", b"/", b" s=", b" t=", b" r=", b" cm=", b" rs=", b" abcd=", b" ph=", b"<c r="),
+        *(b'<c r="A1"', b'<c r="B12345"', b' s="1"', b' t="s"', b' vm=""', b"<v>1</v></c>"),
+    ]
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_CELL_BITS, max_size=24))
+def test_possessive_odd_cell_pattern_finds_what_the_backtracking_one_finds(bits):
+    xml = b"".join(bits)
+    old, new = _ODD_CELL_BACKTRACKING.search(xml), intake._ODD_CELL.search(xml)
+    assert (old and old.span()) == (new and new.span())

@@ -802,7 +802,7 @@ def _zip_bytes(entries: list[tuple[zipfile.ZipInfo, bytes, int, int, int]]) -> b
     end = struct.pack(
         "<IHHHHIIH", 0x06054B50, 0, 0, len(central), len(central), len(directory), offset, 0
     )
-    return b"".join(out) + directory + end
+    return b"".join([*out, directory, end])  # (one copy of the whole archive, not three)
 
 
 class ReaderPanic(Exception):
@@ -1160,8 +1160,8 @@ def _found_from_name(xml: bytes, name: bytes, pattern: re.Pattern) -> bool:
 # three lowercase letters other than r (s, t, cm, vm, ph), double-quoted. When there is none (and no prefixed cell), every cell calamine can
 # read lies within _PLAIN_BOUND: one search, no match object per cell. Otherwise the sheet is
 # walked tag by tag (``_xlsx_extent``), as it is when the bound would not fit the budget.
-_ODD_CELL = re.compile(
-    rb'<c(?:[\t\n\r/>]| (?!r="[A-Z][1-9][0-9]{0,3}"(?: (?:[a-qs-z]|[a-z]{2,3})="[^"]*")*/?>))'
+_ODD_CELL = re.compile(  # (possessive: no part of a plain cell can be given back to match)
+    rb'<c(?:[\t\n\r/>]| (?!r="[A-Z][1-9][0-9]{0,3}+"(?: (?:[a-qs-z]|[a-z]{2,3}+)="[^"]*+")*+/?>))'
 )
 _PREFIXED_CELL = re.compile(rb":c[\s/>]")
 _PLAIN_BOUND = (9999, 26)

@@ -46,7 +46,10 @@ def _static(spec: Spec) -> dict[str, tuple[bool, str, str]]:
 # A trusted workbook whose labels are where the template put them is read from the template's
 # places: those, and what follows from them, are the same for every such file of a spec.
 _TEMPLATE_PLACES: dict[tuple[str, str], dict[str, tuple[str, int, int]]] = {}
-_TEMPLATE_CELLS: dict[str, tuple[dict[str, Source], dict[str, list[str]]]] = {}
+# A trusted workbook whose labels are where the template put them is read from the template's
+# places: those, and what follows from them, are the same for every such file of a spec.
+_TEMPLATE_PLACES: dict[tuple[str, str], dict[str, tuple[str, int, int]]] = {}
+_TEMPLATE_CELLS: dict[str, _Cells] = {}
 
 
 def _template_places(spec: Spec, table: Table, tl: layout.TableLayout) -> dict:
@@ -57,18 +60,28 @@ def _template_places(spec: Spec, table: Table, tl: layout.TableLayout) -> dict:
     return _TEMPLATE_PLACES[k]
 
 
-def _cells(
-    spec: Spec, positions: dict[str, tuple[str, int, int]]
-) -> tuple[dict[str, Source], dict[str, list[str]]]:
-    """Datapoint id -> its Source (one shared Source per cell: the same cells in every file), and
-    sheet -> the cells of its totals in reading order (where intake looks for formulas)."""
-    static = _static(spec)
-    cells = {dp_id: _source(*where) for dp_id, where in positions.items()}
-    totals: dict[str, list[str]] = {}
-    for dp_id, src in cells.items():
-        if static[dp_id][0]:
-            totals.setdefault(src.sheet, []).append(src.cell)
-    return cells, {s: sorted(refs, key=intake.row_col) for s, refs in totals.items()}
+class _Cells:
+    """Where a filing's values are read from, worked out once per set of positions: datapoint id
+    -> its Source (one shared Source per cell: the same cells in every file); sheet -> the cells
+    of its totals in reading order (where intake looks for formulas); the sheets read; and one
+    row per datapoint, in the positions' order: (id, sheet index, row, col, computed, kind)."""
+
+    __slots__ = ("plan", "sheets", "sources", "totals")
+
+    def __init__(self, spec: Spec, positions: dict[str, tuple[str, int, int]]):
+        static = _static(spec)
+        self.sources = {dp_id: _source(*where) for dp_id, where in positions.items()}
+        totals: dict[str, list[str]] = {}
+        for dp_id, src in self.sources.items():
+            if static[dp_id][0]:
+                totals.setdefault(src.sheet, []).append(src.cell)
+        self.totals = {s: sorted(refs, key=intake.row_col) for s, refs in totals.items()}
+        self.sheets = list(dict.fromkeys(sheet for sheet, _, _ in positions.values()))
+        index = {sheet: i for i, sheet in enumerate(self.sheets)}
+        self.plan = tuple(
+            (dp_id, index[sheet], r, c, static[dp_id][0], static[dp_id][1])
+            for dp_id, (sheet, r, c) in positions.items()
+        )
 
 
 def sheets_read(spec: Spec) -> list[str]:
@@ -304,31 +317,34 @@ class _Reader:
 
     def _values(self, positions: dict[str, tuple[str, int, int]], template: bool) -> None:
         f, spec = self.f, self.spec
-        dps, static = spec.datapoints, _static(spec)
+        dps = spec.datapoints
         if not template:
-            cells, totals = _cells(spec, positions)
+            where = _Cells(spec, positions)
         elif spec.hash in _TEMPLATE_CELLS:
-            cells, totals = _TEMPLATE_CELLS[spec.hash]
+            where = _TEMPLATE_CELLS[spec.hash]
         else:
-            cells, totals = _TEMPLATE_CELLS[spec.hash] = _cells(spec, positions)
-        formulas = {s: self.pkg.formulas(s, refs, in_order=True) for s, refs in totals.items()}
+            where = _TEMPLATE_CELLS[spec.hash] = _Cells(spec, positions)
+        cells = where.sources
+        formulas = {
+            s: self.pkg.formulas(s, refs, in_order=True) for s, refs in where.totals.items()
+        }
         blank_tables: dict[str, list[str]] = {}
         pending: list[Finding] = []
         no_cache = 0
-        grids = {sheet: self.book.grid(sheet) for sheet in {p[0] for p in positions.values()}}
-        raws, values = f.raw, f.values
+        grids = [self.book.grid(sheet) for sheet in where.sheets]
+        raws, values, has_formulas = f.raw, f.values, f.formula
         f.sources.update(cells)
         # An imported report's cells that its text did not have: missing, not left blank.
         absent = set(f.meta.get(layout.MISSING_KEY, "").split())
-        for dp_id, (sheet, r, c) in positions.items():
-            grid = grids[sheet]
-            row = grid[r] if r < len(grid) else ()
-            raw = row[c] if c < len(row) else ""
+        for dp_id, g, r, c, computed, kind in where.plan:
+            try:
+                raw = grids[g][r][c]
+            except IndexError:  # beyond the sheet's last row or column (r and c are >= 0)
+                raw = ""
             raws[dp_id] = raw
-            computed, kind, table = static[dp_id]
             if computed:
-                has_formula = formulas[sheet][cells[dp_id].cell]
-                f.formula[dp_id] = has_formula
+                has_formula = formulas[where.sheets[g]][cells[dp_id].cell]
+                has_formulas[dp_id] = has_formula
                 if has_formula and raw == "":
                     no_cache += 1
                 values[dp_id] = raw if type(raw) in (int, float) else None
@@ -344,7 +360,7 @@ class _Reader:
             values[dp_id] = value.number
             if value.code:
                 if value.code == "V101":
-                    blank_tables.setdefault(table, []).append(dp_id)
+                    blank_tables.setdefault(dps[dp_id].table, []).append(dp_id)
                 args = {"where": dps[dp_id].label(), "value": value.raw}
                 pending.append(Finding(value.code, args, **f.at(dp_id)))
         self._absent_rows(absent & f.missing)
