@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from workbook_tools import narrative
@@ -83,3 +85,26 @@ def test_a_units_county_is_what_the_pattern_said(name):
 
     m = re.match(r"^(.*?(?:省|市|州|盟|县|区|旗))(?=[\u4e00-\u9fa5]{2,})", name)
     assert narrative.county_of(name) == (m.group(1) if m else "")
+
+
+_HEADS = ("", "收到", "受理", "新收", "共收", "上年", "印发", "制定", "行政", "未", "没有")
+_MIDDLES = ("", "申请", "依申请", "公开申请", "结转", "至", "下年度", "下一年", "行政复议")
+_MIDDLES += ("至下年度", "行政诉讼", "规范性文件", "，")
+
+
+def test_a_sentence_without_a_claims_needle_has_no_such_claim():
+    """Claims are searched only in sentences holding their needle: no match lacks it (nor does
+    a "none received" sentence lack 申请). Every sentence of the pieces, in every order."""
+    matched = set()
+    for head, one, two, number, unit in itertools.product(
+        _HEADS, _MIDDLES, _MIDDLES, ("12", "十二", ""), ("件", "起", "")
+    ):
+        sentence = head + one + two + number + unit
+        for claim in narrative.CLAIMS:
+            if claim.pattern.search(sentence):
+                assert claim.needle in sentence, (claim.what, sentence)
+                matched.add(claim.what)
+        if narrative._NONE_RECEIVED.search(sentence):
+            assert "申请" in sentence, sentence
+            matched.add("none received")
+    assert len(matched) == len(narrative.CLAIMS) + 1  # every pattern met a sentence it matches

@@ -72,6 +72,7 @@ class Claim:
     pattern: re.Pattern
     what: str
     bases: tuple[tuple[str, tuple[str, ...]], ...]  # (base name, datapoints summed)
+    needle: str  # text every match holds: a sentence without it is not searched
 
 
 def _p(text: str) -> re.Pattern:
@@ -91,26 +92,31 @@ CLAIMS = (
         ),
         "收到申请",
         (("本年新收", ("t3.new.total",)), ("新收加上年结转", ("t3.new.total", "t3.carried.total"))),
+        "申请",
     ),
     Claim(
         _p(r"上年结转" + _GAP + NUM + r"\s*[件个份]"),
         "上年结转",
         (("上年结转", ("t3.carried.total",)),),
+        "上年结转",
     ),
     Claim(
         _p(r"结转(?:至)?下(?:一)?年(?:度)?" + _GAP + NUM + r"\s*[件个份]"),
         "结转下年度",
         (("结转下年度", ("t3.carry_next.total",)),),
+        "结转",
     ),
     Claim(
         _p(r"行政复议" + _GAP + NUM + r"\s*[件起宗次]"),
         "行政复议",
         (("行政复议总计", ("t4.review.total",)),),
+        "行政复议",
     ),
     Claim(
         _p(r"行政诉讼" + _GAP + NUM + r"\s*[件起宗次]"),
         "行政诉讼",
         (("行政诉讼总计", ("t4.direct.total", "t4.after_review.total")),),
+        "行政诉讼",
     ),
     Claim(
         _p(
@@ -123,6 +129,7 @@ CLAIMS = (
         ),
         "制发规范性文件",
         (("本年制发件数", ("t2.normative.issued",)),),
+        "规范性文件",
     ),
 )
 
@@ -179,7 +186,12 @@ def check(filing: Filing, values: Mapping[str, Any], names: Sequence[str] = ()) 
         where = filing.at(field_id)
         for sentence in sentences(text):
             out += _numbers(sentence, values, where)
-            if received and _NONE_RECEIVED.search(sentence) and not re.search(r"\d", sentence):
+            if (
+                received
+                and "申请" in sentence  # (in every sentence _NONE_RECEIVED matches)
+                and _NONE_RECEIVED.search(sentence)
+                and not re.search(r"\d", sentence)
+            ):
                 out.append(Finding("N2", {"sentence": sentence, "count": received}, **where))
             out += _names(filing, sentence, where, names)
     fee_text = "".join(t for k, t in filing.texts.items() if k.startswith("s6."))
@@ -203,6 +215,8 @@ def check(filing: Filing, values: Mapping[str, Any], names: Sequence[str] = ()) 
 def _numbers(sentence: str, values: Mapping[str, Any], where: dict) -> list[Finding]:
     out = []
     for claim in CLAIMS:
+        if claim.needle not in sentence:
+            continue
         for m in claim.pattern.finditer(sentence):
             stated = chinese_number(m.group(1))
             if stated is None:
