@@ -155,7 +155,7 @@ def test_property_any_overwritten_total_is_caught(spec21, seed, pick, delta):
     assert defining and set(defining) <= broken
 
 
-# --- the generated evaluators (Spec.compute, Spec.failing) against the term-by-term engine ----
+# --- the planned evaluators (Spec.compute, Spec.failing) against the term-by-term engine ------
 
 _ODD_VALUES = [
     *(None, "", " ", "12", "无", True, False, 0, 1, 7, -3, 10**6, 10**400, -(10**400)),
@@ -173,7 +173,7 @@ def _odd(rng: random.Random):
 
 
 def _totals_term_by_term(inputs, totals, values):
-    """What Spec.compute did before it was generated (kept here as the reference)."""
+    """What Spec.compute did before it was planned (kept here as the reference)."""
     out = {i: values.get(i) for i in inputs}
     for target, sources in totals:
         out[target] = sum(map(rules.number, map(out.get, sources)))
@@ -203,7 +203,7 @@ def _bundled():
 
 @settings(max_examples=150, deadline=None)
 @given(seed=st.integers(0, 2**32), share=st.floats(0, 1))
-def test_generated_totals_equal_the_term_by_term_sums(seed, share):
+def test_planned_totals_equal_the_term_by_term_sums(seed, share):
     rng = random.Random(seed)
     for spec in _bundled():
         values = {i: _odd(rng) for i in spec.inputs if rng.random() < share}
@@ -218,7 +218,7 @@ def test_generated_totals_equal_the_term_by_term_sums(seed, share):
 
 @settings(max_examples=150, deadline=None)
 @given(seed=st.integers(0, 2**32), share=st.floats(0, 1), consistent=st.booleans())
-def test_generated_comparisons_fail_exactly_where_holds_says(seed, share, consistent):
+def test_planned_comparisons_fail_exactly_where_holds_says(seed, share, consistent):
     rng = random.Random(seed)
     for spec in _bundled():
         ids = list(spec.datapoints)
@@ -243,9 +243,9 @@ def test_generated_comparisons_fail_exactly_where_holds_says(seed, share, consis
         assert _outcome(spec.failing, first, second, kind) == _outcome(one_by_one)
 
 
-def test_generated_totals_follow_the_order_of_definition():
+def test_planned_totals_follow_the_order_of_definition():
     # A total summing a later total (not there yet: 0), one defined twice (the second sees the
-    # first), a source that is nothing, and ids that would be code if pasted in unquoted.
+    # first), a source that is nothing, a total of one term and of none, an odd id.
     odd = "x'); import os; ('\"\\\n"
     inputs = ("a", "b", odd)
     totals = (

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -233,21 +234,25 @@ def holds(
     raise KeyError(op)
 
 
-# --- many at once: one generated function per spec ------------------------------------------
+# --- many at once: one plan per spec -------------------------------------------------------
 #
-# Checking a file evaluates the same 34 totals and ~60 comparisons over new values each time;
+# Checking a file evaluates the same 34 totals and ~45 comparisons over new values each time;
 # done term by term (a dict lookup and a call of ``number`` per term) that is most of the time the
-# rules take. So a spec's totals and comparisons are turned once into straight-line Python: each
-# value fetched and made a number once, each sum ``sum((a, b, ...))`` over a tuple -- the same
-# items in the same order as ``sum(map(number, ...))``, hence the same result, also for floats
-# (whose sum() rounds differently from ``a + b + ...``). Datapoint ids enter the source only as
-# ``repr`` literals, never as names, so a spec cannot inject code.
+# rules take. So a spec's totals and comparisons are planned once: the values are fetched and
+# made numbers in one pass into a list, and each sum takes its terms from that list with an
+# ``operator.itemgetter`` built for it -- the same items in the same order as
+# ``sum(map(number, ...))``, hence the same result, also for floats (whose sum() may round
+# differently from ``a + b + ...``).
 
 
-def _generated(name: str, lines: list[str]) -> Callable:
-    scope: dict[str, Any] = {"_NUMERIC": _NUMERIC}
-    exec(compile("\n".join(lines), f"<generated {name}>", "exec"), scope)
-    return scope[name]
+def _taker(indexes: Sequence[int]) -> Callable[[list], Any]:
+    """The items of a list at ``indexes``, as a sequence sum() takes (a slice for one or none:
+    itemgetter of one index gives the item itself)."""
+    if len(indexes) >= 2:
+        return operator.itemgetter(*indexes)
+    if indexes:
+        return operator.itemgetter(slice(indexes[0], indexes[0] + 1))
+    return operator.itemgetter(slice(0, 0))
 
 
 def compile_totals(
@@ -260,31 +265,29 @@ def compile_totals(
         out[target] = sum(map(number, map(out.get, sources)))
     return out
     """
-    lines = ["def totals(values):", "    get = values.get"]
-    held: dict[str, str] = {}  # id -> the variable holding its value in ``out`` (key order too)
-    as_number: dict[str, str] = {}  # id -> the variable holding number(its value)
-    for k, dp in enumerate(inputs):
-        lines.append(f"    v{k} = get({dp!r})")
-        held[dp] = f"v{k}"
+    ids, targets = tuple(inputs), tuple(target for target, _ in totals)
+    zero = len(ids)  # the list holds the inputs as numbers, a 0, then each total as summed
+    where = {dp: k for k, dp in enumerate(ids)}  # id -> its current place in the list
+    plan = []
     for k, (target, sources) in enumerate(totals):
-        terms = []
-        for dp in sources:
-            if dp not in held:  # not in ``out`` yet: get() gives None, which sums as 0
-                terms.append("0")
-                continue
-            if dp not in as_number:
-                var = held[dp]
-                if var.startswith("t"):  # a total is a sum: already an int or a float
-                    as_number[dp] = var
-                else:
-                    lines.append(f"    n{var} = {var} if type({var}) in _NUMERIC else 0")
-                    as_number[dp] = f"n{var}"
-            terms.append(as_number[dp])
-        lines.append(f"    t{k} = sum(({''.join(t + ', ' for t in terms)}))")
-        held[target] = f"t{k}"
-        as_number.pop(target, None)  # a later term sees the new value
-    lines.append("    return {" + ", ".join(f"{dp!r}: {var}" for dp, var in held.items()) + "}")
-    return _generated("totals", lines)
+        # A source not in ``out`` yet gives None, which sums as 0: the 0's place.
+        plan.append(_taker([where.get(dp, zero) for dp in sources]))
+        where[target] = zero + 1 + k
+
+    def compute(values: Mapping[str, Any]) -> dict[str, Any]:
+        raw = list(map(values.get, ids))
+        numbers = [x if type(x) in _NUMERIC else 0 for x in raw]
+        numbers.append(0)
+        for take in plan:
+            numbers.append(sum(take(numbers)))
+        out = dict(zip(ids, raw, strict=True))
+        out.update(zip(targets, numbers[zero + 1 :], strict=True))
+        return out
+
+    return compute
+
+
+_COMPARE = {"==": operator.eq, "<=": operator.le, ">=": operator.ge}
 
 
 def compile_failing(
@@ -293,36 +296,31 @@ def compile_failing(
     """For comparisons (``op`` not "type") each with whether it reads the first view: a
     function ``(first, second, unit_kind) -> [index, ...]`` of those that do not hold, in order,
     exactly as ``not holds(inst, first if flag else second, kinds, unit_kind)`` says."""
-    lines = ["def failing(first, second, unit_kind):", "    bad = []"]
-    lines += ["    first_get = first.get", "    second_get = second.get"]
-    fetched: dict[tuple[str, str], str] = {}
-
-    def term(view: str, dp: str) -> str:
-        if (view, dp) not in fetched:
-            var = f"{view[0]}{len(fetched)}"
-            lines.append(f"    {var} = {view}_get({dp!r})")
-            lines.append(f"    {var} = {var} if type({var}) in _NUMERIC else 0")
-            fetched[view, dp] = var
-        return fetched[view, dp]
-
-    body = []
-    for index, (inst, first) in enumerate(checks):
-        if inst.op not in OPS:
-            raise ValueError(f"not a comparison: {inst.op}")
-        view = "first" if first else "second"
-        left = "".join(term(view, dp) + ", " for dp in inst.left)
-        right = "".join(term(view, dp) + ", " for dp in inst.right)
-        test = (
-            f"round(sum(({left})) + {inst.left_constant!r}, 6) {inst.op} "
-            f"round(sum(({right})) + {inst.right_constant!r}, 6)"
+    places: tuple[dict[str, int], dict[str, int]] = ({}, {})  # per view: id -> list index
+    plan = []
+    for inst, first in checks:
+        place = places[0] if first else places[1]
+        left = _taker([place.setdefault(dp, len(place)) for dp in inst.left])
+        right = _taker([place.setdefault(dp, len(place)) for dp in inst.right])
+        compare = _COMPARE[inst.op]  # (KeyError for "type", as holds raises for an unknown op)
+        plan.append(
+            (first, left, inst.left_constant, right, inst.right_constant, compare, inst.when_kinds)
         )
-        if inst.when_kinds:
-            body.append(f"    if unit_kind in {tuple(inst.when_kinds)!r} and not ({test}):")
-        else:
-            body.append(f"    if not ({test}):")
-        body.append(f"        bad.append({index})")
-    lines += [*body, "    return bad"]
-    return _generated("failing", lines)
+    first_ids, second_ids = tuple(places[0]), tuple(places[1])
+
+    def failing(first: Mapping, second: Mapping, unit_kind: str | None) -> list[int]:
+        a = [x if type(x) in _NUMERIC else 0 for x in map(first.get, first_ids)]
+        b = [x if type(x) in _NUMERIC else 0 for x in map(second.get, second_ids)]
+        bad = []
+        for index, (on_a, left, lc, right, rc, compare, when) in enumerate(plan):
+            if when and unit_kind not in when:
+                continue  # does not apply to this kind of unit: holds
+            numbers = a if on_a else b
+            if not compare(round(sum(left(numbers)) + lc, 6), round(sum(right(numbers)) + rc, 6)):
+                bad.append(index)
+        return bad
+
+    return failing
 
 
 # --- Excel side --------------------------------------------------------------------------

@@ -265,7 +265,7 @@ class Spec:
         return [comparisons[i] for i in self._failing(defined, other, unit_kind)]
 
     def __getstate__(self) -> dict[str, Any]:
-        # The generated functions are not pickled (a compiled spec is cached as a pickle).
+        # The planned evaluators (closures) are not pickled (a compiled spec is cached as a pickle).
         return {k: v for k, v in self.__dict__.items() if k not in ("_totals", "_failing")}
 
     def failures(
