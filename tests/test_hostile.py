@@ -686,3 +686,19 @@ def test_a_full_disk_is_o102_and_leaves_nothing(tmp_path, spec21, shared_dir):
         hostile.assert_clean(result, (2,), "O102")
         assert not _leftovers(out), args
         assert not [p for p in out.rglob("*") if p.is_file()], args
+
+
+def test_a_zip_needing_a_newer_zip_version_is_damaged_not_a_traceback(tmp_path, spec21):
+    """A central directory entry that says it needs zip version 18.3 to extract (a few flipped
+    bytes; the fuzzer found it): zipfile refuses the whole directory with NotImplementedError,
+    which reached the user as a traceback."""
+    data = bytearray(wb.render(spec21))
+    central = data.index(b"PK\x01\x02")
+    data[central + 6 : central + 8] = (183).to_bytes(2, "little")  # version needed to extract
+    bad = wb.write(tmp_path, bytes(data), "bad.xlsx")
+    good = wb.write(tmp_path, wb.render(spec21), "good.xlsx")
+    inputs = hostile.digest([bad, good])
+    result = hostile.wbtools("check", bad, good)
+    hostile.assert_clean(result, (1,), "F103")
+    assert "18.3" in result.out and "good.xlsx" in result.out
+    assert hostile.digest([bad, good]) == inputs

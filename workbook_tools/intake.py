@@ -931,8 +931,16 @@ def open_package(path: Path) -> Package:
     try:
         zf = zipfile.ZipFile(io.BytesIO(pkg.data))
     # ValueError: an entry name flagged UTF-8 that is not (UnicodeDecodeError); struct.error:
-    # a header field cut short
-    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, ValueError, struct.error) as exc:
+    # a header field cut short; NotImplementedError: an entry needing a zip version beyond any
+    # (a damaged directory, not a password: F103)
+    except (
+        zipfile.BadZipFile,
+        EOFError,
+        zipfile.LargeZipFile,
+        ValueError,
+        struct.error,
+        NotImplementedError,
+    ) as exc:
         return bad("F103", detail=str(exc) or "bad zip")
     except OSError as exc:
         return bad("F103", detail=exc.strerror or str(exc))
