@@ -87,8 +87,46 @@ def test_rows_padded_for_merged_cells_are_not_placed_by_position(
             "根据《条例》特编制2025年度某县某乡人民政府办公室信息公开年度报告。本报告由六部分组成。",
             "某县某乡人民政府办公室",
         ),
+        # the compiling sentence after a notice whose title holds the year and the words of a
+        # report: the unit is the one the verb compiles, not the notice's sender
+        (
+            "根据《条例》和《某县人民政府办公室关于2025年政府信息公开工作年度报告编制发布工作的通知》"
+            "规定，特编制某县某民族乡2025年政府信息公开工作年度报告。",
+            "某县某民族乡",
+        ),
+        # the compiling sentence with the year after the words
+        ("根据有关要求，特编制某县某体育局政府信息公开工作2025年度报告。", "某县某体育局"),
+        # the compiling sentence without 政府 before 信息公开
+        ("根据有关文件精神，编制某乡人民政府2025年信息公开工作年度报告。", "某乡人民政府"),
+        # the unit that compiles it, named more fully than in the report's name after the verb
+        ("根据有关规定，某县某局编制了县某局2025年政府信息公开工作年度报告。", "某县某局"),
+        # “由<unit>编制的<year>年度政府信息公开年度报告”: the unit is the one that compiles it
+        ("本年报根据有关规定，由某区某局编制的2025年度政府信息公开年度报告。", "某区某局"),
+        # a bracketed qualifier after the name (“（机关）”) is not part of it
+        ("特向社会公布2025年度某镇政府（机关）信息公开年度报告。", "某镇政府"),
+        # a county's office for staffing (机构编制委员会办公室): 编制 in its name is no verb
+        ("某县机构编制委员会办公室2025年政府信息公开工作年度报告", "某县机构编制委员会办公室"),
+        # a sentence quoting the report's name with last year's year: the unit is named, the year
+        # is the statistics period's
+        ("根据有关规定，我镇认真编制了《某镇2024年政府信息公开工作年度报告》。", "某镇"),
+        # a notice's title that compiles and publishes reports: what follows its verbs is no name
+        ("根据《某办关于编制发布2025年政府信息公开工作年度报告的函》要求，做好有关工作。", ""),
     ],
-    ids=["year-after-the-words", "this-level", "year-without-nian-at-a-break", "compiled-sentence"],
+    ids=[
+        "year-after-the-words",
+        "this-level",
+        "year-without-nian-at-a-break",
+        "compiled-sentence",
+        "compiled-after-a-notice",
+        "compiled-year-after-the-words",
+        "compiled-without-zhengfu",
+        "compiled-by-its-subject",
+        "compiled-by-you",
+        "bracketed-qualifier",
+        "bianzhi-in-the-name",
+        "quoted-with-last-years-year",
+        "notice-that-compiles-reports",
+    ],
 )
 def test_unit_from_more_title_forms(spec21, tmp_path, head, unit):
     text = published(spec21, tmp_path, _values(spec21))

@@ -291,6 +291,9 @@ CODES: dict[str, Code] = {c.code: c for c in [
     _c("I117", "cells-merged", E,
        "“{row}”一行只印出 {found} 个数（{values}），应为 {expected} 个，其余单元格是合并的，无法确定各数属于哪一列，作缺失处理，不按位置猜测。请核对原文后手工填写。",
        "Row “{row}” prints {found} values ({values}) where {expected} belong, the other cells being merged: which column each value belongs to cannot be told, so the row is treated as missing rather than guessed by position. Fill it in by hand from the source."),
+    _c("I118", "format-mixed", Severity.NOTE,
+       "表二第（一）项的表头是2019年试行格式的（本年新制作数量、本年新公开数量、对外公开总数量），其余各项是2021年格式：已按2021年格式导入，该项的数字按列的顺序作为本年制发件数、本年废止件数、现行有效件数。请核对原文。",
+       "Table 二's first block has the 2019 trial format's header (本年新制作数量, 本年新公开数量, 对外公开总数量) over the 2021 format's rows: the report was imported in the 2021 format, that block's figures taken in column order as 本年制发件数, 本年废止件数, 现行有效件数. Check the source."),
     # P: the collection portal (wbtools portal)
     _c("I120", "pdf-without-text", E,
        "PDF 没有文字层（共 {pages} 页，可能是扫描件或字体无法映射为文字），其中的文字和数字无法读取，未导入。请提供带文字层的 PDF、Word 或网页版本，或先用 OCR 识别。",

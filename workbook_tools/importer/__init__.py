@@ -31,8 +31,8 @@ from .sections import (
     find_sections,
     find_title,
     guess_kind,
-    is_2019,
     kind_from_text,
+    table2_format,
 )
 from .sources import FOLDER_REPORTS, IMPORTABLE, Line, NeedsProgram, load_lines
 from .tables import Imported, groups, read_table, tokens
@@ -86,9 +86,12 @@ def read(
         return filing
     bounds = find_sections(lines)
     s2 = lines[slice(*bounds["s2"])] if "s2" in bounds else []
-    if is_2019(s2):
+    shape = table2_format(s2)
+    if shape == "2019":
         spec = spec_module.load("gov_disclosure_2019")
         filing.findings.append(Finding("I107", {}, file=where))
+    elif shape == "mixed":
+        filing.findings.append(Finding("I118", {}, file=where))
     spec = spec or spec_module.load()
     filing.spec = spec
     title = _identify(filing, lines, path, unit, year, kind)

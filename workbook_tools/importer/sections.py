@@ -40,9 +40,24 @@ _NOT_NAMES = ("政府", "人民政府", "政务")
 _PERIOD = re.compile(r"统计期限(?:为|是)?(?:自|从)?(\d{4})年1月1日")
 _BODY_YEAR = re.compile(r"^(\d{4})年(?:度|以来)?[，,、]")
 _FILE_YEAR = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
-_INTRO = re.compile(r"^.*?(?:现公布|现予公布|特发布|现发布|现将|向社会公布|公布)(?!的)")
-# The sentence that names the report after the year (“…特编制2023年度<unit>信息公开年度报告”)
-_INTRO_YEAR = re.compile(_INTRO.pattern.replace("|公布)", "|公布|编制)"))
+# The verb of the sentence that publishes or compiles the report (“现公布区统计局2023年…”,
+# “…特编制2023年度<unit>…报告”, “编制了…”); 编制 in a name (机构编制委员会办公室) is no verb. The
+# last verb before the name counts: a notice cited earlier in the sentence (“《关于做好2024年…报告
+# 编制发布工作的通知》”) has verbs of its own.
+_VERB = (
+    r"现公布|现予公布|特发布|现发布|现将|向社会公布|公布|(?<!机构)编制(?!委员会|办公室)(?:形成)?了?"
+)
+_INTRO = re.compile(rf"^(.*)(?:{_VERB})(?!的)")
+# The unit that compiles the report, named before the verb: “由<unit>编制的2024年度…报告”, and
+# “<unit>编制了县某局2020年…报告” whose name after the verb is a shorter form of the same.
+# (“某街道特编制…”: the words before 特编制 are left alone, as the sentence may go on.)
+_BY = re.compile(
+    r"(?:^|[,;:，；：。])由?([^,;:，；：。、]{1,29}[^,;:，；：。、特现])(?:负责)?编制(?:了|的)?$"
+)
+_QUALIFIER = re.compile(r"[(（][^()（）]{1,4}[)）]$")  # “某镇政府（机关）”: not part of the name
+# How an agency's name ends. A name read out of a sentence must end so: after a verb a sentence
+# may go on with words (“…关于编制发布2021年…报告的函”), not a name.
+_NAME_END = "局委办室府镇乡街道处厅部署院所队站心会区县市旗馆社场园关司校团州村居组"
 KINDS_BY_WORD = (  # how a report speaks of its own unit: 我镇 …
     ("乡镇", ("我镇", "我乡", "全镇", "全乡")),
     ("街道", ("我街道", "全街道", "本街道")),
@@ -70,8 +85,25 @@ _SELF = re.compile(
 
 
 def _unit(text: str) -> str:
-    unit = _NOT_UNIT.sub("", text)
+    unit = _QUALIFIER.sub("", _NOT_UNIT.sub("", text))
     return "" if _SELF.match(unit) else unit
+
+
+MAX_YEARS = 6  # years tried per title form on one line: a sentence cites a few documents first
+
+
+def _matches(form: re.Pattern[str], text: str):
+    """The matches of a title form, one per year it can take: a form finds the first year that
+    fits, and a sentence may cite another report's or notice's year before its own. Each year
+    tried is masked for the next search; the groups are read from ``text``. At most MAX_YEARS,
+    so a long line full of years costs a few searches, not one per year."""
+    masked = text
+    for _ in range(MAX_YEARS):
+        if not (m := form.search(masked)):
+            return
+        yield m
+        start, end = m.span(2)
+        masked = masked[:start] + "#" * (end - start) + masked[end:]
 
 
 def _title_at(part: list[Line]) -> Title | None:
@@ -79,24 +111,10 @@ def _title_at(part: list[Line]) -> Title | None:
         return None  # a title is split over short lines, never over paragraphs or headings
     text = fold("".join(p.text for p in part))
     for n, form in enumerate(_TITLES):
-        m = form.search(text)
-        if not m or not _plausible(int(m.group(2))):
-            continue
-        if n == 4:  # only after the verb that publishes (or compiles) the report
-            intro = _INTRO_YEAR.match(m.group(1))
-            if not intro or intro.end() != len(m.group(1)):
-                continue
-            unit, source = _unit(m.group(3)), "first sentence"
-            if unit in _NOT_NAMES:  # “X特编制2023年政府信息公开…”: the unit is before
-                continue
-        else:
-            unit = _unit(m.group(3) if n == 3 else m.group(1))
-            source = "title"
-        if intro := _INTRO.match(unit):  # “现公布区统计局2023年…”: the unit follows the verb
-            unit, source = _unit(unit[intro.end() :]), "first sentence"
-        if len(unit) > 30 or re.search(r"[，。；：,;:]|\d{4}年", unit) or unit in _NOT_NAMES:
-            continue  # a sentence or “现将2024年政务信息公开…” (no name), not a name
-        return Title(unit, int(m.group(2)), part[0].no, "title", source if unit else "")
+        for m in _matches(form, text):
+            title = _title_from(n, text, m, part[0].no)
+            if title is not None:
+                return title
     if (
         (m := _NO_YEAR.match(text))
         and not re.search(r"\d{4}年|[,.;:，。；：|]", m.group(1))
@@ -104,6 +122,39 @@ def _title_at(part: list[Line]) -> Title | None:
     ):
         return Title(_unit(m.group(1)), None, part[0].no, "", "title")
     return None
+
+
+def _title_from(n: int, text: str, m: re.Match[str], line: int) -> Title | None:
+    """The unit and year of title form ``n``'s match (its groups' spans read in ``text``), or
+    None when what stands in the unit's place is no name."""
+    year = int(text[m.start(2) : m.end(2)])
+    before = text[: m.end(1)]  # the text before the year (before 关于 in form 0)
+    if not _plausible(year):
+        return None
+    if n == 4:  # only after the verb that publishes (or compiles) the report
+        if by := _BY.search(before):  # “由某局编制的2024年度政府信息公开年度报告”
+            unit = _unit(by.group(1))
+        else:
+            intro = _INTRO.match(before)
+            if not intro or intro.end() != len(before):
+                return None
+            unit = _unit(text[m.start(3) : m.end(3)])
+        if unit in _NOT_NAMES:  # “X特编制2023年政府信息公开…”: the unit is before
+            return None
+        source = "first sentence"
+    else:
+        unit, source = _unit(text[m.start(3) : m.end(3)] if n == 3 else before), "title"
+    if intro := _INTRO.match(unit):  # “现公布区统计局2023年…”: the unit follows the verb
+        named, unit, source = unit[: intro.end()], _unit(unit[intro.end() :]), "first sentence"
+        # “某县某局编制了县某局2023年…”: the compiling unit, named more fully before the verb
+        if (by := _BY.search(named)) and (subject := _unit(by.group(1))).endswith(unit):
+            unit = subject
+    if len(unit) > 30 or re.search(r"[，。；：,;:《》]|\d{4}年", unit) or unit in _NOT_NAMES:
+        # a sentence (citing a document by its title), or “现将2024年政务信息公开…” (no name)
+        return None
+    if source == "first sentence" and unit and unit[-1] not in _NAME_END:
+        return None
+    return Title(unit, year, line, "title", source if unit else "")
 
 
 _HEAD_CELLS = 120  # lines and metadata cells searched for a title (real heads: under 40)
@@ -145,12 +196,20 @@ def find_title(lines: list[Line], file_name: str = "") -> Title:
         (t for t in titles if t.unit and t.year),
         next((t for t in titles if t.unit), titles[0] if titles else Title()),
     )
-    if not found.year:
-        for line in lines:
-            m = _PERIOD.search(fold(line.text))
-            if m and _plausible(int(m.group(1))):
-                found.year, found.year_from = int(m.group(1)), "period"
-                break
+    period = next(
+        (
+            int(m.group(1))
+            for line in lines
+            if (m := _PERIOD.search(fold(line.text))) and _plausible(int(m.group(1)))
+        ),
+        None,
+    )
+    # A sentence naming the report (“我镇编制了《某镇2020年…报告》”) may quote last year's
+    # name: the year of the figures is the statistics period's.
+    if period and (
+        not found.year or (found.unit_from == "first sentence" and found.year != period)
+    ):
+        found.year, found.year_from = period, "period"
     if not found.year:
         for line in lines:
             m = _BODY_YEAR.match(fold(line.text))
@@ -240,12 +299,29 @@ def _find(folded: list[str], arabic: bool) -> dict[str, int]:
     return found
 
 
-def is_2019(lines: list[Line]) -> bool:
+# What tells the two formats' table 二 apart. The 2019 trial format's own rows and columns
+# (其他对外管理服务事项, 上一年项目数量, 第（九）项's 政府集中采购) decide it; the header of its first
+# block (本年新制作数量 …) only when nothing after that block says otherwise: a 2021 report whose
+# template kept that old header over the 2021 rows (本年处理决定数量, 本年收费金额) is a 2021 report.
+_2019_ROWS = (
+    "其他对外管理服务事项",
+    "政府集中采购",
+    "上一年项目数量",
+    "采购项目数量",
+    "采购总金额",
+)
+_2019_HEADER = ("本年新制作数量", "本年新公开数量", "对外公开总数量")
+_2021_ROWS = ("本年处理决定数量", "本年收费金额")
+
+
+def table2_format(lines: list[Line]) -> str:
+    """“2019”, “2021”, or “mixed” (the 2021 format with the 2019 header over its first block)."""
     text = fold("".join(line.text for line in lines))
-    return any(
-        w in text
-        for w in ("本年新制作数量", "对外公开总数量", "其他对外管理服务事项", "政府集中采购")
-    )
+    if any(w in text for w in _2019_ROWS):
+        return "2019"
+    if any(w in text for w in _2019_HEADER):
+        return "mixed" if any(w in text for w in _2021_ROWS) else "2019"
+    return "2021"
 
 
 def guess_kind(unit: str) -> str:

@@ -70,6 +70,18 @@ def _value_like(text: str) -> bool:
     return bool(_WITH_UNIT.fullmatch(t) or _CHANGE.fullmatch(t)) or t in NONE_MARKS
 
 
+# What a cell of figures can hold besides a figure, in a row whose cells are delimited (bars,
+# tabs): a change word without its figure (“增”) or figures paired by a slash (“0/0” under the
+# header “本年增/减”). Such a cell keeps its column — read, or reported as unreadable — instead of
+# ending the row's figures as if it were the next row's label. Never taken from a text without
+# delimiters, where a header word broken over lines (“本年增/” “减”) looks the same.
+_ODD_CELL = re.compile(r"增加?|减少?|\d{1,7}(?:/\d{1,7})+")
+
+
+def _cell_like(text: str) -> bool:
+    return _value_like(text) or bool(_ODD_CELL.fullmatch(fold(text)))
+
+
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _OPENS = "(（〔【[第"
 _CLOSES = ")）〕】]年月日号%％条项款期次个件人"
@@ -209,7 +221,7 @@ def tokens(lines: list[Line]) -> list[Token]:
                 out.append(Token("", line.no, True))
         elif "|" in text or "\t" in text.strip():
             pieces = [p.strip() for p in re.split(r"[|\t]", text)]
-            if "|" in text and any(p and _value_like(p) for p in pieces):
+            if "|" in text and any(p and _cell_like(p) for p in pieces):
                 # A row of figures, “a | b |” or “| a | b |”: only the pipes at its two ends are
                 # edges; every other empty piece is an empty cell, kept in its place.
                 if text.strip().startswith("|"):
@@ -234,7 +246,7 @@ def tokens(lines: list[Line]) -> list[Token]:
                     out.extend(_unglue(pieces[0], line.no))
                     out[-1].blank_row = True
                     continue
-            cells = any(_value_like(p) for p in pieces)
+            cells = any(_cell_like(p) for p in pieces)
             # A Markdown rule row (“| --- | :-: |”) is dashes only; one dash among figures is a
             # cell printed as “none”.
             rule = all(re.fullmatch(r":?-+:?", p.replace(" ", "")) for p in pieces if p)
@@ -246,7 +258,7 @@ def tokens(lines: list[Line]) -> list[Token]:
                     p = "".join(parts)
                 if p and rule:
                     continue  # a Markdown separator row
-                if p == "" or _value_like(p):
+                if p == "" or _cell_like(p):
                     out.append(Token(p, line.no, True, parts=parts))
                 elif "|" in text and (m := _LABEL_AND_FIGURE.match(p)):
                     # the label cell and the first figure run together (a PDF's unruled table
@@ -542,8 +554,14 @@ def _total_first(table, toks: list[Token], found: list[Group]) -> bool:
 
 
 def _in_words(text: str, spec: Spec, dp_id: str) -> Value | None:
-    """“减4” / “增3” in a signed column: the change it says. None for anything else."""
-    if spec.kinds[dp_id] != "signed" or not (m := _CHANGE.fullmatch(fold(text))):
+    """“减4” / “增3” in a signed column: the change it says; “0/0” (nothing up, nothing down, as
+    the header “本年增/减” pairs them) is 0 — other pairs say no single change. None for anything
+    else."""
+    if spec.kinds[dp_id] != "signed":
+        return None
+    if re.fullmatch(r"0+(?:/0+)+", fold(text)):
+        return Value(0, None, text)
+    if not (m := _CHANGE.fullmatch(fold(text))):
         return None
     down = m.group(1).startswith(("减", "-"))
     return Value(-int(m.group(2)) if down else int(m.group(2)), None, text)
