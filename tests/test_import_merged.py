@@ -111,6 +111,11 @@ def test_rows_padded_for_merged_cells_are_not_placed_by_position(
         ("根据有关规定，我镇认真编制了《某镇2024年政府信息公开工作年度报告》。", "某镇"),
         # a notice's title that compiles and publishes reports: what follows its verbs is no name
         ("根据《某办关于编制发布2025年政府信息公开工作年度报告的函》要求，做好有关工作。", ""),
+        # no report's name at all: “本年度报告…由<unit>编制，全文包括…”
+        ("本年度报告根据有关规定，由某区某街道办事处编制，全文包括六部分。", "某区某街道办事处"),
+        # … but only a name: what a unit did with its figures is not part of it
+        ("本报告由某街道办事处综合各项数据编制。", ""),
+        ("本报告由某镇人民政府党政办公室编制，全文包括六部分。", ""),
     ],
     ids=[
         "year-after-the-words",
@@ -126,6 +131,9 @@ def test_rows_padded_for_merged_cells_are_not_placed_by_position(
         "bianzhi-in-the-name",
         "quoted-with-last-years-year",
         "notice-that-compiles-reports",
+        "compiled-by-without-the-reports-name",
+        "compiled-by-with-more-words",
+        "compiled-by-an-office-inside-the-unit",
     ],
 )
 def test_unit_from_more_title_forms(spec21, tmp_path, head, unit):

@@ -54,6 +54,10 @@ _INTRO = re.compile(rf"^(.*)(?:{_VERB})(?!的)")
 _BY = re.compile(
     r"(?:^|[,;:，；：。])由?([^,;:，；：。、]{1,29}[^,;:，；：。、特现])(?:负责)?编制(?:了|的)?$"
 )
+# The report said to be compiled by a unit, with no name of the report after it.
+_COMPILED_BY = re.compile(
+    r"(?:本年度报告|本报告|本年报)[^。]*?由([^,;:，；：。、由]{2,30}?)编制(?![的了])"
+)
 _QUALIFIER = re.compile(r"[(（][^()（）]{1,4}[)）]$")  # “某镇政府（机关）”: not part of the name
 # How an agency's name ends. A name read out of a sentence must end so: after a verb a sentence
 # may go on with words (“…关于编制发布2021年…报告的函”), not a name.
@@ -192,6 +196,20 @@ def find_title(lines: list[Line], file_name: str = "") -> Title:
             name = re.split(r"[_|—–-]", page_title.text)[0]
             if t := _title_at([Line(page_title.no, name)]):
                 titles.append(t)
+    if not any(t.unit for t in titles):
+        # “本年度报告根据…要求，由某街道办事处编制，全文包括…”: the unit that compiles it
+        for line in head:
+            m = _COMPILED_BY.search(fold(line.text))
+            # (not an office inside the unit: “由某镇人民政府党政办公室编制” is the town's report)
+            name = m.group(1) if m else ""
+            if (
+                name
+                and name[-1] in _NAME_END
+                and not name.endswith("办公室")
+                and not _SELF.match(name)
+            ):
+                titles.append(Title(name, None, line.no, "", "first sentence"))
+                break
     found = next(
         (t for t in titles if t.unit and t.year),
         next((t for t in titles if t.unit), titles[0] if titles else Title()),
