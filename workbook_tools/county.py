@@ -922,6 +922,7 @@ class _Writer:
             ),
         }
         self.unit = Unit(result.name or self.t["default_name"], "", "政府")
+        self._unit_pieces: dict[str, tuple[str, list[tuple[str, str]]]] = {}  # (_unit_row)
 
     def _breakdown_formats(self, base: dict[str, Any]) -> dict[str, Any]:
         """Figures and names in 分单位明细; a file left out of the total in grey italics."""
@@ -1227,9 +1228,11 @@ class _Writer:
             for head, (a, b) in zip(t["breakdown_cols"], spans, strict=True):
                 rows.label(row + 1, a, row + 1, b, head, f["header"])
             for i, k in enumerate(chunk, start=row + 2):
+                ws.set_row(i, unit_heights[k])
+            rows.write(ws)
+            for i, k in enumerate(chunk, start=row + 2):
                 e = entries[k]
-                out = "" if e.included else "_out"
-                cells = [
+                shown = [
                     k + 1,
                     e.unit,
                     e.code,
@@ -1238,20 +1241,7 @@ class _Writer:
                     t["yes"] if e.included else t["no"],
                     files[k],
                 ]
-                for value, (a, b) in zip(cells, spans, strict=True):
-                    if isinstance(value, int):
-                        rows.put(i, a, "number", value, f["bd_num" + out])
-                    elif a == b or b == spans[-1][1]:  # the file name wraps in its merged cell
-                        rows.label(i, a, i, b, value, f["bd_text" + out])
-                    else:
-                        # a short value runs on into the blank cells of its span: no merge per
-                        # row (a sheet's merges are kept in memory until it is written)
-                        rows.put(i, a, "text", value, f["bd_left" + out])
-                        for c in range(a + 1, b):
-                            rows.put(i, c, "blank", None, f["bd_mid" + out])
-                        rows.put(i, b, "blank", None, f["bd_right" + out])
-                ws.set_row(i, unit_heights[k])
-            rows.write(ws)
+                self._unit_row(ws, i, shown, "" if e.included else "_out", spans)
             row += len(chunk) + 3
         rendered = self.r.rendered
         # Each name's cell as escaped once (the sheet's cache of short texts holds fewer than
@@ -1312,6 +1302,75 @@ class _Writer:
         ws.repeat_rows(0, 0)
         ws.set_h_pagebreaks(breaks)
         ws.set_footer("&C&P / &N")
+
+    def _unit_row(self, ws, i: int, values: list, out: str, spans: list) -> None:
+        """A file's row of the units block of 分单位明细 -- its 序号, then a text per span of
+        columns (the file name's span merged) -- and its merge after it, as ``_Rows`` writes
+        them: the row's XML put together from pieces made once per kind of row (included or
+        not), only the texts escaped per file; cell by cell where that cannot be."""
+        f, last = self.f, spans[-1][1]
+        texts = ws._inline_texts
+        tails = [texts.get(v) or ws._inline_text(v) if type(v) is str else None for v in values[1:]]
+        if type(values[0]) is int and None not in tails and ws._open(i):
+            if out not in self._unit_pieces:
+                self._unit_pieces[out] = self._unit_row_pieces(out, spans)
+            head, pieces = self._unit_pieces[out]
+            xml = [f"{head}{values[0]}</v></c>"]
+            for (start, blanks), tail in zip(pieces, tails, strict=True):
+                xml += (start, tail, blanks)
+            written = ws.write_rendered(i, ("".join(xml), 0, last))
+        else:
+            written = False
+        if not written:
+            cells: list[tuple[int, str, Any, Any]] = []
+            for value, (a, b) in zip(values, spans, strict=True):
+                if isinstance(value, int):
+                    cells.append((a, "number", value, f["bd_num" + out]))
+                elif a == b or b == last:  # the file name wraps in its merged cell
+                    fmt = f["bd_text" + out]
+                    cells.append((a, "text", value, fmt))
+                    cells += [(c, "blank", None, fmt) for c in range(a + 1, b + 1)]
+                else:
+                    # a short value runs on into the blank cells of its span: no merge per row
+                    # (a sheet's merges are kept in memory until it is written)
+                    cells.append((a, "text", value, f["bd_left" + out]))
+                    cells += [(c, "blank", None, f["bd_mid" + out]) for c in range(a + 1, b)]
+                    cells.append((b, "blank", None, f["bd_right" + out]))
+            if not ws.write_cells_row(i, cells):
+                for col, kind, value, fmt in cells:
+                    if kind == "text":
+                        ws.write_string(i, col, value, fmt)
+                    elif kind == "number":
+                        ws.write_number(i, col, value, fmt)
+                    else:
+                        ws.write_blank(i, col, None, fmt)
+        if spans[-1][0] != last:
+            ws.add_merge(i, spans[-1][0], i, last)
+
+    def _unit_row_pieces(self, out: str, spans: list) -> tuple[str, list[tuple[str, str]]]:
+        """The XML of a units row but its 序号 and texts, with ROW_MARK for the row: the 序号
+        cell up to its number, then per text span the start of its cell (up to the text) and the
+        blank cells after it. Each format's index is asked for in the order of the row's cells
+        (the order xlsxwriter numbers formats in)."""
+        f, last = self.f, spans[-1][1]
+        names = _names(last)
+        s = {
+            k: f[k + out]._get_xf_index()
+            for k in ("bd_num", "bd_text", "bd_left", "bd_mid", "bd_right")
+        }
+        head = f'<c r="{names[spans[0][0]]}{ROW_MARK}" s="{s["bd_num"]}"><v>'
+        pieces = []
+        for a, b in spans[1:]:
+            if a == b or b == last:
+                start = f'<c r="{names[a]}{ROW_MARK}" s="{s["bd_text"]}"'
+                blanks = [(c, s["bd_text"]) for c in range(a + 1, b + 1)]
+            else:
+                start = f'<c r="{names[a]}{ROW_MARK}" s="{s["bd_left"]}"'
+                blanks = [(c, s["bd_mid"]) for c in range(a + 1, b)] + [(b, s["bd_right"])]
+            pieces.append(
+                (start, "".join(f'<c r="{names[c]}{ROW_MARK}" s="{x}"/>' for c, x in blanks))
+            )
+        return head, pieces
 
     def _figure_rows(self, ws, rows: list, entries: list, where: list[int], last: int) -> None:
         """Rows of figures of 分单位明细, (row, index of the file, XML made or None): the XML
