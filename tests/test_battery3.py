@@ -578,3 +578,89 @@ def test_a_page_is_read_in_the_encoding_its_bytes_are_in(
     path.write_bytes(page.encode(encoding))
     filing = importer.read(path, spec21)
     assert (filing.unit, filing.year) == (f"{extra}徐营镇", 2024), name
+
+
+def _far_cell_in(data: bytes, part: str) -> bytes:
+    return wb.edit_part(
+        data,
+        part,
+        lambda xml: xml.replace(
+            b"</sheetData>", b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>'
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    "name, edit",
+    [
+        # a second tag for 表二, in a comment, pointing at another sheet's part
+        (
+            "comment",
+            lambda xml, rid, other: xml.replace(b"</sheets>", b"</sheets><!-- " + other + b" -->"),
+        ),
+        # 表二's own tag with its attributes in single quotes
+        (
+            "single-quotes",
+            lambda xml, rid, other: xml.replace(b'r:id="' + rid + b'"', b"r:id='" + rid + b"'"),
+        ),
+        # a ">" inside a value ends the tag early for a pattern, not for an XML reader
+        (
+            "gt-in-value",
+            lambda xml, rid, other: xml.replace(
+                b'r:id="' + rid + b'"', b'x="a>b" r:id="' + rid + b'"'
+            ),
+        ),
+        # 表二's tag in upper case
+        (
+            "case",
+            lambda xml, rid, other: xml.replace(
+                b'<sheet name="\xe8\xa1\xa8\xe4\xba\x8c', b'<SHEET name="\xe8\xa1\xa8\xe4\xba\x8c'
+            ),
+        ),
+    ],
+)
+def test_the_sheet_map_is_read_alike_by_intake_and_calamine(tmp_path, spec21, name, edit):
+    """intake bounds each sheet through the map in workbook.xml and its rels, found with
+    patterns; python-calamine reads the same map with an XML tokenizer. Where they read it
+    differently, calamine opened a part intake never bounded, and one far cell there aborted
+    the process (SIGABRT). A map written unusually is now a damaged file (F103), never an
+    abort; the same far cell with the map as Excel writes it is refused as too large (F108)."""
+    import re
+
+    data = _far_cell_in(wb.render(spec21), wb.sheet_part(wb.render(spec21), "表二 主动公开"))
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        xml = z.read("xl/workbook.xml")
+    tag = re.search(rb'<sheet name="\xe8\xa1\xa8\xe4\xba\x8c[^>]*>', xml).group(0)
+    rid = re.search(rb'r:id="([^"]+)"', tag).group(1)
+    other = re.sub(rb'r:id="[^"]+"', b'r:id="rId1"', tag)
+    control = wb.write(tmp_path, data, "control.xlsx")
+    hostile.assert_clean(hostile.wbtools("check", control), (2,), "F108")
+    path = wb.write(
+        tmp_path,
+        wb.edit_part(data, "xl/workbook.xml", lambda x: edit(x, rid, other)),
+        f"{name}.xlsx",
+    )
+    hostile.assert_clean(hostile.wbtools("check", path), (2,), "F103")
+
+
+def test_a_sheet_name_by_character_numbers_is_read_as_its_name(tmp_path, spec21):
+    """An XML reader decodes “&#34920;” to 表: intake now reads the sheet's name so too. It
+    looked for a sheet named “&#34920;二 主动公开”, found none, and left the real one to
+    calamine unbounded: a far cell in it aborted the process. Now bounded (F108), and the
+    plain sheet reads as it did."""
+    from workbook_tools import reader
+
+    def coded(data: bytes) -> bytes:
+        return wb.edit_part(
+            data,
+            "xl/workbook.xml",
+            lambda x: x.replace('name="表二'.encode(), b'name="&#34920;&#x4E8C;'),
+        )
+
+    data = wb.render(spec21)
+    filing = reader.read(wb.write(tmp_path, coded(data), "coded.xlsx"), spec21)
+    original = reader.read(wb.write(tmp_path, data, "plain.xlsx"), spec21)
+    assert filing.readable and filing.values == original.values
+    far = _far_cell_in(data, wb.sheet_part(data, "表二 主动公开"))
+    path = wb.write(tmp_path, coded(far), "coded-far.xlsx")
+    hostile.assert_clean(hostile.wbtools("check", path), (2,), "F108")

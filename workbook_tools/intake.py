@@ -1090,7 +1090,15 @@ def _vet_zip(pkg: Package, zf: zipfile.ZipFile, bad) -> None:
     # Without a prefixed sheet tag the unprefixed pattern finds the same tags: it starts with a
     # literal, which the regex engine skips to (the prefixed pattern tries every "<").
     sheets = (_SHEET_ENTRY if b":sheet" in workbook else _PLAIN_SHEET_ENTRY).findall(workbook)
-    pkg.sheet_parts = _sheet_parts(data, zf, sheets)
+    rels = (
+        _part_bytes(data, zf, "xl/_rels/workbook.xml.rels")
+        if "xl/_rels/workbook.xml.rels" in names
+        else b""
+    )
+    if problem := _unusual_sheet_map(workbook, rels, sheets):
+        bad("F103", detail=problem)
+        return
+    pkg.sheet_parts = dict(_sheet_map(rels, tuple(sheets))) if rels else {}
     if len(sheets) > MAX_SHEETS:
         bad("F106", detail=f"{len(sheets)} sheets")
         return
@@ -1482,6 +1490,51 @@ def _attrs(tag: bytes) -> dict[bytes, bytes]:
     return {k.split(b":")[-1] if k != b"r:id" else k: v for k, v in _ATTR.findall(tag)}
 
 
+# Any tag whose local name is sheet or Relationship, in any case (what a looser reader of the
+# XML could take for one), and an attribute value in single quotes.
+_ANY_SHEET_TAG = re.compile(rb"<(?:[\w.-]+:)?sheet\b", re.IGNORECASE)
+_ANY_RELATIONSHIP_TAG = re.compile(rb"<(?:[\w.-]+:)?Relationship\b", re.IGNORECASE)
+_SINGLE_QUOTED = re.compile(rb"=\s*'")
+
+
+def _unusual_sheet_map(workbook: bytes, rels: bytes, sheets: list[bytes]) -> str | None:
+    """Why the sheet map in workbook.xml and its rels may not be read alike by intake (regular
+    expressions) and python-calamine (an XML tokenizer), or None. Each sheet intake bounds is
+    found through this map: read differently, calamine would open a part intake never bounded
+    (a far cell in it aborted the process). Excel, WPS, LibreOffice and the Python writers write
+    these two parts plainly; comments, CDATA, processing instructions, single-quoted or broken
+    attributes, tags in another case or prefix, duplicate names or ids and targets that climb
+    out of their folder are refused as a damaged file."""
+    for part, xml in (("xl/workbook.xml", workbook), ("xl/_rels/workbook.xml.rels", rels)):
+        if b"<!--" in xml or b"<![CDATA[" in xml or xml.count(b"<?") > 1:
+            return f"{part}: comments, CDATA or processing instructions"
+    if len(_ANY_SHEET_TAG.findall(workbook)) != len(sheets):
+        return "xl/workbook.xml: sheet tags written unusually"
+    tags = _RELATIONSHIP.findall(rels)
+    if len(_ANY_RELATIONSHIP_TAG.findall(rels)) != len(tags):
+        return "xl/_rels/workbook.xml.rels: relationship tags written unusually"
+    names, used, ids = set(), set(), set()
+    for tag in sheets:
+        if _SINGLE_QUOTED.search(tag) or tag.count(b'"') % 2:
+            return "xl/workbook.xml: a sheet tag's attributes written unusually"
+        a = _attrs(tag)
+        if a.get(b"name") in names:
+            return "xl/workbook.xml: two sheets of one name"
+        names.add(a.get(b"name"))
+        used.add(a.get(b"r:id") or a.get(b"id"))
+    for tag in tags:
+        if _SINGLE_QUOTED.search(tag) or tag.count(b'"') % 2:
+            return "xl/_rels/workbook.xml.rels: a relationship's attributes written unusually"
+        a = _attrs(tag)
+        if a.get(b"Id") in ids:
+            return "xl/_rels/workbook.xml.rels: two relationships of one id"
+        ids.add(a.get(b"Id"))
+        target = a.get(b"Target", b"")  # (a sheet's: others, e.g. ../customXml/, are not read)
+        if a.get(b"Id") in used and (b"\\" in target or b"./" in target or b"%" in target):
+            return "xl/_rels/workbook.xml.rels: a sheet's target outside its folder"
+    return None
+
+
 def _sheet_parts(data: bytes, zf: zipfile.ZipFile, sheets: list[bytes]) -> dict[str, str]:
     """Sheet name -> its part, from the ``<sheet>`` tags of workbook.xml and its rels."""
     if "xl/_rels/workbook.xml.rels" not in zf.NameToInfo:
@@ -1511,7 +1564,12 @@ def _sheet_map(rels: bytes, sheets: tuple[bytes, ...]) -> dict[str, str]:
     return out
 
 
+_CHARACTER_REFERENCE = re.compile(r"&#(?:x([0-9A-Fa-f]{1,6})|([0-9]{1,7}));")
+
+
 def _unescape(text: str) -> str:
+    if "&#" in text:  # a character by its number, as an XML reader decodes it
+        text = _CHARACTER_REFERENCE.sub(_character, text)
     for entity, char in (
         ("&lt;", "<"),
         ("&gt;", ">"),
@@ -1521,6 +1579,11 @@ def _unescape(text: str) -> str:
     ):
         text = text.replace(entity, char)
     return text
+
+
+def _character(m: re.Match) -> str:
+    number = int(m.group(1), 16) if m.group(1) else int(m.group(2))
+    return chr(number) if number <= 0x10FFFF else m.group(0)
 
 
 def _col_number(letters: bytes) -> int:
