@@ -319,3 +319,96 @@ def test_uploads_are_answered_only_once_their_originals_and_records_are_durable(
         assert file_at < folder_at < committed_at < events.index(("answered", sha))
         assert portal.blob_path(sha).read_bytes().startswith(b"upload number")
     assert not list((portal.folder / "tmp").iterdir())  # staged names removed
+
+
+def test_bytes_already_kept_cost_no_file_and_their_original_is_never_removed(portal):
+    """The same bytes sent again are read from the original kept under their digest: nothing
+    is written into tmp/ for them, the original is never removed (not even when the upload
+    fails), and a process that has not itself flushed that original's folder flushes it before
+    the upload's record is committed."""
+    unit = portal.units()[0]
+    data = b"the same bytes, sent twice"
+    first = collect.stage(portal, [data], 1000)
+    assert not first.stored and first.path.parent == portal.folder / "tmp"
+    intake = receiving.Intake(portal, jobs=0)
+    try:
+        asyncio.run(intake.receive(unit, first, "a.xlsx", received_ns=time.time_ns()))
+    finally:
+        intake.close()
+    blob = portal.blob_path(first.sha256)
+    assert blob.read_bytes() == data and list((portal.folder / "tmp").iterdir()) == []
+
+    # Another process (a portal of its own: it has flushed nothing yet).
+    other = Portal(portal.folder)
+    events: list[tuple] = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        real_fsync(fd)
+        events.append(("flushed", os.readlink(f"/proc/self/fd/{fd}")))
+
+    intake = receiving.Intake(other, jobs=0)
+    real_insert = intake.recorder._insert_rows
+
+    def insert_rows(rows):
+        ids = real_insert(rows)
+        events.append(("committed", len(rows)))
+        return ids
+
+    intake.recorder._insert_rows = insert_rows
+    again = collect.stage(other, [data[:5], data[5:]], 1000)
+    assert again.stored and again.path == blob and again.tmp is None
+    assert list((portal.folder / "tmp").iterdir()) == []  # nothing of its own
+    os.fsync = fsync
+    try:
+        asyncio.run(intake.receive(unit, again, "b.xlsx", received_ns=time.time_ns()))
+        folder = str(blob.resolve().parent)
+        parent = str(blob.resolve().parent.parent)  # (new to this process too)
+        assert events == [("flushed", parent), ("flushed", folder), ("committed", 1)]
+        # Once flushed by this process, the next one needs no flush at all.
+        events.clear()
+        third = collect.stage(other, [data], 1000)
+        asyncio.run(intake.receive(unit, third, "c.xlsx", received_ns=time.time_ns()))
+        assert events == [("committed", 1)]
+
+        # An upload of kept bytes that fails (its check breaks) leaves the original alone.
+        async def broken(path):
+            raise RuntimeError("the check broke")
+
+        intake.checker.check = broken
+        fourth = collect.stage(other, [data], 1000)
+        with pytest.raises(RuntimeError):
+            asyncio.run(intake.receive(unit, fourth, "d.xlsx", received_ns=time.time_ns()))
+    finally:
+        intake.close()
+        os.fsync = real_fsync
+        other.close()
+    assert blob.read_bytes() == data
+    with portal.engine.connect() as conn:
+        names = conn.execute(select(db.uploads.c.filename, db.uploads.c.sha256)).all()
+    assert sorted(names) == [(n, first.sha256) for n in ("a.xlsx", "b.xlsx", "c.xlsx")]
+
+
+def test_a_large_upload_or_one_past_the_memory_budget_goes_to_tmp_as_it_streams(
+    portal, monkeypatch
+):
+    big = collect.Stager(portal, 10 * collect.MEMORY_BYTES)
+    big.write(b"x" * collect.MEMORY_BYTES)
+    assert big.path is None  # small so far: held in memory
+    big.write(b"y" * 1000)
+    assert big.path is not None and big.path.stat().st_size >= collect.MEMORY_BYTES
+    staged = big.done()
+    assert (
+        not staged.stored and staged.path.read_bytes() == b"x" * collect.MEMORY_BYTES + b"y" * 1000
+    )
+    staged.path.unlink()
+    # All uploads being received together hold at most the budget in memory.
+    monkeypatch.setattr(collect, "MEMORY_BUDGET", 3000)
+    held_before = collect.Stager.held
+    one, two = collect.Stager(portal, 10_000), collect.Stager(portal, 10_000)
+    one.write(b"a" * 2000)
+    two.write(b"b" * 2000)
+    assert one.path is None and two.path is not None
+    one.discard()
+    two.discard()
+    assert collect.Stager.held == held_before and list((portal.folder / "tmp").iterdir()) == []

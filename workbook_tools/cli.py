@@ -909,7 +909,7 @@ def portal_serve(
     except Failure as exc:
         _exit_failure(exc, lang)
     portal.clean_tmp()
-    config = Config(max_bytes=int(max_upload_mb * 1024 * 1024), workers=workers)
+    config = Config(max_bytes=int(max_upload_mb * 1024 * 1024), workers=workers, freeze_heap=True)
     app_ = create_app(portal, config)
     _print(_portal_say(lang, "serving", host=host, port=port), err=True)
     uvicorn.run(app_, host=host, port=port, log_level="warning", server_header=False)

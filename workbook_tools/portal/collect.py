@@ -1,8 +1,10 @@
 """One upload, from bytes to verdict, and each unit's status from its newest upload.
 
-An upload is written into the data folder's tmp/ while its sha256 is computed, flushed to disk,
-then linked into blobs/ under its digest (a link never replaces an existing file, and the same
-bytes under the same name need no second copy), and only then recorded in the database. So a
+An upload is received while its sha256 is computed (held in memory while small, else written
+into the data folder's tmp/ as it comes), flushed to disk, then linked into blobs/ under its
+digest (a link never replaces an existing file, and the same bytes under the same name need no
+second copy: bytes already kept are not written again at all), and only then recorded in the
+database. So a
 server killed at any moment leaves either a complete recorded upload, or a stored original that
 no record points to, or a tmp/ file that the next start removes: never a record without its file
 and never half a file under a digest's name.
@@ -20,6 +22,7 @@ import json
 import os
 import re
 import secrets
+import threading
 import time
 import unicodedata
 from collections.abc import Iterable
@@ -135,22 +138,52 @@ def too_large_finding(limit: int) -> Finding:
 
 @dataclass
 class Staged:
-    """An upload received into tmp/ (not yet durable, not yet under its digest's name)."""
+    """An upload received: its bytes readable at ``path`` (not yet durable, not yet under its
+    digest's name), or, when the same bytes are already kept (``stored``), ``path`` is that
+    original itself and nothing of this upload is in tmp/."""
 
     path: Path
     sha256: str
     size: int
+    stored: bool = False
+
+    @property
+    def tmp(self) -> Path | None:
+        """This upload's own name in tmp/ (removed once it is settled or has failed); None
+        when it has none (its bytes are an original already kept, which is never removed)."""
+        return None if self.stored else self.path
+
+
+# An upload up to this size is held in memory while it streams in, so that bytes already kept
+# (the same workbook sent again) cost no file at all: on this file system every file made and
+# removed again makes the next ones dearer to make (ext4 skips recently freed inodes). Larger
+# uploads, and any beyond the budget of all uploads held at once, go to tmp/ as they come.
+MEMORY_BYTES = 256 * 1024
+MEMORY_BUDGET = 64 * 1024 * 1024
 
 
 class Stager:
-    """An upload being received into the data folder's tmp/: each piece written as it comes,
-    hashed, and the size limit enforced while it streams (TooLarge past it, nothing kept). Its
-    file can be checked as soon as ``done``, while ``settle`` makes it durable."""
+    """An upload being received: each piece hashed as it comes and the size limit enforced
+    while it streams (TooLarge past it, nothing kept); held in memory while small, else written
+    into the data folder's tmp/ as it comes. ``done`` gives what can be checked at once, while
+    ``settle`` makes it durable."""
+
+    held = 0  # bytes held in memory by every upload being received (MEMORY_BUDGET)
+    _held_lock = threading.Lock()
 
     def __init__(self, portal: Portal, limit: int):
+        self.portal = portal
+        self.path: Path | None = None
+        self.limit = limit
+        self.size = 0
+        self._fh = None
+        self._memory: bytearray | None = bytearray()
+        self._digest = hashlib.sha256()
+
+    def _open(self) -> None:
         # A fresh random name of our own, created exclusively (never one that exists), private
         # to this user: what mkstemp does, without its per-call set-up.
-        tmp_dir = portal.folder / "tmp"
+        tmp_dir = self.portal.folder / "tmp"
         name = f"{tmp_dir}/upload-{secrets.token_hex(12)}.part"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         try:
@@ -159,10 +192,21 @@ class Stager:
             tmp_dir.mkdir(exist_ok=True)
             fd = os.open(name, flags, 0o600)
         self.path = Path(name)
-        self.limit = limit
-        self.size = 0
         self._fh = os.fdopen(fd, "wb")
-        self._digest = hashlib.sha256()
+
+    @classmethod
+    def _hold(cls, n: int) -> bool:
+        with cls._held_lock:
+            if cls.held + n > MEMORY_BUDGET:
+                return False
+            cls.held += n
+            return True
+
+    def _release(self) -> None:
+        if self._memory is not None:
+            with Stager._held_lock:
+                Stager.held -= len(self._memory)
+            self._memory = None
 
     def write(self, chunk: bytes | memoryview) -> None:
         self.size += len(chunk)
@@ -170,16 +214,35 @@ class Stager:
             self.discard()
             raise TooLarge(self.limit)
         self._digest.update(chunk)
+        memory = self._memory
+        if memory is not None:
+            if self.size <= MEMORY_BYTES and self._hold(len(chunk)):
+                memory += chunk
+                return
+            self._open()  # too big to hold: to tmp/, with what came so far
+            self._fh.write(memory)
+            self._release()
         self._fh.write(chunk)
 
     def done(self) -> Staged:
+        sha = self._digest.hexdigest()
+        if self._memory is not None:
+            memory = self._memory
+            self._release()
+            final = self.portal.blob_path(sha)
+            if final.is_file():  # the same bytes are kept already: no file of its own
+                return Staged(final, sha, self.size, stored=True)
+            self._open()
+            self._fh.write(memory)
         self._fh.close()
-        return Staged(self.path, self._digest.hexdigest(), self.size)
+        return Staged(self.path, sha, self.size)
 
     def discard(self) -> None:
         """Nothing of this upload is kept."""
-        self._fh.close()
-        self.path.unlink(missing_ok=True)
+        self._release()
+        if self._fh is not None:
+            self._fh.close()
+            self.path.unlink(missing_ok=True)
 
 
 def stage(portal: Portal, chunks: Iterable[bytes], limit: int) -> Staged:
@@ -211,18 +274,24 @@ def settle_many(
     replaces, and the same bytes under the same name need no second copy (another upload of
     them may still be on its way to disk: the folder is flushed in any case). Each folder they
     were linked in is then flushed once for all of them (a batch of the recorder's costs one
-    flush per folder, not per upload). ``flush_with``: threads to flush several files at once.
-    What went wrong for each upload, or None."""
-    if flush_with is not None and len(uploads) > 1:
+    flush per folder, not per upload). An upload whose bytes were already kept (``stored``) is
+    that original: its bytes were flushed before it was linked, so only its folder is flushed,
+    once per process. ``flush_with``: threads to flush several files at once. What went wrong
+    for each upload, or None."""
+    errors: list[Exception | None] = [None] * len(uploads)
+    fresh = [i for i, s in enumerate(uploads) if not s.stored]
+    if flush_with is not None and len(fresh) > 1:
         # Each flush waits for the disk, hardly for the CPU: several at once let the file
         # system write them together (one after another, a batch of 200 waits ~200 disk
         # round trips).
-        errors = list(flush_with.map(_flush, [s.path for s in uploads]))
+        flushed = list(flush_with.map(_flush, [uploads[i].path for i in fresh]))
     else:
-        errors = [_flush(s.path) for s in uploads]
+        flushed = [_flush(uploads[i].path) for i in fresh]
+    for i, error in zip(fresh, flushed, strict=True):
+        errors[i] = error
     finals: dict[int, Path] = {}
     for i, staged in enumerate(uploads):
-        if errors[i] is None:
+        if errors[i] is None and staged.sha256 not in portal.durable_blobs:
             try:
                 finals[i] = portal.blob_path(staged.sha256)
             except ValueError as exc:
@@ -246,19 +315,22 @@ def settle_many(
             portal.durable_dirs.update(new)
     folders: dict[Path, list[int]] = {}
     for i, final in finals.items():
-        try:
-            with contextlib.suppress(FileExistsError):
-                os.link(uploads[i].path, final)
-        except Exception as exc:  # this upload fails; the others go on
-            errors[i] = exc
-        else:
-            folders.setdefault(final.parent, []).append(i)
+        if not uploads[i].stored:
+            try:
+                with contextlib.suppress(FileExistsError):
+                    os.link(uploads[i].path, final)
+            except Exception as exc:  # this upload fails; the others go on
+                errors[i] = exc
+                continue
+        folders.setdefault(final.parent, []).append(i)
     for folder, members in folders.items():
         try:
             _fsync_dir(folder)
         except Exception as exc:
             for i in members:
                 errors[i] = exc
+        else:
+            portal.durable_blobs.update(uploads[i].sha256 for i in members)
     return errors
 
 
@@ -269,7 +341,8 @@ def store_original(portal: Portal, chunks: Iterable[bytes], limit: int) -> tuple
     try:
         settle(portal, staged)
     finally:
-        staged.path.unlink(missing_ok=True)
+        if staged.tmp is not None:
+            staged.tmp.unlink(missing_ok=True)
     return staged.sha256, staged.size
 
 

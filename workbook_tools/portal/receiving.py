@@ -1,7 +1,8 @@
 """Many uploads at once, each answered only once it is durable, at a small cost beside the check.
 
-One upload goes: its multipart body parsed as it streams in, the file written into tmp/ while
-hashed (``read_form``, ``collect.Stager``; no other copy) → checked in a worker process fed over
+One upload goes: its multipart body parsed as it streams in, the file hashed as it comes and
+held in memory while small, else written into tmp/ (``read_form``, ``collect.Stager``; no other
+copy; bytes already kept are read from their original, with no file of their own) → checked in a worker process fed over
 a pipe by the event loop (``Workers``), while in the same moment its bytes are flushed to disk
 and linked under their digest's name, durably (``collect.settle``) → recorded by the one writer
 thread, which takes every upload waiting and writes them in one transaction (group commit: one
@@ -455,6 +456,9 @@ class Recorder:
         """Queue a received upload's original to be made durable under its digest's name; hand
         what this returns to ``record`` (or ``forget``)."""
         job = _Settling(staged)
+        if staged.stored and staged.sha256 in self.portal.durable_blobs:
+            job.done = True  # the same bytes, kept and flushed already: nothing to do
+            return job
         self._ensure()
         self._queue.put(job)
         return job
@@ -469,7 +473,7 @@ class Recorder:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         if settling is not None:
-            forget = settling.staged.path
+            forget = settling.staged.tmp
         self._ensure()
         self._queue.put(_Record(row, settling, loop, future, forget))
         return await future
@@ -477,7 +481,8 @@ class Recorder:
     def forget(self, settling: _Settling) -> None:
         """The upload failed: its name in tmp/ goes (after its settling, off the event loop)."""
         self._ensure()
-        self._queue.put(_Forget(settling.staged.path))
+        if settling.staged.tmp is not None:
+            self._queue.put(_Forget(settling.staged.tmp))
 
     def _run(self) -> None:
         try:
@@ -700,7 +705,8 @@ class UploadForm:
             self._stager.discard()
             self._stager = None
         if self.staged is not None:
-            self.staged.path.unlink(missing_ok=True)
+            if self.staged.tmp is not None:  # (never the original of bytes already kept)
+                self.staged.tmp.unlink(missing_ok=True)
             self.staged = None
 
 

@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import threading
 import time
@@ -43,6 +44,7 @@ SPEC_COPY = "spec.yaml"
 SESSION_NS = 12 * 3600 * 10**9  # an office sign-in lasts a working day
 LINK_CACHE_S = 10.0  # how long a found unit link is remembered (see Portal.unit_by_token)
 DEFAULT_TZ = "Asia/Shanghai"  # times are stored in UTC and shown in China time unless set
+_DIGEST = re.compile(r"[0-9a-f]{64}")  # a sha256 as this process writes it
 
 
 def zone(name: str):
@@ -118,6 +120,7 @@ class Portal:
         self._spec = None
         self._verified: set[str] = set()
         self.durable_dirs: set[Path] = set()  # blob folders known flushed (collect.settle)
+        self.durable_blobs: set[str] = set()  # originals whose folder entry is known flushed
         # (token hash -> unit, valid until): see unit_by_token
         self._links: tuple[dict[str, UnitRow], float] | None = None
         self._links_lock = threading.Lock()
@@ -427,9 +430,9 @@ class Portal:
     def blob_path(self, sha256: str) -> Path:
         """Where the original with this sha256 lives. Only ever called with a digest computed
         here (64 hex digits), never with anything a request carried."""
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        if not _DIGEST.fullmatch(sha256):
             raise ValueError("not a sha256 digest")
-        return self.folder / "blobs" / sha256[:2] / sha256
+        return Path(f"{self.folder}/blobs/{sha256[:2]}/{sha256}")
 
     def clean_tmp(self) -> int:
         """Remove what a killed server left in tmp/: uploads half received (never recorded) and

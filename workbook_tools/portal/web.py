@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import gc
 import hmac
 import io
 import time
@@ -94,6 +95,11 @@ class Config:
     login_delay: float = 1.0  # seconds before answering a wrong secret
     sign_in: guard.Limits = guard.SIGN_IN  # failed sign-ins (form and API) before a lockout
     unit_links: guard.Limits = guard.UNIT_LINKS  # wrong unit links before a lockout
+    # A server process of its own (``wbtools portal serve``): what is loaded at start is moved
+    # out of the garbage collector's sight (gc.freeze), so its full passes no longer walk the
+    # spec, templates and libraries again and again under load. Not for an app in a process
+    # that makes many (tests): what is frozen is never collected.
+    freeze_heap: bool = False
 
 
 def _templates() -> Jinja2Templates:
@@ -119,6 +125,10 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_app):
         intake.start()
+        if config.freeze_heap:
+            portal.spec  # noqa: B018 (loaded now, with everything else kept for good)
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
