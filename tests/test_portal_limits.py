@@ -5,6 +5,7 @@ group commits) without giving up what an answer promises."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import json
@@ -272,19 +273,16 @@ def test_records_of_uploads_waiting_together_are_written_in_one_commit(portal):
     assert json.loads(stored[0].findings)[0]["code"].startswith("F")
 
 
-def test_uploads_are_answered_only_once_their_originals_and_records_are_durable(portal):
-    """Originals are flushed and their folders flushed in batches, records committed in batches:
-    still, each upload is answered only after its bytes, the folder entry naming them, and its
-    record are on disk, in that order."""
-    events: list[tuple] = []
+@contextlib.contextmanager
+def watching(intake: receiving.Intake, events: list[tuple]):
+    """Every flush (the path flushed) and every commit of ``intake``'s recorder (the digests
+    committed) appended to ``events`` while inside; ``intake`` is closed on the way out."""
     real_fsync = os.fsync
+    real_insert = intake.recorder._insert_rows
 
     def fsync(fd):
         real_fsync(fd)
         events.append(("flushed", os.readlink(f"/proc/self/fd/{fd}")))
-
-    intake = receiving.Intake(portal, jobs=0)
-    real_insert = intake.recorder._insert_rows
 
     def insert_rows(rows):
         ids = real_insert(rows)
@@ -292,6 +290,20 @@ def test_uploads_are_answered_only_once_their_originals_and_records_are_durable(
         return ids
 
     intake.recorder._insert_rows = insert_rows
+    os.fsync = fsync  # (the recorder's thread flushes: monkeypatch would race its teardown)
+    try:
+        yield
+    finally:
+        intake.close()
+        os.fsync = real_fsync
+
+
+def test_uploads_are_answered_only_once_their_originals_and_records_are_durable(portal):
+    """Originals are flushed and their folders flushed in batches, records committed in batches:
+    still, each upload is answered only after its bytes, the folder entry naming them, and its
+    record are on disk, in that order."""
+    events: list[tuple] = []
+    intake = receiving.Intake(portal, jobs=0)
     unit = portal.units()[0]
 
     async def one(i: int) -> tuple[str, str]:
@@ -303,12 +315,8 @@ def test_uploads_are_answered_only_once_their_originals_and_records_are_durable(
     async def at_once() -> list[tuple[str, str]]:
         return await asyncio.gather(*(one(i) for i in range(12)))
 
-    os.fsync = fsync  # (the recorder's thread flushes: monkeypatch would race its teardown)
-    try:
+    with watching(intake, events):
         uploads = asyncio.run(at_once())
-    finally:
-        intake.close()
-        os.fsync = real_fsync
     for sha, staged in uploads:
         folder = str(portal.blob_path(sha).resolve().parent)
         file_at = events.index(("flushed", staged))
@@ -341,35 +349,21 @@ def test_bytes_already_kept_cost_no_file_and_their_original_is_never_removed(por
     # Another process (a portal of its own: it has flushed nothing yet).
     other = Portal(portal.folder)
     events: list[tuple] = []
-    real_fsync = os.fsync
-
-    def fsync(fd):
-        real_fsync(fd)
-        events.append(("flushed", os.readlink(f"/proc/self/fd/{fd}")))
-
     intake = receiving.Intake(other, jobs=0)
-    real_insert = intake.recorder._insert_rows
-
-    def insert_rows(rows):
-        ids = real_insert(rows)
-        events.append(("committed", len(rows)))
-        return ids
-
-    intake.recorder._insert_rows = insert_rows
     again = collect.stage(other, [data[:5], data[5:]], 1000)
     assert again.stored and again.path == blob and again.tmp is None
     assert list((portal.folder / "tmp").iterdir()) == []  # nothing of its own
-    os.fsync = fsync
-    try:
+    sha = {first.sha256}
+    with watching(intake, events):
         asyncio.run(intake.receive(unit, again, "b.xlsx", received_ns=time.time_ns()))
         folder = str(blob.resolve().parent)
         parent = str(blob.resolve().parent.parent)  # (new to this process too)
-        assert events == [("flushed", parent), ("flushed", folder), ("committed", 1)]
+        assert events == [("flushed", parent), ("flushed", folder), ("committed", sha)]
         # Once flushed by this process, the next one needs no flush at all.
         events.clear()
         third = collect.stage(other, [data], 1000)
         asyncio.run(intake.receive(unit, third, "c.xlsx", received_ns=time.time_ns()))
-        assert events == [("committed", 1)]
+        assert events == [("committed", sha)]
 
         # An upload of kept bytes that fails (its check breaks) leaves the original alone.
         async def broken(path):
@@ -379,10 +373,7 @@ def test_bytes_already_kept_cost_no_file_and_their_original_is_never_removed(por
         fourth = collect.stage(other, [data], 1000)
         with pytest.raises(RuntimeError):
             asyncio.run(intake.receive(unit, fourth, "d.xlsx", received_ns=time.time_ns()))
-    finally:
-        intake.close()
-        os.fsync = real_fsync
-        other.close()
+    other.close()
     assert blob.read_bytes() == data
     with portal.engine.connect() as conn:
         names = conn.execute(select(db.uploads.c.filename, db.uploads.c.sha256)).all()
