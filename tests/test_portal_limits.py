@@ -403,3 +403,38 @@ def test_a_large_upload_or_one_past_the_memory_budget_goes_to_tmp_as_it_streams(
     one.discard()
     two.discard()
     assert collect.Stager.held == held_before and list((portal.folder / "tmp").iterdir()) == []
+
+
+def test_a_commit_waits_for_the_records_of_uploads_still_being_checked_and_only_for_them(portal):
+    """Uploads whose checks end one after another are committed in groups (a commit waits a
+    little for the records of uploads still on their way), while an upload alone is never held
+    back for others."""
+    unit = portal.units()[0]
+    intake = receiving.Intake(portal, jobs=0)
+    intake.recorder.commit_wait = 30.0  # (a bound no test run reaches: only the count ends it)
+    real_check = intake.checker.check
+
+    async def staggered(path):  # checks that end 20 ms apart, as a burst's do
+        report = await real_check(path)
+        await asyncio.sleep(0.02 * int(path.read_bytes().split(b" ")[-1]))
+        return report
+
+    async def one(i: int):
+        staged = collect.stage(portal, [f"upload number {i}".encode()], 1000)
+        return await intake.receive(unit, staged, f"{i}.xlsx", received_ns=time.time_ns())
+
+    async def together():
+        return await asyncio.gather(*(one(i) for i in range(8)))
+
+    try:
+        start = time.monotonic()
+        asyncio.run(one(100))  # alone: answered at once, nothing waited for
+        alone = time.monotonic() - start
+        assert alone < 15 and intake.recorder.batches == [1]
+        intake.checker.check = staggered
+        answers = asyncio.run(together())
+    finally:
+        intake.close()
+    assert len({upload_id for upload_id, _, _ in answers}) == 8
+    assert intake.recorder.batches == [1, 8]  # the eight records in one commit
+    assert intake.recorder.pending == 0

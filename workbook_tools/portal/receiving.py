@@ -47,6 +47,10 @@ from . import collect, db
 from .store import Portal, UnitRow
 
 MAX_BATCH = 256  # uploads written in one transaction at most
+# How long the writer holds a commit open for the records of other uploads still on their way
+# (being checked), so that a burst, whose checks end one by one, commits them in groups rather
+# than one commit (one flush of the database) each. Nothing waits when no other upload is.
+COMMIT_WAIT = 0.01
 # Loaded once in the fork server, so a new worker checks its first file at full speed (the
 # readers of imported text and calamine are otherwise loaded by the first check).
 PRELOAD = [
@@ -440,6 +444,10 @@ class Recorder:
         # Flushes of several originals at once, for batches of more than one (see settle_many).
         self._flushers = ThreadPoolExecutor(4, thread_name_prefix="portal-flush")
         self.batches: list[int] = []  # sizes of the batches written (for the benchmark)
+        self.commit_wait = COMMIT_WAIT
+        # Uploads settled whose record is not yet written or given up (the event loop's thread
+        # counts; the writer only reads): the records a commit may still wait for.
+        self.pending = 0
 
     def _ensure(self) -> None:
         thread = self._thread
@@ -456,6 +464,7 @@ class Recorder:
         """Queue a received upload's original to be made durable under its digest's name; hand
         what this returns to ``record`` (or ``forget``)."""
         job = _Settling(staged)
+        self.pending += 1
         if staged.stored and staged.sha256 in self.portal.durable_blobs:
             job.done = True  # the same bytes, kept and flushed already: nothing to do
             return job
@@ -472,14 +481,20 @@ class Recorder:
         answer waiting for it."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        if settling is not None:
-            forget = settling.staged.tmp
+        if settling is None:
+            self._ensure()
+            self._queue.put(_Record(row, settling, loop, future, forget))
+            return await future
         self._ensure()
-        self._queue.put(_Record(row, settling, loop, future, forget))
-        return await future
+        self._queue.put(_Record(row, settling, loop, future, settling.staged.tmp))
+        try:
+            return await future
+        finally:
+            self.pending -= 1
 
     def forget(self, settling: _Settling) -> None:
         """The upload failed: its name in tmp/ goes (after its settling, off the event loop)."""
+        self.pending -= 1
         self._ensure()
         if settling.staged.tmp is not None:
             self._queue.put(_Forget(settling.staged.tmp))
@@ -490,16 +505,10 @@ class Recorder:
                 item = self._queue.get()
                 if item is None:
                     return
-                batch, stop = [item], False
-                while len(batch) < MAX_BATCH:
-                    try:
-                        more = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if more is None:
-                        stop = True
-                        break
-                    batch.append(more)
+                batch = [item]
+                stop = self._take_waiting(batch)
+                if not stop:
+                    stop = self._wait_for_records(batch)
                 self._batch(batch)
                 if stop:
                     return
@@ -508,6 +517,40 @@ class Recorder:
                 with contextlib.suppress(Exception):
                     self._conn.close()
                 self._conn = None
+
+    def _take_waiting(self, batch: list) -> bool:
+        """Add every job already waiting to ``batch``; True when the end was among them."""
+        while len(batch) < MAX_BATCH:
+            try:
+                more = self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if more is None:
+                return True
+            batch.append(more)
+        return False
+
+    def _wait_for_records(self, batch: list) -> bool:
+        """When ``batch`` holds records and other uploads are still on their way to theirs,
+        wait for them up to ``commit_wait`` (taking whatever else comes meanwhile): one
+        commit for the group. True when the end came."""
+        records = sum(isinstance(j, _Record) and j.settling is not None for j in batch)
+        if not records or records >= self.pending or self.commit_wait <= 0:
+            return False
+        deadline = time.monotonic() + self.commit_wait
+        while len(batch) < MAX_BATCH and records < self.pending:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                more = self._queue.get(timeout=left)
+            except queue.Empty:
+                return False
+            if more is None:
+                return True
+            batch.append(more)
+            records += isinstance(more, _Record) and more.settling is not None
+        return False
 
     def _batch(self, batch: list) -> None:
         settling = [j for j in batch if isinstance(j, _Settling)]
