@@ -610,6 +610,10 @@ def _far_cell_in(data: bytes, part: str) -> bytes:
                 b'r:id="' + rid + b'"', b'x="a>b" r:id="' + rid + b'"'
             ),
         ),
+        # a second tag of 表二's name, pointing at another sheet's part
+        ("duplicate", lambda xml, rid, other: xml.replace(b"</sheets>", other + b"</sheets>")),
+        # the sheets' targets written through "./" (an edit of the rels)
+        ("target", lambda rels, rid, other: rels.replace(b'"worksheets/', b'"./worksheets/')),
         # 表二's tag in upper case
         (
             "case",
@@ -637,7 +641,11 @@ def test_the_sheet_map_is_read_alike_by_intake_and_calamine(tmp_path, spec21, na
     hostile.assert_clean(hostile.wbtools("check", control), (2,), "F108")
     path = wb.write(
         tmp_path,
-        wb.edit_part(data, "xl/workbook.xml", lambda x: edit(x, rid, other)),
+        wb.edit_part(
+            data,
+            "xl/_rels/workbook.xml.rels" if name == "target" else "xl/workbook.xml",
+            lambda x: edit(x, rid, other),
+        ),
         f"{name}.xlsx",
     )
     hostile.assert_clean(hostile.wbtools("check", path), (2,), "F103")

@@ -1505,31 +1505,25 @@ def _unusual_sheet_map(workbook: bytes, rels: bytes, sheets: list[bytes]) -> str
     these two parts plainly; comments, CDATA, processing instructions, single-quoted or broken
     attributes, tags in another case or prefix, duplicate names or ids and targets that climb
     out of their folder are refused as a damaged file."""
-    for part, xml in (("xl/workbook.xml", workbook), ("xl/_rels/workbook.xml.rels", rels)):
+    relationships = _RELATIONSHIP.findall(rels)
+    for part, xml, tags, loose, key in (
+        ("xl/workbook.xml", workbook, sheets, _ANY_SHEET_TAG, b"name"),
+        ("xl/_rels/workbook.xml.rels", rels, relationships, _ANY_RELATIONSHIP_TAG, b"Id"),
+    ):
         if b"<!--" in xml or b"<![CDATA[" in xml or xml.count(b"<?") > 1:
             return f"{part}: comments, CDATA or processing instructions"
-    if len(_ANY_SHEET_TAG.findall(workbook)) != len(sheets):
-        return "xl/workbook.xml: sheet tags written unusually"
-    tags = _RELATIONSHIP.findall(rels)
-    if len(_ANY_RELATIONSHIP_TAG.findall(rels)) != len(tags):
-        return "xl/_rels/workbook.xml.rels: relationship tags written unusually"
-    names, used, ids = set(), set(), set()
-    for tag in sheets:
-        if _SINGLE_QUOTED.search(tag) or tag.count(b'"') % 2:
-            return "xl/workbook.xml: a sheet tag's attributes written unusually"
-        a = _attrs(tag)
-        if a.get(b"name") in names:
-            return "xl/workbook.xml: two sheets of one name"
-        names.add(a.get(b"name"))
-        used.add(a.get(b"r:id") or a.get(b"id"))
-    for tag in tags:
-        if _SINGLE_QUOTED.search(tag) or tag.count(b'"') % 2:
-            return "xl/_rels/workbook.xml.rels: a relationship's attributes written unusually"
-        a = _attrs(tag)
-        if a.get(b"Id") in ids:
-            return "xl/_rels/workbook.xml.rels: two relationships of one id"
-        ids.add(a.get(b"Id"))
-        target = a.get(b"Target", b"")  # (a sheet's: others, e.g. ../customXml/, are not read)
+        if len(loose.findall(xml)) != len(tags):
+            return f"{part}: tags written unusually"
+        seen = set()
+        for tag in tags:
+            if _SINGLE_QUOTED.search(tag) or tag.count(b'"') % 2:
+                return f"{part}: a tag's attributes written unusually"
+            if (value := _attrs(tag).get(key)) in seen:
+                return f"{part}: two entries of one {key.decode()}"
+            seen.add(value)
+    used = {a.get(b"r:id") or a.get(b"id") for a in map(_attrs, sheets)}
+    for a in map(_attrs, relationships):  # (only a sheet's target: others, e.g. ../customXml/)
+        target = a.get(b"Target", b"")
         if a.get(b"Id") in used and (b"\\" in target or b"./" in target or b"%" in target):
             return "xl/_rels/workbook.xml.rels: a sheet's target outside its folder"
     return None

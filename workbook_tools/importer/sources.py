@@ -226,6 +226,9 @@ _SITE_PARTS = re.compile(r"foot|menu|\bnav|header|copyright|bottom|crumb|share|s
 _FURNITURE = ("nav", "header", "footer", "script", "style", "head", "noscript", "iframe", "form")
 
 
+_WESTERN = frozenset(("cp1252", "iso8859-1", "latin-1", "iso8859-15"))
+
+
 def _page_text(data: bytes) -> str:
     """The page as text, its encoding found as browsers find it: a byte order mark, then the
     page's own meta charset (html5lib's pre-scan; browsers look at the first 1,024 bytes, then
@@ -249,9 +252,6 @@ def _page_text(data: bytes) -> str:
         except UnicodeDecodeError:
             pass
     return text
-
-
-_WESTERN = frozenset(("cp1252", "iso8859-1", "latin-1", "iso8859-15"))
 
 
 def _parse_html(data: bytes) -> ElementTree.Element:
