@@ -302,7 +302,10 @@ def breakdown_blocks(spec) -> list[_Block]:
 
 def _lines(text: str, room: float) -> int:
     """Lines a wrapped text takes in a cell ``room`` full-width characters wide."""
-    return sum(max(1, -int(-text_width(part) // max(room, 1))) for part in text.split("\n"))
+    room = max(room, 1)
+    if len(text) <= room and "\n" not in text:
+        return 1  # no wider than it is long: one line (most cells: names, codes, places)
+    return sum(max(1, -int(-text_width(part) // room)) for part in text.split("\n"))
 
 
 # Full-width characters of 11-point type on one line of a column of width w: the column is
@@ -645,15 +648,27 @@ class _Marked:
         return STYLE_MARK
 
 
-_PLANS: dict[str, tuple[list[list[int]], _Streamed]] = {}
+_PLANS: dict[str, tuple[list[tuple[list[int], list[tuple[str, str]]]], _Streamed]] = {}
 
 
-def _plan(spec) -> tuple[list[list[int]], _Streamed]:
+def _plan(spec) -> tuple[list[tuple[list[int], list[tuple[str, str]]]], _Streamed]:
     """Per spec, once per process: each block of 分单位明细 as indexes into a row of
-    ``Figures``, and a sheet to render cells with (for its escaping and its text cache)."""
+    ``Figures`` with each figure's cell as ``render_cells`` writes it from column C on (blank
+    where there is no figure; else up to the number), and a sheet to render cells with (for its
+    escaping and its text cache)."""
     if spec.hash not in _PLANS:
         index = {dp_id: j for j, dp_id in enumerate(spec.datapoints)}
-        blocks = [[index[dp_id] for dp_id in b.ids] for b in breakdown_blocks(spec)]
+        blocks = []
+        for b in breakdown_blocks(spec):
+            names = _names(2 + len(b.ids))[2 : 2 + len(b.ids)]
+            cells = [
+                (
+                    f'<c r="{name}{ROW_MARK}" s="{STYLE_MARK}"/>',
+                    f'<c r="{name}{ROW_MARK}" s="{STYLE_MARK}"><v>',
+                )
+                for name in names
+            ]
+            blocks.append(([index[dp_id] for dp_id in b.ids], cells))
         _PLANS[spec.hash] = (blocks, _Streamed())
     return _PLANS[spec.hash]
 
@@ -666,12 +681,23 @@ def prepare(report, spec, figures: array | None) -> list[str]:
     writer to put in (``_Writer``), FAILED where xlsxwriter's own calls must write it."""
     blocks, ws = _plan(spec)
     out: list[str] = []
-    for where in blocks:
+    for where, cells in blocks:
         if figures is None:
             out.append("")
             continue
-        made = ws.render_cells([], False, ROW_MARK, (2, [figures[x] for x in where], _Marked))
-        out.append(FAILED if made is None else made[0])
+        # the block's figures as render_cells writes them (2, figures, _Marked), a test says
+        numbers = [figures[x] for x in where]
+        if not numbers or 2 + len(numbers) > ws.xls_colmax or any(map(math.isinf, numbers)):
+            out.append(FAILED)  # (xlsxwriter refuses an infinity, or writes an error formula)
+            continue
+        out.append(
+            "".join(
+                [
+                    blank if v != v else f"{start}{v:.16G}</v></c>"
+                    for (blank, start), v in zip(cells, numbers, strict=True)
+                ]
+            )
+        )
     if figures is None:
         out.append("")
     else:

@@ -109,6 +109,9 @@ class Spool:
         self.fh.close()
 
 
+_PLAIN_NUMBERS = frozenset((int, float, bool))
+
+
 class Figures:
     """Each readable file's figures (totals included) as a fixed-size row of doubles in a
     temporary file (NaN where a cell is empty or not a number), read back by row index: what
@@ -124,8 +127,11 @@ class Figures:
     @staticmethod
     def make(ids: list[str], values: dict[str, Any]) -> array:
         """A row of figures in the order of ``ids`` (NaN where there is no number)."""
+        row = list(map(values.get, ids))
+        if _PLAIN_NUMBERS.issuperset(map(type, row)):  # the usual row: numbers only
+            return array("d", row)
         nan = float("nan")
-        return array("d", (v if isinstance(v, int | float) else nan for v in map(values.get, ids)))
+        return array("d", (v if isinstance(v, int | float) else nan for v in row))
 
     @staticmethod
     def pack(ids: list[str], values: dict[str, Any]) -> bytes:
@@ -317,7 +323,9 @@ def _record(report: check.Report, spec: Spec) -> dict[str, Any]:
         # Where each value came from, where that differs from the template's place (most files:
         # nowhere), so the spool stays small.
         "sources": {
-            k: list(v) for k, v in f.sources.items() if (home := homes.get(k)) and home != tuple(v)
+            k: list(v)
+            for k, v in f.sources.items()
+            if (home := homes.get(k)) and home != v and home != tuple(v)
         },
         "findings": [
             [
