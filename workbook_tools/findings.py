@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .safe_text import terminal
 
@@ -44,8 +44,7 @@ _SEVERITY_LABELS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Code:
+class Code(NamedTuple):
     """One entry of the registry. Messages end with what the user should do."""
 
     code: str

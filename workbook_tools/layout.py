@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .normalise import label_key
 from .spec import Block, Header, Spec, Table
@@ -63,8 +64,7 @@ def cell_position(name: str) -> tuple[int, int]:
     return int(m.group(2)) - 1, col - 1
 
 
-@dataclass(frozen=True, slots=True)
-class Label:
+class Label(NamedTuple):
     """A label cell (caption, header, stub or corner) of a table sheet, merged or not."""
 
     row: int
@@ -79,8 +79,7 @@ class Label:
         return (self.row, self.col) != (self.last_row, self.last_col)
 
 
-@dataclass(frozen=True, slots=True)
-class Place:
+class Place(NamedTuple):
     """A cell on a sheet; ``last_col`` > ``col`` for a data cell merged across columns."""
 
     sheet: str

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .filing import Filing
 from .findings import Finding
@@ -65,8 +64,7 @@ def sentences(text: str) -> Iterator[str]:
             yield part
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     """A number the text states about a table quantity."""
 
     pattern: re.Pattern

@@ -12,8 +12,8 @@ import functools
 import io
 import re
 import unicodedata
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from . import intake
 from .findings import Failure, Finding
@@ -67,8 +67,7 @@ MAX_ROSTER_ROWS = 100_000
 MAX_ROSTER_COLUMNS = 100
 
 
-@dataclass(frozen=True, slots=True)
-class Unit:
+class Unit(NamedTuple):
     """A reporting unit: its name, code and kind, and the roster row it came from."""
 
     name: str

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import rules
 from .findings import Failure, Finding, Severity, fail
@@ -31,8 +31,7 @@ SHOW = ("row", "column")
 UNIT_KINDS = ("乡镇", "街道", "部门", "政府", "其他")
 
 
-@dataclass(frozen=True, slots=True)
-class Text:
+class Text(NamedTuple):
     """A text in both languages."""
 
     zh: str
@@ -42,8 +41,7 @@ class Text:
         return self.zh if lang == "zh" else self.en
 
 
-@dataclass(frozen=True, slots=True)
-class ValueType:
+class ValueType(NamedTuple):
     """A type of datapoint value (integer or decimal) and its unit."""
 
     id: str
@@ -53,8 +51,7 @@ class ValueType:
     error: Text
 
 
-@dataclass(frozen=True, slots=True)
-class Header:
+class Header(NamedTuple):
     """A node of a row or column header tree. Leaves carry data; ``span`` is a leaf's width."""
 
     label: str | None
@@ -78,8 +75,7 @@ class Header:
         return 1 + max((c.depth for c in self.children), default=0)
 
 
-@dataclass(frozen=True, slots=True)
-class Block:
+class Block(NamedTuple):
     """One block of a table: its caption, corner label, value type and header trees."""
 
     caption: str | None
@@ -110,8 +106,7 @@ class Block:
         return self.stub_width + sum(leaf.span for _, leaf in self.column_leaves())
 
 
-@dataclass(frozen=True, slots=True)
-class Table:
+class Table(NamedTuple):
     """One of the official tables (表二–表四): its sheet, title and blocks."""
 
     id: str
@@ -131,8 +126,7 @@ class Table:
         return f"表{self.heading[0]}“{self.title}”"
 
 
-@dataclass(frozen=True, slots=True)
-class Datapoint:
+class Datapoint(NamedTuple):
     """One table cell a unit reports (or a computed total), with its labels and place."""
 
     id: str
@@ -152,8 +146,7 @@ class Datapoint:
         return sep.join(parts)
 
 
-@dataclass(frozen=True, slots=True)
-class Field:
+class Field(NamedTuple):
     """A narrative field (text a unit writes) or a basic-information field."""
 
     id: str
@@ -165,8 +158,7 @@ class Field:
     type: str = "text"
 
 
-@dataclass(frozen=True, slots=True)
-class Section:
+class Section(NamedTuple):
     """A section of the report: its heading, narrative fields and table, if any."""
 
     id: str
@@ -175,8 +167,7 @@ class Section:
     table: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
+class Rule(NamedTuple):
     """A rule of the spec (R1, W1, …): its code, severity, words and concrete instances."""
 
     code: str

@@ -11,8 +11,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import xlsxwriter
 
@@ -27,8 +26,7 @@ from .styles import Styles
 from .wording import TEXT
 
 
-@dataclass(frozen=True)
-class FeedbackRow:
+class FeedbackRow(NamedTuple):
     severity: str
     code: str
     key: str | None  # the datapoint or field the finding is at (a link target), if any
@@ -36,8 +34,7 @@ class FeedbackRow:
     message: str
 
 
-@dataclass(frozen=True)
-class Feedback:
+class Feedback(NamedTuple):
     """What a feedback workbook shows: marked cells (key -> (severity, comment)) and all rows."""
 
     marks: dict[str, tuple[str, str]]

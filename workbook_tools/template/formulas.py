@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from xlsxwriter.worksheet import Worksheet
 
@@ -72,8 +72,7 @@ class CachedFormulas(LiteralStrings, Worksheet):
 _PLAIN = Worksheet()
 
 
-@dataclass(frozen=True)
-class Formulas:
+class Formulas(NamedTuple):
     """Everything in a template that depends on the spec alone, compiled once per spec."""
 
     totals: dict[str, str]  # computed datapoint id -> =SUM(...)
