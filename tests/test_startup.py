@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+from xlsxwriter.worksheet import Worksheet
 
 from workbook_tools import spec as spec_module
 
@@ -267,3 +268,66 @@ def test_the_entry_point_says_what_the_cli_says():
     for lang in ("zh", "en"):
         for key, words in commands.WORDS[lang].items():
             assert cli.MESSAGES[lang][key] == words
+
+
+# --- the compiled formulas of a template, cached across processes ------------------------------
+
+_WRITE_ONE = (
+    "import sys\n"
+    "from workbook_tools import spec, template\n"
+    "from workbook_tools.roster import Unit\n"
+    "data = template.render(spec.load(), Unit('甲镇', '1', '乡镇'), 2024, values={'t3.new.natural': 3})\n"
+    "sys.stdout.buffer.write(data)\n"
+)
+
+
+PLAIN = Worksheet()
+
+
+def test_compiled_formulas_are_cached_and_equal(tmp_path, monkeypatch, spec21):
+    from workbook_tools.template import formulas
+
+    monkeypatch.setenv("WBTOOLS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(formulas, "_FORMULAS", {})
+    built = formulas.compiled(spec21)
+    (entry,) = tmp_path.glob("formulas-*.pickle")
+    # what xlsxwriter writes for each total and check formula, as its own preparation gives it
+    every = [*built.totals.values(), *built.checks.values()]
+    assert built.prepared == {f: Worksheet._prepare_formula(PLAIN, f) for f in every}
+    monkeypatch.setattr(formulas, "_FORMULAS", {})
+    monkeypatch.setattr(formulas, "_compile", lambda *a: pytest.fail("rebuilt, not cached"))
+    cached = formulas.compiled(spec21)
+    assert cached == built and cached is not built
+    assert pickle.loads(entry.read_bytes()) == built
+    # other code that compiles them (or another xlsxwriter) is another entry
+    monkeypatch.undo()
+    monkeypatch.setenv("WBTOOLS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(formulas, "_FORMULAS", {})
+    code = spec_module.code_parts
+    monkeypatch.setattr(spec_module, "code_parts", lambda *n: [*code(*n), b"changed"])
+    assert formulas.compiled(spec21) == built
+    assert len(list(tmp_path.glob("formulas-*.pickle"))) == 2
+    # a broken entry is rebuilt and written again
+    monkeypatch.undo()
+    monkeypatch.setenv("WBTOOLS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(formulas, "_FORMULAS", {})
+    entry.write_bytes(b"not a pickle")
+    assert formulas.compiled(spec21) == built
+    assert pickle.loads(entry.read_bytes()) == built
+
+
+def test_a_template_from_cached_formulas_is_the_same_file(tmp_path):
+    """Byte for byte: written with no cache, with a new entry, and from that entry."""
+
+    def written(cache: str) -> bytes:
+        env = {**os.environ, "WBTOOLS_CACHE_DIR": cache}
+        done = subprocess.run(
+            [sys.executable, "-c", _WRITE_ONE], capture_output=True, cwd=ROOT, env=env, check=True
+        )
+        return done.stdout
+
+    plain = written("")
+    assert plain[:2] == b"PK"
+    assert written(str(tmp_path)) == plain  # compiles, writes the entry
+    assert list(tmp_path.glob("formulas-*.pickle"))
+    assert written(str(tmp_path)) == plain  # from the entry

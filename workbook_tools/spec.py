@@ -358,49 +358,58 @@ def cache_dir() -> Path | None:
     return Path(base) / "wbtools"
 
 
-def _cache_key(source: str, raw_bytes: bytes) -> str:
-    """The spec's bytes, its path, the Python version and the code that builds the compiled form
-    (a changed builder makes a new key). zlib's checksums, not hashlib: loading OpenSSL's hashes
-    costs more start-up time than the rest of this; the key only tells the user's own entries
-    apart."""
-    parts = [sys.version.encode(), source.encode(), raw_bytes]
-    parts += [
-        (Path(__file__).parent / n).read_bytes() for n in ("spec.py", "rules.py", "findings.py")
-    ]
-    data = b"\0".join(parts)
-    return f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}{len(data):x}"
+def code_parts(*names: str) -> list[bytes]:
+    """The source of the package's modules ``names`` (paths under the package): a cache key part,
+    so that an entry built by other code is never used."""
+    here = Path(__file__).parent
+    return [(here / n).read_bytes() for n in names]
 
 
-def compiled(raw_bytes: bytes, source: str = "<spec>") -> Spec:
-    """``loads``, kept compiled (pickled) in ``cache_dir()`` under a hash of the spec's bytes, its
-    path and the builder's code: parsing and validating the YAML takes longer than checking a
-    file, and wbtools is called once per file. The cache is the user's own folder; an entry that
-    cannot be read or written is rebuilt or skipped, never an error."""
+def cached(prefix: str, parts: list[bytes], build: Callable[[], Any], valid: Callable) -> Any:
+    """``build()``, kept pickled in ``cache_dir()`` as ``<prefix>-<key>.pickle``, the key a
+    checksum of ``parts`` and the Python version (give the inputs and the code that builds the
+    value: a change to either makes a new key). zlib's checksums, not hashlib: loading OpenSSL's
+    hashes costs more start-up time than the rest of this; the key only tells the user's own
+    entries apart. An entry that cannot be read, or that ``valid`` refuses, is rebuilt; one
+    that cannot be written is skipped: the cache is never an error."""
     folder = cache_dir()
     if folder is None:
-        return loads(raw_bytes, source)
-    entry = folder / f"spec-{_cache_key(source, raw_bytes)}.pickle"
+        return build()
+    data = b"\0".join([sys.version.encode(), *parts])
+    entry = folder / f"{prefix}-{zlib.crc32(data):08x}{zlib.adler32(data):08x}{len(data):x}.pickle"
     try:
-        spec = pickle.loads(entry.read_bytes())
-        if isinstance(spec, Spec) and spec.source == source:
-            return spec
+        value = pickle.loads(entry.read_bytes())
+        if valid(value):
+            return value
     except Exception:  # missing, truncated or from another version: rebuild below
         pass
-    spec = loads(raw_bytes, source)
+    value = build()
     import tempfile  # only when an entry is written
 
     temp = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".spec-", delete=False) as fh:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{prefix}-", delete=False) as fh:
             temp = Path(fh.name)
-            fh.write(pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL))
+            fh.write(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
         os.replace(temp, entry)  # atomic: a concurrent reader sees the whole entry or none
     except OSError:  # a read-only home: no cache, same result
         with contextlib.suppress(OSError):
             if temp is not None:
                 temp.unlink(missing_ok=True)
-    return spec
+    return value
+
+
+def compiled(raw_bytes: bytes, source: str = "<spec>") -> Spec:
+    """``loads``, kept compiled (pickled) in ``cache_dir()`` under a hash of the spec's bytes, its
+    path and the builder's code: parsing and validating the YAML takes longer than checking a
+    file, and wbtools is called once per file."""
+    return cached(
+        "spec",
+        [source.encode(), raw_bytes, *code_parts("spec.py", "rules.py", "findings.py")],
+        lambda: loads(raw_bytes, source),
+        lambda spec: isinstance(spec, Spec) and spec.source == source,
+    )
 
 
 def loads(raw_bytes: bytes, source: str = "<spec>") -> Spec:
@@ -897,7 +906,7 @@ _COSMETIC = {"message", "name", "hint", "error", "label_en", "basis", "title"}
 
 
 def _sha256(data: bytes) -> str:
-    import hashlib  # only when a spec is built (see _cache_key)
+    import hashlib  # only when a spec is built (see cached)
 
     return hashlib.sha256(data).hexdigest()
 

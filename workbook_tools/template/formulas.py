@@ -45,8 +45,14 @@ PLAIN_FUNCTIONS = frozenset(
 _CALLED = re.compile(r"([A-Za-z0-9_.]+)\(")
 
 
+# Formula text -> what xlsxwriter writes for it, seeded from the compiled formulas (see compiled).
+_PREPARED: dict[str, str] = {}
+
+
 @functools.lru_cache(maxsize=8192)
 def _prepared(formula: str, expand_future: bool) -> str:
+    if not expand_future and formula in _PREPARED:
+        return _PREPARED[formula]
     if (
         not formula.startswith("{")
         and not formula.endswith("}")
@@ -78,30 +84,51 @@ class Formulas(NamedTuple):
     totals: dict[str, str]  # computed datapoint id -> =SUM(...)
     checks: dict[str, str]  # rule instance key -> =IF(...,"✓","✗")
     names: dict[str, str]  # defined name -> ='Sheet'!$A$1
+    prepared: dict[str, str]  # each total and check formula as xlsxwriter writes it
 
 
 _FORMULAS: dict[str, Formulas] = {}
 
 
 def compiled(spec: Spec) -> Formulas:
+    """The spec's formulas, kept compiled in the user's cache folder (``spec.cached``) across
+    processes: compiling and preparing them (some 136,000 characters for the bundled spec) took
+    longer than the rest of a one-file ``wbtools import`` outside xlsxwriter. The key holds the
+    spec's hash (as the in-process cache) and the code that compiles them, xlsxwriter's
+    version included (it prepares formulas that call other functions)."""
     if spec.hash not in _FORMULAS:
-        lay = layout.build(spec)
-        totals = {}
-        for target, sources in spec.totals:
-            sheet = lay.place(target).sheet
-            totals[target] = "=" + rules.excel_sum(
-                sources, 0, lambda ids, s=sheet: lay.refs(ids, s)
-            )
-        checks = {}
-        for _, inst in spec.instances():
-            sheet = lay.place(f"check.{inst.key}").sheet
-            kind_ref = lay.place("info.kind").ref(sheet, absolute=True)
-            checks[inst.key] = rules.excel_check(
-                inst, lambda ids, s=sheet: lay.refs(ids, s), spec.kinds, kind_ref, excel_readable
-            )
-        names = {defined_name(k): "=" + p.ref(absolute=True) for k, p in lay.places.items()}
-        _FORMULAS[spec.hash] = Formulas(totals, checks, names)
+        import xlsxwriter
+
+        from .. import spec as spec_module
+
+        parts = [spec.hash.encode(), xlsxwriter.__version__.encode()]
+        parts += spec_module.code_parts(
+            "template/formulas.py", "layout.py", "rules.py", "normalise.py", "spec.py"
+        )
+        found = spec_module.cached(
+            "formulas", parts, lambda: _compile(spec), lambda f: isinstance(f, Formulas)
+        )
+        _PREPARED.update(found.prepared)
+        _FORMULAS[spec.hash] = found
     return _FORMULAS[spec.hash]
+
+
+def _compile(spec: Spec) -> Formulas:
+    lay = layout.build(spec)
+    totals = {}
+    for target, sources in spec.totals:
+        sheet = lay.place(target).sheet
+        totals[target] = "=" + rules.excel_sum(sources, 0, lambda ids, s=sheet: lay.refs(ids, s))
+    checks = {}
+    for _, inst in spec.instances():
+        sheet = lay.place(f"check.{inst.key}").sheet
+        kind_ref = lay.place("info.kind").ref(sheet, absolute=True)
+        checks[inst.key] = rules.excel_check(
+            inst, lambda ids, s=sheet: lay.refs(ids, s), spec.kinds, kind_ref, excel_readable
+        )
+    names = {defined_name(k): "=" + p.ref(absolute=True) for k, p in lay.places.items()}
+    prepared = {f: _prepared(f, False) for f in (*totals.values(), *checks.values())}
+    return Formulas(totals, checks, names, prepared)
 
 
 def defined_name(key: str) -> str:
