@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import io
 import re
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from xml.etree import ElementTree
+from typing import TYPE_CHECKING
 
 from .. import intake
+
+if TYPE_CHECKING:  # (loaded by _parse_html: a Markdown or text report does not need it)
+    from xml.etree import ElementTree
 
 # Web pages as browsers and download tools save them: .html/.htm, the server's own .shtml/.xhtml,
 # and one-file archives (.mht/.mhtml: IE, 360, Edge and Chromium "save as a single file").
@@ -156,6 +158,8 @@ def _office_lines(path: Path) -> list[str]:
         _vet_odt(path)
     else:
         _vet_old_word(path, head)
+    import tempfile  # (only for what LibreOffice converts first)
+
     with tempfile.TemporaryDirectory(prefix="wbtools-import-") as tmp:
         # LibreOffice names its output after the input; a copy keeps odd names and the input safe.
         suffix = path.suffix.lower()  # (an old Word file under another name: as a .doc)
@@ -260,6 +264,8 @@ def _parse_html(data: bytes) -> ElementTree.Element:
     in the page: html5lib's Python tree builder appended every text token to the text so far,
     and its tokenizer splits a text at every "<" and entity, so a saved page with a 3 MB inline
     script or a long run of entities ran for over twenty minutes."""
+    from xml.etree import ElementTree
+
     from selectolax.lexbor import LexborHTMLParser
 
     root = LexborHTMLParser(_page_text(data)).root
