@@ -376,8 +376,7 @@ def zip_dtd(zf: zipfile.ZipFile, data: bytes = b"") -> InputRefused | None:
     for info in zf.infolist():
         if not info.filename.lower().endswith(_XML_PARTS) or not info.file_size:
             continue
-        head = _part_head(data, info) if data else None
-        if head is not None and _plain_prolog(head):
+        if data and _plain_head(data, info):
             continue
         with zf.open(info) as fh:
             if _declares_dtd(fh):
@@ -391,13 +390,9 @@ def _part_head(data: bytes, info: zipfile.ZipInfo, size: int = 256) -> bytes | N
     """The first ``size`` bytes of a stored or deflated part, read from the archive's bytes
     (None when the local header is not what the central directory says: zipfile then opens
     the part and says what is wrong)."""
-    off = info.header_offset
-    if data[off : off + 4] != ZIP_MAGIC or info.compress_type not in (0, 8):
+    start = _part_start(data, info)
+    if start is None:
         return None
-    name_len, extra_len = struct.unpack_from("<HH", data, off + 26)
-    if name_len != len(_stored_name(info)):
-        return None
-    start = off + 30 + name_len + extra_len
     raw = data[start : start + min(info.compress_size, 4096)]
     if info.compress_type == zipfile.ZIP_STORED:
         return raw[:size]
@@ -405,6 +400,60 @@ def _part_head(data: bytes, info: zipfile.ZipInfo, size: int = 256) -> bytes | N
         return zlib.decompressobj(-15).decompress(raw, size)
     except zlib.error:
         return None
+
+
+def _part_start(data: bytes, info: zipfile.ZipInfo) -> int | None:
+    """Where a stored or deflated part's bytes start in the archive, or None when its local
+    header is not what the central directory says."""
+    off = info.header_offset
+    if data[off : off + 4] != ZIP_MAGIC or info.compress_type not in (0, 8):
+        return None
+    name_len, extra_len = struct.unpack_from("<HH", data, off + 26)
+    if name_len != len(_stored_name(info)):
+        return None
+    return off + 30 + name_len + extra_len
+
+
+# Packed beginnings of parts whose first 256 bytes were inflated and found a plain prolog:
+# part name -> those beginnings. The parts of one template are packed alike in every file.
+_PLAIN_STARTS: dict[str, list[bytes]] = {}
+_PLAIN_STARTS_MOST = 512  # beginnings kept (each at most 4 KB): forgotten all at once beyond
+
+
+def _plain_head(data: bytes, info: zipfile.ZipInfo) -> bool:
+    """Whether ``_part_head`` of the part is a plain prolog (``_plain_prolog``), without
+    inflating it when the part begins with packed bytes already found to: inflating is a
+    function of the packed bytes, and the bytes zlib consumed to give the first 256 (all it
+    decided anything from) are kept, only when it stopped for the output's size or at the
+    stream's end (not for want of input), so any part that begins with them inflates to the
+    same first 256 bytes, without an error, whatever follows."""
+    start = _part_start(data, info)
+    if start is None:
+        return False
+    if info.compress_type == zipfile.ZIP_STORED:
+        return _plain_prolog(data[start : start + min(info.compress_size, 256)])
+    size = min(info.compress_size, 4096)
+    known = _PLAIN_STARTS.get(info.filename, ())
+    for begin in known:
+        if len(begin) <= size and data.startswith(begin, start):
+            return True
+    raw = data[start : start + size]
+    inflater = zlib.decompressobj(-15)
+    try:
+        head = inflater.decompress(raw, 256)
+    except zlib.error:
+        return False
+    if not _plain_prolog(head):
+        return False
+    used = len(raw) - len(inflater.unconsumed_tail)
+    if (inflater.eof or used < len(raw)) and len(known) < 4:
+        begin = raw[:used]
+        with contextlib.suppress(zlib.error):
+            if zlib.decompressobj(-15).decompress(begin, 256) == head:
+                if sum(map(len, _PLAIN_STARTS.values())) >= _PLAIN_STARTS_MOST:
+                    _PLAIN_STARTS.clear()
+                _PLAIN_STARTS.setdefault(info.filename, []).append(begin)
+    return True
 
 
 def _stored_name(info: zipfile.ZipInfo) -> bytes:
@@ -1082,25 +1131,12 @@ def _vet_zip(pkg: Package, zf: zipfile.ZipFile, bad) -> None:
         return
     pkg.kind = "xlsx"
     data = pkg.data
-    workbook = _part_bytes(data, zf, "xl/workbook.xml")
-    if b"<!DOCTYPE" in workbook[:4096]:
-        bad("F107", part="xl/workbook.xml")
-        return
-    pkg.structure_locked = _found_from_name(workbook, b"workbookProtection", _WORKBOOK_PROTECTION)
-    # Without a prefixed sheet tag the unprefixed pattern finds the same tags: it starts with a
-    # literal, which the regex engine skips to (the prefixed pattern tries every "<").
-    sheets = (_SHEET_ENTRY if b":sheet" in workbook else _PLAIN_SHEET_ENTRY).findall(workbook)
-    rels = (
-        _part_bytes(data, zf, "xl/_rels/workbook.xml.rels")
-        if "xl/_rels/workbook.xml.rels" in names
-        else b""
-    )
-    if problem := _unusual_sheet_map(workbook, rels, sheets):
-        bad("F103", detail=problem)
-        return
-    pkg.sheet_parts = dict(_sheet_map(rels, tuple(sheets))) if rels else {}
-    if len(sheets) > MAX_SHEETS:
-        bad("F106", detail=f"{len(sheets)} sheets")
+    key = _sheet_map_key(data, names)
+    known = _SHEET_MAPS.get(key) if key is not None else None
+    if known is not None:
+        pkg.structure_locked, parts = known
+        pkg.sheet_parts = dict(parts)
+    elif not _read_sheet_map(pkg, zf, bad, key):
         return
     for part in names:  # python-calamine reserves room for every string the table declares
         if part.lower().endswith("sharedstrings.xml"):
@@ -1117,6 +1153,73 @@ def _vet_zip(pkg: Package, zf: zipfile.ZipFile, bad) -> None:
     if "docProps/core.xml" in names:
         m = _MODIFIED.search(_part_bytes(data, zf, "docProps/core.xml")[:8192])
         pkg.saved_at = m.group(1).decode(errors="replace").strip() if m else ""
+
+
+_MAP_PARTS = ("xl/workbook.xml", "xl/_rels/workbook.xml.rels")
+# The sheet map of workbook.xml and its rels as packed (bytes, CRC, size, method) -> what
+# ``_read_sheet_map`` found in them when they are in order: (structure locked, sheet -> part).
+# The same for every file of a template, and a function of those bytes alone.
+_SHEET_MAPS: dict[tuple, tuple[bool, dict[str, str]]] = {}
+_SHEET_MAPS_MOST = 16
+_MAP_KEY_BYTES = 1 << 16  # packed parts larger than this are read, not remembered
+
+
+def _sheet_map_key(data: bytes, names: dict[str, zipfile.ZipInfo]) -> tuple | None:
+    """The two parts of the sheet map as packed, or None when either is not one that
+    ``_part_bytes`` inflates straight from the archive (or is too large to remember)."""
+    key = []
+    for part in _MAP_PARTS:
+        info = names.get(part)
+        if info is None:
+            key.append(None)
+            continue
+        if (
+            info.flag_bits & 1
+            or info.file_size > MAX_PART_BYTES
+            or info.compress_size > _MAP_KEY_BYTES
+        ):
+            return None
+        raw = _packed(data, info)
+        if raw is None:
+            return None
+        key.append((raw, info.CRC, info.file_size, info.compress_type))
+    return tuple(key)
+
+
+def _read_sheet_map(pkg: Package, zf: zipfile.ZipFile, bad, key: tuple | None) -> bool:
+    """Read the sheet map (workbook.xml and its rels) into ``pkg``; False when the file is
+    refused for it. With ``key``, a map in order is remembered (``_SHEET_MAPS``) when both
+    parts were inflated from those packed bytes alone."""
+    data, names = pkg.data, zf.NameToInfo
+    workbook = _inflated(key[0][0], names[_MAP_PARTS[0]]) if key is not None else None
+    alone = workbook is not None
+    if workbook is None:
+        workbook = _part_bytes(data, zf, "xl/workbook.xml")
+    if b"<!DOCTYPE" in workbook[:4096]:
+        bad("F107", part="xl/workbook.xml")
+        return False
+    pkg.structure_locked = _found_from_name(workbook, b"workbookProtection", _WORKBOOK_PROTECTION)
+    # Without a prefixed sheet tag the unprefixed pattern finds the same tags: it starts with a
+    # literal, which the regex engine skips to (the prefixed pattern tries every "<").
+    sheets = (_SHEET_ENTRY if b":sheet" in workbook else _PLAIN_SHEET_ENTRY).findall(workbook)
+    rels = b""
+    if "xl/_rels/workbook.xml.rels" in names:
+        rels = _inflated(key[1][0], names[_MAP_PARTS[1]]) if alone else None
+        if rels is None:
+            alone = False
+            rels = _part_bytes(data, zf, "xl/_rels/workbook.xml.rels")
+    if problem := _unusual_sheet_map(workbook, rels, sheets):
+        bad("F103", detail=problem)
+        return False
+    pkg.sheet_parts = dict(_sheet_map(rels, tuple(sheets))) if rels else {}
+    if len(sheets) > MAX_SHEETS:
+        bad("F106", detail=f"{len(sheets)} sheets")
+        return False
+    if alone:
+        if len(_SHEET_MAPS) >= _SHEET_MAPS_MOST:
+            _SHEET_MAPS.clear()
+        _SHEET_MAPS[key] = (pkg.structure_locked, dict(pkg.sheet_parts))
+    return True
 
 
 def _read_head(zf: zipfile.ZipFile, part: str, size: int = 4096) -> bytes:
