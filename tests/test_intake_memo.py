@@ -10,6 +10,8 @@ import re
 import zipfile
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests import workbooks as wb
 from workbook_tools import intake
@@ -150,3 +152,19 @@ def test_what_is_remembered_stays_bounded(tmp_path, spec21):
         assert len(intake._SHEET_MAPS) <= intake._SHEET_MAPS_MOST
     kept = sum(map(len, intake._PLAIN_STARTS.values()))
     assert 0 < kept <= intake._PLAIN_STARTS_MOST
+
+
+@given(
+    st.lists(
+        st.sampled_from([b"<", b"!", b"-", b"?", b"[", b"<!--", b"<![CDATA[", b"<?", b"x", b"--"]),
+        max_size=60,
+    ),
+    st.sampled_from([1, 16, 1000]),
+)
+@settings(max_examples=300, deadline=None)
+def test_markup_is_counted_as_bytes_count_counts_it(pieces, most):
+    """The sheet map's check counts comments, CDATA and processing instructions through a rare
+    byte of each (memchr) instead of a search stopping at every "<": the same counts."""
+    xml = b"".join(pieces)
+    for needle, at in ((b"<!--", 2), (b"<![CDATA[", 2), (b"<?", 1)):
+        assert intake._occurrences(xml, needle, at, most) == xml.count(needle)

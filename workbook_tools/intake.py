@@ -1590,7 +1590,18 @@ def row_col(cell: str) -> tuple[int, int]:
 
 
 def _attrs(tag: bytes) -> dict[bytes, bytes]:
+    """A tag's attributes (local names, r:id kept whole). Not to be changed: the same tags recur
+    in every file of a template, so a short tag's are remembered and shared."""
+    if len(tag) > 512:
+        return _read_attrs(tag)
+    return _short_attrs(tag)
+
+
+def _read_attrs(tag: bytes) -> dict[bytes, bytes]:
     return {k.split(b":")[-1] if k != b"r:id" else k: v for k, v in _ATTR.findall(tag)}
+
+
+_short_attrs = functools.lru_cache(maxsize=1024)(_read_attrs)
 
 
 # Any tag whose local name is sheet or Relationship, in any case (what a looser reader of the
@@ -1613,7 +1624,11 @@ def _unusual_sheet_map(workbook: bytes, rels: bytes, sheets: list[bytes]) -> str
         ("xl/workbook.xml", workbook, sheets, _ANY_SHEET_TAG, b"name"),
         ("xl/_rels/workbook.xml.rels", rels, relationships, _ANY_RELATIONSHIP_TAG, b"Id"),
     ):
-        if b"<!--" in xml or b"<![CDATA[" in xml or xml.count(b"<?") > 1:
+        if (
+            _occurrences(xml, b"<!--", 2)
+            or _occurrences(xml, b"<![CDATA[", 2)
+            or _occurrences(xml, b"<?", 1) > 1
+        ):
             return f"{part}: comments, CDATA or processing instructions"
         if len(loose.findall(xml)) != len(tags):
             return f"{part}: tags written unusually"
@@ -1630,6 +1645,21 @@ def _unusual_sheet_map(workbook: bytes, rels: bytes, sheets: list[bytes]) -> str
         if a.get(b"Id") in used and (b"\\" in target or b"./" in target or b"%" in target):
             return "xl/_rels/workbook.xml.rels: a sheet's target outside its folder"
     return None
+
+
+def _occurrences(xml: bytes, needle: bytes, at: int, most: int = 16) -> int:
+    """``xml.count(needle)`` for a needle that cannot overlap itself, found through its byte at
+    ``at``, one rare in these parts: the search skips to each such byte (memchr) instead of
+    stopping at every "<". Beyond ``most`` of those bytes, counted directly."""
+    char, found, seen = needle[at : at + 1], 0, 0
+    i = xml.find(char, at)
+    while i >= 0:
+        seen += 1
+        if seen > most:
+            return xml.count(needle)
+        found += xml.startswith(needle, i - at)
+        i = xml.find(char, i + 1)
+    return found
 
 
 def _sheet_parts(data: bytes, zf: zipfile.ZipFile, sheets: list[bytes]) -> dict[str, str]:
