@@ -1,6 +1,7 @@
 """The package python-calamine reads (``Package.calamine_bytes``): the sheets a report is read from
 are inflated once by intake, vetted, and handed to calamine stored as vetted (formula text
-emptied); every other part is handed over as packed. Calamine must read exactly the vetted bytes
+emptied), workbook.xml stored without its defined names when they are written plainly; every
+other part is handed over as packed. Calamine must read exactly the vetted bytes
 and the same values as from the file itself; a damaged part keeps the finding it had."""
 
 from __future__ import annotations
@@ -33,8 +34,12 @@ def _raw(data: bytes, info: zipfile.ZipInfo) -> bytes:
     return data[start : start + info.compress_size]
 
 
+def _book(data: bytes):
+    return CalamineWorkbook.from_filelike(io.BytesIO(data))
+
+
 def _grids(data: bytes) -> dict[str, list]:
-    book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    book = _book(data)
     return {n: book.get_sheet_by_name(n).to_python(skip_empty_area=False) for n in book.sheet_names}
 
 
@@ -64,9 +69,15 @@ def test_calamine_is_handed_the_vetted_sheets_and_the_rest_as_packed(filled, spe
                         facts.xml.count(b"<f/>") - zo.read(part).count(b"<f/>")
                     )
             for info in zo.infolist():
-                if info.filename not in prepared:
+                if info.filename == "xl/workbook.xml":  # stored, without its defined names
+                    assert zv.getinfo(info.filename).compress_type == zipfile.ZIP_STORED
+                    assert b"<definedName" in zo.read(info) and b"<definedName" not in zv.read(
+                        info.filename
+                    )
+                elif info.filename not in prepared:
                     assert _raw(view, zv.getinfo(info.filename)) == _raw(original, info)
         assert _grids(view) == _grids(original)
+        assert _book(view).sheet_names == _book(original).sheet_names
     finally:
         pkg.close()
 
@@ -220,3 +231,64 @@ def test_a_file_is_read_up_to_its_size_and_on_if_it_grew():
     assert intake._read_up_to(io.BytesIO(data), 100, 10_000) == data  # grew from 100 bytes
     assert intake._read_up_to(io.BytesIO(data), 100, 501) == data[:501]
     assert intake._read_up_to(io.BytesIO(data), 5000, 501) == data[:501]
+
+
+_DECLARATION = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_SHEETS = b'<sheets><sheet name="A" sheetId="1" r:id="rId1"/></sheets>'
+_NAMES = b'<definedNames><definedName name="x" localSheetId="0">A!$B$2</definedName></definedNames>'
+_ROOT = (
+    b'<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    b'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+)
+
+
+@pytest.mark.parametrize(
+    "name, workbook",
+    [
+        ("an entity in a name", _NAMES.replace(b"A!$B$2", b"A!$B$2&amp;")),
+        ("an unknown entity", _NAMES.replace(b"A!$B$2", b"&x;")),
+        ("markup inside", _NAMES.replace(b"A!$B$2", b'<sheet name="B" sheetId="2" r:id="rId1"/>')),
+        ("not UTF-8", _NAMES.replace(b"A!$B$2", b"\xff")),
+        ("an empty one", _NAMES.replace(b'">A!$B$2</definedName>', b'"/>')),
+        ("written with spaces", _NAMES.replace(b"</definedName>", b"</definedName>\n")),
+        ("single quotes", _NAMES.replace(b'name="x"', b"name='x'")),
+        ("a > in a value before", b"*"),
+        ("another encoding", b"GBK"),
+    ],
+)
+def test_defined_names_are_cut_only_when_written_plainly(name, workbook):
+    """workbook.xml is handed to calamine without its defined names (most of the part, and
+    nothing the readers ask for) only when calamine could read nothing else differently: plain
+    text and values (no entity, no markup inside), valid UTF-8, after markup an XML reader ends
+    where these patterns end it, UTF-8 declared. Anything else is handed over as it is."""
+    sheets, declaration = _SHEETS, _DECLARATION
+    names = workbook
+    if workbook == b"*":
+        sheets, names = _SHEETS.replace(b'sheetId="1"', b'sheetId="1" x="a>b"'), _NAMES
+    if workbook == b"GBK":
+        declaration, names = _DECLARATION.replace(b"UTF-8", b"GBK"), _NAMES
+    plain = _DECLARATION + _ROOT + _SHEETS + _NAMES + b"</workbook>"
+    assert intake._without_defined_names(plain) == _DECLARATION + _ROOT + _SHEETS + b"</workbook>"
+    assert (
+        intake._without_defined_names(declaration + _ROOT + sheets + names + b"</workbook>") is None
+    )
+
+
+def test_a_workbook_without_its_defined_names_reads_alike(filled, tmp_path, spec21):
+    """The file handed to calamine with workbook.xml cut reads the same sheets, in the same
+    order and visibility, with the same values as the file itself, which keeps its names."""
+    original = filled.read_bytes()
+    pkg = intake.open_package(filled)
+    try:
+        assert pkg._calamine_workbook is not None
+        view = pkg.calamine_bytes(_wanted(spec21))
+    finally:
+        pkg.close()
+    mine, theirs = _book(view), _book(original)
+    with zipfile.ZipFile(io.BytesIO(view)) as zv:  # (python-calamine does not show names)
+        assert b"<definedName" not in zv.read("xl/workbook.xml")
+    assert mine.sheet_names == theirs.sheet_names
+    assert [(s.name, s.visible, s.typ) for s in mine.sheets_metadata] == [
+        (s.name, s.visible, s.typ) for s in theirs.sheets_metadata
+    ]
+    assert _grids(view) == _grids(original)

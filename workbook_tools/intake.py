@@ -571,6 +571,8 @@ class Package:
     # .ods/.xls: each sheet's formula cells (row, column, 1-based), found from the file's own
     # records (calamine gives values only); a sheet missing here is unknown.
     _legacy_formulas: dict[str, set[tuple[int, int]]] | None = None
+    # workbook.xml as calamine is handed it (``_without_defined_names``) and its CRC, or None
+    _calamine_workbook: tuple[bytes, int] | None = None
 
     @property
     def ok(self) -> bool:
@@ -640,7 +642,9 @@ class Package:
         of a template sheet's bytes. Anything unusual about an entry (a local header that
         disagrees with the directory, a CRC or size that does not match, another compression)
         leaves the package as it was, and ``sheet`` reads the part as before (and says what is
-        wrong with it)."""
+        wrong with it). workbook.xml is handed over without its defined names when they are
+        written plainly (``_without_defined_names``): calamine parses them into a list no
+        reader here asks for, and they are most of the part."""
         if self.kind != "xlsx" or self.zip is None:
             return self.data
         data, wanted = self.data, {self.sheet_parts.get(name) for name in sheets}
@@ -658,6 +662,10 @@ class Package:
                     self._prepared[info.filename] = (xml[:4096], body)
                     entries.append((info, body, 0, _crc32(body), len(body)))
                     continue
+            elif info.filename == "xl/workbook.xml" and self._calamine_workbook is not None:
+                body, crc = self._calamine_workbook
+                entries.append((info, body, 0, crc, len(body)))
+                continue
             entries.append((info, raw, info.compress_type, info.CRC, info.file_size))
         return _zip_bytes(entries)
 
@@ -1134,7 +1142,7 @@ def _vet_zip(pkg: Package, zf: zipfile.ZipFile, bad) -> None:
     key = _sheet_map_key(data, names)
     known = _SHEET_MAPS.get(key) if key is not None else None
     if known is not None:
-        pkg.structure_locked, parts = known
+        pkg.structure_locked, parts, pkg._calamine_workbook = known
         pkg.sheet_parts = dict(parts)
     elif not _read_sheet_map(pkg, zf, bad, key):
         return
@@ -1157,9 +1165,10 @@ def _vet_zip(pkg: Package, zf: zipfile.ZipFile, bad) -> None:
 
 _MAP_PARTS = ("xl/workbook.xml", "xl/_rels/workbook.xml.rels")
 # The sheet map of workbook.xml and its rels as packed (bytes, CRC, size, method) -> what
-# ``_read_sheet_map`` found in them when they are in order: (structure locked, sheet -> part).
+# ``_read_sheet_map`` found in them when they are in order: (structure locked, sheet -> part,
+# workbook.xml as calamine is handed it).
 # The same for every file of a template, and a function of those bytes alone.
-_SHEET_MAPS: dict[tuple, tuple[bool, dict[str, str]]] = {}
+_SHEET_MAPS: dict[tuple, tuple[bool, dict[str, str], tuple[bytes, int] | None]] = {}
 _SHEET_MAPS_MOST = 16
 _MAP_KEY_BYTES = 1 << 16  # packed parts larger than this are read, not remembered
 
@@ -1215,11 +1224,49 @@ def _read_sheet_map(pkg: Package, zf: zipfile.ZipFile, bad, key: tuple | None) -
     if len(sheets) > MAX_SHEETS:
         bad("F106", detail=f"{len(sheets)} sheets")
         return False
+    if (cut := _without_defined_names(workbook)) is not None:
+        pkg._calamine_workbook = (cut, _crc32(cut))
     if alone:
         if len(_SHEET_MAPS) >= _SHEET_MAPS_MOST:
             _SHEET_MAPS.clear()
-        _SHEET_MAPS[key] = (pkg.structure_locked, dict(pkg.sheet_parts))
+        _SHEET_MAPS[key] = (pkg.structure_locked, dict(pkg.sheet_parts), pkg._calamine_workbook)
     return True
+
+
+_UTF8_DECLARATION = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+# Markup before the defined names that an XML reader tokenizes as these patterns do: text, and
+# tags whose attribute values are double-quoted and hold no "<" or ">" (so each tag ends at its
+# first ">"). Comments, CDATA and other processing instructions are refused already.
+_PLAIN_MARKUP = re.compile(rb"""(?:[^<>]++|<[^<>"']*+(?:"[^"<>]*+"[^<>"']*+)*+>)*+""")
+# Defined names as Excel, WPS and the Python writers write them: no entity, no markup inside.
+_DEFINED_NAMES = re.compile(
+    rb'<definedNames>(?:<definedName(?: [A-Za-z_:]++="[^"<>&]*+")++>[^<>&]*+</definedName>)*+'
+    rb"</definedNames>"
+)
+
+
+def _without_defined_names(workbook: bytes) -> bytes | None:
+    """workbook.xml without its ``<definedNames>`` element when calamine's reading of the rest is
+    then the same, else None. calamine reads a defined name as its name attribute and the text
+    up to its end tag, into a list the readers here never ask for; it takes sheets from
+    ``<sheet>`` tags and the date system from ``<workbookPr>`` (neither is in the element cut).
+    The element is cut only when it is written plainly (``_DEFINED_NAMES``: text and attribute
+    values without "&" or markup, valid UTF-8 -- nothing calamine could fail on) and starts
+    where an XML reader is between tags (``_PLAIN_MARKUP`` before it, UTF-8 declared): every
+    event outside it is then the same, and so is every error."""
+    if not workbook.startswith(_UTF8_DECLARATION) or len(workbook) > 1 << 20:
+        return None
+    start = workbook.find(b"<definedNames>")
+    if start < 0:
+        return None
+    names = _DEFINED_NAMES.match(workbook, start)
+    if names is None or not _PLAIN_MARKUP.fullmatch(workbook, 0, start):
+        return None
+    try:
+        names.group(0).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return workbook[:start] + workbook[names.end() :]
 
 
 def _read_head(zf: zipfile.ZipFile, part: str, size: int = 4096) -> bytes:
