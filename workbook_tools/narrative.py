@@ -12,6 +12,7 @@ N4: the year and the unit named in the text are the report's own.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -262,6 +263,7 @@ def _names(filing: Filing, sentence: str, where: dict, names: Sequence[str] = ()
     return out
 
 
+@functools.lru_cache(maxsize=4096)  # (asked for each sentence of a report, of one name)
 def county_of(name: str) -> str:
     """The county a unit's name starts with (青禾县柳河镇 -> 青禾县): up to the first 省 市 州 盟 县
     区 or 旗 followed by two Chinese characters; "" if none. (A loop, not a regular expression:
