@@ -36,11 +36,32 @@ from .labels import fold
 
 MAX_BYTES = 100 * 1024 * 1024  # a scanned report of 40 pages is some 30 MB
 MAX_PAGES = 300  # the longest real reports run to some 40 pages
-MAX_CHARS = 2_000_000  # characters of text layer, all pages together
+# Characters of text layer, all pages together: 300 pages of 2,000. The longest real reports hold
+# some 60,000; reading one costs 10-35 µs (PyMuPDF's boxes, lines, table cells), so 2,000,000
+# allowed a minute of work.
+MAX_CHARS = 600_000
 MAX_SEGMENTS = 20_000  # drawn line segments on one page (a vector drawing is not a table)
 MAX_CROSSINGS = 40_000  # horizontal x vertical rules (after joining) tested for a grid on a page
+# Reading ruled tables, the whole document: rule crossings tested, grid cells (twice: a cell costs
+# about two crossings' time), and characters and lines looked at to place them in their grids. A
+# real report of 40 pages spends some 100,000; a page ruled 200 by 200 spends 120,000 (a third of a
+# second), and a file of a few KB can show that page on 300 pages.
+MAX_TABLE_WORK = 2_000_000
 TOL = 2.5  # points: lines this close are the same line
 WRAP = 1.5  # baselines of one wrapped cell are at most this many font sizes apart
+
+
+class _Work:
+    """A budget of steps for the whole document (work that grows as a product of what is on a
+    page): past it the PDF is refused as too large rather than read for minutes."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+    def spend(self, steps: int) -> None:
+        self.left -= steps
+        if self.left < 0:
+            raise PdfError("F106", detail="PDF, too many ruled lines and cells to read as tables")
 
 
 class NoTextLayer(PdfError):
@@ -290,11 +311,12 @@ def _joined(segs: list[tuple[float, float, float]]) -> list[tuple[float, float, 
     return out
 
 
-def _grids(seg: Segments) -> list[Grid]:
+def _grids(seg: Segments, work: _Work) -> list[Grid]:
     """Connected sets of horizontal and vertical rules, each with at least two of each: tables."""
     h, v = _joined(seg.h), _joined(seg.v)  # a table drawn cell by cell has one rule per edge
     if len(h) < 2 or len(v) < 2 or len(h) * len(v) > MAX_CROSSINGS:
         return []
+    work.spend(len(h) * len(v))
     union = _Union()
     for i, (y, hx0, hx1) in enumerate(h):
         union.find(("h", i))
@@ -313,13 +335,41 @@ def _grids(seg: Segments) -> list[Grid]:
         xs = _cluster([x for x, _, _ in vs])
         ys = _cluster([y for y, _, _ in hs])
         if len(xs) >= 2 and len(ys) >= 2:
+            work.spend(2 * (len(xs) - 1) * (len(ys) - 1))  # the cells _table_rows goes through
             out.append(Grid(xs, ys, hs, vs))
     return out
 
 
-def _has(segs, at: float, lo: float, hi: float) -> bool:
-    mid = (lo + hi) / 2
-    return any(abs(p - at) <= TOL and a - TOL <= mid <= b + TOL for p, a, b in segs)
+class _Rules:
+    """Which stretches of the grid's rules are drawn: ``has(at, lo, hi)`` is whether a rule within
+    TOL of position ``at`` passes the middle of ``lo``–``hi`` (within TOL). Built once per grid so
+    that each of its cells costs a bisection, not a pass over every rule: a page ruled 200 by 200
+    has some 40,000 cells and 400 rules."""
+
+    def __init__(self, segs: list[tuple[float, float, float]], positions: list[float]) -> None:
+        import bisect
+
+        self._bisect = bisect.bisect_right
+        self._spans: dict[float, tuple[list[float], list[float]]] = {}
+        by_position = sorted(segs)
+        keys = [p for p, _, _ in by_position]
+        for at in set(positions):
+            near = by_position[
+                bisect.bisect_left(keys, at - TOL) : bisect.bisect_right(keys, at + TOL)
+            ]
+            merged: list[list[float]] = []
+            for _, a, b in sorted(near, key=lambda s: s[1]):
+                if merged and a - TOL <= merged[-1][1]:
+                    merged[-1][1] = max(merged[-1][1], b + TOL)
+                else:
+                    merged.append([a - TOL, b + TOL])
+            self._spans[at] = ([a for a, _ in merged], [b for _, b in merged])
+
+    def has(self, at: float, lo: float, hi: float) -> bool:
+        starts, ends = self._spans[at]
+        mid = (lo + hi) / 2
+        k = self._bisect(starts, mid) - 1
+        return k >= 0 and mid <= ends[k]
 
 
 def _table_rows(grid: Grid, chars: list[Char]) -> list[str]:
@@ -328,13 +378,14 @@ def _table_rows(grid: Grid, chars: list[Char]) -> list[str]:
     left out, in the value columns it is an empty cell."""
     xs, ys = grid.xs, grid.ys
     nr, nc = len(ys) - 1, len(xs) - 1
+    verticals, horizontals = _Rules(grid.v, xs[1:-1]), _Rules(grid.h, ys[1:-1])
     union = _Union()
     for r in range(nr):
         for c in range(nc):
             union.find((r, c))
-            if c + 1 < nc and not _has(grid.v, xs[c + 1], ys[r], ys[r + 1]):
+            if c + 1 < nc and not verticals.has(xs[c + 1], ys[r], ys[r + 1]):
                 union.union((r, c), (r, c + 1))
-            if r + 1 < nr and not _has(grid.h, ys[r + 1], xs[c], xs[c + 1]):
+            if r + 1 < nr and not horizontals.has(ys[r + 1], xs[c], xs[c + 1]):
                 union.union((r, c), (r + 1, c))
     cells: dict = {}
     for r in range(nr):
@@ -693,6 +744,7 @@ def pdf_lines(path: Path | str) -> list[str]:
         doc = pymupdf.open(stream=data, filetype="pdf")
     except Exception as exc:  # not a PDF, or damaged beyond repair
         raise PdfError("F103", detail=f"PDF: {type(exc).__name__}: {str(exc)[:160]}") from exc
+    work = _Work(MAX_TABLE_WORK)
     with doc:
         if not doc.is_pdf:  # MuPDF also opens HTML, XPS, images …: only a PDF is a PDF here
             raise PdfError("F103", detail="not a PDF")
@@ -701,15 +753,15 @@ def pdf_lines(path: Path | str) -> list[str]:
         if doc.page_count > MAX_PAGES:
             raise PdfError("F106", detail=f"PDF, {doc.page_count} pages > {MAX_PAGES}")
         try:
-            pages = _read_pages(doc)
+            pages = _read_pages(doc, work)
         except PdfError:
             raise
         except Exception as exc:  # a page MuPDF could open but not interpret
             raise PdfError("F103", detail=f"PDF: {type(exc).__name__}: {str(exc)[:160]}") from exc
-    return _layout(*pages)
+    return _layout(*pages, work)
 
 
-def _read_pages(doc):
+def _read_pages(doc, work: _Work):
     page_lines: list[list[TextLine]] = []
     page_chars: list[list[Char]] = []
     grids: list[list[Grid]] = []
@@ -724,26 +776,33 @@ def _read_pages(doc):
             raise PdfError("F106", detail=f"PDF, more than {MAX_CHARS} characters of text")
         page_chars.append(chars)
         page_lines.append(_lines(chars, n))
-        grids.append(_grids(_segments(page)) if chars else [])
+        grids.append(_grids(_segments(page), work) if chars else [])
         heights.append(page.rect.height)
     _has_text(page_chars, doc.page_count)
     return page_lines, page_chars, grids, heights
 
 
-def _layout(page_lines, page_chars, grids, heights) -> list[str]:
+def _layout(page_lines, page_chars, grids, heights, work: _Work) -> list[str]:
     """Each page's tables and text lines in reading order, then paragraphs."""
+    import bisect
+
     drop = _furniture(page_lines, heights)
     blocks: list[Block] = []
     for n, lines in enumerate(page_lines):
         lines = [line for line in lines if id(line) not in drop]
         page_blocks: list[Block] = []
         inside: set[int] = set()
+        if grids[n]:  # each grid looks only at the characters level with it
+            here = page_chars[n]
+            order = sorted(range(len(here)), key=lambda i: here[i].mid)
+            mids = [here[i].mid for i in order]
         for grid in grids[n]:
             x0, y0, x1, y1 = grid.box
+            band = order[bisect.bisect_left(mids, y0 - 1) : bisect.bisect_right(mids, y1 + 1)]
+            work.spend(len(band) + len(lines))
+            band.sort()  # the page's own order: characters drawn twice keep theirs
             chars = [
-                c
-                for c in page_chars[n]
-                if x0 - 1 <= (c.x0 + c.x1) / 2 <= x1 + 1 and y0 - 1 <= c.mid <= y1 + 1
+                c for c in map(here.__getitem__, band) if x0 - 1 <= (c.x0 + c.x1) / 2 <= x1 + 1
             ]
             if not chars:
                 continue

@@ -1,0 +1,107 @@
+"""Published reports a stranger can send that made a reader's work grow faster than the file: each
+probed at growing sizes, then turned into a small case run through the real command line in a child
+under memory and CPU limits (an abort or a hang fails the test)."""
+
+from __future__ import annotations
+
+import random
+
+import pymupdf
+
+from tests import hostile
+
+A4 = pymupdf.Rect(0, 0, 595, 842)
+BODY = pymupdf.Rect(30, 50, 565, 792)
+
+
+def _ruled(rows: int, columns: int, box: pymupdf.Rect = BODY) -> pymupdf.Document:
+    """One page ruled into a grid of rows x columns cells inside ``box``, with a line of text."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=A4.width, height=A4.height)
+    shape = page.new_shape()
+    for i in range(rows + 1):
+        y = box.y0 + i * box.height / rows
+        shape.draw_line((box.x0, y), (box.x1, y))
+    for j in range(columns + 1):
+        x = box.x0 + j * box.width / columns
+        shape.draw_line((x, box.y0), (x, box.y1))
+    shape.finish(color=(0, 0, 0), width=0.3)
+    shape.commit()
+    page.insert_text((box.x0 + 2, box.y0 + 3), "1 2 3", fontsize=3)
+    return doc
+
+
+def _shown_on(source: pymupdf.Document, pages: int) -> bytes:
+    """A PDF whose pages all show ``source``'s first page: one copy of its drawing, so the
+    file grows by a few hundred bytes a page however much the page holds."""
+    doc = pymupdf.open()
+    for _ in range(pages):
+        doc.new_page(width=A4.width, height=A4.height).show_pdf_page(A4, source, 0)
+    return doc.tobytes(deflate=True, garbage=3)
+
+
+def test_a_cell_s_rules_are_looked_up_not_searched():
+    """Whether a rule is drawn between two grid cells was a pass over every rule of the grid, for
+    each cell: a page ruled 200 by 200 (40,000 cells, 400 rules) took 1.3 s. Now each line's
+    drawn stretches are merged once and a cell is one bisection — the same answer as the pass
+    over every rule (tested here against it on random rules, on a grid of quarter points so that
+    the arithmetic is exact)."""
+    from workbook_tools.importer import pdf
+
+    def passes_every_rule(segs, at, lo, hi):  # the rule as it was written before
+        mid = (lo + hi) / 2
+        return any(abs(p - at) <= pdf.TOL and a - pdf.TOL <= mid <= b + pdf.TOL for p, a, b in segs)
+
+    pick = random.Random(11)
+    for _ in range(300):
+        segs = []
+        for _ in range(pick.randint(0, 12)):
+            a = pick.randint(0, 160) / 4
+            segs.append((pick.randint(0, 40) / 4, a, a + pick.randint(0, 60) / 4))
+        positions = sorted({pick.randint(0, 40) / 4 for _ in range(6)})
+        rules = pdf._Rules(segs, positions)
+        for at in positions:
+            for _ in range(20):
+                lo = pick.randint(-20, 240) / 4
+                hi = lo + pick.randint(0, 40) / 4
+                assert rules.has(at, lo, hi) == passes_every_rule(segs, at, lo, hi)
+
+
+def test_a_small_pdf_ruled_finely_on_every_page_is_refused_in_time(tmp_path):
+    """A small PDF can show one finely ruled page on 300 pages: 60 such pages (36 KB) took 148 s to
+    import (each page's grid of 40,000 cells read in full). The work of reading ruled tables has
+    one budget for the whole document (some 20 times what the largest real report spends): past
+    it the PDF is refused as too large, F106, in a second or two."""
+    path = tmp_path / "ruled.pdf"
+    path.write_bytes(_shown_on(_ruled(199, 199), 300))
+    assert path.stat().st_size < 200_000  # 300 pages of a few hundred bytes each
+    run = hostile.wbtools("import", path, "-o", tmp_path / "ruled.xlsx", timeout=60)
+    hostile.assert_clean(run, (2,), "F106")
+
+
+def test_characters_placed_in_grids_count_towards_the_budget(tmp_path):
+    """Each grid took every character of its page and kept those inside it: sixty narrow tables
+    side by side, each as tall as the page, cost sixty passes over every character of every page.
+    A grid now looks only at the characters level with it (one sorted pass per page), and what it
+    looks at counts towards the same budget as the crossings and cells: such pages are refused
+    (F106) once the budget is spent, instead of reading on."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=A4.width, height=A4.height)
+    shape = page.new_shape()
+    for k in range(60):  # 60 grids of 2 x 1 cells, 4 points wide, 5 points apart: not joined
+        x = 30 + k * 9
+        for y in (50, 420, 790):
+            shape.draw_line((x, y), (x + 4, y))
+        shape.draw_line((x, 50), (x, 790))
+        shape.draw_line((x + 4, 50), (x + 4, 790))
+    shape.finish(color=(0, 0, 0), width=0.2)
+    shape.commit()
+    writer = pymupdf.TextWriter(page.rect)
+    font = pymupdf.Font("helv")
+    for row in range(60):
+        writer.append((30, 52 + row * 12), "7 " * 50, font=font, fontsize=4)
+    writer.write_text(page)
+    path = tmp_path / "columns.pdf"
+    path.write_bytes(_shown_on(doc, 20))
+    run = hostile.wbtools("import", path, "-o", tmp_path / "columns.xlsx", timeout=60)
+    hostile.assert_clean(run, (2,), "F106")
