@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 
 import pymupdf
+import pytest
 
 from tests import hostile
 
@@ -105,3 +106,87 @@ def test_characters_placed_in_grids_count_towards_the_budget(tmp_path):
     path.write_bytes(_shown_on(doc, 20))
     run = hostile.wbtools("import", path, "-o", tmp_path / "columns.xlsx", timeout=60)
     hostile.assert_clean(run, (2,), "F106")
+
+
+def _form_bomb(depth: int, inherited: bool) -> bytes:
+    """A page that draws a form that draws the next form ten times, ``depth`` levels down to a
+    line of text: under 3 KB of PDF, 10**(depth-1) lines of text to run. ``inherited``: the forms
+    have no resources of their own and draw by the page's names."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=A4.width, height=A4.height)
+    page.insert_text((50, 100), "2024 1 2 3", fontsize=12)
+    resources = int(doc.xref_get_key(page.xref, "Resources")[1].split()[0])
+    names: list[tuple[str, int]] = []
+    for level in range(depth):
+        xref = doc.get_new_xref()
+        if names:
+            below, below_xref = names[-1]
+            body = b" ".join(b"q 1 0 0 1 %d 0 cm /%s Do Q" % (i, below.encode()) for i in range(10))
+            own = "" if inherited else f"/Resources << /XObject << /{below} {below_xref} 0 R >> >>"
+        else:
+            body = b"BT /helv 1 Tf 1 0 0 1 10 10 Tm (12) Tj ET 0 0 m 5 0 l S"
+            own = "" if inherited else "/Resources << /Font << /helv << /Type /Font "
+            own += "" if inherited else "/Subtype /Type1 /BaseFont /Helvetica >> >> >>"
+        doc.update_object(xref, f"<< /Type /XObject /Subtype /Form /BBox [0 0 595 842] {own} >>")
+        doc.update_stream(xref, body)
+        names.append((f"L{level}", xref))
+    shown = names if inherited else names[-1:]
+    doc.xref_set_key(
+        resources, "XObject", "<< " + " ".join(f"/{n} {x} 0 R" for n, x in shown) + " >>"
+    )
+    contents = page.get_contents()[0]
+    doc.update_stream(contents, doc.xref_stream(contents) + f"\nq /{names[-1][0]} Do Q".encode())
+    return doc.tobytes()
+
+
+@pytest.mark.parametrize("inherited", [False, True], ids=["own-resources", "page-resources"])
+def test_a_pdf_content_bomb_is_refused_before_it_is_drawn(tmp_path, inherited):
+    """Forms drawing forms ten times over, nine levels deep: a PDF of under 3 KB that has MuPDF
+    draw 10**8 lines of text (six levels took 7 s; nine, hours and all memory). The content a page
+    runs is reckoned first from its forms' sizes and draw operators (a form without resources of
+    its own draws from the page's): past 4 MB a page (real ones run under 100 KB) is F106 at once.
+    Five levels, 0.8 MB, still reads."""
+    from workbook_tools.importer import pdf
+
+    path = tmp_path / "bomb.pdf"
+    path.write_bytes(_form_bomb(9, inherited))
+    assert path.stat().st_size < 4000
+    run = hostile.wbtools("import", path, "-o", tmp_path / "bomb.xlsx", timeout=60)
+    hostile.assert_clean(run, (2,), "F106")
+    small = tmp_path / "small.pdf"
+    small.write_bytes(_form_bomb(5, inherited))
+    assert "2024 1 2 3" in pdf.pdf_lines(small)
+
+
+def test_the_reader_runs_in_a_child_bounded_in_cpu_and_memory(tmp_path, monkeypatch):
+    """Whatever shape MuPDF meets that no bound foresaw, it meets it in a forked child with a CPU
+    limit and a memory limit: out of either is F106, a crash is F103, for that file only. Here the
+    bounds are lowered so that a finely ruled PDF runs out of CPU time, and the child's own
+    outcomes are shown one by one: a value, a reader's finding, memory, CPU, a crash."""
+    import os
+    import signal
+
+    from workbook_tools import bounded
+    from workbook_tools.importer import PdfError, pdf
+
+    assert bounded.run(lambda: os.getpid()) != os.getpid()
+    with pytest.raises(PdfError) as raised:
+        bounded.run(lambda: pdf._Work(0).spend(1))
+    assert raised.value.code == "F106" and "ruled" in raised.value.args_["detail"]
+    with pytest.raises(bounded.Exhausted) as out:
+        bounded.run(lambda: bytearray(1 << 30), memory=256 << 20)
+    assert out.value.what == "memory"
+    with pytest.raises(bounded.Exhausted) as out:
+        bounded.run(lambda: sum(range(10**10)), cpu_seconds=1)
+    assert out.value.what == "cpu"
+    with pytest.raises(bounded.Exhausted) as out:
+        bounded.run(lambda: os.kill(os.getpid(), signal.SIGSEGV))
+    assert (out.value.what, out.value.detail) == ("crash", "SIGSEGV")
+
+    path = tmp_path / "ruled.pdf"
+    path.write_bytes(_shown_on(_ruled(199, 199), 60))
+    monkeypatch.setattr(pdf, "MAX_TABLE_WORK", 10**9)
+    monkeypatch.setattr(bounded, "CPU_SECONDS", 1)
+    with pytest.raises(PdfError) as raised:
+        pdf.pdf_lines(path)
+    assert raised.value.code == "F106" and "CPU" in raised.value.args_["detail"]

@@ -11,3 +11,13 @@ class PdfError(Exception):
         super().__init__(f"{code} {args}")
         self.code = code
         self.args_ = args
+
+    def __reduce__(self):  # pickled whole (the reader runs in a child: bounded.run)
+        return _rebuilt, (type(self), self.args, self.code, self.args_)
+
+
+def _rebuilt(cls: type[PdfError], args: tuple, code: str, args_: dict) -> PdfError:
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, *args)
+    exc.code, exc.args_ = code, args_
+    return exc

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
 
-from .. import intake
+from .. import bounded, intake
 from ..normalise import NONE_MARKS
 from .errors import PdfError
 from .labels import fold
@@ -47,6 +47,11 @@ MAX_CROSSINGS = 40_000  # horizontal x vertical rules (after joining) tested for
 # real report of 40 pages spends some 100,000; a page ruled 200 by 200 spends 120,000 (a third of a
 # second), and a file of a few KB can show that page on 300 pages.
 MAX_TABLE_WORK = 2_000_000
+# Content a page runs: its content streams, each form (XObject) counted as often as it is drawn.
+# A form can draw another ten times, that one another ten times …: a few KB of PDF then runs
+# gigabytes of drawing (a content bomb). Real pages run some 10-80 KB.
+MAX_PAGE_CONTENT = 4 * 1024 * 1024
+MAX_CONTENT = 64 * 1024 * 1024  # all pages together
 TOL = 2.5  # points: lines this close are the same line
 WRAP = 1.5  # baselines of one wrapped cell are at most this many font sizes apart
 
@@ -153,6 +158,32 @@ def _join(chars: list[Char]) -> tuple[str, float]:
         out.append(c)
         prev = shown = ch
     return "".join(out).strip(), widest
+
+
+_DO = re.compile(rb"\bDo\b")  # the operator that draws a form (or an image)
+
+
+def _content_size(doc, page) -> int:
+    """Bytes of content the page runs, each form as often as it can be drawn: a form's size plus
+    its draw operators times the largest form it may draw (an upper bound; a form without its own
+    resources draws from the page's). Cycles are cut (MuPDF refuses a form that draws itself)."""
+    children: dict[int, set[int]] = {}
+    for xref, _name, invoker, _box in page.get_xobjects():
+        children.setdefault(invoker, set()).add(xref)
+    forms = set().union(*children.values())
+    inherits = {x for x in forms if doc.xref_get_key(x, "Resources")[0] == "null"}
+    sizes: dict[int, int] = {}
+
+    def size(x: int, path: frozenset[int]) -> int:
+        if x in sizes:
+            return sizes[x]
+        data = page.read_contents() if x == 0 else (doc.xref_stream(x) or b"")
+        kids = children.get(0 if x in inherits else x, set()) - path - {x}
+        worst = max((size(k, path | {x}) for k in kids), default=0)
+        sizes[x] = len(data) + len(_DO.findall(data)) * worst
+        return sizes[x]
+
+    return size(0, frozenset())
 
 
 def _chars(page) -> list[Char]:
@@ -752,13 +783,17 @@ def pdf_lines(path: Path | str) -> list[str]:
             raise PdfError("F104", detail="PDF")
         if doc.page_count > MAX_PAGES:
             raise PdfError("F106", detail=f"PDF, {doc.page_count} pages > {MAX_PAGES}")
-        try:
-            pages = _read_pages(doc, work)
+        try:  # in a child with a CPU and a memory limit: MuPDF may meet a shape we do not know
+            return bounded.run(lambda: _layout(*_read_pages(doc, work), work))
+        except bounded.Exhausted as exc:
+            if exc.what == "crash":
+                raise PdfError("F103", detail=f"PDF: the reader stopped ({exc.detail})") from None
+            took = "took" if exc.what == "cpu" else "needed"
+            raise PdfError("F106", detail=f"PDF: reading it {took} {exc.detail}") from None
         except PdfError:
             raise
         except Exception as exc:  # a page MuPDF could open but not interpret
             raise PdfError("F103", detail=f"PDF: {type(exc).__name__}: {str(exc)[:160]}") from exc
-    return _layout(*pages, work)
 
 
 def _read_pages(doc, work: _Work):
@@ -766,8 +801,12 @@ def _read_pages(doc, work: _Work):
     page_chars: list[list[Char]] = []
     grids: list[list[Grid]] = []
     heights: list[float] = []
-    total = 0
+    total = content = 0
     for n, page in enumerate(doc):
+        size = _content_size(doc, page)
+        content += size
+        if size > MAX_PAGE_CONTENT or content > MAX_CONTENT:
+            raise PdfError("F106", detail=f"PDF, page {n + 1} draws {size:,} bytes of content")
         if page.rotation:  # read text and rules in one space, the page as drawn
             page.set_rotation(0)  # (in memory only: the file is never written)
         chars = _chars(page)

@@ -1,0 +1,113 @@
+"""Run one reader's work in a forked child with a CPU-time and a memory limit.
+
+The input bounds (sizes, counts, budgets) stop every costly shape we know of before it costs; a
+native library (MuPDF) can still meet one we do not know: a drawing that never ends, memory that
+grows without end, or a crash. In a child that is a coded finding for that one file, not a hung,
+killed or crashed command that loses the other files. Where ``os.fork`` does not exist the work
+runs in this process, bounded only by the input bounds.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import pickle
+import signal
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+CPU_SECONDS = 30  # the longest real report reads in well under a second
+MEMORY_BYTES = 2 * 1024**3  # more than the process already has mapped
+
+
+class Exhausted(Exception):
+    """The child ran out of its CPU time (``what`` = "cpu"), of memory ("memory"), or died
+    ("crash", with the signal's name)."""
+
+    def __init__(self, what: str, detail: str = "") -> None:
+        super().__init__(what, detail)
+        self.what = what
+        self.detail = detail
+
+
+class Raised(Exception):
+    """The work raised an exception that could not be sent back as itself."""
+
+
+def run(work: Callable[[], T], cpu_seconds: int | None = None, memory: int | None = None) -> T:
+    """``work()``'s result, computed in a forked child under the limits (by default CPU_SECONDS
+    and MEMORY_BYTES). An exception the work raises is raised here (``Raised`` if it does not
+    survive pickling); a child out of CPU time or memory, or killed by a signal, raises
+    ``Exhausted``."""
+    if not hasattr(os, "fork"):
+        return work()
+    cpu_seconds = cpu_seconds or CPU_SECONDS
+    memory = memory or MEMORY_BYTES
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the caller's code
+        status = 1
+        try:
+            os.close(read)
+            faulthandler.disable()  # a crash is the parent's finding, not a dump on stderr
+            _limit(cpu_seconds, memory)
+            try:
+                outcome = ("value", work())
+            except BaseException as exc:
+                # (MuPDF's own out-of-memory error is FzErrorMemory)
+                memory_out = isinstance(exc, MemoryError) or "Memory" in type(exc).__name__
+                outcome = ("memory", None) if memory_out else ("raised", exc)
+            try:
+                data = pickle.dumps(outcome)
+            except Exception as exc:
+                data = pickle.dumps(("unpicklable", f"{type(exc).__name__}: {exc}"))
+            with os.fdopen(write, "wb") as out:
+                out.write(data)
+            status = 0
+        finally:
+            os._exit(status)  # no atexit handlers, no flushing of the parent's buffers
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        data = pipe.read()
+    _, wait_status = os.waitpid(pid, 0)
+    if not data:
+        if os.WIFSIGNALED(wait_status):
+            sig = os.WTERMSIG(wait_status)
+            if sig in (signal.SIGXCPU, signal.SIGKILL):
+                raise Exhausted("cpu", f"more than {cpu_seconds} s of CPU")
+            raise Exhausted("crash", signal.Signals(sig).name)
+        raise Exhausted("crash", f"exit status {os.waitstatus_to_exitcode(wait_status)}")
+    kind, value = pickle.loads(data)
+    if kind == "value":
+        return value
+    if kind == "memory":
+        raise Exhausted("memory", f"more than {memory // 1024**2} MiB")
+    if kind == "unpicklable":
+        raise Raised(value)
+    raise value
+
+
+def _limit(cpu_seconds: int, memory: int) -> None:
+    """The child's limits, never above a hard limit the parent already has (a forked child's CPU
+    time starts at zero)."""
+    import resource
+
+    for kind, want in (
+        (resource.RLIMIT_CPU, cpu_seconds),
+        (resource.RLIMIT_AS, _mapped_bytes() + memory),
+    ):
+        _, hard = resource.getrlimit(kind)
+        if hard != resource.RLIM_INFINITY:
+            want = min(want, hard)
+        resource.setrlimit(kind, (want, hard))
+
+
+def _mapped_bytes() -> int:
+    """The address space already mapped (the child starts as a copy of the parent)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
