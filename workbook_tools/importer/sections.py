@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .labels import fold
 from .sources import HEADING_FORMS, PAGE_TITLE, Line
@@ -45,7 +45,8 @@ _FILE_YEAR = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
 # last verb before the name counts: a notice cited earlier in the sentence (“《关于做好2024年…报告
 # 编制发布工作的通知》”) has verbs of its own.
 _VERB = (
-    r"现公布|现予公布|特发布|现发布|现将|向社会公布|公布|(?<!机构)编制(?!委员会|办公室)(?:形成)?了?"
+    r"现公布|现予公布|特发布|现发布|现将|向社会公布|公布|现公开|现予公开|特公开"
+    r"|(?<!机构)编制(?!委员会|办公室)(?:形成)?了?"
 )
 _INTRO = re.compile(rf"^(.*)(?:{_VERB})(?!的)")
 # The unit that compiles the report, named before the verb: “由<unit>编制的2024年度…报告”, and
@@ -58,6 +59,7 @@ _BY = re.compile(
 _COMPILED_BY = re.compile(
     r"(?:本年度报告|本报告|本年报)[^。]*?由([^,;:，；：。、由]{2,30}?)编制(?![的了])"
 )
+_LEVELS = "省市县区州盟旗镇乡"  # a name that starts with its level has lost its place
 _QUALIFIER = re.compile(r"[(（][^()（）]{1,4}[)）]$")  # “某镇政府（机关）”: not part of the name
 # How an agency's name ends. A name read out of a sentence must end so: after a verb a sentence
 # may go on with words (“…关于编制发布2021年…报告的函”), not a name.
@@ -214,6 +216,22 @@ def find_title(lines: list[Line], file_name: str = "") -> Title:
         (t for t in titles if t.unit and t.year),
         next((t for t in titles if t.unit), titles[0] if titles else Title()),
     )
+    # A site's list of its own reports drops its place from the title (“市人民政府办公室2025年…”
+    # on the city's site): the sentence that publishes it names the unit in full.
+    if found.unit[:1] in _LEVELS:
+        fuller = next(
+            (
+                t.unit
+                for t in titles
+                if t.year == found.year
+                and t.unit.endswith(found.unit)
+                and 2 <= len(t.unit) - len(found.unit) <= 8
+                and t.unit[0] not in "我本全该各"
+            ),
+            None,
+        )
+        if fuller:
+            found = replace(found, unit=fuller)
     period = next(
         (
             int(m.group(1))
