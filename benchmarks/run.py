@@ -790,7 +790,8 @@ def portal_cpu(b: Bench) -> dict:
         at_most=0.5,
         **run["numbers"],
         note="check = check_file in this process, CPU per file (3 slices around the portal's"
-        " runs); portal = the server process's CPU per upload (/proc, all threads: HTTP, form,"
+        " runs); portal = the server process's CPU per upload (its CPU clock in ns, all threads,"
+        " ended ones too: HTTP, form,"
         " hashing, storage, database, feeding the checking processes); tree_less_check = server"
         " + checking processes less the check; client (this process) not counted; floor = a"
         " bare uvicorn endpoint, same bodies, same flushes and commit per upload; see"
