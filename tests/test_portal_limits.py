@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import os
@@ -20,12 +21,13 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from workbook_tools import check
 from workbook_tools.portal import collect, db, guard, receiving
 from workbook_tools.portal.store import Portal
 from workbook_tools.portal.web import Config, create_app
 
 from .conftest import run
-from .portal_support import ROSTER_CSV, SECRET, YEAR, make_portal, workbook
+from .portal_support import ROSTER_CSV, SECRET, UNITS, YEAR, make_portal, workbook
 
 
 @pytest.fixture()
@@ -220,27 +222,81 @@ def test_a_worker_dying_in_the_middle_of_checks_costs_none_of_them(portal, spec2
         paths.append(tmp_path / f"{i}.xlsx")
         paths[-1].write_bytes(workbook(spec21, mistake=mistake))
     checker = receiving.Checker(portal, 1)
+    unit = portal.units()[0]
+    seen = collect.Seen(unit.name, unit.code, portal.year, "a.xlsx", None)
 
     async def checks():
         checker.start()
         (pid,) = checker.pids()
-        await checker.check(paths[0])  # up and checking
+        await checker.check(paths[0], seen)  # up and checking
         os.kill(pid, signal.SIGSTOP)  # it takes the next checks and never answers them...
-        pending = [asyncio.ensure_future(checker.check(p)) for p in paths]
+        pending = [asyncio.ensure_future(checker.check(p, seen)) for p in paths]
         await asyncio.sleep(0.2)
         assert not any(t.done() for t in pending)
         os.kill(pid, signal.SIGKILL)  # ...and dies with them
-        reports = await asyncio.wait_for(asyncio.gather(*pending), 60)
+        verdicts = await asyncio.wait_for(asyncio.gather(*pending), 60)
         assert pid not in checker.pids()
-        again = await checker.check(paths[1])  # a fresh process takes the next one
-        return reports, again
+        again = await checker.check(paths[1], seen)  # a fresh process takes the next one
+        return verdicts, again
 
     try:
-        reports, again = asyncio.run(checks())
+        verdicts, again = asyncio.run(checks())
     finally:
         checker.close()
-    assert [[f.code for f in r.findings] for r in reports] == [["R1"], [], ["R1"]]
-    assert again.findings == [] and again.filing.readable
+
+    def codes(checked: collect.Checked) -> list[str]:
+        return [f["code"] for f in json.loads(checked.columns["findings"])]
+
+    assert [codes(v) for v in verdicts] == [["R1"], [], ["R1"]]
+    assert codes(again) == [] and again.columns["status"] == "passed"
+
+
+def test_the_verdict_made_in_a_checking_process_is_the_servers_byte_for_byte(
+    portal, spec21, tmp_path
+):
+    """A checking process makes the verdict as the unit sees it (P104/P105, the record's
+    columns, the JSON answer): byte for byte what the report made into them in the server
+    gives (``as_seen``, ``record_row``, ``as_json``), for a workbook with a mistake, another
+    unit's of another year, a file that is no workbook, and names with characters the JSON
+    output escapes; in both languages; in a worker process and in the server's thread."""
+    unit = portal.units()[0]
+    cases = [
+        (workbook(spec21, mistake=True), "徐营镇 报表.xlsx"),
+        (workbook(spec21, unit=UNITS[1], year=YEAR - 1), "other\u202e\x85.xlsx"),
+        (b"not a workbook", "x\x7f.xlsx"),
+    ]
+    expected, asked = [], []
+    for i, (data, name) in enumerate(cases):
+        path = tmp_path / f"{i}.xlsx"
+        path.write_bytes(data)
+        sha = hashlib.sha256(data).hexdigest()
+        for lang in ("zh", "en"):
+            report = check.check_file(path, portal.spec)
+            report.filing.spec = portal.spec if report.filing.readable else None
+            report = collect.as_seen(portal, unit, report, name)
+            row = collect.record_row(portal, unit, report, sha, len(data), name, 5)
+            expected.append((row, collect.as_json(portal, report, 7, sha, lang)))
+            asked.append(
+                (path, sha, len(data), collect.Seen(unit.name, unit.code, YEAR, name, lang))
+            )
+    codes = [json.loads(row["findings"]) for row, _ in expected[::2]]
+    assert [[f["code"] for f in c] for c in codes] == [["R1"], ["P104", "P105"], ["F102"]]
+
+    async def verdicts(checker: receiving.Checker) -> list:
+        out = []
+        for path, sha, size, seen in asked:
+            checked = await checker.check(path, seen)
+            row = {"unit_id": unit.id, "received_ns": 5, "sha256": sha, "size": size}
+            row |= {"filename": seen.filename, **checked.columns}
+            out.append((row, checked.answer_with(7, sha)))
+        return out
+
+    for jobs in (1, 0):
+        checker = receiving.Checker(portal, jobs)
+        try:
+            assert asyncio.run(verdicts(checker)) == expected
+        finally:
+            checker.close()
 
 
 def test_records_of_uploads_waiting_together_are_written_in_one_commit(portal):
@@ -366,7 +422,7 @@ def test_bytes_already_kept_cost_no_file_and_their_original_is_never_removed(por
         assert events == [("committed", sha)]
 
         # An upload of kept bytes that fails (its check breaks) leaves the original alone.
-        async def broken(path):
+        async def broken(path, seen):
             raise RuntimeError("the check broke")
 
         intake.checker.check = broken
@@ -414,10 +470,10 @@ def test_a_commit_waits_for_the_records_of_uploads_still_being_checked_and_only_
     intake.recorder.commit_wait = 30.0  # (a bound no test run reaches: only the count ends it)
     real_check = intake.checker.check
 
-    async def staggered(path):  # checks that end 20 ms apart, as a burst's do
-        report = await real_check(path)
+    async def staggered(path, seen):  # checks that end 20 ms apart, as a burst's do
+        checked = await real_check(path, seen)
         await asyncio.sleep(0.02 * int(path.read_bytes().split(b" ")[-1]))
-        return report
+        return checked
 
     async def one(i: int):
         staged = collect.stage(portal, [f"upload number {i}".encode()], 1000)

@@ -374,6 +374,10 @@ def verdict(portal: Portal, unit: UnitRow, sha: str, filename: str) -> check.Rep
 def as_seen(portal: Portal, unit: UnitRow, report: check.Report, filename: str) -> check.Report:
     """``report`` (of this upload's bytes, wherever they were read) as the unit sees it: named
     by the name it was sent under, plus P104/P105."""
+    return _as_seen(report, unit, portal.year, filename)
+
+
+def _as_seen(report: check.Report, unit: UnitRow | Seen, year: int, filename: str) -> check.Report:
     findings = [replace(f, file=filename) for f in report.findings]
     filing = report.filing
     if filing.readable:
@@ -381,16 +385,14 @@ def as_seen(portal: Portal, unit: UnitRow, report: check.Report, filename: str) 
             findings.append(
                 Finding("P104", {"found": filing.unit, "expected": unit.name}, file=filename)
             )
-        if filing.year and filing.year != portal.year:
-            findings.append(
-                Finding("P105", {"found": filing.year, "expected": portal.year}, file=filename)
-            )
+        if filing.year and filing.year != year:
+            findings.append(Finding("P105", {"found": filing.year, "expected": year}, file=filename))
         findings = check.sort_findings(findings, filing.spec)
     filing.path = filename
     return check.Report(filename, filing, findings)
 
 
-def _same_unit(filing, unit: UnitRow) -> bool:
+def _same_unit(filing, unit: UnitRow | Seen) -> bool:
     if filing.code and unit.code:
         return identity(filing.code) == identity(unit.code)
     return identity(filing.unit) == identity(unit.name)
@@ -418,16 +420,22 @@ def record_row(
     received_ns: int,
 ) -> dict[str, Any]:
     """The database row of a checked upload."""
-    spec = report.filing.spec or portal.spec
-    status = "passed" if report.readable and not report.errors else "failing"
     return {
         "unit_id": unit.id,
         "received_ns": received_ns,
         "sha256": sha,
         "size": size,
         "filename": filename,
-        "status": status,
-        "errors": report.errors if report.readable else max(1, report.errors),
+        **_checked_columns(report, report.filing.spec or portal.spec),
+    }
+
+
+def _checked_columns(report: check.Report, spec) -> dict[str, Any]:
+    """What the check decides of an upload's row (the rest is who sent which bytes when)."""
+    errors = report.errors
+    return {
+        "status": "passed" if report.readable and not errors else "failing",
+        "errors": errors if report.readable else max(1, errors),
         "warnings": report.warnings,
         "file_unit": (report.filing.unit or "")[:200],
         "file_year": report.filing.year,
@@ -436,6 +444,47 @@ def record_row(
             [_finding_record(f, spec) for f in report.findings], ensure_ascii=False, default=str
         ),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """Whom an upload is checked for, and how it is answered: what the checking process needs
+    besides the bytes to give the verdict as the unit sees it (``judge``)."""
+
+    name: str  # the unit's, as on the roster (P104)
+    code: str
+    year: int  # the portal's (P105)
+    filename: str  # the name it was sent under, as shown
+    lang: str | None  # the JSON answer's language; None when no JSON answer is wanted
+
+
+@dataclass(slots=True)
+class Checked:
+    """An upload's verdict, ready for its record and its answer: the row's columns the check
+    decides, and ``wbtools check --format json``'s document for the file (one line, UTF-8)
+    without the upload's id and sha256, which only the record gives."""
+
+    columns: dict[str, Any]
+    answer: bytes | None  # None when no JSON answer was asked for
+
+    def answer_with(self, upload_id: int, sha: str) -> bytes:
+        """The JSON answer: the document with the upload's id and sha256 at its end (what
+        ``as_json`` gives, byte for byte)."""
+        assert self.answer is not None and self.answer.endswith(b"}")
+        return b'%s,"upload_id":%d,"sha256":"%s"}' % (self.answer[:-1], upload_id, sha.encode())
+
+
+def judge(report: check.Report, seen: Seen, spec) -> Checked:
+    """``report`` of an upload's bytes (as ``check.check_file`` gives it) made its verdict as
+    ``seen`` sees it: P104/P105 added, the record's columns and the JSON answer made. Run where
+    the check ran (a checking process), so the server gets bytes and a few numbers back."""
+    report.filing.spec = spec if report.filing.readable else None
+    report = _as_seen(report, seen, seen.year, seen.filename)
+    spec_of = report.filing.spec or spec
+    answer = None
+    if seen.lang is not None:
+        answer = output.compact_json(output.document([report], spec_of, seen.lang)).encode()
+    return Checked(_checked_columns(report, spec_of), answer)
 
 
 def record(

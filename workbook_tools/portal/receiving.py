@@ -2,11 +2,13 @@
 
 One upload goes: its multipart body parsed as it streams in, the file hashed as it comes and
 held in memory while small, else written into tmp/ (``read_form``, ``collect.Stager``; no other
-copy; bytes already kept are read from their original, with no file of their own) → checked in a worker process fed over
-a pipe by the event loop (``Workers``), while in the same moment its bytes are flushed to disk
-and linked under their digest's name, durably (``collect.settle``) → recorded by the one writer
-thread, which takes every upload waiting and writes them in one transaction (group commit: one
-fsync of the database per batch instead of one per upload) → answered.
+copy; bytes already kept are read from their original, with no file of their own) → checked in
+a worker process fed over a pipe by the event loop (``Workers``), which also makes the verdict
+as the unit sees it (P104/P105, the record's columns, the JSON answer: ``collect.judge``), while
+in the same moment its bytes are flushed to disk and linked under their digest's name, durably
+(``collect.settle``) → recorded by the one writer thread, which takes every upload waiting and
+writes them in one transaction (group commit: one fsync of the database per batch instead of
+one per upload) → answered.
 
 Checking in worker processes keeps the server's own process free for HTTP, hashing and the
 database while the cores check, so a burst of uploads finishes sooner than one process checking
@@ -136,10 +138,16 @@ def _check_in_worker(path: str, spec_source: str | None) -> check.Report:
     return check.Report(report.path, slim, report.findings)
 
 
+def _judge_in_worker(path: str, spec_source: str | None, seen: collect.Seen) -> collect.Checked:
+    """The verdict on ``path`` as ``seen`` sees it, made here: the record's columns and the JSON
+    answer go back to the server as a few values and bytes (no report to rebuild there)."""
+    return collect.judge(_check_in_worker(path, spec_source), seen, _spec(spec_source))
+
+
 def _serve(conn, server: int, spec_source: str | None) -> None:
-    """A checking process: takes (task id, path) from the server over its pipe and answers
-    (task id, report, None), or (task id, None, what went wrong); ends on None, or when the
-    pipe or the server is gone."""
+    """A checking process: takes (task id, path, seen) from the server over its pipe and
+    answers (task id, verdict, None), or (task id, None, what went wrong); ends on None, or
+    when the pipe or the server is gone."""
     _tie_to_server(server)
     _spec(spec_source)
     while True:
@@ -149,9 +157,9 @@ def _serve(conn, server: int, spec_source: str | None) -> None:
             return
         if task is None:
             return
-        task_id, path = task
+        task_id, path, seen = task
         try:
-            answer = (task_id, _check_in_worker(path, spec_source), None)
+            answer = (task_id, _judge_in_worker(path, spec_source, seen), None)
         except Exception as exc:  # check_file reports bad files itself: this is a bug
             answer = (task_id, None, f"{type(exc).__name__}: {exc}")
         conn.send(answer)
@@ -181,12 +189,13 @@ class _Worker:
         self.process.start()
         there.close()
         self.conn = here
-        self.tasks: dict[int, tuple[asyncio.Future, str]] = {}  # sent, not yet answered
+        # sent, not yet answered: (the upload waiting, path, seen)
+        self.tasks: dict[int, tuple[asyncio.Future, str, collect.Seen]] = {}
 
 
 class Workers:
     """Checking processes fed over pipes by the event loop itself: a task goes out as one small
-    message and its report comes back through the loop's own poll of the pipe, so a check costs
+    message and its verdict comes back through the loop's own poll of the pipe, so a check costs
     the server no thread hand-offs (ProcessPoolExecutor's feeder and manager threads were
     several per upload). A process that dies (a file that kills its reader, the out-of-memory
     killer) is replaced; the checks it had are done again alone (``on_died``), so only the file
@@ -197,10 +206,12 @@ class Workers:
     def __init__(self, jobs: int, spec_source: str | None, on_died):
         self.jobs = jobs
         self.spec_source = spec_source
-        self.on_died = on_died  # (path, future): check it again alone
+        self.on_died = on_died  # (path, seen, future): check it again alone
         self._loop: asyncio.AbstractEventLoop | None = None
         self._workers: list[_Worker] = []
-        self._waiting: collections.deque[tuple[int, str, asyncio.Future]] = collections.deque()
+        self._waiting: collections.deque[tuple[int, str, collect.Seen, asyncio.Future]] = (
+            collections.deque()
+        )
         self._ids = itertools.count()
         self._closing = False
 
@@ -217,11 +228,11 @@ class Workers:
         self._loop.add_reader(worker.conn.fileno(), self._readable, worker)
         self._workers.append(worker)
 
-    def submit(self, path: Path) -> asyncio.Future:
+    def submit(self, path: Path, seen: collect.Seen) -> asyncio.Future:
         if self._loop is None:
             self.start()
         future = self._loop.create_future()
-        self._waiting.append((next(self._ids), str(path), future))
+        self._waiting.append((next(self._ids), str(path), seen, future))
         self._dispatch()
         return future
 
@@ -234,12 +245,12 @@ class Workers:
             worker = min(self._workers, key=lambda w: len(w.tasks))
             if len(worker.tasks) >= self.PIPELINE:
                 return
-            task_id, path, future = self._waiting.popleft()
+            task_id, path, seen, future = self._waiting.popleft()
             if future.done():  # the upload went away
                 continue
-            worker.tasks[task_id] = (future, path)
+            worker.tasks[task_id] = (future, path, seen)
             try:
-                worker.conn.send((task_id, path))
+                worker.conn.send((task_id, path, seen))
             except OSError:
                 self._dead(worker)  # its tasks, this one too, are checked again alone
 
@@ -248,14 +259,14 @@ class Workers:
         # exactly one message and buffers nothing), so no poll of the pipe is needed here
         # (multiprocessing's poll builds a selector each time).
         try:
-            task_id, report, error = worker.conn.recv()
+            task_id, checked, error = worker.conn.recv()
         except (EOFError, OSError):
             self._dead(worker)
         else:
-            future, _ = worker.tasks.pop(task_id)
+            future, _, _ = worker.tasks.pop(task_id)
             if not future.done():
                 if error is None:
-                    future.set_result(report)
+                    future.set_result(checked)
                 else:
                     future.set_exception(RuntimeError(error))
         self._dispatch()
@@ -271,8 +282,8 @@ class Workers:
         worker.process.join(0)
         tasks, worker.tasks = list(worker.tasks.values()), {}
         if not self._closing:
-            for future, path in tasks:
-                self.on_died(path, future)
+            for future, path, seen in tasks:
+                self.on_died(path, seen, future)
 
     def close(self) -> None:
         """End every process (from any thread, once no upload is in flight)."""
@@ -289,7 +300,8 @@ class Workers:
 
 
 class Checker:
-    """``check.check_file`` in worker processes (or in a thread when ``jobs`` is 0)."""
+    """``check.check_file`` and the verdict made of it (``collect.judge``) in worker processes
+    (or in a thread when ``jobs`` is 0)."""
 
     def __init__(self, portal: Portal, jobs: int):
         self.portal = portal
@@ -330,52 +342,54 @@ class Checker:
                 self._pool = self._new_pool(self.jobs)
             return self._pool
 
-    def _again_alone(self, path: str, future: asyncio.Future) -> None:
+    def _again_alone(self, path: str, seen: collect.Seen, future: asyncio.Future) -> None:
         async def again() -> None:
             try:
-                report = await run_in_threadpool(self._alone, Path(path))
+                checked = await run_in_threadpool(self._alone, Path(path), seen)
             except BaseException as exc:  # handed to the upload waiting
                 if not future.done():
                     future.set_exception(exc)
                 return
             if not future.done():
-                future.set_result(report)
+                future.set_result(checked)
 
         task = asyncio.ensure_future(again())
         self._rechecks.add(task)
         task.add_done_callback(self._rechecks.discard)
 
-    async def check(self, path: Path) -> check.Report:
-        spec = self.portal.spec
+    async def check(self, path: Path, seen: collect.Seen) -> collect.Checked:
+        """The verdict on the upload at ``path`` as ``seen`` sees it."""
         if self.jobs <= 0:
-            return await run_in_threadpool(check.check_file, path, spec)
+            return await run_in_threadpool(self._here, path, seen)
         if self._workers is None and _pipes_polled(asyncio.get_running_loop()):
             self.start()  # not started by the app's lifespan (a test's bare Intake)
         if self._workers is not None:
-            report = await self._workers.submit(path)
-        else:
-            pool = self._current()
-            try:
-                report = await asyncio.wrap_future(
-                    pool.submit(_check_in_worker, str(path), self.spec_source)
-                )
-            except BrokenProcessPool:
-                # A worker died (a file that kills its reader, the out-of-memory killer): every
-                # upload in flight is checked again alone, so only the one that kills gets F112.
-                with self._lock:
-                    if self._pool is pool:
-                        self._pool = None
-                pool.shutdown(wait=False)
-                report = await run_in_threadpool(self._alone, path)
-        report.filing.spec = spec if report.filing.readable else None
-        return report
+            return await self._workers.submit(path, seen)
+        pool = self._current()
+        try:
+            return await asyncio.wrap_future(
+                pool.submit(_judge_in_worker, str(path), self.spec_source, seen)
+            )
+        except BrokenProcessPool:
+            # A worker died (a file that kills its reader, the out-of-memory killer): every
+            # upload in flight is checked again alone, so only the one that kills gets F112.
+            with self._lock:
+                if self._pool is pool:
+                    self._pool = None
+            pool.shutdown(wait=False)
+            return await run_in_threadpool(self._alone, path, seen)
 
-    def _alone(self, path: Path) -> check.Report:
+    def _here(self, path: Path, seen: collect.Seen) -> collect.Checked:
+        spec = self.portal.spec
+        return collect.judge(check.check_file(path, spec), seen, spec)
+
+    def _alone(self, path: Path, seen: collect.Seen) -> collect.Checked:
         pool = self._new_pool(1)
         try:
-            return pool.submit(_check_in_worker, str(path), self.spec_source).result()
+            return pool.submit(_judge_in_worker, str(path), self.spec_source, seen).result()
         except BrokenProcessPool:
-            return _died(str(path), "the checking process died")
+            report = _died(str(path), "the checking process died")
+            return collect.judge(report, seen, self.portal.spec)
         finally:
             pool.shutdown(wait=False)
 
@@ -820,20 +834,26 @@ class Intake:
         filename: str,
         *,
         received_ns: int,
-    ) -> tuple[int, str, check.Report]:
+        lang: str | None = None,
+    ) -> tuple[int, str, collect.Checked]:
         """Check and record one staged upload (taking its staged file): (upload id, sha256,
-        report), returned once the original and its record are durable."""
-        portal = self.portal
+        verdict, with the JSON answer in ``lang`` when one is given), returned once the
+        original and its record are durable."""
         name = collect.display_name(filename)
+        seen = collect.Seen(unit.name, unit.code, self.portal.year, name, lang)
         settling = self.recorder.settle(staged)  # flushed and linked while it is checked
         try:
-            checked = await self.checker.check(staged.path)
-            report = collect.as_seen(portal, unit, checked, name)
-            row = collect.record_row(
-                portal, unit, report, staged.sha256, staged.size, name, received_ns
-            )
+            checked = await self.checker.check(staged.path, seen)
+            row = {
+                "unit_id": unit.id,
+                "received_ns": received_ns,
+                "sha256": staged.sha256,
+                "size": staged.size,
+                "filename": name,
+                **checked.columns,
+            }
         except BaseException:
             self.recorder.forget(settling)  # the upload failed: its staged name goes
             raise
         upload_id = await self.recorder.record(row, settling)
-        return upload_id, staged.sha256, report
+        return upload_id, staged.sha256, checked

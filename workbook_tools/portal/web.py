@@ -335,11 +335,11 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
         if not as_json and not hmac.compare_digest(form.fields.get("csrf", ""), unit_csrf(token)):
             form.discard()
             return render(request, "message.html", 403, heading_key="error", text_key="csrf")
-        upload_id, sha, report = await intake.receive(
-            unit, staged, form.filename, received_ns=received_ns
+        upload_id, sha, checked = await intake.receive(
+            unit, staged, form.filename, received_ns=received_ns, lang=lang if as_json else None
         )
         if as_json:
-            return Response(collect.as_json(portal, report, upload_id, sha, lang), media_type=JSON)
+            return Response(checked.answer_with(upload_id, sha), media_type=JSON)
         url = f"{request.scope.get('root_path', '')}/u/{token}/uploads/{upload_id}{lq}"
         return RedirectResponse(url, status_code=303)
 
