@@ -155,6 +155,40 @@ def test_wrong_or_old_links_are_404_and_say_nothing(client, portal):
     assert client.get(link(portal)).status_code == 200
 
 
+def test_requests_arriving_together_after_a_quiet_spell_read_the_links_once(portal):
+    """Once the remembered links are too old, the requests arriving together (a round's units
+    uploading at once after a quiet spell) wait for one read of the units, not one each (each
+    read is of every unit: a burst of n would cost n reads of n rows)."""
+    import asyncio
+
+    import httpx2 as httpx
+    from sqlalchemy import event
+
+    reads = []
+
+    def slow_link_read(conn, cursor, statement, parameters, context, executemany):
+        if "FROM units" in statement and "ORDER BY" not in statement:  # the link table
+            reads.append(statement)
+            time.sleep(0.05)  # a database under load: the requests overlap the read
+
+    event.listen(portal.engine, "before_cursor_execute", slow_link_read)
+    app = create_app(portal, Config(workers=0))
+    urls = [link(portal, i % 3) for i in range(12)] + ["/u/" + "A" * 43]
+
+    async def together() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            answers = await asyncio.gather(*(c.get(u) for u in urls))
+        return [a.status_code for a in answers]
+
+    assert asyncio.run(together()) == [200] * 12 + [404]
+    assert len(reads) == 1
+    portal._links = None  # too old again (as after LINK_CACHE_S)
+    assert asyncio.run(together()) == [200] * 12 + [404]
+    assert len(reads) == 2
+    event.remove(portal.engine, "before_cursor_execute", slow_link_read)
+
+
 def test_links_changed_by_another_process_stop_working_within_the_bound(
     client, portal, monkeypatch
 ):

@@ -287,11 +287,24 @@ class Portal:
     def link_table(self) -> dict[str, UnitRow] | None:
         """Every active unit by the hash of its link token, as this process read them in the
         last LINK_CACHE_S seconds (no database), or None when that is older or links changed
-        since: then ``unit_by_token`` reads them again."""
+        since: then ``read_link_table`` reads them again."""
         table = self._links
         if table is None or table[1] < time.monotonic():
             return None
         return table[0]
+
+    def read_link_table(self) -> dict[str, UnitRow]:
+        """Every active unit by the hash of its link token, read from the database now, and
+        remembered for LINK_CACHE_S seconds unless links changed while it was read."""
+        generation = self._links_generation
+        query = select(db.units).where(db.units.c.active.is_(True))
+        with self.engine.connect() as conn:
+            table = {r.token_hash: _unit_row(r) for r in conn.execute(query)}
+        with self._links_lock:
+            # Not kept when links changed while they were read: it may hold old ones.
+            if generation == self._links_generation:
+                self._links = (table, time.monotonic() + LINK_CACHE_S)
+        return table
 
     def unit_by_token(self, token: str) -> UnitRow | None:
         """The active unit whose link holds ``token``; None for a wrong, old or dropped link.
@@ -303,14 +316,7 @@ class Portal:
             return None
         table = self.link_table()
         if table is None:
-            generation = self._links_generation
-            query = select(db.units).where(db.units.c.active.is_(True))
-            with self.engine.connect() as conn:
-                table = {r.token_hash: _unit_row(r) for r in conn.execute(query)}
-            with self._links_lock:
-                # Not kept when links changed while they were read: it may hold old ones.
-                if generation == self._links_generation:
-                    self._links = (table, time.monotonic() + LINK_CACHE_S)
+            table = self.read_link_table()
         return table.get(token_hash(token))
 
     def _links_changed(self) -> None:

@@ -187,6 +187,22 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
         lang, _ = lang_of(request)
         return Finding("P108", {"minutes": max(1, -(-seconds // 60))}).message(lang)
 
+    reading: list = [None]  # the read of the link table in flight: (its loop, its task)
+
+    async def links() -> dict:
+        """The link table (``Portal.link_table``); when it is too old, every request arriving
+        meanwhile waits for the one read of it (a round's units uploading together after a
+        quiet spell would otherwise each read every unit)."""
+        table = portal.link_table()
+        if table is not None:
+            return table
+        loop = asyncio.get_running_loop()
+        if reading[0] is None or reading[0][0] is not loop:  # (tests run apps on many loops)
+            task = loop.create_task(run_in_threadpool(portal.read_link_table))
+            reading[0] = (loop, task)
+            task.add_done_callback(lambda done: reading.__setitem__(0, None))
+        return await asyncio.shield(reading[0][1])
+
     async def unit_of(request: Request):
         """The unit a link names, or None (counted: a client sending many wrong links is
         refused on unit pages for a while, with 429)."""
@@ -195,11 +211,9 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
         if wait:
             raise HTTPException(429, headers={"retry-after": str(wait)})
         token = request.path_params["token"]
-        table = portal.link_table()
-        if table is None or len(token) > 200:
-            unit = await run_in_threadpool(portal.unit_by_token, token)
-        else:
-            unit = table.get(token_hash(token))
+        unit = None
+        if token and len(token) <= 200:  # (a link's token is 43 characters)
+            unit = (await links()).get(token_hash(token))
         if unit is None:
             link_guard.failed(client)
         return unit
