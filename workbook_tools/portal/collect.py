@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import insert, select
 
@@ -176,7 +176,7 @@ class Stager:
         self.path: Path | None = None
         self.limit = limit
         self.size = 0
-        self._fh = None
+        self._fd: int | None = None  # the tmp/ file, written without a buffer object
         self._memory: bytearray | None = bytearray()
         self._digest = hashlib.sha256()
 
@@ -192,7 +192,15 @@ class Stager:
             tmp_dir.mkdir(exist_ok=True)
             fd = os.open(name, flags, 0o600)
         self.path = Path(name)
-        self._fh = os.fdopen(fd, "wb")
+        self._fd = fd
+
+    def _write(self, data: bytes | bytearray | memoryview) -> None:
+        # os.write straight from the chunk: a file object would add its own system calls
+        # (fstat, ioctl, lseek: each one a moment without the GIL, so a hand-off between
+        # threads under load) and a copy.
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
 
     @classmethod
     def _hold(cls, n: int) -> bool:
@@ -220,9 +228,9 @@ class Stager:
                 memory += chunk
                 return
             self._open()  # too big to hold: to tmp/, with what came so far
-            self._fh.write(memory)
+            self._write(memory)
             self._release()
-        self._fh.write(chunk)
+        self._write(chunk)
 
     def done(self) -> Staged:
         sha = self._digest.hexdigest()
@@ -233,15 +241,17 @@ class Stager:
             if final.is_file():  # the same bytes are kept already: no file of its own
                 return Staged(final, sha, self.size, stored=True)
             self._open()
-            self._fh.write(memory)
-        self._fh.close()
+            self._write(memory)
+        os.close(self._fd)
+        self._fd = None
         return Staged(self.path, sha, self.size)
 
     def discard(self) -> None:
         """Nothing of this upload is kept."""
         self._release()
-        if self._fh is not None:
-            self._fh.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
             self.path.unlink(missing_ok=True)
 
 
@@ -283,12 +293,21 @@ def settle_many(
     if flush_with is not None and len(fresh) > 1:
         # Each flush waits for the disk, hardly for the CPU: several at once let the file
         # system write them together (one after another, a batch of 200 waits ~200 disk
-        # round trips).
-        flushed = list(flush_with.map(_flush, [uploads[i].path for i in fresh]))
+        # round trips). Each thread takes its share of the batch as one job: a job per file
+        # would cost a hand-off between threads per file.
+        share = min(FLUSHERS, len(fresh))
+        for group, flushed in zip(
+            (fresh[k::share] for k in range(share)),
+            flush_with.map(
+                _flush_all, ([uploads[i].path for i in fresh[k::share]] for k in range(share))
+            ),
+            strict=True,
+        ):
+            for i, error in zip(group, flushed, strict=True):
+                errors[i] = error
     else:
-        flushed = [_flush(uploads[i].path) for i in fresh]
-    for i, error in zip(fresh, flushed, strict=True):
-        errors[i] = error
+        for i in fresh:
+            errors[i] = _flush(uploads[i].path)
     finals: dict[int, Path] = {}
     for i, staged in enumerate(uploads):
         if errors[i] is None and staged.sha256 not in portal.durable_blobs:
@@ -346,14 +365,25 @@ def store_original(portal: Portal, chunks: Iterable[bytes], limit: int) -> tuple
     return staged.sha256, staged.size
 
 
+FLUSHERS = 4  # threads flushing a batch's files at once (``settle_many``)
+
+
 def _flush(path: Path) -> Exception | None:
-    """Flush a file's bytes to disk; what went wrong, or None."""
+    """Flush a file's bytes to disk; what went wrong, or None. (No file object: its own
+    system calls would each be a moment without the GIL, a hand-off between threads.)"""
     try:
-        with open(path, "rb") as fh:
-            os.fsync(fh.fileno())
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     except Exception as exc:
         return exc
     return None
+
+
+def _flush_all(paths: list[Path]) -> list[Exception | None]:
+    return [_flush(p) for p in paths]
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -386,7 +416,9 @@ def _as_seen(report: check.Report, unit: UnitRow | Seen, year: int, filename: st
                 Finding("P104", {"found": filing.unit, "expected": unit.name}, file=filename)
             )
         if filing.year and filing.year != year:
-            findings.append(Finding("P105", {"found": filing.year, "expected": year}, file=filename))
+            findings.append(
+                Finding("P105", {"found": filing.year, "expected": year}, file=filename)
+            )
         findings = check.sort_findings(findings, filing.spec)
     filing.path = filename
     return check.Report(filename, filing, findings)
@@ -446,10 +478,10 @@ def _checked_columns(report: check.Report, spec) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True, slots=True)
-class Seen:
+class Seen(NamedTuple):
     """Whom an upload is checked for, and how it is answered: what the checking process needs
-    besides the bytes to give the verdict as the unit sees it (``judge``)."""
+    besides the bytes to give the verdict as the unit sees it (``judge``). A tuple: it crosses
+    to the checking process as plain values."""
 
     name: str  # the unit's, as on the roster (P104)
     code: str
@@ -458,7 +490,7 @@ class Seen:
     lang: str | None  # the JSON answer's language; None when no JSON answer is wanted
 
 
-@dataclass(slots=True)
+@dataclass
 class Checked:
     """An upload's verdict, ready for its record and its answer: the row's columns the check
     decides, and ``wbtools check --format json``'s document for the file (one line, UTF-8)

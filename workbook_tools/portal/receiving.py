@@ -145,9 +145,10 @@ def _judge_in_worker(path: str, spec_source: str | None, seen: collect.Seen) -> 
 
 
 def _serve(conn, server: int, spec_source: str | None) -> None:
-    """A checking process: takes (task id, path, seen) from the server over its pipe and
-    answers (task id, verdict, None), or (task id, None, what went wrong); ends on None, or
-    when the pipe or the server is gone."""
+    """A checking process: takes (task id, path, *seen) from the server over its pipe and
+    answers (task id, the record's columns, the JSON answer, None), or (task id, None, None,
+    what went wrong): plain values, the cheapest to pickle and unpickle; ends on None, or when
+    the pipe or the server is gone."""
     _tie_to_server(server)
     _spec(spec_source)
     while True:
@@ -157,11 +158,12 @@ def _serve(conn, server: int, spec_source: str | None) -> None:
             return
         if task is None:
             return
-        task_id, path, seen = task
+        task_id, path, *seen = task
         try:
-            answer = (task_id, _judge_in_worker(path, spec_source, seen), None)
+            checked = _judge_in_worker(path, spec_source, collect.Seen(*seen))
+            answer = (task_id, checked.columns, checked.answer, None)
         except Exception as exc:  # check_file reports bad files itself: this is a bug
-            answer = (task_id, None, f"{type(exc).__name__}: {exc}")
+            answer = (task_id, None, None, f"{type(exc).__name__}: {exc}")
         conn.send(answer)
 
 
@@ -250,7 +252,7 @@ class Workers:
                 continue
             worker.tasks[task_id] = (future, path, seen)
             try:
-                worker.conn.send((task_id, path, seen))
+                worker.conn.send((task_id, path, *seen))
             except OSError:
                 self._dead(worker)  # its tasks, this one too, are checked again alone
 
@@ -259,14 +261,14 @@ class Workers:
         # exactly one message and buffers nothing), so no poll of the pipe is needed here
         # (multiprocessing's poll builds a selector each time).
         try:
-            task_id, checked, error = worker.conn.recv()
+            task_id, columns, answer, error = worker.conn.recv()
         except (EOFError, OSError):
             self._dead(worker)
         else:
             future, _, _ = worker.tasks.pop(task_id)
             if not future.done():
                 if error is None:
-                    future.set_result(checked)
+                    future.set_result(collect.Checked(columns, answer))
                 else:
                     future.set_exception(RuntimeError(error))
         self._dispatch()
@@ -456,7 +458,7 @@ class Recorder:
         self._insert = insert(db.uploads)  # compiled once, reused for every row
         self._conn = None  # the thread's own connection, held between batches
         # Flushes of several originals at once, for batches of more than one (see settle_many).
-        self._flushers = ThreadPoolExecutor(4, thread_name_prefix="portal-flush")
+        self._flushers = ThreadPoolExecutor(collect.FLUSHERS, thread_name_prefix="portal-flush")
         self.batches: list[int] = []  # sizes of the batches written (for the benchmark)
         self.commit_wait = COMMIT_WAIT
         # Uploads settled whose record is not yet written or given up (the event loop's thread
