@@ -59,6 +59,23 @@ _BY = re.compile(
 _COMPILED_BY = re.compile(
     r"(?:本年度报告|本报告|本年报)[^。]*?由([^,;:，；：。、由]{2,30}?)编制(?![的了])"
 )
+# Where a report names no title, its unit may still be named: in the line for questions
+# (“如本报告有疑问，请联系：某区某街道办事处，地址…”, “…请与某局联系”) — an office inside a
+# township or street (党政综合办公室) answers for it — or as the subject of the body's first
+# sentence (“2025年度，某街道全面贯彻落实…”).
+_CONTACT = re.compile(
+    r"(?:疑问|意见|建议)[^。]{0,12}?请(?:与|联系|致电)[:：]?\s*"
+    r"([^,;:，；：。、()（）\s]{2,40}?)(?:联系|咨询|反映|[,;，；。(（]|$)"
+)
+_INNER_OFFICE = re.compile(  # (a government's 办公室 is a unit of its own: left whole)
+    r"^(.+?(?:(?:街道|镇|乡)(?:办事处|人民政府|政府)?|局|委员会))[\u4e00-\u9fff]{0,6}?办(?:公室)?$"
+)
+_SUBJECT = re.compile(
+    r"^\d{4}年(?:度|以来)?[，,、]\s*"
+    r"([^\s，,。；;、：:“”《》()（）]{2,20}?(?:街道办事处|街道|人民政府|镇|乡|局|委员会|办公室|中心))"
+    r"(?=全面|深入|认真|坚持|持续|紧紧|紧密|扎实|进一步|严格|高度|始终|积极|围绕|按照|根据|"
+    r"依托|结合|聚焦|着力|不断|切实|以)"
+)
 _LEVELS = "省市县区州盟旗镇乡"  # a name that starts with its level has lost its place
 _QUALIFIER = re.compile(r"[(（][^()（）]{1,4}[)）]$")  # “某镇政府（机关）”: not part of the name
 # How an agency's name ends. A name read out of a sentence must end so: after a verb a sentence
@@ -212,6 +229,8 @@ def find_title(lines: list[Line], file_name: str = "") -> Title:
             ):
                 titles.append(Title(name, None, line.no, "", "first sentence"))
                 break
+    if not any(t.unit for t in titles):
+        titles.extend(_named_elsewhere(lines))
     found = next(
         (t for t in titles if t.unit and t.year),
         next((t for t in titles if t.unit), titles[0] if titles else Title()),
@@ -255,6 +274,35 @@ def find_title(lines: list[Line], file_name: str = "") -> Title:
     if not found.year and (m := _FILE_YEAR.search(file_name)):
         found.year, found.year_from = int(m.group(1)), "file name"
     return found
+
+
+def _named_elsewhere(lines: list[Line]) -> list[Title]:
+    """The unit of a report without a title: from the line for questions, else the subject of
+    the body's first sentence that has one (under 一、总体情况)."""
+    for line in lines[:_HEAD_CELLS]:
+        if m := _CONTACT.search(fold(line.text)):
+            name = m.group(1)
+            if inner := _INNER_OFFICE.match(name):
+                name = inner.group(1)
+            if _plain_name(name):
+                return [Title(name, None, line.no, "", "contact")]
+    for line in lines[:_HEAD_CELLS]:
+        if (m := _SUBJECT.match(fold(line.text))) and _plain_name(m.group(1)):
+            return [Title(m.group(1), None, line.no, "", "body")]
+    return []
+
+
+def _plain_name(name: str) -> bool:
+    """A name read out of a sentence: ends as an agency's does, is no way of speaking of oneself
+    (我街, 本局) or of everyone (全市各级…), has its place (not 区发改局: the user is asked, I101)
+    and holds no year."""
+    return (
+        name[-1:] in _NAME_END
+        and not _SELF.match(name)
+        and name[:1] not in "我本全各该" + _LEVELS  # (区发改局: a name that lost its place)
+        and name not in _NOT_NAMES
+        and not re.search(r"\d{4}年|各级", name)
+    )
 
 
 def kind_from_text(lines: list[Line]) -> str:
