@@ -13,6 +13,8 @@ import zlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from python_calamine import CalamineWorkbook
 
 from tests import workbooks as wb
@@ -292,3 +294,30 @@ def test_a_workbook_without_its_defined_names_reads_alike(filled, tmp_path, spec
         (s.name, s.visible, s.typ) for s in theirs.sheets_metadata
     ]
     assert _grids(view) == _grids(original)
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                b"<f>",
+                b"</f>",
+                b"<f/>",
+                b"<",
+                b">",
+                b"f",
+                b"/",
+                b"SUM(A1)",
+                b"<v>1</v>",
+                b"<c>",
+                b" ",
+            ]
+        ),
+        max_size=40,
+    )
+)
+@settings(max_examples=400, deadline=None)
+def test_formula_text_is_emptied_as_the_pattern_empties_it(pieces):
+    """The search that skips formula text empties exactly what ``_FORMULA_TEXT`` matches."""
+    xml = b"".join(pieces)
+    assert intake._empty_formulas(xml) == intake._FORMULA_TEXT.sub(b"<f/>", xml)
