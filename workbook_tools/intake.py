@@ -426,7 +426,8 @@ def _plain_head(data: bytes, info: zipfile.ZipInfo) -> bool:
     function of the packed bytes, and the bytes zlib consumed to give the first 256 (all it
     decided anything from) are kept, only when it stopped for the output's size or at the
     stream's end (not for want of input), so any part that begins with them inflates to the
-    same first 256 bytes, without an error, whatever follows."""
+    same first 256 bytes, without an error, whatever follows. (Asked for 256 bytes, zlib never
+    takes its fast path, which wants room for 258: it takes each byte when it needs it.)"""
     start = _part_start(data, info)
     if start is None:
         return False
@@ -447,12 +448,9 @@ def _plain_head(data: bytes, info: zipfile.ZipInfo) -> bool:
         return False
     used = len(raw) - len(inflater.unconsumed_tail)
     if (inflater.eof or used < len(raw)) and len(known) < 4:
-        begin = raw[:used]
-        with contextlib.suppress(zlib.error):
-            if zlib.decompressobj(-15).decompress(begin, 256) == head:
-                if sum(map(len, _PLAIN_STARTS.values())) >= _PLAIN_STARTS_MOST:
-                    _PLAIN_STARTS.clear()
-                _PLAIN_STARTS.setdefault(info.filename, []).append(begin)
+        if sum(map(len, _PLAIN_STARTS.values())) >= _PLAIN_STARTS_MOST:
+            _PLAIN_STARTS.clear()
+        _PLAIN_STARTS.setdefault(info.filename, []).append(raw[:used])
     return True
 
 
