@@ -16,7 +16,12 @@ is protected. For .ods the extents come from content.xml (repeated rows and cell
 
 Each sheet a report is read from is inflated here once: python-calamine is handed a package in
 which those parts are stored as vetted (``Package.calamine_bytes``), so it parses exactly the bytes
-that were bounded, without inflating them again.
+that were bounded, without inflating them again; workbook.xml goes without its defined names when
+they are written plainly (nothing reads them).
+
+Files of one template share many parts byte for byte as packed: a part's packed beginning found
+free of a DTD, and the sheet map read from workbook.xml and its rels, are remembered by those bytes
+(bounded), so each is worked out once per template -- with exactly the result it would have anew.
 """
 
 from __future__ import annotations
