@@ -324,9 +324,15 @@ def test_records_of_uploads_waiting_together_are_written_in_one_commit(portal):
     assert isinstance(more[2], Exception)
     good = ids + [i for n, i in enumerate(more) if n != 2]
     with portal.engine.connect() as conn:
-        stored = conn.execute(select(db.uploads.c.id, db.uploads.c.findings)).all()
+        stored = conn.execute(
+            select(db.uploads.c.id, db.uploads.c.filename, db.uploads.c.findings)
+        ).all()
     assert sorted(r.id for r in stored) == sorted(good)
     assert json.loads(stored[0].findings)[0]["code"].startswith("F")
+    # Each upload is answered with the id of its own row (a batch is one statement).
+    names = {r.id: r.filename for r in stored}
+    assert [names[i] for i in ids] == [f"{i}.xlsx" for i in range(20)]
+    assert [names[more[n]] for n in (0, 1, 3, 4)] == ["0.xlsx", "1.xlsx", "3.xlsx", "4.xlsx"]
 
 
 @contextlib.contextmanager

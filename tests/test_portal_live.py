@@ -231,3 +231,27 @@ def test_two_at_once_then_killed_in_the_middle_of_uploads_loses_nothing(tmp_path
     finally:
         again.stop()
         portal.close()
+
+
+def test_a_batch_of_records_is_one_statement_and_each_row_gets_its_own_id(tmp_path, database):
+    """The recorder writes a batch's rows in one INSERT ... RETURNING (on both databases): each
+    upload is answered with the id of its own row, in order."""
+    from workbook_tools.portal import collect, receiving
+
+    portal = make_portal(tmp_path / "portal", database)
+    unit = portal.units()[0]
+    sha, size = collect.store_original(portal, [b"x"], 10)
+    report = collect.verdict(portal, unit, sha, "a")
+    rows = [
+        collect.record_row(portal, unit, report, sha, size, f"{i}.xlsx", time.time_ns())
+        for i in range(12)
+    ]
+    recorder = receiving.Recorder(portal)
+    try:
+        ids = recorder._insert_rows(rows)
+    finally:
+        recorder.close()
+    with portal.engine.connect() as conn:
+        names = dict(conn.execute(select(db.uploads.c.id, db.uploads.c.filename)).all())
+    portal.close()
+    assert len(set(ids)) == 12 and [names[i] for i in ids] == [f"{i}.xlsx" for i in range(12)]

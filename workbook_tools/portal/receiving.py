@@ -27,6 +27,7 @@ import contextlib
 import itertools
 import multiprocessing
 import os
+import pickle
 import queue
 import sys
 import threading
@@ -48,6 +49,7 @@ from ..findings import Finding
 from . import collect, db
 from .store import Portal, UnitRow
 
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
 MAX_BATCH = 256  # uploads written in one transaction at most
 # How long the writer holds a commit open for the records of other uploads still on their way
 # (being checked), so that a burst, whose checks end one by one, commits them in groups rather
@@ -252,7 +254,9 @@ class Workers:
                 continue
             worker.tasks[task_id] = (future, path, seen)
             try:
-                worker.conn.send((task_id, path, *seen))
+                # (pickled here: Connection.send's ForkingPickler copies the copyreg table
+                # for every message; the worker's recv reads either alike)
+                worker.conn.send_bytes(pickle.dumps((task_id, path, *seen), _PROTOCOL))
             except OSError:
                 self._dead(worker)  # its tasks, this one too, are checked again alone
 
@@ -456,6 +460,11 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._insert = insert(db.uploads)  # compiled once, reused for every row
+        # A batch's rows in one statement (SQLAlchemy's "insertmanyvalues": INSERT ... VALUES
+        # (...), (...) RETURNING id, the ids in the rows' order), not one statement each.
+        self._insert_many = insert(db.uploads).returning(
+            db.uploads.c.id, sort_by_parameter_order=True
+        )
         self._conn = None  # the thread's own connection, held between batches
         # Flushes of several originals at once, for batches of more than one (see settle_many).
         self._flushers = ThreadPoolExecutor(collect.FLUSHERS, thread_name_prefix="portal-flush")
@@ -620,7 +629,9 @@ class Recorder:
             conn = self._conn
             try:
                 with conn.begin():
-                    return [conn.execute(self._insert, row).inserted_primary_key[0] for row in rows]
+                    if len(rows) == 1:
+                        return [conn.execute(self._insert, rows[0]).inserted_primary_key[0]]
+                    return list(conn.execute(self._insert_many, rows).scalars())
             except Exception:
                 self._conn = None
                 with contextlib.suppress(Exception):
