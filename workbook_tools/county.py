@@ -755,18 +755,21 @@ class _Rows:
             ends[m[2]].append(m)
         for row in sorted(self.cells):
             line = self.cells[row]
-            cols = sorted(line)
-            cells = [(c, *line[c][:3]) for c in cols]
             at = row + offset
-            if made is None:
-                done = ws.write_cells_row(at, cells)
+            if made is not None and made.get(row) is not None and ws.write_rendered(at, made[row]):
+                cols = []  # made the first time (a header repeated over every chunk)
             else:
-                if row not in made:  # cells without a format would depend on the row's own
-                    formatted = all(fmt is not None for *_, fmt in cells)
-                    made[row] = ws.render_cells(cells, False) if formatted else None
-                done = made[row] is not None and ws.write_rendered(at, made[row])
-            if done:
-                cols = []
+                cols = sorted(line)
+                cells = [(c, *line[c][:3]) for c in cols]
+                if made is None:
+                    done = ws.write_cells_row(at, cells)
+                else:
+                    if row not in made:  # cells without a format would depend on the row's own
+                        formatted = all(fmt is not None for *_, fmt in cells)
+                        made[row] = ws.render_cells(cells, False) if formatted else None
+                    done = made[row] is not None and ws.write_rendered(at, made[row])
+                if done:
+                    cols = []
             for col in cols:
                 kind, value, fmt, cached = line[col]
                 if kind == "text":

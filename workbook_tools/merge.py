@@ -69,6 +69,7 @@ class Entry:
     # The file used for a unit: how many older ones it replaced, and some of their names (zh, en).
     replaced: tuple[int, str, str] = (0, "", "")
     figures: int | None = None  # a readable file's row in Result.figures
+    signed: bool = False  # its record holds N5 signatures (a text long enough to compare)
     seq: int | None = None  # a file's place in the order the files were read (Result.rendered)
 
     @property
@@ -79,6 +80,10 @@ class Entry:
 
     def status_text(self, lang: str = "zh") -> str:
         return STATUS_TEXT[self.status][0 if lang == "zh" else 1]
+
+
+_VALUES_FIRST = '{"values": '  # how a record made by _record starts (json.dumps' separators)
+_DECODER = json.JSONDecoder()
 
 
 class Spool:
@@ -104,6 +109,15 @@ class Spool:
     def read(self, offset: int) -> dict[str, Any]:
         self.fh.seek(offset)
         return json.loads(self.fh.readline().decode("utf-8", "surrogatepass"))
+
+    def values(self, offset: int) -> list[Any]:
+        """A record's input values only (``_record`` writes them first): the rest of the
+        record -- texts, findings, places -- is not parsed (the county sum reads every file)."""
+        self.fh.seek(offset)
+        line = self.fh.readline().decode("utf-8", "surrogatepass")
+        if not line.startswith(_VALUES_FIRST):
+            return json.loads(line)["values"]
+        return _DECODER.raw_decode(line, len(_VALUES_FIRST))[0]
 
     def close(self) -> None:
         self.fh.close()
@@ -300,6 +314,7 @@ def _spooled(
         else "、".join(sorted({x.code for x in report.findings})),
     }
     record = _record(report, spec)
+    entry["signed"] = bool(record["minhash"])
     figures = None
     if f.readable:
         figures = Figures.make(list(spec.datapoints), record_values(spec, record))
@@ -311,6 +326,8 @@ def _record(report: check.Report, spec: Spec) -> dict[str, Any]:
     f = report.filing
     homes = _homes(spec)
     return {
+        # first: the county sum reads only these of every file (Spool.values)
+        "values": [f.values.get(i) for i in spec.inputs] if f.readable else [],
         "path": report.path,
         "unit": f.unit,
         "code": f.code,
@@ -318,7 +335,6 @@ def _record(report: check.Report, spec: Spec) -> dict[str, Any]:
         "year": f.year,
         "readable": f.readable,
         "version": f.meta.get("format_version", ""),
-        "values": [f.values.get(i) for i in spec.inputs] if f.readable else [],
         "texts": f.texts,
         # Where each value came from, where that differs from the template's place (most files:
         # nowhere), so the spool stays small.
@@ -582,9 +598,17 @@ def file_names(entries: list[Entry], lang: str = "zh", shown: int = NAMES_SHOWN)
 def _sum(result: Result, include_failing: bool) -> None:
     spec = result.spec
     sums = [0] * len(spec.inputs)
-    for _, record in result.records(result.included):
-        for i, v in enumerate(record["values"]):
-            sums[i] += rules.number(v)
+    numeric = (int, float)  # rules.number: exact types, bool is not a number
+    for e in result.included:
+        if e.offset is not None:
+            values = result.spool.values(e.offset)
+            if len(values) == len(sums):
+                sums = [
+                    a + (v if type(v) in numeric else 0) for a, v in zip(sums, values, strict=True)
+                ]
+            else:  # (a record of another spec: none in a merge)
+                for i, v in enumerate(values):
+                    sums[i] += rules.number(v)
     result.totals = spec.compute(dict(zip(spec.inputs, sums, strict=True)))
     result.provisional = any(e.included and e.status == "failing" for e in result.entries)
     result.total_findings = [
@@ -648,7 +672,10 @@ def similar_narratives(result: Result, min_chars: int = MIN_CHARS) -> list[Findi
         if e.offset is not None and e.readable and e.status not in ("mismatch", "superseded")
     ]
     signatures: dict[str, list[tuple[int, bytes]]] = {f.id: [] for f in spec.fields}
-    for i, (_, record) in enumerate(result.records(readable)):
+    for i, e in enumerate(readable):
+        if min_chars == MIN_CHARS and not e.signed:
+            continue  # no text long enough to compare: its record need not be read
+        record = result.spool.read(e.offset)
         made = record.get("minhash") if min_chars == MIN_CHARS else None
         for field_def in spec.fields:
             if made is not None:  # made where the file was read, for the texts this long
