@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+import xlsxwriter.packager
 import xlsxwriter.workbook
 
 from workbook_tools import county, merge, packing, roster
@@ -61,6 +62,10 @@ def test_a_sheet_finished_early_is_packed_as_xlsxwriter_packs_it(tmp_path, monke
     assert _book(tmp_path / "late.xlsx", False) == 0
     assert _book(tmp_path / "early.xlsx", True) == 2
     assert (tmp_path / "early.xlsx").read_bytes() == (tmp_path / "late.xlsx").read_bytes()
+    # where the deflated bytes cannot be written as they are, they are inflated: the same file
+    monkeypatch.setattr(packing._ZipFile, "raw", False)
+    assert _book(tmp_path / "inflated.xlsx", True) == 2
+    assert (tmp_path / "inflated.xlsx").read_bytes() == (tmp_path / "late.xlsx").read_bytes()
     with zipfile.ZipFile(tmp_path / "early.xlsx") as zf:
         assert zf.testzip() is None
         assert len(zf.read("xl/worksheets/sheet1.xml")) > 300_000  # deflated in many pieces
@@ -110,19 +115,33 @@ def test_the_county_workbook_is_byte_for_byte_what_xlsxwriter_packs(tmp_path, mo
     units = roster.read(SAMPLES / "roster.csv")
     files = sorted((SAMPLES / "returned/2025").glob("*.xlsx")) + _odd_files(spec, tmp_path)
     made: list[int] = []
-    real = packing._Deflated.__init__
+    real = packing._ZipFile._write_ahead
 
-    def counted(self, fh):
+    def counted(self, zinfo, ahead):
         made.append(1)
-        real(self, fh)
+        return real(self, zinfo, ahead)
 
-    monkeypatch.setattr(packing._Deflated, "__init__", counted)
+    monkeypatch.setattr(packing._ZipFile, "_write_ahead", counted)
+    # the packager's parts in memory (each given a temporary file's entry), not in files
+    files_made: list[int] = []
+    part = xlsxwriter.packager.Packager._filename
+
+    def counted_file(self, xml_filename):
+        made_for = part(self, xml_filename)
+        if isinstance(made_for, str):  # a temporary file's name, not a buffer
+            files_made.append(1)
+        return made_for
+
+    monkeypatch.setattr(xlsxwriter.packager.Packager, "_filename", counted_file)
     for jobs, lang in ((1, "zh"), (2, "en")):
         result = merge.merge(files, spec, units, name="青禾县", jobs=jobs, render=county.prepare)
         try:
             early = county.write(result, tmp_path / f"early{jobs}.xlsx", lang).read_bytes()
+            assert not files_made
             monkeypatch.setattr(packing.Book, "enabled", False)
             late = county.write(result, tmp_path / f"late{jobs}.xlsx", lang).read_bytes()
+            assert len(files_made) > 20  # xlsxwriter's own packing: a file per part (26)
+            files_made.clear()
             monkeypatch.setattr(packing.Book, "enabled", True)
         finally:
             result.close()

@@ -10,22 +10,33 @@ sheet's last row is written, makes the XML before and after its rows, and a thre
 rows between them and deflates the whole (file I/O and zlib let go of the GIL) while the caller
 writes the next sheets; ``close()`` then puts the bytes deflated ahead into the zip.
 
+xlsxwriter's packager also writes every other part (the other sheets, styles, charts, the
+workbook's lists: 26 in the county workbook) to a temporary file, sets its time, reads it back
+into the zip and removes it: on this project's ext4 disk (mounted with discard) that cost ~20 ms
+of CPU and 0.1-0.3 s of waiting per workbook, under load. ``Book`` has the packager make them in memory instead (xlsxwriter's ``in_memory``
+packing, kept from turning constant memory off) and gives each zip entry the time and mode the
+temporary file would have given it.
+
 The file is byte for byte what xlsxwriter writes on its own: the same XML (xlsxwriter's own
 ``_assemble_xml_file``, earlier, with the rows copied as bytes), deflated with zipfile's own
 settings (deflate's output does not depend on how its input is cut into calls), in the same zip
-entry (``ZipFile.write`` of a file with the packager's file's time and mode). A test compares
-the two files byte for byte.
+entry (the packager's file's time and mode; the checksum and size counted as the rows were
+copied). A test compares the two files byte for byte.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import stat
 import tempfile
+import threading
+import time
 import zipfile
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
+from io import StringIO
 from typing import Any
 
 import xlsxwriter
@@ -34,25 +45,32 @@ from xlsxwriter.worksheet import Worksheet
 
 _CHUNK = 1 << 18  # bytes read, copied and deflated at a time (256 KiB: memory stays small)
 
-# Parts deflated ahead, by the name of the (empty) file the packager made for the part: the
-# part's XML and the future of its deflated bytes' file. Keys are fresh temporary file names,
-# so workbooks closed at once in several threads never meet here.
+# Parts deflated ahead, by the name of the (empty) file the packager made for the part, or by the
+# mark written in its place when the packager works in memory: the part's token and the future
+# of its deflated bytes (their file, checksum and size). Keys are fresh temporary file names and
+# tokens, so workbooks closed at once in several threads never meet here.
 _AHEAD: dict[str, tuple[str, Future]] = {}
+_PACKED: set[str] = set()  # tokens of the parts put into a zip (Book.close checks its own)
+_TOKENS = itertools.count()
+_MARK = "\x00wbtools-ahead:"  # (no XML part holds a NUL: it cannot be taken for one)
+_LOCAL = threading.local()  # the zip entries' mode while a Book packs in memory, in this thread
 
 
-def _pack(pieces: list[str], xml: str, tmpdir: str | None) -> str:
-    """A part's XML put together from ``pieces`` (files, removed once read) into ``xml``, and
-    deflated as zipfile deflates a part (raw deflate, zlib's default level) into a temporary
-    file; that file's path. Run in the thread: reading, writing and deflating let go of the
-    GIL."""
+def _pack(pieces: list[str], tmpdir: str | None) -> tuple[str, int, int]:
+    """A part's XML put together from ``pieces`` (files, removed once read) and deflated as
+    zipfile deflates a part (raw deflate, zlib's default level) into a temporary file: that
+    file's path, and the XML's CRC-32 and size (what the zip entry records). Run in the thread:
+    reading, writing, deflating and the checksum let go of the GIL."""
     fd, path = tempfile.mkstemp(dir=tmpdir, prefix="wbtools-part-")
+    crc = size = 0
     try:
-        with open(xml, "wb") as whole, os.fdopen(fd, "wb") as out:
+        with os.fdopen(fd, "wb") as out:
             z = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
             for piece in pieces:
                 with open(piece, "rb") as src:
                     while data := src.read(_CHUNK):
-                        whole.write(data)
+                        crc = zlib.crc32(data, crc)
+                        size += len(data)
                         out.write(z.compress(data))
             out.write(z.flush())
     except BaseException:
@@ -63,63 +81,93 @@ def _pack(pieces: list[str], xml: str, tmpdir: str | None) -> str:
         for piece in pieces:
             with contextlib.suppress(OSError):
                 os.unlink(piece)
-    return path
+    return path, crc, size
 
 
 class _Deflated:
-    """Stands in for zipfile's compressor of one part: hands out the bytes deflated ahead (as
-    many as it is given, the rest at the end) instead of deflating what it is given."""
+    """Stands in for zipfile's compressor of one part whose deflated bytes are written directly
+    (``_ZipFile._write_ahead``): nothing is left to flush."""
 
-    def __init__(self, fh: Any) -> None:
-        self.fh = fh
+    @staticmethod
+    def flush() -> bytes:
+        return b""
 
-    def compress(self, data: bytes) -> bytes:
-        return self.fh.read(len(data))
 
-    def flush(self) -> bytes:
-        return self.fh.read()
+# What xlsxwriter's packing through temporary files gives each zip entry: the time it sets on the
+# file (31 January 1980, local time, read back as a local time) and, for the mode, mkstemp's
+# 0o600 (less the umask, which keeps the owner's bits in any usual setting).
+_PART_TIME = time.localtime(time.mktime((1980, 1, 31, 0, 0, 0, 0, 0, -1)))[0:6]
+_PART_ATTR = (stat.S_IFREG | 0o600) << 16
 
 
 class _ZipFile(zipfile.ZipFile):
     """zipfile's ZipFile, but a part deflated ahead (``_AHEAD``) is written from its deflated
-    bytes. Every other part, and every other workbook's, is written exactly as by ZipFile."""
+    bytes, and while a ``Book`` packs in memory each part gets the entry a temporary file would
+    have given it. Every other part, and every other workbook's, is written exactly as by
+    ZipFile."""
 
-    _ahead = None  # the deflated bytes of the part being written, while it is
+    raw = True  # False: a part made ahead is inflated and written as any part (a test compares)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._in_memory = getattr(_LOCAL, "packing", False)
 
     def write(self, filename, arcname=None, compress_type=None, compresslevel=None):
         ahead = _AHEAD.pop(os.fspath(filename), None)
         if ahead is None:
             return super().write(filename, arcname, compress_type, compresslevel)
-        xml, future = ahead
-        deflated = future.result()
-        try:
-            # The entry takes its time and mode from the file written: the packager's own
-            st = os.stat(filename)
-            os.chmod(xml, stat.S_IMODE(st.st_mode))
-            os.utime(xml, ns=(st.st_atime_ns, st.st_mtime_ns))
-            with open(deflated, "rb") as made:
-                # only with zipfile's default deflate, the one made ahead
-                same = compresslevel is None and self.compresslevel is None
-                self._ahead = made if same and self.compression == zipfile.ZIP_DEFLATED else None
-                try:
-                    # reads the XML again for its CRC and size (cheap: it is in the page cache)
-                    return super().write(xml, arcname, compress_type, compresslevel)
-                finally:
-                    self._ahead = None
-        finally:
-            for path in (xml, deflated):
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
+        # the entry as ZipFile.write makes it for the packager's (empty) file: its time and mode
+        zinfo = zipfile.ZipInfo.from_file(
+            filename, arcname, strict_timestamps=self._strict_timestamps
+        )
+        zinfo.compress_type = self.compression if compress_type is None else compress_type
+        zinfo._compresslevel = self.compresslevel if compresslevel is None else compresslevel
+        return self._write_ahead(zinfo, ahead)
 
-    def _open_to_write(self, zinfo, force_zip64=False):
-        dest = super()._open_to_write(zinfo, force_zip64)
-        if (
-            self._ahead is not None
-            and zinfo.compress_type == zipfile.ZIP_DEFLATED
-            and getattr(dest, "_compressor", None) is not None
-        ):
-            dest._compressor = _Deflated(self._ahead)
-        return dest
+    def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):
+        if not (self._in_memory and isinstance(zinfo_or_arcname, zipfile.ZipInfo)):
+            return super().writestr(zinfo_or_arcname, data, compress_type, compresslevel)
+        zinfo = zinfo_or_arcname  # xlsxwriter's in-memory part: the temporary file's entry
+        zinfo.date_time, zinfo.external_attr = _PART_TIME, _PART_ATTR
+        ahead = _AHEAD.pop(data.decode("utf-8", "replace"), None) if data[:1] == b"\0" else None
+        if ahead is None:
+            return super().writestr(zinfo, data, compress_type, compresslevel)
+        if compress_type is not None:
+            zinfo.compress_type = compress_type
+        if compresslevel is not None:
+            zinfo._compresslevel = compresslevel
+        return self._write_ahead(zinfo, ahead)
+
+    def _write_ahead(self, zinfo: zipfile.ZipInfo, ahead: tuple[str, Future]) -> None:
+        token, future = ahead
+        path, crc, size = future.result()
+        try:
+            zinfo.file_size = size
+            with open(path, "rb") as made, self._lock, self.open(zinfo, mode="w") as dest:
+                raw = (
+                    self.raw
+                    and zinfo.compress_type == zipfile.ZIP_DEFLATED
+                    and zinfo._compresslevel is None
+                    and all(
+                        hasattr(dest, a)
+                        for a in ("_compressor", "_crc", "_file_size", "_compress_size")
+                    )
+                )
+                if raw:  # the bytes deflated ahead as they are, with their checksum and size
+                    dest._compressor = _Deflated()
+                    while chunk := made.read(_CHUNK):
+                        dest._fileobj.write(chunk)
+                        dest._compress_size += len(chunk)
+                    dest._crc, dest._file_size = crc, size
+                else:  # another compression asked for (or another zipfile): the XML itself
+                    z = zlib.decompressobj(-15)
+                    while chunk := made.read(_CHUNK):
+                        dest.write(z.decompress(chunk))
+                    dest.write(z.flush())
+            _PACKED.add(token)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
 
 # xlsxwriter's packing calls ZipFile by the name it imported; the subclass writes every part not
@@ -131,7 +179,7 @@ class Ahead(Worksheet):
     """A worksheet that ``Book.finish`` can put together before the workbook is closed: the
     packager then takes the XML made and deflated ahead instead of making it again."""
 
-    ahead: tuple[str, Future] | None = None  # (its XML, the future of its deflated bytes)
+    ahead: tuple[str, Future] | None = None  # (its token, the future of its deflated bytes)
     _pieces: list[str] | None = None  # while finish() puts its XML together: the files of it
 
     def _write_optimized_sheet_data(self) -> None:
@@ -159,10 +207,15 @@ class Ahead(Worksheet):
             super()._write_single_row(current_row_num)
 
     def _set_xml_writer(self, filename) -> None:
-        if self.ahead is None or not isinstance(filename, str | os.PathLike):
+        if self.ahead is None:
             super()._set_xml_writer(filename)
-        else:  # the packager's file for this part: ZipFile.write takes the part made ahead
+        elif isinstance(filename, StringIO):  # in memory: a mark the zip takes the part for
+            filename.write(_MARK + self.ahead[0])
+            _AHEAD[_MARK + self.ahead[0]] = self.ahead
+        elif isinstance(filename, str | os.PathLike):  # the packager's file for this part
             _AHEAD[os.fspath(filename)] = self.ahead
+        else:
+            super()._set_xml_writer(filename)
 
     def _assemble_xml_file(self) -> None:
         if self.ahead is None:
@@ -206,8 +259,6 @@ class Book(xlsxwriter.Workbook):
         try:
             ws._set_xml_writer(head)
             ws._assemble_xml_file()
-            fd, xml = tempfile.mkstemp(dir=self.tmpdir)
-            os.close(fd)
         except BaseException:
             for path in pieces:
                 with contextlib.suppress(OSError):
@@ -217,16 +268,40 @@ class Book(xlsxwriter.Workbook):
             ws._pieces = None
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="wbtools-deflate")
-        ws.ahead = (xml, self._pool.submit(_pack, pieces, xml, self.tmpdir))
+        token = f"{os.getpid()}.{next(_TOKENS)}"
+        ws.ahead = (token, self._pool.submit(_pack, pieces, self.tmpdir))
         self._finished.append(ws)
+
+    def _store_workbook(self) -> None:
+        # The packager's parts in memory rather than in ~26 temporary files (each entry given
+        # the temporary file's time and mode: _ZipFile.writestr); constant memory stays as it
+        # is for the sheets' rows. Images and VBA are copied with their own file modes: a
+        # workbook with them is packed through files, as xlsxwriter does.
+        plain = not (
+            self.images
+            or self.embedded_images.images
+            or self.vba_project
+            or self.vba_project_signature
+        )
+        if not (self.enabled and plain) or self.in_memory:
+            super()._store_workbook()
+            return
+        self.in_memory, _LOCAL.packing = True, True
+        try:
+            super()._store_workbook()
+        finally:
+            self.in_memory, _LOCAL.packing = False, False
 
     def close(self) -> None:
         try:
             super().close()
-            # each part made ahead is removed once it is in the zip (_ZipFile.write); one still
-            # here went in as the packager's empty file (should xlsxwriter stop calling ZipFile
-            # by the name patched above): fail rather than leave a sheet empty
-            if any(os.path.exists(ws.ahead[0]) for ws in self._finished):
+            # each part made ahead is counted once it is in the zip (_ZipFile._write_ahead); one
+            # not counted went in as the packager's empty file or mark (should xlsxwriter stop
+            # calling ZipFile by the name patched above): fail rather than leave a sheet empty
+            packed = [ws.ahead[0] in _PACKED for ws in self._finished]
+            for ws in self._finished:
+                _PACKED.discard(ws.ahead[0])
+            if not all(packed):
                 raise RuntimeError("a sheet made ahead was not packed")
             if any(ws.selected or ws.active for ws in self._finished):
                 raise RuntimeError("a sheet made ahead was made the active sheet after")
@@ -239,13 +314,11 @@ class Book(xlsxwriter.Workbook):
             self._pool.shutdown(wait=True)
             self._pool = None
         for ws in self._finished:
-            xml, future = ws.ahead
+            token, future = ws.ahead
             for key in [k for k, v in _AHEAD.items() if v is ws.ahead]:
                 _AHEAD.pop(key, None)
-            paths = [xml]
+            _PACKED.discard(token)
             if future.done() and future.exception() is None:
-                paths.append(future.result())
-            for path in paths:
                 with contextlib.suppress(OSError):
-                    os.unlink(path)
+                    os.unlink(future.result()[0])
         self._finished = []
