@@ -616,13 +616,13 @@ def merge_pool(b: Bench) -> dict:
     n = b.size(200, 2000)
     folder = b.workbooks(n)
     load = load_average()
-    one = min(_merge(b, folder, 1)[0] for _ in range(2))
-    one_write = _MERGE_PARTS[(str(folder), 1)][0]
-    runs = []
-    for _ in range(2):  # the faster run's parts: the parent's and the workers' CPU
+    ones, runs = [], []
+    for _ in range(3):  # alternated; the faster run's parts: the parent's and the workers' CPU
+        ones.append((*_merge(b, folder, 1)[:2], _MERGE_PARTS[(str(folder), 1)][0]))
         runs.append((*_merge(b, folder, 2), *_MERGE_PARTS[(str(folder), 2)]))
+    one = min(x[0] for x in ones)
+    one_cpu, one_write = min((x[1], x[2]) for x in ones)  # the same runs' CPU, not another's
     two, parent_two, _, two_write, two_workers, main_two, main_write = min(runs)
-    one_cpu = min(_merge(b, folder, 1)[1] for _ in range(1))
     default = min(_merge(b, folder, 0)[0] for _ in range(2))
     # Where the time goes with 2 workers: the parent's main thread (the spool while the pool
     # runs; statuses and the county workbook put together after it) is serial; the workers' CPU
