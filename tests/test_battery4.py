@@ -163,6 +163,7 @@ def test_the_reader_runs_in_a_child_bounded_in_cpu_and_memory(tmp_path, monkeypa
     limit and a memory limit: out of either is F106, a crash is F103, for that file only. Here the
     bounds are lowered so that a finely ruled PDF runs out of CPU time, and the child's own
     outcomes are shown one by one: a value, a reader's finding, memory, CPU, a crash."""
+    import gc
     import os
     import signal
 
@@ -170,6 +171,8 @@ def test_the_reader_runs_in_a_child_bounded_in_cpu_and_memory(tmp_path, monkeypa
     from workbook_tools.importer import PdfError, pdf
 
     assert bounded.run(lambda: os.getpid()) != os.getpid()
+    # the parent's objects are frozen in the child: no collection copies the parent's heap
+    assert bounded.run(gc.get_freeze_count) > 0
     with pytest.raises(PdfError) as raised:
         bounded.run(lambda: pdf._Work(0).spend(1))
     assert raised.value.code == "F106" and "ruled" in raised.value.args_["detail"]
