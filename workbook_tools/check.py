@@ -456,7 +456,7 @@ def for_feedback(report: Report, spec: Spec | None = None) -> Report:
 
 def _check_in_worker(task: tuple) -> Any:
     path, spec_source, previous_source, shape, names = task
-    spec = _worker_spec(spec_source)
+    spec = worker_spec(spec_source)
     report = check_file(Path(path), spec, _worker_previous(spec, previous_source), names)
     out = shape(report, spec) if shape else report
     if isinstance(out, Report):
@@ -464,21 +464,19 @@ def _check_in_worker(task: tuple) -> Any:
     return out
 
 
-# A worker's spec, loaded with its first file: a pool lives for one run, and every file of a run
-# is checked against the parent's one spec (loading it again per file, even from spec.load's
-# cache, re-opened and re-read the spec's file: ~0.4 ms a file, an eighth of reading one). Kept
-# with the process id, so that a process forked from one that holds it loads its own.
-_WORKER_SPEC: tuple[int, str, Spec] | None = None
+# A worker's spec, loaded with its first file: a pool's worker (merge's, check's, the portal's)
+# checks every file against the parent's one spec, and loading it again per file, even from
+# spec.load's cache, re-opened and re-read the spec's file (~0.4 ms a file, an eighth of reading
+# one). A spec is never changed once loaded, so a copy a forked process inherits serves it too.
+_WORKER_SPECS: dict[str | None, Spec] = {}
 
 
-def _worker_spec(source: str) -> Spec:
-    global _WORKER_SPEC
-    held = _WORKER_SPEC
-    if held is None or held[0] != os.getpid() or held[1] != source:
+def worker_spec(source: str | None) -> Spec:
+    if source not in _WORKER_SPECS:
         from . import spec as spec_module
 
-        held = _WORKER_SPEC = (os.getpid(), source, spec_module.load(source))
-    return held[2]
+        _WORKER_SPECS[source] = spec_module.load(source)
+    return _WORKER_SPECS[source]
 
 
 _PREVIOUS: dict[tuple[str, str | None], Callable] = {}

@@ -23,6 +23,7 @@ empty import. Work is bounded by page count and text size.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -378,9 +379,6 @@ class _Rules:
     has some 40,000 cells and 400 rules."""
 
     def __init__(self, segs: list[tuple[float, float, float]], positions: list[float]) -> None:
-        import bisect
-
-        self._bisect = bisect.bisect_right
         self._spans: dict[float, tuple[list[float], list[float]]] = {}
         by_position = sorted(segs)
         keys = [p for p, _, _ in by_position]
@@ -399,7 +397,7 @@ class _Rules:
     def has(self, at: float, lo: float, hi: float) -> bool:
         starts, ends = self._spans[at]
         mid = (lo + hi) / 2
-        k = self._bisect(starts, mid) - 1
+        k = bisect.bisect_right(starts, mid) - 1
         return k >= 0 and mid <= ends[k]
 
 
@@ -425,8 +423,6 @@ def _table_rows(grid: Grid, chars: list[Char]) -> list[str]:
     first = {root: min(members) for root, members in cells.items()}
     left = {root: min(c for _, c in members) for root, members in cells.items()}
     content: dict = {}
-    import bisect
-
     for ch in chars:
         c = bisect.bisect_right(xs, (ch.x0 + ch.x1) / 2) - 1
         r = bisect.bisect_right(ys, ch.mid) - 1
@@ -823,8 +819,6 @@ def _read_pages(doc, work: _Work):
 
 def _layout(page_lines, page_chars, grids, heights, work: _Work) -> list[str]:
     """Each page's tables and text lines in reading order, then paragraphs."""
-    import bisect
-
     drop = _furniture(page_lines, heights)
     blocks: list[Block] = []
     for n, lines in enumerate(page_lines):

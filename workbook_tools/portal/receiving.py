@@ -86,16 +86,6 @@ def _context():
 
 # --- in the worker processes --------------------------------------------------------------------
 
-_SPECS: dict[str | None, Any] = {}
-
-
-def _spec(source: str | None):
-    if source not in _SPECS:
-        from .. import spec as spec_module
-
-        _SPECS[source] = spec_module.load(source)
-    return _SPECS[source]
-
 
 def _tie_to_server(server: int) -> None:
     """End this worker when the server process is gone (pool initializer). A worker's parent is
@@ -127,13 +117,13 @@ def _tie_to_server(server: int) -> None:
 
 
 def _warm(spec_source: str | None) -> None:
-    _spec(spec_source)
+    check.worker_spec(spec_source)
 
 
 def _check_in_worker(path: str, spec_source: str | None) -> check.Report:
     """``check.check_file`` on ``path``; what the portal keeps of the report goes back (the
     findings and who/which year the file says it is), not the cells read."""
-    report = check.check_file(Path(path), _spec(spec_source))
+    report = check.check_file(Path(path), check.worker_spec(spec_source))
     f = report.filing
     slim = Filing(f.path, None, f.unit, f.code, f.kind, f.year, meta=dict(f.meta))
     slim.readable = f.readable
@@ -143,7 +133,7 @@ def _check_in_worker(path: str, spec_source: str | None) -> check.Report:
 def _judge_in_worker(path: str, spec_source: str | None, seen: collect.Seen) -> collect.Checked:
     """The verdict on ``path`` as ``seen`` sees it, made here: the record's columns and the JSON
     answer go back to the server as a few values and bytes (no report to rebuild there)."""
-    return collect.judge(_check_in_worker(path, spec_source), seen, _spec(spec_source))
+    return collect.judge(_check_in_worker(path, spec_source), seen, check.worker_spec(spec_source))
 
 
 def _serve(conn, server: int, spec_source: str | None) -> None:
@@ -152,7 +142,7 @@ def _serve(conn, server: int, spec_source: str | None) -> None:
     what went wrong): plain values, the cheapest to pickle and unpickle; ends on None, or when
     the pipe or the server is gone."""
     _tie_to_server(server)
-    _spec(spec_source)
+    check.worker_spec(spec_source)
     while True:
         try:
             task = conn.recv()
