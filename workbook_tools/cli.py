@@ -484,7 +484,7 @@ def _to_pdf(target: Path, fmt: str, lang: Lang) -> int:
 @app.command("import")
 def import_command(
     published: Annotated[
-        Path, typer.Argument(help="已公开的年报：文本、HTML 或 Word / A published report.")
+        Path, typer.Argument(help="已公开的年报：文本、网页、Word 或 PDF / A published report.")
     ],
     output: Annotated[
         Path, typer.Option("--output", "-o", help="输出的工作簿 .xlsx / The workbook to write.")
@@ -510,7 +510,7 @@ def import_command(
     spec_: CheckSpecOption = None,
     lang: LangOption = Lang.zh,
 ) -> None:
-    """把已公开的年报（文本、HTML、Word）转为填报工作簿，并报告缺失和无法识别之处。 / Turn a published report into a workbook."""
+    """把已公开的年报（文本、网页、Word、PDF）转为填报工作簿，并报告缺失和无法识别之处。 / Turn a published report into a workbook."""
     code = commands.run_import(
         published, output, unit, year, kind, force, spec_, lang.value, echo=_print
     )

@@ -1,4 +1,4 @@
-"""Turn a published report (text, HTML, Markdown or Word) back into a filing.
+"""Turn a published report (text, HTML, Markdown, Word or PDF) back into a filing.
 
 Every input becomes numbered lines of text: HTML and Word tables become rows of cells joined by
 ``|``. The title gives the unit and year; the six sections are found by their headings, in order,

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import intake
+from .radicals import unify
 
 if TYPE_CHECKING:  # (loaded by _parse_html: a Markdown or text report does not need it)
     from xml.etree import ElementTree
@@ -103,7 +104,7 @@ def load_lines(path: Path) -> list[Line]:
         texts = pdf_lines(path)
     else:
         texts = _text_lines(intake.read_input(path, intake.MAX_REPORT_BYTES), suffix)
-    texts = [_GLOSS.sub("", t.translate(_INVISIBLE)) for t in texts]
+    texts = [_GLOSS.sub("", unify(t.translate(_INVISIBLE))) for t in texts]
     return _split_long([Line(i, t) for i, t in enumerate(texts, start=1)])
 
 
