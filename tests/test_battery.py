@@ -465,6 +465,9 @@ def test_folder_with_pipes_devices_loops_and_odd_names(corpus, tmp_path):
         result = hostile.wbtools(*command, folder, timeout=120)
         hostile.assert_clean(result, (1, 2), "F108")
         assert "\x1b" not in result.text
+        # the newline is shown as ls -b shows it: no line of the output starts inside the name
+        assert not [line for line in result.out.splitlines() if line.startswith("name")]
+    assert "bad\\nname" in hostile.wbtools("check", folder, timeout=120).out
     # named one by one, each is said to be what it is
     result = hostile.wbtools(
         "check",

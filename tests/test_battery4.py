@@ -193,3 +193,71 @@ def test_the_reader_runs_in_a_child_bounded_in_cpu_and_memory(tmp_path, monkeypa
     with pytest.raises(PdfError) as raised:
         pdf.pdf_lines(path)
     assert raised.value.code == "F106" and "CPU" in raised.value.args_["detail"]
+
+
+# --- what reaches a real terminal ---------------------------------------------------------------
+
+# An operating-system command (set the window title) and a blink: never from our own colouring.
+_INJECTED = ("\x1b]0;pwned\x07", "\x1b[5m")
+
+
+def _on_a_terminal(*args, timeout: float = 120) -> str:
+    """The command line run on a pseudo-terminal, as an operator sees it: click strips escape
+    sequences only from output that is not a terminal, so a pipe hides what a terminal gets."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workbook_tools", *map(str, args)],
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        env={"PATH": "/usr/bin:/bin", "WBTOOLS_LANG": "zh", "TERM": "xterm", "COLUMNS": "200"},
+    )
+    os.close(follower)
+    out, end = b"", time.monotonic() + timeout
+    while time.monotonic() < end:
+        ready, _, _ = select.select([leader], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+        elif proc.poll() is not None:
+            break
+    proc.wait(timeout=10)
+    os.close(leader)
+    return out.decode("utf-8", "replace")
+
+
+def test_names_from_files_do_not_drive_the_terminal(tmp_path, spec21):
+    """A returned file named with escape sequences and a newline: check, merge (its summary names
+    the unit it could not read by the file's name) and report print it on a real terminal without
+    the sequences, and the newline does not start a line that could pass for a verdict."""
+    from workbook_tools import template
+    from workbook_tools.roster import Unit
+
+    folder = tmp_path / "returned"
+    folder.mkdir()
+    good = template.render(spec21, Unit("测试镇", "1", "乡镇"), 2025)
+    (folder / f"甲{_INJECTED[0]}镇\n✓ 乙镇 通过{_INJECTED[1]}.xlsx").write_bytes(b"not a workbook")
+    (folder / "测试镇.xlsx").write_bytes(good)
+    for command in (
+        ["check", folder],
+        ["merge", folder, "-o", tmp_path / "county.xlsx"],
+        ["report", folder, "-o", tmp_path / "reports", "--allow-errors"],
+    ):
+        shown = _on_a_terminal(*command)
+        assert "Traceback" not in shown, shown
+        assert "甲" in shown, (command, shown)  # the file is named…
+        for sequence in _INJECTED:  # …without what would drive the terminal
+            assert sequence not in shown, (command, shown)
+        assert not [line for line in shown.splitlines() if line.lstrip().startswith("✓ 乙镇")]

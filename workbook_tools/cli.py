@@ -15,6 +15,7 @@ import typer
 
 from . import __version__, commands, typer_params
 from .findings import Failure, all_codes, fail
+from .safe_text import terminal
 
 typer_params.install()  # plain conversions for our option types: no pydantic at start-up
 
@@ -128,11 +129,14 @@ MESSAGES = {
 
 
 def _say(lang: Lang, key: str, **kw: object) -> str:
-    return MESSAGES[lang.value][key].format(**kw)
+    """A message, its values (paths and names from the files) each kept on its line."""
+    return MESSAGES[lang.value][key].format(**{k: terminal(v) for k, v in kw.items()})
 
 
 def _print(text: str, err: bool = False) -> None:
-    typer.echo(text, err=err)
+    """Every line through the terminal filter: unit names, file names and reasons come from files
+    anyone can make (click strips escape sequences only when the output is not a terminal)."""
+    typer.echo("\n".join(map(terminal, text.split("\n"))), err=err)
 
 
 def _exit_failure(exc: Failure, lang: Lang, spec=None) -> None:
@@ -421,7 +425,7 @@ def report(
                 unverified=bool(result.errors),
             )
             for line in doc.coverage:  # a county total: whom it covers, on the terminal too
-                _print(line, err=doc.partial)
+                _print(terminal(line), err=doc.partial)
             if doc.partial and not allow_partial:
                 _print(_say(lang, "partial", path=path), err=True)
                 code = max(code, 1)
@@ -693,7 +697,7 @@ def _unit_lines(result, lang: Lang) -> list[str]:
                 if zh
                 else f"  {group[0].status_text(lang.value)}  {group[0].unit}  {group[0].reason[1]}"
             )
-    return lines
+    return [terminal(line) for line in lines]  # a newline in a name stays inside its line
 
 
 PROGRESS_LABELS = {
@@ -771,7 +775,7 @@ PORTAL_MESSAGES = {
 
 
 def _portal_say(lang: Lang, key: str, **kw: object) -> str:
-    return PORTAL_MESSAGES[lang.value][key].format(**kw)
+    return PORTAL_MESSAGES[lang.value][key].format(**{k: terminal(v) for k, v in kw.items()})
 
 
 @portal_app.command("init")

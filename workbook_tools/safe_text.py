@@ -18,8 +18,9 @@ import functools
 import re
 from typing import Any
 
-# C0 (but tab and newline), DEL, C1; bidirectional embeddings, overrides and isolates.
+# C0 (but tab and newline, which terminal() escapes), DEL, C1; bidirectional embeddings, overrides and isolates.
 _TERMINAL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_BREAKS = {0x0A: "\\n", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
@@ -64,8 +65,10 @@ def undecoded(text: str) -> str:
 
 
 def terminal(text: Any) -> str:
-    """For a terminal: control characters and direction overrides dropped."""
-    return _TERMINAL.sub("", str(text))
+    """For a terminal: control characters and direction overrides dropped, a line break written
+    as ``\\n`` (as ``ls -b`` does): a file name or a cell holding one must not start a line of
+    its own, which could pass for a verdict (``x.xlsx\\n✓ 某镇 通过``)."""
+    return _TERMINAL.sub("", str(text).translate(_BREAKS))
 
 
 def xml(text: str) -> str:
