@@ -8,6 +8,7 @@ into that shape and asks for the same import as the plain text."""
 
 from __future__ import annotations
 
+import functools
 import io
 import random
 import re
@@ -103,3 +104,91 @@ def test_a_pdf_whose_text_layer_is_radicals(spec21, soffice, tmp_path):
     plain = importer.read(plain_pdf, spec21)
     assert plain.unit == "长门县交通运输局" and plain.values
     _same_import(plain, importer.read(bent_pdf, spec21))
+
+
+# --- a browser's print of a page whose table has no rules -----------------------------------------
+
+
+def _printed_table_three(spec21, values: dict, title: str) -> bytes:
+    """表三 as a browser prints a page whose table has no rules and cells sized to their content
+    (Chromium's print of a county's page): each label wraps in its column and fills it to its
+    edge, so the first figure stands half a character after the label's text; each figure column
+    is as wide as its header or its widest figure, so two figures of one row may stand under half a character
+    apart; the figures sit beside the label's middle line. The unit is named only in the PDF's
+    properties (the page's <title>), as a browser writes it."""
+    import pymupdf
+
+    from tests.pdf_corpus import _value_positions
+
+    size, lead, per_line = 9.0, 11.0, 16  # a label line holds 16 characters of 9 pt
+    font = pymupdf.Font("cjk")
+    label_x = 130.0
+    grid = report.grid(spec21, "t3", {})
+    at = _value_positions(spec21, "t3", grid)
+    rows = range(grid.header_rows, len(grid.rows))
+    figures = {r: [at[(r, c)] for c in range(grid.width) if (r, c) in at] for r in rows}
+    columns = max(len(f) for f in figures.values())
+    widths = [
+        max(font.text_length(str(values[f[k]]), fontsize=size) for f in figures.values())
+        for k in range(columns)
+    ]
+    xs = [label_x + per_line * size + 0.5 * size]
+    for width in widths[:-1]:  # as wide as its header (two characters), or its widest figure
+        xs.append(xs[-1] + max(1.6 * size, width + 0.45 * size))
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    page.insert_font(fontname="cjk", fontbuffer=font.buffer)  # embedded, as a browser does
+    write = functools.partial(page.insert_text, fontname="cjk", fontsize=size)
+    write((40, 60), "三、收到和处理政府信息公开申请情况", fontsize=12)
+    y = 90.0
+    for r in rows:
+        labels = [
+            (c, cell.text) for c, cell in enumerate(grid.rows[r]) if cell and cell.kind == "label"
+        ]
+        own = labels[-1][1]
+        for c, text in labels[:-1]:  # a group's label, down the side, on its first row
+            write((40 + 45 * c, y), text[:4])
+        wrapped = [own[i : i + per_line] for i in range(0, len(own), per_line)]
+        for k, piece in enumerate(wrapped):
+            write((label_x, y + k * lead), piece)
+        middle = y + (len(wrapped) - 1) * lead / 2
+        for k, dp_id in enumerate(figures[r]):
+            write((xs[k], middle), str(values[dp_id]))
+        y += len(wrapped) * lead + 4
+    write((40, y + 20), "四、政府信息公开行政复议、行政诉讼情况", fontsize=12)
+    doc.set_metadata({"title": title})
+    return doc.tobytes()
+
+
+@pytest.mark.parametrize(("seed", "scale"), [(23, 1), (4, 37)])
+def test_a_browser_printed_table_whose_labels_touch_the_figures(spec21, tmp_path, seed, scale):
+    values = synth.consistent_values(spec21, random.Random(seed))
+    values = {k: v * scale if k.startswith("t3.") else v for k, v in values.items()}  # (sums hold)
+    t3 = {k: v for k, v in values.items() if k.startswith("t3.")}
+    path = tmp_path / "printed.pdf"
+    path.write_bytes(
+        _printed_table_three(spec21, values, "青禾县交通运输局2025年政府信息公开工作年度报告")
+    )
+    filing = importer.read(path, spec21)
+    assert {k: filing.values.get(k) for k in t3} == t3
+    assert (filing.unit, filing.year) == ("青禾县交通运输局", 2025)
+
+
+@pytest.mark.parametrize(
+    ("title", "unit"),
+    [
+        (
+            "Microsoft Word - 青禾县交通运输局2025年政府信息公开工作年度报告.docx",
+            "青禾县交通运输局",
+        ),
+        ("青禾县交通运输局2025年政府信息公开工作年度报告_青禾县人民政府", "青禾县交通运输局"),
+        ("文档1", ""),  # a name that is no report's title names no unit
+    ],
+)
+def test_a_pdfs_title_property_names_the_unit_only_when_it_is_a_reports_title(
+    spec21, tmp_path, title, unit
+):
+    values = synth.consistent_values(spec21, random.Random(29))
+    path = tmp_path / "printed.pdf"
+    path.write_bytes(_printed_table_three(spec21, values, title))
+    assert importer.read(path, spec21).unit == unit

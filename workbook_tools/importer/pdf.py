@@ -503,15 +503,28 @@ def _pieces(line: TextLine) -> list[Piece]:
         return [Piece(line.text, line.x0, line.x1, line.y)]
     out: list[Piece] = []
     run: list[Char] = []
+
+    def cut() -> None:
+        # A label run up to the first figure with less than a character between them (a narrow
+        # column, a label cell filled to its edge): the figure after a visible gap is a cell.
+        k = len(run)
+        while k > 0 and (run[k - 1].c.isdigit() or run[k - 1].c in ",."):
+            k -= 1
+        gap = run[k].x0 - run[k - 1].x1 if 0 < k < len(run) else 0.0
+        if gap >= 0.25 * line.size and run[k].c.isdigit() and not run[k - 1].c.isdigit():
+            out.append(Piece(_join(run[:k])[0], run[0].x0, run[k - 1].x1, line.y))
+            del run[:k]
+        out.append(Piece(_join(run)[0], run[0].x0, run[-1].x1, line.y))
+
     for ch in line.chars:
         if ch.c.isspace():
             continue
         if run and ch.x0 - run[-1].x1 > 0.9 * line.size:
-            out.append(Piece(_join(run)[0], run[0].x0, run[-1].x1, line.y))
+            cut()
             run = []
         run.append(ch)
     if run:
-        out.append(Piece(_join(run)[0], run[0].x0, run[-1].x1, line.y))
+        cut()
     return out
 
 
@@ -780,7 +793,7 @@ def pdf_lines(path: Path | str) -> list[str]:
         if doc.page_count > MAX_PAGES:
             raise PdfError("F106", detail=f"PDF, {doc.page_count} pages > {MAX_PAGES}")
         try:  # in a child with a CPU and a memory limit: MuPDF may meet a shape we do not know
-            return bounded.run(lambda: _layout(*_read_pages(doc, work), work))
+            return bounded.run(lambda: _titled(doc, _layout(*_read_pages(doc, work), work)))
         except bounded.Exhausted as exc:
             if exc.what == "crash":
                 raise PdfError("F103", detail=f"PDF: the reader stopped ({exc.detail})") from None
@@ -790,6 +803,22 @@ def pdf_lines(path: Path | str) -> list[str]:
             raise
         except Exception as exc:  # a page MuPDF could open but not interpret
             raise PdfError("F103", detail=f"PDF: {type(exc).__name__}: {str(exc)[:160]}") from exc
+
+
+# What a PDF printer puts before and after a document's name when the name is all it has.
+_PRINTED_NAME = re.compile(
+    r"^\s*(?:Microsoft (?:Word|Office Word)|WPS(?: Office| 文字)?)\s*-\s*|\.(?:docx?|wps|pdf)\s*$",
+    re.IGNORECASE,
+)
+
+
+def _titled(doc, lines: list[str]) -> list[str]:
+    """The lines, after the title the PDF's properties hold (a browser prints the page's <title>
+    there, Word the document's title or name), as a saved page's title is given: used for the
+    unit only when the text names none."""
+    title = " ".join(str((doc.metadata or {}).get("title") or "").split())[:200]
+    title = _PRINTED_NAME.sub("", title)
+    return [f"[[title:{title}]]", *lines] if title else lines
 
 
 def _read_pages(doc, work: _Work):

@@ -48,8 +48,11 @@ class Group:
 
 # A figure with its unit written in the cell (“12件”, “0.5万元”, “251000元”): still one cell.
 _WITH_UNIT = re.compile(r"[+-]?\d[\d,]*(\.\d+)?(?:件|个|项|次|条|宗|份|万元|元)?")
-# A label cell with a figure after a space, in a row of cells: “行政规范性文件 564”.
-_LABEL_AND_FIGURE = re.compile(r"^(.*[^\d\s.,、(（])\s+(\d[\d,]*(?:\.\d+)?)$")
+# A label cell with a figure after a space, in a row of cells: “行政规范性文件 564”; or with
+# two cells' figures, a column's gap narrower than a character (“…政府信 315 3”).
+_LABEL_AND_FIGURE = re.compile(
+    r"^(.*[^\d\s.,、(（])\s+(\d[\d,]*(?:\.\d+)?(?:\s+\d[\d,]*(?:\.\d+)?)*)$"
+)
 # An amount printed in 元 where the format counts in 万元.
 _YUAN = re.compile(r"(\d[\d,]*(?:\.\d+)?)元")
 
@@ -264,7 +267,9 @@ def tokens(lines: list[Line]) -> list[Token]:
                     # the label cell and the first figure run together (a PDF's unruled table
                     # whose first columns stand close): “行政规范性文件 564”
                     out.append(Token(m.group(1), line.no, False))
-                    out.append(Token(m.group(2), line.no, True))
+                    figures = m.group(2).split()  # more than one: the row decides, as above
+                    parts = tuple(figures) if len(figures) > 1 else ()
+                    out.append(Token("".join(figures), line.no, True, parts=parts))
                 elif cells:  # a row with cells of its own: its label is only a label
                     out.append(Token(p, line.no, False))
                 else:
