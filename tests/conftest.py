@@ -81,3 +81,17 @@ def soffice():
             "LibreOffice (soffice) is not installed: apt-get install libreoffice-calc-nogui"
         )
     return found
+
+
+@pytest.fixture(params=["syncfs", "each"])
+def flushing(request, monkeypatch):
+    """Both ways the portal makes originals durable: one syncfs of the file system per step of
+    a batch (Linux), and each file and folder flushed on its own (where there is no syncfs)."""
+    from workbook_tools.portal import collect
+
+    if request.param == "syncfs":
+        if collect.SYNCFS is None:
+            pytest.skip("no syncfs on this system")
+    else:
+        monkeypatch.setattr(collect, "SYNCFS", None)
+    return request.param

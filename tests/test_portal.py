@@ -401,24 +401,44 @@ def test_upload_forms_that_are_not_whole_are_refused_and_leave_nothing(client, p
     assert list((portal.folder / "tmp").iterdir()) == []
 
 
-def test_a_new_blob_folder_is_flushed_into_its_parent(portal, monkeypatch):
+def test_a_new_blob_folder_is_flushed_into_its_parent(portal, monkeypatch, flushing):
     """The original, the folder it is linked in, and (when that folder is new) blobs/ itself are
-    flushed before the upload is recorded: a power cut cannot take a folder of originals."""
+    flushed before the upload is recorded: a power cut cannot take a folder of originals. With
+    syncfs: one for the bytes (before they have their name), one for the name and folders."""
     flushed: list[str] = []
-    real = os.fsync
+    synced: list[frozenset[str]] = []
+    real, real_syncfs = os.fsync, collect.SYNCFS
 
     def fsync(fd):
         flushed.append(os.readlink(f"/proc/self/fd/{fd}"))
         return real(fd)
 
+    def syncfs(fd):
+        synced.append(
+            frozenset(str(p.resolve()) for p in portal.folder.rglob("*") if "db" not in p.name)
+        )
+        return real_syncfs(fd)
+
     monkeypatch.setattr(os, "fsync", fsync)
+    if flushing == "syncfs":
+        monkeypatch.setattr(collect, "SYNCFS", syncfs)
     sha, _ = collect.store_original(portal, [b"first bytes"], 100)
     blob = portal.blob_path(sha).resolve()
-    assert str(blob.parent) in flushed and str(blob.parent.parent) in flushed
-    assert flushed.index(str(blob.parent.parent)) < flushed.index(str(blob.parent))
+    if flushing == "syncfs":
+        assert flushed == [] and len(synced) == 2
+        assert str(blob) not in synced[0] and str(blob.parent) not in synced[0]
+        assert any(p.endswith(".part") for p in synced[0])  # the bytes, not yet named
+        assert {str(blob), str(blob.parent)} <= synced[1]
+    else:
+        assert str(blob.parent) in flushed and str(blob.parent.parent) in flushed
+        assert flushed.index(str(blob.parent.parent)) < flushed.index(str(blob.parent))
     flushed.clear()
+    synced.clear()
     sha2, _ = collect.store_original(portal, [b"first bytes", b"!"], 100)
-    assert str(portal.blob_path(sha2).resolve().parent) in flushed
+    if flushing == "syncfs":
+        assert len(synced) == 2 and str(portal.blob_path(sha2).resolve()) in synced[1]
+    else:
+        assert str(portal.blob_path(sha2).resolve().parent) in flushed
 
 
 def test_other_unit_other_year_no_file(client, portal, spec21):

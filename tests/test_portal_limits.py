@@ -15,6 +15,7 @@ import re
 import signal
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -335,16 +336,34 @@ def test_records_of_uploads_waiting_together_are_written_in_one_commit(portal):
     assert [names[more[n]] for n in (0, 1, 3, 4)] == ["0.xlsx", "1.xlsx", "3.xlsx", "4.xlsx"]
 
 
+def _on_disk(portal: Portal) -> frozenset[str]:
+    return frozenset(
+        str(p.resolve())
+        for sub in ("tmp", "blobs")
+        for p in (portal.folder / sub).rglob("*")
+        if p.is_file()
+    )
+
+
 @contextlib.contextmanager
 def watching(intake: receiving.Intake, events: list[tuple]):
-    """Every flush (the path flushed) and every commit of ``intake``'s recorder (the digests
+    """Every flush of ``intake``'s recorder (the path flushed; for a syncfs, every file in
+    tmp/ and blobs/ at that moment: what it made durable) and every commit (the digests
     committed) appended to ``events`` while inside; ``intake`` is closed on the way out."""
     real_fsync = os.fsync
+    real_syncfs = collect.SYNCFS
     real_insert = intake.recorder._insert_rows
+    portal = intake.portal
 
     def fsync(fd):
         real_fsync(fd)
         events.append(("flushed", os.readlink(f"/proc/self/fd/{fd}")))
+
+    def syncfs(fd):
+        files = _on_disk(portal)
+        done = real_syncfs(fd)
+        events.append(("synced", files))
+        return done
 
     def insert_rows(rows):
         ids = real_insert(rows)
@@ -352,18 +371,32 @@ def watching(intake: receiving.Intake, events: list[tuple]):
         return ids
 
     intake.recorder._insert_rows = insert_rows
-    os.fsync = fsync  # (the recorder's thread flushes: monkeypatch would race its teardown)
+    # (the recorder's thread flushes: monkeypatch would race its teardown)
+    os.fsync = fsync
+    if real_syncfs is not None:
+        collect.SYNCFS = syncfs
     try:
         yield
     finally:
         intake.close()
         os.fsync = real_fsync
+        collect.SYNCFS = real_syncfs
 
 
-def test_uploads_are_answered_only_once_their_originals_and_records_are_durable(portal):
-    """Originals are flushed and their folders flushed in batches, records committed in batches:
-    still, each upload is answered only after its bytes, the folder entry naming them, and its
-    record are on disk, in that order."""
+def _durable_at(events: list[tuple], path: str) -> int:
+    """Where in ``events`` the file at ``path`` was made durable (flushed, or there at a
+    syncfs)."""
+    return next(
+        i
+        for i, e in enumerate(events)
+        if e == ("flushed", path) or (e[0] == "synced" and path in e[1])
+    )
+
+
+def test_uploads_are_answered_only_once_their_originals_and_records_are_durable(portal, flushing):
+    """Originals are made durable and named in batches, records committed in batches: still,
+    each upload is answered only after its bytes, then the folder entry naming them, then its
+    record are on disk, in that order (a name is never made before its bytes are durable)."""
     events: list[tuple] = []
     intake = receiving.Intake(portal, jobs=0)
     unit = portal.units()[0]
@@ -379,19 +412,25 @@ def test_uploads_are_answered_only_once_their_originals_and_records_are_durable(
 
     with watching(intake, events):
         uploads = asyncio.run(at_once())
+    synced = [e for e in events if e[0] == "synced"]
+    assert bool(synced) == (flushing == "syncfs")
+    if flushing == "syncfs":  # a batch costs two, not two per upload
+        assert len(synced) < 12
     for sha, staged in uploads:
-        folder = str(portal.blob_path(sha).resolve().parent)
-        file_at = events.index(("flushed", staged))
-        folder_at = next(
-            i for i, e in enumerate(events) if i > file_at and e == ("flushed", folder)
-        )
+        final = str(portal.blob_path(sha).resolve())
+        file_at = _durable_at(events, staged)
+        if flushing == "syncfs":
+            assert final not in events[file_at][1]  # not yet named when its bytes went
+            name_at = _durable_at(events, final)
+        else:
+            name_at = events.index(("flushed", str(Path(final).parent)), file_at)
         committed_at = next(i for i, e in enumerate(events) if e[0] == "committed" and sha in e[1])
-        assert file_at < folder_at < committed_at < events.index(("answered", sha))
+        assert file_at < name_at < committed_at < events.index(("answered", sha))
         assert portal.blob_path(sha).read_bytes().startswith(b"upload number")
     assert not list((portal.folder / "tmp").iterdir())  # staged names removed
 
 
-def test_bytes_already_kept_cost_no_file_and_their_original_is_never_removed(portal):
+def test_bytes_already_kept_cost_no_file_and_their_original_is_never_removed(portal, flushing):
     """The same bytes sent again are read from the original kept under their digest: nothing
     is written into tmp/ for them, the original is never removed (not even when the upload
     fails), and a process that has not itself flushed that original's folder flushes it before
@@ -420,7 +459,11 @@ def test_bytes_already_kept_cost_no_file_and_their_original_is_never_removed(por
         asyncio.run(intake.receive(unit, again, "b.xlsx", received_ns=time.time_ns()))
         folder = str(blob.resolve().parent)
         parent = str(blob.resolve().parent.parent)  # (new to this process too)
-        assert events == [("flushed", parent), ("flushed", folder), ("committed", sha)]
+        if flushing == "syncfs":  # one syncfs for its name (its bytes were on disk)
+            assert [e[0] for e in events] == ["synced", "committed"]
+            assert str(blob.resolve()) in events[0][1] and events[1] == ("committed", sha)
+        else:
+            assert events == [("flushed", parent), ("flushed", folder), ("committed", sha)]
         # Once flushed by this process, the next one needs no flush at all.
         events.clear()
         third = collect.stage(other, [data], 1000)

@@ -17,7 +17,7 @@ import httpx2 as httpx
 import pytest
 from sqlalchemy import select
 
-from workbook_tools.portal import db
+from workbook_tools.portal import collect, db
 from workbook_tools.portal.store import Portal
 
 from .conftest import run
@@ -255,3 +255,87 @@ def test_a_batch_of_records_is_one_statement_and_each_row_gets_its_own_id(tmp_pa
         names = dict(conn.execute(select(db.uploads.c.id, db.uploads.c.filename)).all())
     portal.close()
     assert len(set(ids)) == 12 and [names[i] for i in ids] == [f"{i}.xlsx" for i in range(12)]
+
+
+# A process that receives one upload through the portal's own intake (stage, check, settle,
+# record) and is killed (SIGKILL, from inside) at a given point of making it durable.
+_KILLED_AT = r"""
+import asyncio, os, signal, sys, time
+from pathlib import Path
+from workbook_tools.portal import collect, receiving
+from workbook_tools.portal.store import Portal
+
+folder, db_url, point, body = Path(sys.argv[1]), sys.argv[2] or None, sys.argv[3], sys.argv[4]
+portal = Portal(folder, db_url)
+unit = portal.units()[0]
+intake = receiving.Intake(portal, jobs=0)
+real_syncfs, real_insert = collect.SYNCFS, intake.recorder._insert_rows
+calls = []
+
+def syncfs(fd):
+    calls.append(fd)
+    if point == f"syncfs{len(calls)}":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_syncfs(fd)
+
+def insert_rows(rows):
+    ids = real_insert(rows)
+    if point == "committed":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return ids
+
+collect.SYNCFS = syncfs
+intake.recorder._insert_rows = insert_rows
+staged = collect.stage(portal, [Path(body).read_bytes()], 10**7)
+asyncio.run(intake.receive(unit, staged, "a.xlsx", received_ns=time.time_ns()))
+print("not killed")
+"""
+
+
+@pytest.mark.skipif(collect.SYNCFS is None, reason="no syncfs on this system")
+@pytest.mark.parametrize("point", ["syncfs1", "syncfs2", "committed"])
+def test_killed_at_each_step_of_making_an_upload_durable(tmp_path, database, spec21, point):
+    """Killed while its bytes are written but not yet on disk (the first syncfs), while they
+    have their name but it is not yet on disk (the second), or right after its record is
+    committed: never a record without its whole file, never a name for half a file; the next
+    start removes what was half received, and the same bytes sent again are kept and
+    recorded."""
+    import subprocess
+    import sys
+
+    portal = make_portal(tmp_path / "portal", database)
+    data = workbook(spec21)
+    body = tmp_path / "body.xlsx"
+    body.write_bytes(data)
+    sha = hashlib.sha256(data).hexdigest()
+    child = subprocess.run(
+        [sys.executable, "-c", _KILLED_AT, str(portal.folder), database or "", point, str(body)],
+        capture_output=True,
+        timeout=120,
+    )
+    assert child.returncode == -9, child.stderr.decode()[-2000:]
+    blob = portal.blob_path(sha)
+    staged = list((portal.folder / "tmp").glob("*.part"))
+    with portal.engine.connect() as conn:
+        rows = conn.execute(select(db.uploads.c.sha256, db.uploads.c.size)).all()
+    if point == "syncfs1":  # its bytes written into tmp/, nothing named, nothing recorded
+        assert not blob.exists() and len(staged) == 1 and staged[0].read_bytes() == data
+        assert rows == []
+    elif point == "syncfs2":  # named (its bytes on disk), not recorded
+        assert blob.read_bytes() == data and rows == []
+    else:  # recorded, and its file whole
+        assert blob.read_bytes() == data and rows == [(sha, len(data))]
+    for p in (portal.folder / "blobs").rglob("*"):
+        assert p.is_dir() or hashlib.sha256(p.read_bytes()).hexdigest() == p.name
+
+    again = Server(portal.folder, "--workers", "0").start()
+    try:
+        assert list((portal.folder / "tmp").glob("*.part")) == []  # removed at start
+        answer = post(again.url(portal), data)
+        assert answer.status_code == 200 and answer.json()["sha256"] == sha
+        assert status(again)[UNITS[0].name]["uploads"] == len(rows) + 1
+    finally:
+        again.stop()
+    portal = Portal(portal.folder)
+    assert portal.blob_path(sha).read_bytes() == data
+    portal.close()

@@ -22,6 +22,7 @@ import json
 import os
 import re
 import secrets
+import sys
 import threading
 import time
 import unicodedata
@@ -279,18 +280,32 @@ def settle(portal: Portal, staged: Staged) -> Path:
 def settle_many(
     portal: Portal, uploads: list[Staged], flush_with: Executor | None = None
 ) -> list[Exception | None]:
-    """Put staged uploads under their digests' names: each one's bytes are flushed to disk
-    first, so a name never stands for half a file even after a power cut; a link never
-    replaces, and the same bytes under the same name need no second copy (another upload of
-    them may still be on its way to disk: the folder is flushed in any case). Each folder they
-    were linked in is then flushed once for all of them (a batch of the recorder's costs one
-    flush per folder, not per upload). An upload whose bytes were already kept (``stored``) is
-    that original: its bytes were flushed before it was linked, so only its folder is flushed,
-    once per process. ``flush_with``: threads to flush several files at once. What went wrong
-    for each upload, or None."""
+    """Put staged uploads under their digests' names: their bytes are on disk first, so a name
+    never stands for half a file even after a power cut; a link never replaces, and the same
+    bytes under the same name need no second copy (another upload of them may still be on its
+    way to disk: the name is made durable in any case); then the names are made durable. An
+    upload whose bytes were already kept (``stored``) is that original: its bytes were on disk
+    before it was named, so only its name is made durable, once per process. What went wrong
+    for each upload, or None.
+
+    Where the system has it (Linux), both steps are one ``syncfs`` of the data folder's file
+    system each, for the whole batch (``flush_handle``): the kernel writes every file and
+    folder of the batch together, with one cache flush of the disk, where a flush of each file
+    and each folder costs their own writes, waits and flushes (measured: about half the
+    server's and the kernel threads' CPU per upload in batches, no more for one). Elsewhere
+    each file is flushed (``flush_with``: threads to flush several at once), then each folder
+    once for all its files."""
     errors: list[Exception | None] = [None] * len(uploads)
-    fresh = [i for i, s in enumerate(uploads) if not s.stored]
-    if flush_with is not None and len(fresh) > 1:
+    # Bytes this process has already made durable under their name need nothing more.
+    wanted = [i for i, s in enumerate(uploads) if s.sha256 not in portal.durable_blobs]
+    fresh = [i for i in wanted if not uploads[i].stored]
+    whole = flush_handle(portal)
+    if whole is not None:
+        if fresh:
+            error = _syncfs(whole)
+            for i in fresh:
+                errors[i] = error
+    elif flush_with is not None and len(fresh) > 1:
         # Each flush waits for the disk, hardly for the CPU: several at once let the file
         # system write them together (one after another, a batch of 200 waits ~200 disk
         # round trips). Each thread takes its share of the batch as one job: a job per file
@@ -309,29 +324,29 @@ def settle_many(
         for i in fresh:
             errors[i] = _flush(uploads[i].path)
     finals: dict[int, Path] = {}
-    for i, staged in enumerate(uploads):
-        if errors[i] is None and staged.sha256 not in portal.durable_blobs:
+    for i in wanted:
+        if errors[i] is None:
             try:
-                finals[i] = portal.blob_path(staged.sha256)
+                finals[i] = portal.blob_path(uploads[i].sha256)
             except ValueError as exc:
                 errors[i] = exc
-    # A new sub-folder is itself an entry of blobs/: flushed too (once for all made here), or a
-    # power cut could take the folder, and every original in it, from under records already
-    # written. Flushed by whoever has not seen it flushed (another process may have just made
-    # it).
+    # A new sub-folder is itself an entry of blobs/: made durable too (once for all made
+    # here), or a power cut could take the folder, and every original in it, from under
+    # records already written. Made durable by whoever has not seen it so (another process
+    # may have just made it).
     new = {f.parent for f in finals.values()} - portal.durable_dirs
     if new:
         try:
             for folder in new:
                 folder.mkdir(parents=True, exist_ok=True)
-            _fsync_dir(portal.folder / "blobs")
+            if whole is None:  # (else the syncfs below takes blobs/ too)
+                _fsync_dir(portal.folder / "blobs")
         except Exception as exc:
             for i, final in list(finals.items()):
                 if final.parent in new:
                     errors[i] = exc
                     del finals[i]
-        else:
-            portal.durable_dirs.update(new)
+            new = set()
     folders: dict[Path, list[int]] = {}
     for i, final in finals.items():
         if not uploads[i].stored:
@@ -342,6 +357,19 @@ def settle_many(
                 errors[i] = exc
                 continue
         folders.setdefault(final.parent, []).append(i)
+    if whole is not None:
+        if folders:
+            error = _syncfs(whole)
+            for members in folders.values():
+                for i in members:
+                    errors[i] = error
+            if error is None:
+                portal.durable_dirs.update(new)
+                portal.durable_blobs.update(
+                    uploads[i].sha256 for members in folders.values() for i in members
+                )
+        return errors
+    portal.durable_dirs.update(new)
     for folder, members in folders.items():
         try:
             _fsync_dir(folder)
@@ -384,6 +412,47 @@ def _flush(path: Path) -> Exception | None:
 
 def _flush_all(paths: list[Path]) -> list[Exception | None]:
     return [_flush(p) for p in paths]
+
+
+def _libc_syncfs():
+    """The C library's ``syncfs`` (Linux: flush one file system, everything on it, in one
+    call; since Linux 5.8 it reports a write that failed since the descriptor was opened), or
+    None where there is none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        call = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    call.argtypes = [ctypes.c_int]
+    call.restype = ctypes.c_int
+    return call
+
+
+SYNCFS = _libc_syncfs()  # None: each file and folder is flushed on its own
+
+
+def flush_handle(portal: Portal) -> int | None:
+    """A descriptor of the data folder's blobs/ for ``syncfs`` (held open by the portal, so a
+    failed write-back anywhere on that file system since it was opened fails the next batch
+    instead of going unseen), or None where there is no syncfs. Opened when the portal starts
+    receiving (``Recorder``), before any upload is written."""
+    if SYNCFS is None:
+        return None
+    return portal.folder_handle("blobs")
+
+
+def _syncfs(fd: int) -> Exception | None:
+    """Everything written on ``fd``'s file system is on disk (files, names, folders); what went
+    wrong, or None."""
+    if SYNCFS(fd) == 0:
+        return None
+    import ctypes
+
+    code = ctypes.get_errno()
+    return OSError(code, f"syncfs: {os.strerror(code)}")
 
 
 def _fsync_dir(folder: Path) -> None:

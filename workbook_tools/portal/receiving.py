@@ -435,9 +435,10 @@ class _Forget:
 
 
 class Recorder:
-    """The one thread that makes uploads durable, in batches: it takes every job waiting, flushes
-    and links the originals among them (``collect.settle_many``: one flush per folder for the
-    whole batch), then writes the waiting records in one transaction (group commit: one flush
+    """The one thread that makes uploads durable, in batches: it takes every job waiting, makes
+    the originals among them durable and names them (``collect.settle_many``: one syncfs for
+    the batch's bytes, then one for their names; where there is no syncfs, each file and then
+    each folder once), then writes the waiting records in one transaction (group commit: one flush
     of the database per batch; SQLite's synchronous=FULL, PostgreSQL's commit), and only then
     answers each upload, with one wake-up of the event loop per batch. An upload's original is
     queued for settling as soon as it is received (so the flush runs while it is checked) and
@@ -456,8 +457,11 @@ class Recorder:
             db.uploads.c.id, sort_by_parameter_order=True
         )
         self._conn = None  # the thread's own connection, held between batches
-        # Flushes of several originals at once, for batches of more than one (see settle_many).
+        # Flushes of several originals at once, for batches of more than one, where there is no
+        # syncfs (see settle_many); its threads start only when used.
         self._flushers = ThreadPoolExecutor(collect.FLUSHERS, thread_name_prefix="portal-flush")
+        # Opened before any upload is received: a write-back that fails from now on is seen.
+        collect.flush_handle(portal)
         self.batches: list[int] = []  # sizes of the batches written (for the benchmark)
         self.commit_wait = COMMIT_WAIT
         # Uploads settled whose record is not yet written or given up (the event loop's thread

@@ -17,6 +17,7 @@ so a copy of the database alone opens no unit's page and no office page.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -121,6 +122,8 @@ class Portal:
         self._verified: set[str] = set()
         self.durable_dirs: set[Path] = set()  # blob folders known flushed (collect.settle)
         self.durable_blobs: set[str] = set()  # originals whose folder entry is known flushed
+        self._handles: dict[str, int] = {}  # folder_handle
+        self._handles_lock = threading.Lock()
         # (token hash -> unit, valid until): see unit_by_token
         self._links: tuple[dict[str, UnitRow], float] | None = None
         self._links_lock = threading.Lock()
@@ -440,6 +443,19 @@ class Portal:
             raise ValueError("not a sha256 digest")
         return Path(f"{self.folder}/blobs/{sha256[:2]}/{sha256}")
 
+    def folder_handle(self, name: str) -> int:
+        """A descriptor of this data folder's sub-folder ``name``, opened once and held until
+        ``close`` (collect.flush_handle)."""
+        with self._handles_lock:
+            fd = self._handles.get(name)
+            if fd is None:
+                path = self.folder / name
+                path.mkdir(exist_ok=True)
+                fd = self._handles[name] = os.open(
+                    path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+                )
+            return fd
+
     def clean_tmp(self) -> int:
         """Remove what a killed server left in tmp/: uploads half received (never recorded) and
         scratch folders of county workbooks."""
@@ -455,6 +471,11 @@ class Portal:
         return n
 
     def close(self) -> None:
+        with self._handles_lock:
+            handles, self._handles = list(self._handles.values()), {}
+        for fd in handles:
+            with contextlib.suppress(OSError):
+                os.close(fd)
         self.engine.dispose()
 
 
