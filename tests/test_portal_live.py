@@ -339,3 +339,142 @@ def test_killed_at_each_step_of_making_an_upload_durable(tmp_path, database, spe
     portal = Portal(portal.folder)
     assert portal.blob_path(sha).read_bytes() == data
     portal.close()
+
+
+def _slow_request(port: int, path: str, head: bytes, body: bytes, pace: float | None):
+    """Send ``head`` and the first half of ``body`` to the server, then one byte every
+    ``pace`` seconds (None: nothing more), never the rest; return (seconds until the server
+    answered, the answer read to its end: the server closes the connection)."""
+    import socket
+
+    start = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(head + body[: len(body) // 2])
+        s.settimeout(pace or 30)
+        answer, sent = b"", len(body) // 2
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:  # nothing yet: one more byte (a slowloris keeps it alive)
+                if pace is None or sent >= len(body) - 1:
+                    raise
+                s.sendall(body[sent : sent + 1])
+                sent += 1
+                continue
+            if not chunk:
+                return time.monotonic() - start, answer
+            answer += chunk
+
+
+def _multipart(name: str, data: bytes) -> tuple[bytes, bytes]:
+    boundary = "slowloris-boundary"
+    body = b"".join(
+        [
+            f"--{boundary}\r\n".encode(),
+            f'Content-Disposition: form-data; name="file"; filename="{name}"\r\n\r\n'.encode(),
+            data,
+            f"\r\n--{boundary}--\r\n".encode(),
+        ]
+    )
+    return f"multipart/form-data; boundary={boundary}".encode(), body
+
+
+def test_a_client_sending_its_upload_too_slowly_is_cut_off_with_p109(tmp_path, spec21):
+    """A slowloris client (the body trickling in a byte at a time, or stopping half-way) no
+    longer holds its connection for ever: past --body-timeout the server answers 408 with P109
+    (the check's JSON, or the unit's page) and closes the connection; nothing of the upload is
+    kept, and other uploads go on."""
+    from urllib.parse import urlsplit
+
+    portal = make_portal(tmp_path / "portal", None)
+    server = Server(portal.folder, "--workers", "0", "--body-timeout", "2").start()
+    try:
+        path = urlsplit(server.url(portal)).path
+        content_type, body = _multipart("slow.xlsx", workbook(spec21))
+
+        def head(accept: str) -> bytes:
+            return (
+                f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: {accept}\r\n"
+                f"Content-Type: {content_type.decode()}\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode()
+
+        took, answer = _slow_request(server.port, path, head("application/json"), body, 0.3)
+        status_line, _, rest = answer.partition(b"\r\n")
+        assert status_line.startswith(b"HTTP/1.1 408"), answer[:300]
+        assert 1.5 < took < 15
+        document = json.loads(rest.partition(b"\r\n\r\n")[2])
+        finding = document["files"][0]["findings"][0]
+        assert finding["code"] == "P109" and "2 秒" in finding["message"]
+        # Stopped half-way (no more bytes at all): the same, on the unit's page.
+        took, answer = _slow_request(server.port, path, head("text/html"), body, None)
+        assert answer.startswith(b"HTTP/1.1 408") and 1.5 < took < 15
+        assert "没有在 2 秒内传完".encode() in answer and b"connection: close" in answer.lower()
+        # The sign-in form is bounded too (through the app's handler).
+        login = (
+            b"POST /office/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 400\r\n\r\n"
+        )
+        took, answer = _slow_request(server.port, "/office/login", login, b"x" * 400, 0.3)
+        assert answer.startswith(b"HTTP/1.1 408") and 1.5 < took < 15
+        assert "没有在 2 秒内传完".encode() in answer
+        # Nothing of them kept; an upload at a normal pace goes through.
+        assert list((portal.folder / "tmp").iterdir()) == []
+        assert [p for p in (portal.folder / "blobs").rglob("*") if p.is_file()] == []
+        answer = post(server.url(portal), workbook(spec21))
+        assert answer.status_code == 200 and answer.json()["upload_id"]
+    finally:
+        server.stop()
+        portal.close()
+
+
+def test_a_slow_but_steady_upload_passes_and_a_stalled_one_is_cut_at_the_pause_bound(
+    tmp_path, spec21
+):
+    """The pause bound is separate from the total: with 30 s for the body and at most 1 s
+    between its pieces, a body trickling in for ~3 s is taken, one that stops half-way is cut
+    after about a second (a real uvicorn server on a loopback port, raw sockets)."""
+    import uvicorn
+
+    from workbook_tools.portal.web import Config, create_app
+
+    from .portal_support import free_port
+
+    portal = make_portal(tmp_path / "portal", None)
+    port = free_port()
+    app = create_app(portal, Config(workers=0, body_seconds=30, body_idle=1))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        path = "/u/" + portal.links()[0]["url"].rsplit("/", 1)[1]
+        content_type, body = _multipart("steady.xlsx", workbook(spec21))
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n"
+            f"Content-Type: {content_type.decode()}\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode()
+        import socket
+
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+            s.sendall(head)
+            pieces = [
+                body[i : i + len(body) // 10 + 1] for i in range(0, len(body), len(body) // 10 + 1)
+            ]
+            for piece in pieces:  # ~3 s in all, never a pause of a second
+                s.sendall(piece)
+                time.sleep(0.3)
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
+        assert json.loads(answer.partition(b"\r\n\r\n")[2])["upload_id"]
+        took, answer = _slow_request(port, path, head, body, None)
+        assert answer.startswith(b"HTTP/1.1 408") and 0.8 < took < 10
+        assert b'"P109"' in answer
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        portal.close()

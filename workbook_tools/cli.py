@@ -879,6 +879,17 @@ def portal_serve(
             help="单个上传文件的上限（MB） / Upload size limit in MB.",
         ),
     ] = 20,
+    body_timeout: Annotated[
+        float,
+        typer.Option(
+            "--body-timeout",
+            min=1,
+            max=3600,
+            help="一次上传（请求体）须在多少秒内传完，中途停顿不得超过 60 秒；超过即断开（P109） / "
+            "Seconds a request's body may take to arrive, with no pause over 60 s; past "
+            "that the connection is cut (P109).",
+        ),
+    ] = 300,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -913,7 +924,12 @@ def portal_serve(
     except Failure as exc:
         _exit_failure(exc, lang)
     portal.clean_tmp()
-    config = Config(max_bytes=int(max_upload_mb * 1024 * 1024), workers=workers, freeze_heap=True)
+    config = Config(
+        max_bytes=int(max_upload_mb * 1024 * 1024),
+        body_seconds=body_timeout,
+        workers=workers,
+        freeze_heap=True,
+    )
     app_ = create_app(portal, config)
     _print(_portal_say(lang, "serving", host=host, port=port), err=True)
     uvicorn.run(app_, host=host, port=port, log_level="warning", server_header=False)

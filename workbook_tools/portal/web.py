@@ -88,9 +88,98 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class BodyTimeout(Exception):
+    """A request's body did not arrive in time (``BodyDeadline``)."""
+
+    def __init__(self, seconds: float):
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+class BodyDeadline:
+    """Bounds how long a request's body may take to arrive: all of it within ``seconds`` of the
+    request's start, and never a gap of more than ``idle`` seconds between its pieces. Without
+    it a client that sends a body very slowly, or stops sending (slowloris), holds its
+    connection, a task and its staged bytes for as long as it likes, and enough of them use up
+    the server's file descriptors. Past either bound, reading the body raises BodyTimeout (the
+    upload form answers it with P109, any other form through the app's handler, 408); the
+    answer closes the connection. Only the body is bounded: once it has ended, waiting for the
+    client (to learn it hung up while a download streams) is not."""
+
+    def __init__(self, app, seconds: float, idle: float):
+        self.app = app
+        self.seconds = seconds
+        self.idle = min(idle, seconds)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        # One timer per request, moved on as the body comes (not a timeout around each
+        # receive: asyncio.timeout costs ~30 us a call, several calls an upload).
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.seconds
+        state = _Body(loop.time())
+
+        def watch() -> None:
+            state.timer = None
+            if state.ended:
+                return
+            due = min(deadline, state.last + self.idle)
+            if loop.time() < due:
+                state.timer = loop.call_at(due, watch)
+                return
+            state.expired = True
+            if state.waiter is not None:  # waiting for the client: stop waiting
+                state.waiter.cancel()
+
+        async def bounded_receive():
+            if state.ended:
+                return await receive()
+            if state.expired:
+                raise BodyTimeout(self.seconds)
+            state.waiter = waiter = asyncio.current_task()
+            try:
+                message = await receive()
+            except asyncio.CancelledError:
+                if state.expired and waiter.uncancel() == 0:  # ours, nobody else's
+                    raise BodyTimeout(self.seconds) from None
+                raise
+            finally:
+                state.waiter = None
+            state.last = loop.time()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                state.ended = True
+            return message
+
+        state.timer = loop.call_at(min(deadline, state.last + self.idle), watch)
+        try:
+            await self.app(scope, bounded_receive, send)
+        finally:
+            state.ended = True
+            if state.timer is not None:
+                state.timer.cancel()
+
+
+class _Body:
+    """Where a request's body is (BodyDeadline)."""
+
+    __slots__ = ("ended", "expired", "last", "timer", "waiter")
+
+    def __init__(self, now: float):
+        self.last = now  # when its last piece came
+        self.ended = False
+        self.expired = False
+        self.timer: asyncio.TimerHandle | None = None
+        self.waiter: asyncio.Task | None = None
+
+
 @dataclass
 class Config:
     max_bytes: int = collect.DEFAULT_MAX_BYTES
+    # A request's body must arrive within this many seconds (20 MB in 300 s: ~70 KB/s, a slow
+    # line), with no gap of more than body_idle between its pieces (BodyDeadline).
+    body_seconds: float = 300.0
+    body_idle: float = 60.0
     workers: int | None = None  # checking processes; None: one per core; 0: in the server
     login_delay: float = 1.0  # seconds before answering a wrong secret
     sign_in: guard.Limits = guard.SIGN_IN  # failed sign-ins (form and API) before a lockout
@@ -340,6 +429,10 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
             return await _refused(request, collect.too_large_finding(exc.limit), 413, as_json)
         except receiving.BadForm:
             return await _refused(request, Finding("P106"), 400, as_json)
+        except BodyTimeout as exc:  # (nothing of it kept)
+            refused = await _refused(request, body_timeout_finding(exc), 408, as_json)
+            refused.headers["connection"] = "close"
+            return refused
         except ClientDisconnect:  # hung up while sending: nobody to answer, nothing kept
             return Response(status_code=400)
         staged = form.staged
@@ -800,6 +893,13 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
         response.headers["retry-after"] = str(wait)
         return response
 
+    async def on_body_timeout(request: Request, exc: BodyTimeout) -> Response:
+        lang, _ = lang_of(request)
+        text = body_timeout_finding(exc).message(lang)
+        response = render(request, "message.html", 408, heading_key="error", text=text)
+        response.headers["connection"] = "close"
+        return response
+
     async def on_500(request: Request, exc: Exception) -> Response:
         return render(request, "message.html", 500, heading_key="error", text_key="error_text")
 
@@ -830,12 +930,17 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        exception_handlers={404: on_404, 429: on_429, 500: on_500},
+        exception_handlers={404: on_404, 429: on_429, 500: on_500, BodyTimeout: on_body_timeout},
         lifespan=lifespan,
     )
     app.state.intake = intake
+    app.add_middleware(BodyDeadline, seconds=config.body_seconds, idle=config.body_idle)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def body_timeout_finding(exc: BodyTimeout) -> Finding:
+    return Finding("P109", {"seconds": f"{exc.seconds:g}"})
 
 
 def _random() -> str:
