@@ -45,6 +45,9 @@ CPU time (wall times on a shared machine follow the load):
   time and in the burst). The portal no longer flushes each upload on its own (one syncfs per
   step of a batch), so in a burst it may cost less than this floor; what it costs beyond HTTP
   is its form parsing, checking hand-off, verdict, record and pages' framework.
+- HTTP alone: the same endpoint storing nothing (each body read and hashed, a small JSON
+  answer), in the burst (``http_cpu_ms_per_upload``): the part of an upload's cost no storage
+  scheme can remove.
 
 All traffic goes to the loopback address; the number of requests and their timeouts are
 bounded.
@@ -348,6 +351,20 @@ def run(b, n: int | None = None) -> dict:
         _, floor_times, floor_burst_cpu = _burst_phase(floor_port, floor.pid, requests[n:])
     finally:
         _stop(floor)
+    # Less still: the same endpoint storing nothing (the body read and hashed, a small answer):
+    # what HTTP itself costs an upload here.
+    http_port = _free_port()
+    http = _start(
+        [sys.executable, str(Path(__file__).resolve()), "http", str(b.folder / "http"),
+         str(http_port)],
+        f"http://{HOST}:{http_port}",
+        b.folder / "http-server.log",
+    )  # fmt: skip
+    try:
+        _send(http_port, warm, 60)
+        _, _, http_burst_cpu = _burst_phase(http_port, http.pid, requests[n:])
+    finally:
+        _stop(http)
 
     check_cpu = sum(reference_cpu) / (len(reference_cpu) * n)
     single = phases["single"]
@@ -387,6 +404,8 @@ def run(b, n: int | None = None) -> dict:
             floor_verdict_p50_s=_percentile(floor_times, 0.5),
             kernel_threads_cpu_ms_per_upload=b_kernel * ms,
             floor_kernel_threads_cpu_ms_per_upload=floor_burst_cpu[3] * ms,
+            http_cpu_ms_per_upload=http_burst_cpu[0] * ms,
+            http_cpu_to_check=http_burst_cpu[0] / check_cpu,
             client_cpu_ms_per_upload=b_client * ms,
             single_client_cpu_ms_per_upload=s_client * ms,
             load_average=os.getloadavg()[0],
@@ -397,7 +416,7 @@ def run(b, n: int | None = None) -> dict:
 # --- the floor: a bare ASGI endpoint doing an upload's durable work and nothing else -----------
 
 
-def floor_app(folder: Path):
+def floor_app(folder: Path, durable: bool = True):
     """An ASGI app that stores each request's body as the portal stores an upload (written into
     tmp/ while hashed; flushed; linked under its digest; folder flushed; a row committed to
     SQLite in WAL with synchronous=FULL, one writer at a time) and answers a small JSON. No form
@@ -447,6 +466,17 @@ def floor_app(folder: Path):
                 if message["type"] == "lifespan.shutdown":
                     return
         digest, size = hashlib.sha256(), 0
+        if not durable:  # HTTP alone: the body read and hashed, nothing kept
+            more = True
+            while more:
+                message = await receive()
+                digest.update(message.get("body", b""))
+                more = message.get("more_body", False)
+            answer = b'{"sha256": "%s"}' % digest.hexdigest().encode()
+            headers = [(b"content-type", b"application/json")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": answer})
+            return
         tmp = str(folder / "tmp" / f"{secrets.token_hex(12)}.part")
         with open(tmp, "wb") as fh:
             more = True
@@ -467,7 +497,8 @@ def floor_app(folder: Path):
     return app
 
 
-if __name__ == "__main__" and sys.argv[1:2] == ["floor"]:
+if __name__ == "__main__" and sys.argv[1:2] in (["floor"], ["http"]):
     import uvicorn
 
-    uvicorn.run(floor_app(Path(sys.argv[2])), host=HOST, port=int(sys.argv[3]), log_level="warning")
+    app = floor_app(Path(sys.argv[2]), durable=sys.argv[1] == "floor")
+    uvicorn.run(app, host=HOST, port=int(sys.argv[3]), log_level="warning")

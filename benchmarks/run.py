@@ -796,7 +796,8 @@ def portal_cpu(b: Bench) -> dict:
         " ended ones too: HTTP, form,"
         " hashing, storage, database, feeding the checking processes); tree_less_check = server"
         " + checking processes less the check; client (this process) not counted; floor = a"
-        " bare uvicorn endpoint, same bodies, each upload flushed and committed on its own;"
+        " bare uvicorn endpoint, same bodies, each upload flushed and committed on its own"
+        " (http = the same endpoint storing nothing: body read and hashed, small answer);"
         " kernel_threads = every kernel thread's CPU over the burst (the write-back a syncfs"
         " waits for, and anything else written meanwhile); see benchmarks/portal_load.py",
     )
