@@ -362,6 +362,7 @@ def run(b, n: int | None = None) -> dict:
     )  # fmt: skip
     try:
         _send(http_port, warm, 60)
+        _phases(http_port, http.pid, requests[:n])  # as the others had before their burst
         _, _, http_burst_cpu = _burst_phase(http_port, http.pid, requests[n:])
     finally:
         _stop(http)
