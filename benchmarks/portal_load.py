@@ -272,6 +272,26 @@ def _burst_phase(port: int, pid: int, requests: list[bytes]) -> tuple[float, lis
     return wall, times, ((own2 - own) / n, (below2 - below) / n, client / n, kernel / n)
 
 
+def _bare(kind: str, b, warm: bytes, requests: list[bytes]) -> tuple[dict, list[float], tuple]:
+    """A bare endpoint of this file (``floor`` or ``http``) as the portal was measured: warmed,
+    the first half of ``requests`` one at a time, then the other half at once; (the one at a
+    time phase, the burst's times, the burst's CPU)."""
+    n = len(requests) // 2
+    port = _free_port()
+    server = _start(
+        [sys.executable, str(Path(__file__).resolve()), kind, str(b.folder / kind), str(port)],
+        f"http://{HOST}:{port}",
+        b.folder / f"{kind}-server.log",
+    )
+    try:
+        _send(port, warm, 60)
+        phases = _phases(port, server.pid, requests[:n])
+        _, times, burst_cpu = _burst_phase(port, server.pid, requests[n:])
+    finally:
+        _stop(server)
+    return phases, times, burst_cpu
+
+
 AIM = 0.5  # the portal's own CPU per upload, at most this times the check's, in the burst
 
 
@@ -337,35 +357,11 @@ def run(b, n: int | None = None) -> dict:
         _stop(server)
     reference(second)
 
-    # The floor: a bare endpoint doing the same durable work per upload, nothing else.
-    floor_port = _free_port()
-    floor = _start(
-        [sys.executable, str(Path(__file__).resolve()), "floor", str(b.folder / "floor"),
-         str(floor_port)],
-        f"http://{HOST}:{floor_port}",
-        b.folder / "floor-server.log",
-    )  # fmt: skip
-    try:
-        _send(floor_port, warm, 60)
-        floor_phases = _phases(floor_port, floor.pid, requests[:n])
-        _, floor_times, floor_burst_cpu = _burst_phase(floor_port, floor.pid, requests[n:])
-    finally:
-        _stop(floor)
-    # Less still: the same endpoint storing nothing (the body read and hashed, a small answer):
-    # what HTTP itself costs an upload here.
-    http_port = _free_port()
-    http = _start(
-        [sys.executable, str(Path(__file__).resolve()), "http", str(b.folder / "http"),
-         str(http_port)],
-        f"http://{HOST}:{http_port}",
-        b.folder / "http-server.log",
-    )  # fmt: skip
-    try:
-        _send(http_port, warm, 60)
-        _phases(http_port, http.pid, requests[:n])  # as the others had before their burst
-        _, _, http_burst_cpu = _burst_phase(http_port, http.pid, requests[n:])
-    finally:
-        _stop(http)
+    # The floor: a bare endpoint doing the same durable work per upload, nothing else; and less
+    # still, the same endpoint storing nothing (the body read and hashed, a small answer): what
+    # HTTP itself costs an upload here.
+    floor_phases, floor_times, floor_burst_cpu = _bare("floor", b, warm, requests)
+    _, _, http_burst_cpu = _bare("http", b, warm, requests)
 
     check_cpu = sum(reference_cpu) / (len(reference_cpu) * n)
     single = phases["single"]
