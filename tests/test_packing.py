@@ -147,3 +147,152 @@ def test_the_county_workbook_is_byte_for_byte_what_xlsxwriter_packs(tmp_path, mo
             result.close()
         assert early == late, (jobs, lang)
     assert len(made) == 8  # 报送情况, 分单位明细, 问题清单, 各单位文字, each time
+
+
+def _sheets(book, names, fmts):
+    """Sheets of ``_book``'s kind (numbers and texts in a format of their own, a merge, a
+    filter, printed header rows, page breaks): a writer for each, by name."""
+
+    def writer(s: int):
+        def write(ws) -> None:
+            ws.forget_rows = True
+            ws.set_column(0, 3, 12)
+            for row in range(0, 2000):
+                if row % 7 == 0:
+                    ws.set_row(row, 30)
+                cells = [(0, "number", row, fmts[s]), (1, "text", f"第{row}行 & <{s}>", fmts[s])]
+                if row % 2 or not ws.write_cells_row(row, cells):
+                    ws.write_number(row, 0, row, fmts[s])
+                    ws.write_string(row, 1, f"单位{row * 7919 % 10007}", fmts[s])
+                if row % 5 == 0:
+                    ws.add_merge(row, 2, row, 3)
+            ws.autofilter(0, 0, 4, 3)
+            ws.repeat_rows(0, 0)
+            ws.set_h_pagebreaks([10, 20])
+
+        return write
+
+    # the third sheet uses the first one's format: it numbers none of its own
+    return [book.add_worksheet(n, worksheet_class=county._Streamed) for n in names], [
+        writer(s % 2) for s in range(len(names))
+    ]
+
+
+def _forked(path: Path, mode: str) -> bool | None:
+    """A workbook whose second sheet is made in a forked child (``finish_elsewhere``) while
+    this process writes the third: ``mode`` "plain" (no child, every part in close(): the
+    reference), "fork", or "clash" (the third sheet numbers a format of its own meanwhile).
+    Whether the child's part was taken (None: no child)."""
+    book = packing.Book(str(path), {"constant_memory": True})
+    book.set_properties({"created": datetime(2026, 1, 1)})
+    fmts = [book.add_format({"border": 1, "bold": s == 1, "italic": s == 2}) for s in range(3)]
+    (first, made, last), (w0, w1, w2) = _sheets(book, ["甲", "乙", "丙"], fmts)
+    w0(first)
+    if mode == "plain":
+        w1(made)
+        w2(last)
+        book.close()
+        return None
+    child = book.finish_elsewhere(made, w1, lambda: None)
+    assert child is not None
+    w2(last)
+    if mode == "clash":
+        last.write_number(2000, 5, 1, fmts[2])  # a format numbered here meanwhile
+        last.write_number(2001, 5, 1, fmts[2])  # (when the row above is written out)
+    taken = book.adopt(child, made)
+    if not taken:  # written here, after the third sheet (formats numbered in that order)
+        w1(made)
+    book.close()
+    return taken
+
+
+def test_a_sheet_made_by_a_forked_child_is_packed_as_xlsxwriter_packs_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    assert _forked(tmp_path / "plain.xlsx", "plain") is None
+    assert _forked(tmp_path / "fork.xlsx", "fork") is True
+    # its formats numbered here as the child numbered them; its filter and printed header rows
+    # named in the workbook's defined names
+    assert (tmp_path / "fork.xlsx").read_bytes() == (tmp_path / "plain.xlsx").read_bytes()
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_child_whose_formats_would_clash_is_not_taken(tmp_path, monkeypatch):
+    """This process numbered a format while the child made its sheet: the child's numbers
+    would clash, so its part is dropped and the sheet written here -- the file xlsxwriter
+    writes with the sheets written in that order."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    assert _forked(tmp_path / "clash.xlsx", "clash") is False
+    book = packing.Book(str(tmp_path / "order.xlsx"), {"constant_memory": True})
+    book.enabled = False
+    book.set_properties({"created": datetime(2026, 1, 1)})
+    fmts = [book.add_format({"border": 1, "bold": s == 1, "italic": s == 2}) for s in range(3)]
+    (first, made, last), (w0, w1, w2) = _sheets(book, ["甲", "乙", "丙"], fmts)
+    w0(first)
+    w2(last)
+    last.write_number(2000, 5, 1, fmts[2])
+    last.write_number(2001, 5, 1, fmts[2])
+    w1(made)
+    book.close()
+    assert (tmp_path / "clash.xlsx").read_bytes() == (tmp_path / "order.xlsx").read_bytes()
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def _two_process_result(tmp_path, spec):
+    units = roster.read(SAMPLES / "roster.csv")
+    files = sorted((SAMPLES / "returned/2025").glob("*.xlsx")) + _odd_files(spec, tmp_path)
+    assert len(files) >= county.ELSEWHERE_FROM
+    return files, units
+
+
+@pytest.mark.parametrize("failure", ["none", "raises", "killed"])
+def test_the_breakdown_made_by_a_second_process_is_the_same_workbook(
+    tmp_path, monkeypatch, failure
+):
+    """Files read by two processes: 分单位明细 is made by a forked child beside the other
+    sheets. The workbook is byte for byte the one a single process writes; a child that fails
+    or is killed leaves the sheet to the parent, the same file again, and no file behind."""
+    import os
+    import signal
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    spec = spec_module.load()
+    files, units = _two_process_result(tmp_path, spec)
+    one = merge.merge(files, spec, units, name="青禾县", jobs=1, render=county.prepare)
+    try:
+        assert one.jobs == 1
+        single = county.write(one, tmp_path / "one.xlsx").read_bytes()
+    finally:
+        one.close()
+    parent = os.getpid()
+    breakdown = county._Writer._breakdown
+
+    def failing(self, ws):
+        if os.getpid() != parent:
+            if failure == "raises":
+                raise OSError(28, "No space left on device")
+            if failure == "killed":
+                os.kill(os.getpid(), signal.SIGKILL)
+        return breakdown(self, ws)
+
+    monkeypatch.setattr(county._Writer, "_breakdown", failing)
+    taken: list[bool] = []
+    adopt = packing.Book.adopt
+
+    def adopting(self, child, ws):
+        taken.append(adopt(self, child, ws))
+        return taken[-1]
+
+    monkeypatch.setattr(packing.Book, "adopt", adopting)
+    two = merge.merge(files, spec, units, name="青禾县", jobs=2, render=county.prepare)
+    try:
+        assert two.jobs == 2
+        pair = county.write(two, tmp_path / "two.xlsx").read_bytes()
+    finally:
+        two.close()
+    assert taken == [failure == "none"]
+    assert pair == single
+    assert [p.name for p in (tmp_path / "tmp").iterdir()] == []

@@ -82,6 +82,13 @@ class Entry:
         return STATUS_TEXT[self.status][0 if lang == "zh" else 1]
 
 
+def _reopened(fh: Any) -> Any:
+    """A handle of this process's own on the (deleted) temporary file ``fh`` is open on
+    (Linux): a forked child reads through it without moving its parent's offset, which the
+    inherited handle shares."""
+    return open(f"/proc/self/fd/{fh.fileno()}", "r+b")  # (closed with the merge)
+
+
 _VALUES_FIRST = '{"values": '  # how a record made by _record starts (json.dumps' separators)
 _DECODER = json.JSONDecoder()
 
@@ -240,6 +247,7 @@ class Result:
     spool: Spool
     figures: Figures | None = None
     rendered: Rendered | None = None  # what merge(render=...) made of each file, or None
+    jobs: int = 1  # the processes the files were read with (the county workbook may use two)
 
     def count(self, status: str) -> int:
         return sum(1 for e in self.entries if e.status == status)
@@ -261,6 +269,30 @@ class Result:
         if not self.included:
             return 2
         return 0 if all(e.status == "passed" for e in self.entries) else 1
+
+    def _handles(self) -> list[Any]:
+        handles = [self.spool.fh]
+        if self.figures is not None:
+            handles.append(self.figures.file)
+        if self.rendered is not None:
+            handles += self.rendered.streams
+        return handles
+
+    def flush(self) -> None:
+        """Every write to the temporary files out of this process's buffers (before a fork:
+        a child's copy of a buffer must hold nothing to write)."""
+        for fh in self._handles():
+            fh.flush()
+
+    def reopen(self) -> None:
+        """In a forked child (after ``flush`` in the parent): handles of its own on the
+        temporary files (``_reopened``). The inherited ones stay open, unused."""
+        self._inherited = self._handles()
+        self.spool.fh = _reopened(self.spool.fh)
+        if self.figures is not None:
+            self.figures.file = _reopened(self.figures.file)
+        if self.rendered is not None:
+            self.rendered.streams = [_reopened(fh) for fh in self.rendered.streams]
 
     def close(self) -> None:
         self.spool.close()
@@ -409,6 +441,7 @@ def merge(
     (``county.prepare``), so that writing the workbook after the pool only puts them together
     (``Result.rendered``)."""
     files = check.expand(paths)
+    jobs = jobs or check.default_jobs()
     spool = Spool()
     by_key = {}
     if roster:
@@ -463,6 +496,7 @@ def merge(
         spool,
         figures,
         rendered,
+        jobs if len(files) >= check.BATCH else 1,  # (iter_reports reads fewer in one process)
     )
     _sum(result, include_failing)
     result.similar = similar_narratives(result) + same_as_last_year(result, previous)

@@ -29,12 +29,16 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import pickle
+import shutil
 import stat
+import sys
 import tempfile
 import threading
 import time
 import zipfile
 import zlib
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from io import StringIO
 from typing import Any
@@ -231,13 +235,13 @@ class Book(xlsxwriter.Workbook):
         super().__init__(filename, options)
         self._pool: ThreadPoolExecutor | None = None
         self._finished: list[Ahead] = []
+        self._children: list[_Elsewhere] = []  # finish_elsewhere's, not yet adopted
 
-    def finish(self, ws: Worksheet) -> None:
-        """Put ``ws``'s XML together now and deflate it in a thread: nothing may be written to
-        it, nor may it be activated, after this. Only a constant-memory sheet that is not the
-        first or active one, without drawings, comments, tables or images (what close() adds to
-        a sheet's XML); any other is left to close()."""
-        if not (
+    def _can_finish(self, ws: Worksheet) -> bool:
+        """Whether ``ws`` can be put together before close(): a constant-memory sheet that is
+        not the first or active one, without drawings, comments, tables or images (what close()
+        adds to a sheet's XML)."""
+        return bool(
             self.enabled
             and isinstance(ws, Ahead)
             and ws.ahead is None
@@ -249,8 +253,11 @@ class Book(xlsxwriter.Workbook):
             and not (ws.charts or ws.images or ws.shapes or ws.tables or ws.comments)
             and not (ws.buttons_list or ws.header_images or ws.footer_images)
             and not ws.background_image
-        ):
-            return
+        )
+
+    def _put_together(self, ws: Ahead) -> list[str]:
+        """``ws``'s XML as files to be copied one after another: the XML before its rows, its
+        rows' file, the XML after them."""
         ws._opt_reopen()
         ws._write_single_row()  # the last row out, as the packager does
         fd, head = tempfile.mkstemp(dir=self.tmpdir)
@@ -266,11 +273,89 @@ class Book(xlsxwriter.Workbook):
             raise
         finally:
             ws._pieces = None
+        return pieces
+
+    def finish(self, ws: Worksheet) -> None:
+        """Put ``ws``'s XML together now and deflate it in a thread: nothing may be written to
+        it, nor may it be activated, after this. Only a sheet ``_can_finish``; any other is
+        left to close()."""
+        if not self._can_finish(ws):
+            return
+        pieces = self._put_together(ws)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="wbtools-deflate")
         token = f"{os.getpid()}.{next(_TOKENS)}"
         ws.ahead = (token, self._pool.submit(_pack, pieces, self.tmpdir))
         self._finished.append(ws)
+
+    def finish_elsewhere(
+        self, ws: Worksheet, write: Callable[[Worksheet], None], setup: Callable[[], None]
+    ) -> _Elsewhere | None:
+        """Write ``ws`` by ``write(ws)``, put it together and deflate it (as ``finish``) in a
+        forked child process, while this one writes the other sheets: a merge's second core,
+        idle once its pool is done. ``setup()`` runs first in the child (files it reads get
+        handles of their own: a handle shared with this process shares its offset). ``adopt``
+        takes the part in; until then nothing but ``adopt`` and ``discard`` may touch ``ws``.
+        None, having done nothing, where no child can be forked safely (not Linux, or threads
+        running: a fork copies only the calling thread, and a lock another one holds stays held
+        in the child), or ``ws`` could not be finished: the caller writes it itself."""
+        if not (
+            sys.platform.startswith("linux")
+            and hasattr(os, "fork")
+            and threading.active_count() == 1
+            and self._can_finish(ws)
+            and ws.dim_rowmin is None  # nothing written to it yet
+        ):
+            return None
+        before = _Formats(self)
+        # the child's files in a folder of their own, removed by this process however the child
+        # ends (killed, it cleans up nothing)
+        folder = tempfile.mkdtemp(dir=self.tmpdir, prefix="wbtools-sheet-")
+        read, send = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns, never runs its parent's clean-up
+            os.close(read)
+            code = 0
+            try:
+                self.tmpdir = folder
+                _write_elsewhere(self, ws, write, setup, before, send)
+            except BaseException:  # any failure: the parent writes the sheet
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(send)
+        child = _Elsewhere(pid, read, before, folder)
+        self._children.append(child)
+        return child
+
+    def adopt(self, child: _Elsewhere, ws: Worksheet) -> bool:
+        """Wait for ``child`` (``finish_elsewhere``) and take its part in as a part made ahead
+        of ``ws``: the formats the child numbered numbered the same here, the settings of the
+        sheet the workbook's other parts read (print titles, filters) copied. False where it
+        failed, or this process numbered formats of its own meanwhile (the numbers would
+        clash): the part is dropped and the caller writes ``ws`` itself, as if never sent."""
+        made = child.wait()
+        if made is None or not child.formats.unchanged(self):
+            self._children.remove(child)
+            child.clean()
+            return False
+        path, crc, size, numbered, state = made
+        for key, index in numbered[0]:
+            self.xf_format_indices[key] = index
+        for i, index in numbered[1]:
+            self.formats[i].xf_index = index
+        for name, value in state.items():
+            setattr(ws, name, value)
+        # this process's row file of the sheet, never written to: closed and removed
+        ws.row_data_fh.close()
+        ws.row_data_fh_closed = True
+        with contextlib.suppress(OSError):
+            os.unlink(ws.row_data_filename)
+        done: Future = Future()
+        done.set_result((path, crc, size))
+        ws.ahead = (f"{os.getpid()}.{next(_TOKENS)}", done)
+        self._finished.append(ws)
+        return True
 
     def _store_workbook(self) -> None:
         # The packager's parts in memory rather than in ~26 temporary files (each entry given
@@ -313,6 +398,10 @@ class Book(xlsxwriter.Workbook):
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        for child in self._children:  # (its folder, with the part if it was not packed)
+            child.wait()
+            child.clean()
+        self._children = []
         for ws in self._finished:
             token, future = ws.ahead
             for key in [k for k, v in _AHEAD.items() if v is ws.ahead]:
@@ -322,3 +411,98 @@ class Book(xlsxwriter.Workbook):
                 with contextlib.suppress(OSError):
                     os.unlink(future.result()[0])
         self._finished = []
+
+
+# What the workbook's other parts (its list of sheets, defined names, metadata) read of a sheet:
+# a sheet made in a child (finish_elsewhere) has them set there; the parent's copy takes them.
+_SHEET_STATE = (
+    "autofilter_area",
+    "print_area_range",
+    "repeat_row_range",
+    "repeat_col_range",
+    "hidden",
+    "has_dynamic_arrays",
+)
+
+
+class _Formats:
+    """How far a workbook has numbered its formats (xlsxwriter numbers a format when a cell
+    first uses it, in that order): what a child numbered after it is numbered the same in the
+    parent, provided the parent numbered none meanwhile."""
+
+    def __init__(self, book: xlsxwriter.Workbook) -> None:
+        self.count = len(book.xf_format_indices)
+        self.dxf = len(book.dxf_format_indices)
+        self.unnumbered = [i for i, f in enumerate(book.formats) if f.xf_index is None]
+        self.formats = len(book.formats)
+
+    def numbered_since(self, book: xlsxwriter.Workbook) -> tuple[list, list]:
+        keys = list(book.xf_format_indices.items())[self.count :]
+        formats = [(i, book.formats[i].xf_index) for i in self.unnumbered]
+        return keys, [(i, x) for i, x in formats if x is not None]
+
+    def unchanged(self, book: xlsxwriter.Workbook) -> bool:
+        return (
+            len(book.xf_format_indices) == self.count
+            and len(book.dxf_format_indices) == self.dxf
+            and len(book.formats) == self.formats
+            and all(book.formats[i].xf_index is None for i in self.unnumbered)
+        )
+
+
+class _Elsewhere:
+    """A sheet being made in a forked child (``Book.finish_elsewhere``)."""
+
+    def __init__(self, pid: int, pipe: int, formats: _Formats, folder: str) -> None:
+        self.pid, self.pipe, self.formats, self.folder = pid, pipe, formats, folder
+        self.made: tuple | None = None
+        self.waited = False
+
+    def clean(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def wait(self) -> tuple | None:
+        """The child's part (file, checksum, size), the formats it numbered and the sheet's
+        settings; None where it failed."""
+        if not self.waited:
+            self.waited = True
+            chunks = []
+            try:
+                while data := os.read(self.pipe, 1 << 16):
+                    chunks.append(data)
+            finally:
+                os.close(self.pipe)
+                _, status = os.waitpid(self.pid, 0)
+            if os.waitstatus_to_exitcode(status) == 0 and chunks:
+                self.made = pickle.loads(b"".join(chunks))
+        return self.made
+
+
+def _write_elsewhere(
+    book: Book,
+    ws: Ahead,
+    write: Callable[[Worksheet], None],
+    setup: Callable[[], None],
+    before: _Formats,
+    send: int,
+) -> None:
+    """In the child of ``finish_elsewhere``: the sheet written, put together and deflated (in
+    the child's folder, ``book.tmpdir`` here), the outcome sent to the parent. The sheet gets a
+    row file of its own: the parent's stays untouched."""
+    from .workers import tie_to_parent
+
+    tie_to_parent(os.getppid())
+    setup()
+    fd, rows = tempfile.mkstemp(dir=book.tmpdir)
+    os.close(fd)
+    ws.row_data_filename = rows
+    ws.row_data_fh = ws.fh = open(rows, mode="w+", encoding="utf-8")  # noqa: SIM115
+    write(ws)
+    if not book._can_finish(ws):
+        raise RuntimeError("the sheet cannot be made ahead")
+    path, crc, size = _pack(book._put_together(ws), book.tmpdir)
+    state = {a: getattr(ws, a) for a in _SHEET_STATE}
+    view = memoryview(pickle.dumps((path, crc, size, before.numbered_since(book), state)))
+    while view:
+        view = view[os.write(send, view) :]
+    os.close(send)
