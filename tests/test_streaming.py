@@ -118,6 +118,33 @@ def test_the_pool_keeps_only_a_few_batches_in_flight(tmp_path, spec21, monkeypat
     assert all(r.errors == 0 and r.filing.unit == "徐营镇" for r in rest)
 
 
+def test_a_pool_ends_without_its_caller_waiting_and_settles(tmp_path, spec21, monkeypatch):
+    """The pool's end does not wait for its workers to exit (the merge goes on with its sums
+    meanwhile); ``workers.settle`` then leaves no worker and no thread of the pool behind (a
+    process about to fork must have no other thread)."""
+    import multiprocessing
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+
+    waits: list[bool] = []
+    real_shutdown = ProcessPoolExecutor.shutdown
+
+    def shutdown(self, wait=True, **kwargs):
+        waits.append(wait)
+        return real_shutdown(self, wait, **kwargs)
+
+    monkeypatch.setattr(ProcessPoolExecutor, "shutdown", shutdown)
+    folder = _folder(tmp_path, spec21, check.BATCH + 5)
+    reports = list(check.iter_reports(sorted(folder.iterdir()), spec21, jobs=2, shape=check.brief))
+    assert len(reports) == check.BATCH + 5
+    assert waits == [False]
+    ending = list(workers._ENDING)
+    assert ending  # the pool's thread, waiting for its workers to exit
+    workers.settle()
+    assert multiprocessing.active_children() == []
+    assert not [t for t in ending if t.is_alive() or t in threading.enumerate()]
+
+
 def test_pool_and_one_process_print_the_same(tmp_path, spec21):
     folder = _folder(tmp_path, spec21, check.BATCH + 5)
     one = run("check", folder, "--jobs", 1, "--format", "json")

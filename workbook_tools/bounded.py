@@ -44,6 +44,46 @@ def run(work: Callable[[], T], cpu_seconds: int | None = None, memory: int | Non
     ``Exhausted``."""
     if not hasattr(os, "fork"):
         return work()
+    return start(work, cpu_seconds, memory).result()
+
+
+class Child:
+    """A forked child doing its work (``start``): ``result()`` waits for it."""
+
+    def __init__(self, pid: int, pipe: int, cpu_seconds: int, memory: int) -> None:
+        self.pid, self.pipe, self.cpu_seconds, self.memory = pid, pipe, cpu_seconds, memory
+        self.waited: tuple[bytes, int] | None = None
+
+    def result(self) -> T:
+        """As ``run``: the work's result, or its exception, or ``Exhausted``. Waits once; a
+        second call says the same."""
+        if self.waited is None:
+            with os.fdopen(self.pipe, "rb") as pipe:
+                data = pipe.read()
+            self.waited = (data, os.waitpid(self.pid, 0)[1])
+        data, wait_status = self.waited
+        if not data:
+            if os.WIFSIGNALED(wait_status):
+                sig = os.WTERMSIG(wait_status)
+                if sig in (signal.SIGXCPU, signal.SIGKILL):
+                    raise Exhausted("cpu", f"more than {self.cpu_seconds} s of CPU")
+                raise Exhausted("crash", signal.Signals(sig).name)
+            raise Exhausted("crash", f"exit status {os.waitstatus_to_exitcode(wait_status)}")
+        kind, value = pickle.loads(data)
+        if kind == "value":
+            return value
+        if kind == "memory":
+            raise Exhausted("memory", f"more than {self.memory // 1024**2} MiB")
+        if kind == "unpicklable":
+            raise Raised(value)
+        raise value
+
+
+def start(
+    work: Callable[[], T], cpu_seconds: int | None = None, memory: int | None = None
+) -> Child:
+    """Fork a child computing ``work()`` under the limits while this process goes on; its
+    ``result()`` gives the outcome. Only where ``os.fork`` exists."""
     cpu_seconds = cpu_seconds or CPU_SECONDS
     memory = memory or MEMORY_BYTES
     read, write = os.pipe()
@@ -74,24 +114,7 @@ def run(work: Callable[[], T], cpu_seconds: int | None = None, memory: int | Non
         finally:
             os._exit(status)  # no atexit handlers, no flushing of the parent's buffers
     os.close(write)
-    with os.fdopen(read, "rb") as pipe:
-        data = pipe.read()
-    _, wait_status = os.waitpid(pid, 0)
-    if not data:
-        if os.WIFSIGNALED(wait_status):
-            sig = os.WTERMSIG(wait_status)
-            if sig in (signal.SIGXCPU, signal.SIGKILL):
-                raise Exhausted("cpu", f"more than {cpu_seconds} s of CPU")
-            raise Exhausted("crash", signal.Signals(sig).name)
-        raise Exhausted("crash", f"exit status {os.waitstatus_to_exitcode(wait_status)}")
-    kind, value = pickle.loads(data)
-    if kind == "value":
-        return value
-    if kind == "memory":
-        raise Exhausted("memory", f"more than {memory // 1024**2} MiB")
-    if kind == "unpicklable":
-        raise Raised(value)
-    raise value
+    return Child(pid, read, cpu_seconds, memory)
 
 
 def _limit(cpu_seconds: int, memory: int) -> None:

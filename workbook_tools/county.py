@@ -996,7 +996,7 @@ class _Writer:
         # files were read by two (the pool is done: the second core is idle)
         child, (breakdown, _) = None, sheets[BREAKDOWN_SHEET]
         if r.jobs > 1 and len(r.entries) >= ELSEWHERE_FROM:
-            r.flush()
+            r.before_fork()
             child = self.wb.finish_elsewhere(breakdown, self._breakdown, r.reopen)
         for ws, write in sheets.values():
             if ws is breakdown and child is not None:

@@ -278,14 +278,19 @@ class Result:
             handles += self.rendered.streams
         return handles
 
-    def flush(self) -> None:
-        """Every write to the temporary files out of this process's buffers (before a fork:
-        a child's copy of a buffer must hold nothing to write)."""
+    def before_fork(self) -> None:
+        """Every write to the temporary files out of this process's buffers (a child's copy
+        of a buffer must hold nothing to write), and the pool's ending threads waited for (a
+        process forking must have no other thread)."""
         for fh in self._handles():
             fh.flush()
+        if self.jobs > 1:
+            from . import workers
+
+            workers.settle()
 
     def reopen(self) -> None:
-        """In a forked child (after ``flush`` in the parent): handles of its own on the
+        """In a forked child (after ``before_fork`` in the parent): handles of its own on the
         temporary files (``_reopened``). The inherited ones stay open, unused."""
         self._inherited = self._handles()
         self.spool.fh = _reopened(self.spool.fh)

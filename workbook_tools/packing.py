@@ -9,6 +9,9 @@ parent alone after the pool while the other core idles. ``Book.finish(sheet)``, 
 sheet's last row is written, makes the XML before and after its rows, and a thread copies the
 rows between them and deflates the whole (file I/O and zlib let go of the GIL) while the caller
 writes the next sheets; ``close()`` then puts the bytes deflated ahead into the zip.
+``Book.finish_elsewhere(sheet, write)`` goes further where a second core is free (a merge read
+by two processes): a forked child writes the sheet, puts it together and deflates it while this
+process writes the others, and ``adopt`` takes its part in as one made ahead.
 
 xlsxwriter's packager also writes every other part (the other sheets, styles, charts, the
 workbook's lists: 26 in the county workbook) to a temporary file, sets its time, reads it back
@@ -27,9 +30,9 @@ copied). A test compares the two files byte for byte.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
-import pickle
 import shutil
 import stat
 import sys
@@ -307,24 +310,14 @@ class Book(xlsxwriter.Workbook):
             and ws.dim_rowmin is None  # nothing written to it yet
         ):
             return None
+        from . import bounded
+
         before = _Formats(self)
         # the child's files in a folder of their own, removed by this process however the child
         # ends (killed, it cleans up nothing)
         folder = tempfile.mkdtemp(dir=self.tmpdir, prefix="wbtools-sheet-")
-        read, send = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: never returns, never runs its parent's clean-up
-            os.close(read)
-            code = 0
-            try:
-                self.tmpdir = folder
-                _write_elsewhere(self, ws, write, setup, before, send)
-            except BaseException:  # any failure: the parent writes the sheet
-                code = 1
-            finally:
-                os._exit(code)
-        os.close(send)
-        child = _Elsewhere(pid, read, before, folder)
+        work = functools.partial(_write_elsewhere, self, ws, write, setup, before, folder)
+        child = _Elsewhere(bounded.start(work), before, folder)
         self._children.append(child)
         return child
 
@@ -334,7 +327,7 @@ class Book(xlsxwriter.Workbook):
         sheet the workbook's other parts read (print titles, filters) copied. False where it
         failed, or this process numbered formats of its own meanwhile (the numbers would
         clash): the part is dropped and the caller writes ``ws`` itself, as if never sent."""
-        made = child.wait()
+        made = child.made()
         if made is None or not child.formats.unchanged(self):
             self._children.remove(child)
             child.clean()
@@ -399,7 +392,7 @@ class Book(xlsxwriter.Workbook):
             self._pool.shutdown(wait=True)
             self._pool = None
         for child in self._children:  # (its folder, with the part if it was not packed)
-            child.wait()
+            child.made()
             child.clean()
         self._children = []
         for ws in self._finished:
@@ -453,29 +446,21 @@ class _Formats:
 class _Elsewhere:
     """A sheet being made in a forked child (``Book.finish_elsewhere``)."""
 
-    def __init__(self, pid: int, pipe: int, formats: _Formats, folder: str) -> None:
-        self.pid, self.pipe, self.formats, self.folder = pid, pipe, formats, folder
-        self.made: tuple | None = None
-        self.waited = False
+    def __init__(self, child: Any, formats: _Formats, folder: str) -> None:
+        self.child, self.formats, self.folder = child, formats, folder
+
+    def made(self) -> tuple | None:
+        """The child's part (file, checksum, size), the formats it numbered and the sheet's
+        settings (waiting for it); None where it failed."""
+        from . import bounded
+
+        try:
+            return self.child.result()
+        except (bounded.Exhausted, Exception):  # killed, out of its bounds, or raised
+            return None
 
     def clean(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
-
-    def wait(self) -> tuple | None:
-        """The child's part (file, checksum, size), the formats it numbered and the sheet's
-        settings; None where it failed."""
-        if not self.waited:
-            self.waited = True
-            chunks = []
-            try:
-                while data := os.read(self.pipe, 1 << 16):
-                    chunks.append(data)
-            finally:
-                os.close(self.pipe)
-                _, status = os.waitpid(self.pid, 0)
-            if os.waitstatus_to_exitcode(status) == 0 and chunks:
-                self.made = pickle.loads(b"".join(chunks))
-        return self.made
 
 
 def _write_elsewhere(
@@ -484,25 +469,20 @@ def _write_elsewhere(
     write: Callable[[Worksheet], None],
     setup: Callable[[], None],
     before: _Formats,
-    send: int,
-) -> None:
-    """In the child of ``finish_elsewhere``: the sheet written, put together and deflated (in
-    the child's folder, ``book.tmpdir`` here), the outcome sent to the parent. The sheet gets a
-    row file of its own: the parent's stays untouched."""
-    from .workers import tie_to_parent
-
-    tie_to_parent(os.getppid())
+    folder: str,
+) -> tuple:
+    """In the child of ``finish_elsewhere``: the sheet written, put together and deflated in
+    the child's folder; what the parent needs of it. The sheet gets a row file of its own: the
+    parent's stays untouched."""
+    book.tmpdir = folder
     setup()
-    fd, rows = tempfile.mkstemp(dir=book.tmpdir)
+    fd, rows = tempfile.mkstemp(dir=folder)
     os.close(fd)
     ws.row_data_filename = rows
     ws.row_data_fh = ws.fh = open(rows, mode="w+", encoding="utf-8")  # noqa: SIM115
     write(ws)
     if not book._can_finish(ws):
         raise RuntimeError("the sheet cannot be made ahead")
-    path, crc, size = _pack(book._put_together(ws), book.tmpdir)
+    path, crc, size = _pack(book._put_together(ws), folder)
     state = {a: getattr(ws, a) for a in _SHEET_STATE}
-    view = memoryview(pickle.dumps((path, crc, size, before.numbered_since(book), state)))
-    while view:
-        view = view[os.write(send, view) :]
-    os.close(send)
+    return path, crc, size, before.numbered_since(book), state

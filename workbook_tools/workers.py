@@ -114,12 +114,37 @@ def ordered_map(
                 window.popleft()
                 yield from results
         finally:
-            executor.shutdown(wait=not broken, cancel_futures=True)
+            if broken:
+                executor.shutdown(wait=True, cancel_futures=True)
+            else:
+                _end(executor)
         if not broken:
             return
         for part, _ in window:
             for item in part:
                 yield solo(fn, item, on_death)
+
+
+# The threads of pools told to end but not waited for (``_end``): ``settle`` waits for them.
+_ENDING: list[threading.Thread] = []
+
+
+def _end(executor: ProcessPoolExecutor) -> None:
+    """Tell a pool to end without waiting for its workers to exit (~10-30 ms): the caller goes
+    on with what it does after the pool meanwhile (a merge's sums and county workbook). Its
+    thread, which waits for them, is waited for by ``settle`` (or at exit)."""
+    thread = getattr(executor, "_executor_manager_thread", None)
+    executor.shutdown(wait=False, cancel_futures=True)
+    _ENDING[:] = [t for t in _ENDING if t.is_alive()]  # (a long-lived process keeps none)
+    if isinstance(thread, threading.Thread):
+        _ENDING.append(thread)
+
+
+def settle() -> None:
+    """Wait until the pools told to end have ended: their workers exited and reaped, no thread
+    of theirs left (a process about to fork must have no other thread)."""
+    while _ENDING:
+        _ENDING.pop().join()
 
 
 def _solo_child(fn: Callable[[Any], Any], item: Any, conn: Any) -> None:
