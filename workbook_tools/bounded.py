@@ -53,6 +53,7 @@ class Child:
     def __init__(self, pid: int, pipe: int, cpu_seconds: int, memory: int) -> None:
         self.pid, self.pipe, self.cpu_seconds, self.memory = pid, pipe, cpu_seconds, memory
         self.waited: tuple[bytes, int] | None = None
+        self.cpu = 0.0  # the child's CPU time (user and system), once waited for
 
     def result(self) -> T:
         """As ``run``: the work's result, or its exception, or ``Exhausted``. Waits once; a
@@ -60,7 +61,8 @@ class Child:
         if self.waited is None:
             with os.fdopen(self.pipe, "rb") as pipe:
                 data = pipe.read()
-            self.waited = (data, os.waitpid(self.pid, 0)[1])
+            _, wait_status, usage = os.wait4(self.pid, 0)
+            self.waited, self.cpu = (data, wait_status), usage.ru_utime + usage.ru_stime
         data, wait_status = self.waited
         if not data:
             if os.WIFSIGNALED(wait_status):

@@ -20,11 +20,13 @@ of CPU and 0.1-0.3 s of waiting per workbook, under load. ``Book`` has the packa
 packing, kept from turning constant memory off) and gives each zip entry the time and mode the
 temporary file would have given it.
 
-The file is byte for byte what xlsxwriter writes on its own: the same XML (xlsxwriter's own
-``_assemble_xml_file``, earlier, with the rows copied as bytes), deflated with zipfile's own
-settings (deflate's output does not depend on how its input is cut into calls), in the same zip
-entry (the packager's file's time and mode; the checksum and size counted as the rows were
-copied). A test compares the two files byte for byte.
+The file holds what xlsxwriter writes on its own, part for part: the same XML (xlsxwriter's
+own ``_assemble_xml_file``, earlier, with the rows copied as bytes) in the same zip entries (the
+packager's file's time and mode; the checksum and size counted as the rows were copied). Only the
+deflated bytes of the parts made ahead differ: they are deflated with ISA-L (``isal``, already
+what intake inflates with) at its default level, ~20 times faster than zlib's level 6, which
+zipfile uses, for parts ~20% bigger (2.4 MB of 分单位明细's XML at 200 files: 2 ms instead of
+40, on the path the merge waits for). A test compares the two files part for part.
 """
 
 from __future__ import annotations
@@ -64,15 +66,17 @@ _LOCAL = threading.local()  # the zip entries' mode while a Book packs in memory
 
 
 def _pack(pieces: list[str], tmpdir: str | None) -> tuple[str, int, int]:
-    """A part's XML put together from ``pieces`` (files, removed once read) and deflated as
-    zipfile deflates a part (raw deflate, zlib's default level) into a temporary file: that
-    file's path, and the XML's CRC-32 and size (what the zip entry records). Run in the thread:
-    reading, writing, deflating and the checksum let go of the GIL."""
+    """A part's XML put together from ``pieces`` (files, removed once read) and deflated (raw
+    deflate, as a zip entry holds it; by ISA-L) into a temporary file: that file's path, and the
+    XML's CRC-32 and size (what the zip entry records). Run in the thread: reading, writing,
+    deflating and the checksum let go of the GIL."""
+    from isal import isal_zlib
+
     fd, path = tempfile.mkstemp(dir=tmpdir, prefix="wbtools-part-")
     crc = size = 0
     try:
         with os.fdopen(fd, "wb") as out:
-            z = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+            z = isal_zlib.compressobj(isal_zlib.ISAL_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
             for piece in pieces:
                 with open(piece, "rb") as src:
                     while data := src.read(_CHUNK):
