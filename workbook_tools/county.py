@@ -11,6 +11,7 @@ by cell in row order and the range is added to the sheet's merge list when its l
 from __future__ import annotations
 
 import functools
+import io
 import json
 import math
 import os
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name
+from xlsxwriter.xmlwriter import XMLwriter
 
 from . import __version__, charts, layout, packing, safe_text, template
 from .files import replacing
@@ -190,7 +192,7 @@ def coverage(result: Result, sources: list[Path] | None = None) -> Coverage:
         if e.key and e.status != "outside":
             by_unit.setdefault(e.key, []).append(e)
         else:
-            outside.append(Path(e.path).name if e.path else e.unit)
+            outside.append(_file_name(e.path) if e.path else e.unit)
     cov = Coverage(
         roster=len(by_unit),
         roster_given=result.roster_given,
@@ -214,6 +216,13 @@ def coverage(result: Result, sources: list[Path] | None = None) -> Coverage:
         sorted(cov.left_out.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 9)
     )
     return cov
+
+
+@functools.lru_cache(maxsize=4096)
+def _file_name(path: str) -> str:
+    """A file's name as ``Path(path).name`` gives it, worked out once per path (the status
+    sheet, 分单位明细 and 问题清单 each name every file; ``Path`` takes microseconds)."""
+    return Path(path).name
 
 
 _NARROW = re.compile("[\x00-\u2e7f]")  # drawn half as wide as a CJK character
@@ -433,6 +442,15 @@ class _Streamed(safe_text.LiteralStrings, packing.Ahead):
             )
         self._xml_end_tag("mergeCells")
 
+    @staticmethod
+    def _escape_control_characters(data):
+        # Most texts hold nothing xlsxwriter escapes here (a control character, a noncharacter,
+        # or "_xHHHH_"): such a text is itself, without its two regular expressions. (A text
+        # isprintable() holds no control character, U+FFFE or U+FFFF.)
+        if type(data) is str and data.isprintable() and "_x" not in data:
+            return data
+        return XMLwriter._escape_control_characters(data)
+
     def _write_string(self, row: int, col: int, string: str, cell_format: Any = None) -> int:
         # File names in the status and findings sheets may be GBK bytes kept as surrogates.
         return super()._write_string(row, col, safe_text.undecoded(string), cell_format)
@@ -563,6 +581,39 @@ class _Streamed(safe_text.LiteralStrings, packing.Ahead):
             return None
         return "".join(parts), first, last
 
+    @functools.cached_property
+    def _row_tags(self) -> dict[tuple, str]:
+        return {}
+
+    def _row_tag(self, row: int, info: Any) -> str:
+        """The ``<row>`` start tag xlsxwriter's ``_write_row`` writes for ``row`` and its
+        ``row_info``, made by that method once per kind of row (its height, hidden or not...)
+        and given each row's number (the header rows of 分单位明细 are repeated over every
+        chunk)."""
+        if info is not None and info.row_format is not None:
+            key = None  # (a row format: its index asked for each time, as xlsxwriter does)
+        else:
+            key = (
+                None if info is None else (info.height, info.hidden, info.level, info.collapsed),
+                self.default_row_height,
+                self.original_row_height,
+                self.excel_version,
+            )
+        tail = self._row_tags.get(key) if key is not None else None
+        if tail is None:
+            out, fh = _Collected(), self.fh
+            self.fh = out
+            try:
+                self._write_row(row, None, info)
+            finally:
+                self.fh = fh
+            tag = "".join(out)
+            head = f'<row r="{row + 1}"'
+            if key is None or not tag.startswith(head):
+                return tag
+            tail = self._row_tags[key] = tag[len(head) :]
+        return f'<row r="{row + 1}"{tail}'
+
     def write_rendered(self, row: int, rendered: tuple[str, int, int]) -> bool:
         """Write cells made by ``render_cells`` as row ``row``; False (nothing written) where
         the row cannot be written whole now."""
@@ -573,16 +624,21 @@ class _Streamed(safe_text.LiteralStrings, packing.Ahead):
         self._check_dimensions(row, last)
         if row > self.previous_row:
             self._write_single_row(row)  # the rows before this one go out first
-        self._write_row(row, None, self.row_info.get(row))
-        self.fh.write(body.replace(ROW_MARK, str(row + 1)) + "</row>")
+        tag = self._row_tag(row, self.row_info.get(row))
+        self.fh.write(tag + body.replace(ROW_MARK, str(row + 1)) + "</row>")
         self._done_row = row
         return True
 
-    def write_rendered_rows(self, rows: list[tuple[int, str]], first: int, last: int) -> bool:
+    def write_rendered_rows(
+        self, rows: list[tuple[int, str]] | list[tuple[int, bytes]], first: int, last: int
+    ) -> bool:
         """Rows made by ``render_cells`` -- (row, XML), rows increasing, cells from column
         ``first`` to ``last`` -- written as ``write_rendered`` writes them one by one, in one
         write (分单位明细 has a row per file in every block); False, nothing written, where
-        they cannot be written whole now."""
+        they cannot be written whole now. XML given as UTF-8 bytes (every row's) is written
+        as bytes: a row of figures is ASCII but for its unit's name, and put together as text
+        the name would make the whole row a string of two bytes a character, copied wide and
+        encoded back (the same bytes in the file)."""
         if not rows or not self._open(rows[0][0]) or rows[-1][0] >= self.xls_rowmax:
             return False
         self._check_dimensions(rows[0][0], first)
@@ -591,6 +647,9 @@ class _Streamed(safe_text.LiteralStrings, packing.Ahead):
             self._write_single_row(rows[0][0])  # the rows before these go out first
         out, fh = _Collected(), self.fh
         plain = self.default_row_height == self.original_row_height  # a row tag is <row r="n">
+        as_bytes = all(type(body) is bytes for _, body in rows)
+        if as_bytes and not isinstance(getattr(fh, "buffer", None), io.BufferedIOBase):
+            return False
         self.fh = out  # (xlsxwriter's row tag, where a row has its own height, written here)
         try:
             before = None
@@ -602,16 +661,20 @@ class _Streamed(safe_text.LiteralStrings, packing.Ahead):
                         self.row_info.pop(before, None)
                         self.row_sizes.pop(before, None)
                 info = self.row_info.get(row)
-                if info is None and plain:
-                    out.append(f'<row r="{row + 1}">')
+                plain_row = info is None and plain
+                tag = f'<row r="{row + 1}">' if plain_row else self._row_tag(row, info)
+                if as_bytes:
+                    out += (tag.encode(), body.replace(b"\0", b"%d" % (row + 1)), b"</row>")
                 else:
-                    self._write_row(row, None, info)
-                out.append(body.replace(ROW_MARK, str(row + 1)))
-                out.append("</row>")
+                    out += (tag, body.replace(ROW_MARK, str(row + 1)), "</row>")
                 before = row
         finally:
             self.fh = fh
-        fh.write("".join(out))
+        if as_bytes:
+            fh.flush()  # (the text written before goes out first)
+            fh.buffer.write(b"".join(out))
+        else:
+            fh.write("".join(out))
         self.previous_row = self._done_row = rows[-1][0]
         return True
 
@@ -756,7 +819,21 @@ class _Rows:
         ends: dict[int, list[tuple[int, int, int, int]]] = defaultdict(list)
         for m in self.merges:
             ends[m[2]].append(m)
-        for row in sorted(self.cells):
+        rows = sorted(self.cells)
+        if made and all(made.get(row) is not None for row in rows):
+            # made the first time (a header repeated over every chunk): written in one go
+            first = min(made[row][1] for row in rows)
+            last = max(made[row][2] for row in rows)
+            bodies = [(row + offset, made[row][0]) for row in rows]
+            if ws.write_rendered_rows(bodies, first, last):
+                for row in rows:  # the merges in the order the rows add them
+                    for m in ends.pop(row, ()):
+                        ws.add_merge(m[0] + offset, m[1], m[2] + offset, m[3])
+                for pending in ends.values():
+                    for m in pending:
+                        ws.add_merge(m[0] + offset, m[1], m[2] + offset, m[3])
+                return
+        for row in rows:
             line = self.cells[row]
             at = row + offset
             if made is not None and made.get(row) is not None and ws.write_rendered(at, made[row]):
@@ -1210,7 +1287,9 @@ class _Writer:
         ws.set_row(0, 30)
         for col, head in enumerate(t["status_cols"]):
             ws.write_string(0, col, head, self.f["header"])
-        used = {e.key: Path(e.path).name for e in self.r.entries if e.included and e.key and e.path}
+        used = {
+            e.key: _file_name(e.path) for e in self.r.entries if e.included and e.key and e.path
+        }
         ordered = sorted(
             self.r.entries, key=lambda e: (list(STATUS_TEXT).index(e.status), e.code, e.unit)
         )
@@ -1222,7 +1301,7 @@ class _Writer:
                 e.kind,
                 e.status_text(self.lang),
                 e.reason[0 if self.lang == "zh" else 1],
-                Path(e.path).name if e.path else "",
+                _file_name(e.path) if e.path else "",
                 used.get(e.key, "") if e.key else "",
                 e.errors,
                 e.warnings,
@@ -1257,7 +1336,7 @@ class _Writer:
         # the units block: who each 序号 is, and what became of its file
         keys = ["no", "unit", "code", "kind", "status", "included", "file"]
         spans = [(0, 0), (1, 1), (2, 4), (5, 6), (7, 10), (11, 12), (13, len(widths) - 1)]
-        files = [Path(e.path).name if e.path else "" for e in entries]
+        files = [_file_name(e.path) if e.path else "" for e in entries]
         file_room = sum(widths[spans[-1][0] :]) / 2.0
         unit_heights = [
             max(h, 14.0 * _lines(name, file_room) + 2)
@@ -1331,7 +1410,9 @@ class _Writer:
                             f'<c r="A{ROW_MARK}" s="{s_num}"><v>{k + 1}</v></c>'
                             f'<c r="B{ROW_MARK}" s="{s_text}"{unit_tails[k]}'
                         )
-                        whole.append((i, k, lead + run.replace(STYLE_MARK, s_num)))
+                        # as UTF-8: the run stays ASCII (write_rendered_rows)
+                        body = lead.encode() + run.replace(STYLE_MARK, s_num).encode()
+                        whole.append((i, k, body))
                         continue
                     self._figure_rows(ws, whole, entries, where, last)
                     whole = []
@@ -1505,7 +1586,7 @@ class _Writer:
                 where = f"{sheet}!{cell}" if sheet and cell else (sheet or "")
                 cells = [
                     e.unit,
-                    Path(e.path).name,
+                    _file_name(e.path),
                     Severity(severity).label(self.lang),
                     code,
                     where,
