@@ -289,12 +289,16 @@ def test_the_breakdown_made_by_a_second_process_is_the_same_workbook(
     (tmp_path / "tmp").mkdir()
     spec = spec_module.load()
     files, units = _two_process_result(tmp_path, spec)
-    one = merge.merge(files, spec, units, name="青禾县", jobs=1, render=county.prepare)
-    try:
-        assert one.jobs == 1
-        single = county.write(one, tmp_path / "one.xlsx").read_bytes()
-    finally:
-        one.close()
+
+    def written(jobs: int) -> bytes:
+        result = merge.merge(files, spec, units, name="青禾县", jobs=jobs, render=county.prepare)
+        try:
+            assert result.jobs == jobs
+            return county.write(result, tmp_path / f"county{jobs}.xlsx").read_bytes()
+        finally:
+            result.close()
+
+    single = written(1)
     parent = os.getpid()
     breakdown = county._Writer._breakdown
 
@@ -315,12 +319,7 @@ def test_the_breakdown_made_by_a_second_process_is_the_same_workbook(
         return taken[-1]
 
     monkeypatch.setattr(packing.Book, "adopt", adopting)
-    two = merge.merge(files, spec, units, name="青禾县", jobs=2, render=county.prepare)
-    try:
-        assert two.jobs == 2
-        pair = county.write(two, tmp_path / "two.xlsx").read_bytes()
-    finally:
-        two.close()
+    pair = written(2)
     assert taken == [failure == "none"]
     assert pair == single
     assert [p.name for p in (tmp_path / "tmp").iterdir()] == []
