@@ -769,14 +769,27 @@ class Package:
 
 
 _PREPARE_BYTES = 32 * 1024 * 1024  # inflated sheets kept for calamine: real reports hold < 1 MB
+# A formula element as spreadsheet writers write it: ``<f>`` (Excel, WPS, xlsxwriter) or ``<f``
+# with plain attributes (Excel's shared and array formulas ``t="shared" ref=".." si=".."``,
+# LibreOffice's ``aca="false"``): each a space, a name, "=", a double-quoted value without "<",
+# ">" or a quote -- so the tag ends at its first ">" -- then text and the end tag.
+# A formula element with its text, as spreadsheet writers write it: ``<f>`` (xlsxwriter, Excel,
+# WPS) or ``<f`` with plain attributes (LibreOffice's ``aca="false"``, Excel's shared and array
+# formulas ``t="shared" ref=".." si=".."``): each a space, a name, "=", a double-quoted value
+# without "<" or ">" or a quote -- so the tag ends at its first ">" -- then text and the end tag.
 _FORMULA_TEXT = re.compile(rb"<f>[^<]*</f>")
+_ANY_FORMULA_TEXT = re.compile(rb'<f((?: [A-Za-z_:]++="[^"<>]*+")*+)>[^<]*+</f>')
+_FORMULA_ATTRIBUTES = re.compile(rb'(?: [A-Za-z_:]++="[^"<>]*+")++>')
 
 
 def _empty_formulas(xml: bytes) -> bytes:
-    """``xml`` with each ``<f>text</f>`` written ``<f/>``: the same cells, values and formula
-    presence for calamine and intake, without the formula text. Text cannot hold a raw "<", so
-    a match is a whole formula element -- except inside a comment, a CDATA section or a
-    processing instruction, where the text could be anything: a part with any of those after
+    """``xml`` with formula text emptied: each ``<f>text</f>`` written ``<f/>`` or, in a part
+    with none (LibreOffice writes every formula with attributes), each ``<f ...>text</f>`` written
+    ``<f .../>``, its attributes kept. The same cells, values and formula presence for calamine
+    and intake, without the formula text (any subset of formulas could be emptied alike; these
+    are the two a part is written with, each found by a search of its own). Text cannot hold a
+    raw "<", so a match is a whole formula element -- except inside a comment, a CDATA section or
+    a processing instruction, where the text could be anything: a part with any of those after
     its XML declaration is left as it is."""
     if _markup_inside(xml, b"!", 0) or _markup_inside(xml, b"?", 6):
         return xml
@@ -793,6 +806,30 @@ def _empty_formulas(xml: bytes) -> bytes:
             out += (xml[done:at], b"<f/>")
             done = end + 4
         at = find(b"<f>", end)
+    if not out:
+        return _empty_formulas_with_attributes(xml)
+    out.append(xml[done:])
+    return b"".join(out)
+
+
+def _empty_formulas_with_attributes(xml: bytes) -> bytes:
+    """``_ANY_FORMULA_TEXT.sub(rb"<f\1/>", xml)`` for a part with no ``<f>text</f>``, searched as
+    ``_empty_formulas`` searches: no formula starts before the first "<" after a tag's ">" (the
+    attributes hold none)."""
+    find, out, done = xml.find, [], 0
+    at = find(b"<f ")
+    while at >= 0:
+        tag = _FORMULA_ATTRIBUTES.match(xml, at + 2)
+        if tag is None:
+            at = find(b"<f ", at + 2)
+            continue
+        end = find(b"<", tag.end())
+        if end < 0:
+            break
+        if xml.startswith(b"</f>", end):
+            out += (xml[done : tag.end() - 1], b"/>")
+            done = end + 4
+        at = find(b"<f ", end)
     if not out:
         return xml
     out.append(xml[done:])
@@ -1257,10 +1294,17 @@ _UTF8_DECLARATION = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
 # tags whose attribute values are double-quoted and hold no "<" or ">" (so each tag ends at its
 # first ">"). Comments, CDATA and other processing instructions are refused already.
 _PLAIN_MARKUP = re.compile(rb"""(?:[^<>]++|<[^<>"']*+(?:"[^"<>]*+"[^<>"']*+)*+>)*+""")
-# Defined names as Excel, WPS and the Python writers write them: no entity, no markup inside.
+# Defined names as Excel, WPS, LibreOffice and the Python writers write them: no markup inside,
+# no entity but the five XML predefines (LibreOffice writes a quoted sheet name &apos;...&apos;),
+# which an XML reader unescapes without fail.
+_VALUE_TEXT = rb'[^<>&"]*+(?:&(?:amp|lt|gt|quot|apos);[^<>&"]*+)*+'  # (in double quotes)
+_ELEMENT_TEXT = rb"[^<>&]*+(?:&(?:amp|lt|gt|quot|apos);[^<>&]*+)*+"
 _DEFINED_NAMES = re.compile(
-    rb'<definedNames>(?:<definedName(?: [A-Za-z_:]++="[^"<>&]*+")++>[^<>&]*+</definedName>)*+'
-    rb"</definedNames>"
+    rb'<definedNames>(?:<definedName(?: [A-Za-z_:]++="'
+    + _VALUE_TEXT
+    + rb'")++>'
+    + _ELEMENT_TEXT
+    + rb"</definedName>)*+</definedNames>"
 )
 
 
@@ -1270,7 +1314,8 @@ def _without_defined_names(workbook: bytes) -> bytes | None:
     up to its end tag, into a list the readers here never ask for; it takes sheets from
     ``<sheet>`` tags and the date system from ``<workbookPr>`` (neither is in the element cut).
     The element is cut only when it is written plainly (``_DEFINED_NAMES``: text and attribute
-    values without "&" or markup, valid UTF-8 -- nothing calamine could fail on) and starts
+    values without markup or an entity other than the five predefined ones, valid UTF-8 --
+    nothing calamine could fail on) and starts
     where an XML reader is between tags (``_PLAIN_MARKUP`` before it, UTF-8 declared): every
     event outside it is then the same, and so is every error."""
     if not workbook.startswith(_UTF8_DECLARATION) or len(workbook) > 1 << 20:
