@@ -17,7 +17,6 @@ import itertools
 import os
 import stat as stat_module
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
-from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PureWindowsPath
 from typing import Any
 
@@ -25,6 +24,7 @@ from . import intake, layout, narrative, reader, rules
 from .filing import Filing
 from .findings import Finding, Severity
 from .normalise import number_text
+from .record import Record
 from .roster import identity
 from .spec import Spec
 
@@ -39,13 +39,15 @@ JUMP = 5.0  # X3: a figure that grows or shrinks more than this factor year on y
 JUMP_FLOOR = 10  # ... and is at least this large in one of the years (small counts jump easily)
 
 
-@dataclass
-class Report:
-    """The outcome for one file."""
+class Report(Record):
+    """The outcome for one file. (A record written out, not a dataclass: see ``record``.)"""
 
-    path: str
-    filing: Filing
-    findings: list[Finding] = field(default_factory=list)
+    _fields = ("path", "filing", "findings")
+
+    def __init__(self, path: str, filing: Filing, findings: list[Finding] | None = None) -> None:
+        self.path = path
+        self.filing = filing
+        self.findings = [] if findings is None else findings
 
     def count(self, severity: Severity) -> int:
         spec = self.filing.spec

@@ -7,10 +7,10 @@ at cell addresses except to tell a person where to look.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .findings import Finding
+from .record import Record
 from .spec import Spec
 
 
@@ -19,32 +19,79 @@ class Source(NamedTuple):
     cell: str  # A1
 
 
-@dataclass
-class Filing:
-    """One unit's report as read from a workbook or a published text: values, texts, places."""
+class Filing(Record):
+    """One unit's report as read from a workbook or a published text: values, texts, places.
+    (A record written out, not a dataclass: see ``record``.)"""
 
-    path: str
-    spec: Spec | None = None
-    unit: str = ""
-    code: str = ""
-    kind: str = ""
-    year: int | None = None
-    values: dict[str, Any] = field(default_factory=dict)  # normalised inputs, stored totals
-    raw: dict[str, Any] = field(default_factory=dict)  # cells as read
-    formula: dict[str, bool | None] = field(default_factory=dict)  # total cell holds a formula?
-    texts: dict[str, str] = field(default_factory=dict)  # narrative field id -> text
-    info: dict[str, Any] = field(default_factory=dict)
-    sources: dict[str, Source] = field(default_factory=dict)  # datapoint or field id -> cell
-    meta: dict[str, str] = field(default_factory=dict)
-    findings: list[Finding] = field(default_factory=list)  # what reading found
-    missing: set[str] = field(default_factory=set)  # datapoints not present in the file
-    lines: dict[str, int] = field(default_factory=dict)  # imported text: the line each came from
-    # A group printed as one row (“（六）其他处理” without its sub-rows): each sub-row is missing,
-    # but the sum of the sub-rows' ids in one column is known, for the rules that need only that.
-    group_sums: dict[tuple[str, ...], Any] = field(default_factory=dict)
-    mtime: float = 0.0
-    saved_at: str = ""  # when the workbook says it was last saved (ISO 8601), if it says
-    readable: bool = False  # the file was read as a filing of ``spec`` (else see findings)
+    _fields = (
+        "path",
+        "spec",
+        "unit",
+        "code",
+        "kind",
+        "year",
+        "values",
+        "raw",
+        "formula",
+        "texts",
+        "info",
+        "sources",
+        "meta",
+        "findings",
+        "missing",
+        "lines",
+        "group_sums",
+        "mtime",
+        "saved_at",
+        "readable",
+    )
+
+    def __init__(
+        self,
+        path: str,
+        spec: Spec | None = None,
+        unit: str = "",
+        code: str = "",
+        kind: str = "",
+        year: int | None = None,
+        values: dict[str, Any] | None = None,
+        raw: dict[str, Any] | None = None,
+        formula: dict[str, bool | None] | None = None,
+        texts: dict[str, str] | None = None,
+        info: dict[str, Any] | None = None,
+        sources: dict[str, Source] | None = None,
+        meta: dict[str, str] | None = None,
+        findings: list[Finding] | None = None,
+        missing: set[str] | None = None,
+        lines: dict[str, int] | None = None,
+        group_sums: dict[tuple[str, ...], Any] | None = None,
+        mtime: float = 0.0,
+        saved_at: str = "",
+        readable: bool = False,
+    ) -> None:
+        self.path = path
+        self.spec = spec
+        self.unit = unit
+        self.code = code
+        self.kind = kind
+        self.year = year
+        self.values = {} if values is None else values  # normalised inputs, stored totals
+        self.raw = {} if raw is None else raw  # cells as read
+        self.formula = {} if formula is None else formula  # total cell holds a formula?
+        self.texts = {} if texts is None else texts  # narrative field id -> text
+        self.info = {} if info is None else info
+        self.sources = {} if sources is None else sources  # datapoint or field id -> cell
+        self.meta = {} if meta is None else meta
+        self.findings = [] if findings is None else findings  # what reading found
+        self.missing = set() if missing is None else missing  # datapoints not in the file
+        self.lines = {} if lines is None else lines  # imported text: the line each came from
+        # A group printed as one row (“（六）其他处理” without its sub-rows): each sub-row is
+        # missing, but the sum of the sub-rows' ids in one column is known, for the rules that
+        # need only that.
+        self.group_sums = {} if group_sums is None else group_sums
+        self.mtime = mtime
+        self.saved_at = saved_at  # when the workbook says it was last saved (ISO 8601), if it says
+        self.readable = readable  # read as a filing of ``spec`` (else see findings)
 
     def at_all(self, keys: list[str] | tuple[str, ...]) -> dict[str, Any]:
         """Location keywords for a finding over several cells: the first key is the anchor;

@@ -13,10 +13,10 @@ X = against last year, I = importing published reports, P = the collection porta
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
+from .record import Record
 from .safe_text import terminal
 
 
@@ -348,22 +348,77 @@ LENIENT = max(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One problem, with where it is. Immutable; messages are rendered on demand."""
+class Finding(Record):
+    """One problem, with where it is. Immutable; messages are rendered on demand. (Written out
+    rather than a frozen dataclass: see ``record``. Equal and hashed as that was: by its fields,
+    ``args`` left out of the hash.)"""
 
+    _fields = (
+        "code",
+        "args",
+        "file",
+        "sheet",
+        "cell",
+        "datapoint",
+        "line",
+        "severity",
+        "cells",
+        "datapoints",
+    )
+    __slots__ = _fields
     code: str
-    args: dict[str, Any] = field(default_factory=dict, hash=False)
-    file: str | None = None
-    sheet: str | None = None
-    cell: str | None = None
-    datapoint: str | None = None
-    line: int | None = None  # a line of a text input (roster row, published report line)
-    severity: Severity | None = None  # None: the registry's severity for the code
+    args: dict[str, Any]
+    file: str | None
+    sheet: str | None
+    cell: str | None
+    datapoint: str | None
+    line: int | None  # a line of a text input (roster row, published report line)
+    severity: Severity | None  # None: the registry's severity for the code
     # Every cell of an equation (R1–R4, W1, X1, X2), the anchor first: ``sheet!A1`` addresses
     # and the datapoints they hold, so a clerk sees the whole row or column to look at.
-    cells: tuple[str, ...] = ()
-    datapoints: tuple[str, ...] = ()
+    cells: tuple[str, ...]
+    datapoints: tuple[str, ...]
+
+    def __init__(
+        self,
+        code: str,
+        args: dict[str, Any] | None = None,
+        file: str | None = None,
+        sheet: str | None = None,
+        cell: str | None = None,
+        datapoint: str | None = None,
+        line: int | None = None,
+        severity: Severity | None = None,
+        cells: tuple[str, ...] = (),
+        datapoints: tuple[str, ...] = (),
+    ) -> None:
+        put = object.__setattr__
+        put(self, "code", code)
+        put(self, "args", {} if args is None else args)
+        put(self, "file", file)
+        put(self, "sheet", sheet)
+        put(self, "cell", cell)
+        put(self, "datapoint", datapoint)
+        put(self, "line", line)
+        put(self, "severity", severity)
+        put(self, "cells", cells)
+        put(self, "datapoints", datapoints)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, n) for n in self._fields if n != "args"))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Finding, self._values())
+
+    def replace(self, **changes: Any) -> Finding:
+        """A copy with ``changes`` (as ``dataclasses.replace``)."""
+        return Finding(**{**{n: getattr(self, n) for n in self._fields}, **changes})
 
     def entry(self, spec: Spec | None = None) -> Code:
         return all_codes(spec)[self.code]

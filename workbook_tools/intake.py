@@ -37,11 +37,11 @@ import threading
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from .findings import Finding
+from .record import Record
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_ENTRIES = 2_000
@@ -527,14 +527,17 @@ class Refused(Exception):
         self.finding = finding
 
 
-@dataclass
-class SheetFacts:
+class SheetFacts(Record):
     """What intake learned about a sheet: the XML itself (for formula look-ups) and protection.
     The real extent (last row and column, 1-based, holding a cell with content) is worked out
-    when asked for: vetting usually needs only a bound (``Package.sheet``)."""
+    when asked for: vetting usually needs only a bound (``Package.sheet``). (A record written
+    out, not a dataclass: see ``record``.)"""
 
-    xml: bytes
-    protected: bool
+    _fields = ("xml", "protected")
+
+    def __init__(self, xml: bytes, protected: bool) -> None:
+        self.xml = xml
+        self.protected = protected
 
     @cached_property
     def extent(self) -> tuple[int, int]:
@@ -549,33 +552,55 @@ class SheetFacts:
         return self.extent[1]
 
 
-@dataclass
-class Package:
-    """What intake learned about a file. ``ok`` is False when it must not be parsed."""
+class Package(Record):
+    """What intake learned about a file. ``ok`` is False when it must not be parsed. (A record
+    written out, not a dataclass: see ``record``.)"""
 
-    path: Path
-    kind: str = ""  # xlsx | xls | ods
-    findings: list[Finding] = field(default_factory=list)
-    sheet_parts: dict[str, str] = field(default_factory=dict)  # sheet name -> zip part
-    structure_locked: bool = False
-    mtime: float = 0.0
-    saved_at: str = ""  # dcterms:modified of docProps/core.xml: when the workbook was last saved
-    zip: zipfile.ZipFile | None = None  # open while the reader works; see close()
-    # The file's bytes, read once: intake and the value reader see the same content even if
-    # the file is replaced or rewritten while it is being read (see calamine_book).
-    data: bytes = b""
-    # Sheet parts inflated once for both intake and calamine (see ``calamine_bytes``): part ->
-    # (the first bytes as stored, for the prolog checks; the XML with formula text emptied).
-    _prepared: dict[str, tuple[bytes, bytes]] = field(default_factory=dict)
-    _facts: dict[str, SheetFacts | None] = field(default_factory=dict)
-    _cells: int = 0  # dense cells of the sheets vetted so far (bounds for those in _bounded)
-    _bounded: dict[str, int] = field(default_factory=dict)  # sheet -> cells charged as its bound
-    _ods: dict[str, tuple[int, int]] | None = None
-    # .ods/.xls: each sheet's formula cells (row, column, 1-based), found from the file's own
-    # records (calamine gives values only); a sheet missing here is unknown.
-    _legacy_formulas: dict[str, set[tuple[int, int]]] | None = None
-    # workbook.xml as calamine is handed it (``_without_defined_names``) and its CRC, or None
-    _calamine_workbook: tuple[bytes, int] | None = None
+    _fields = (
+        "path",
+        "kind",
+        "findings",
+        "sheet_parts",
+        "structure_locked",
+        "mtime",
+        "saved_at",
+        "zip",
+        "data",
+        "_prepared",
+        "_facts",
+        "_cells",
+        "_bounded",
+        "_ods",
+        "_legacy_formulas",
+        "_calamine_workbook",
+    )
+
+    def __init__(self, path: Path, kind: str = "") -> None:
+        self.path = path
+        self.kind = kind  # xlsx | xls | ods
+        self.findings: list[Finding] = []
+        self.sheet_parts: dict[str, str] = {}  # sheet name -> zip part
+        self.structure_locked = False
+        self.mtime = 0.0
+        # dcterms:modified of docProps/core.xml: when the workbook was last saved
+        self.saved_at = ""
+        self.zip: zipfile.ZipFile | None = None  # open while the reader works; see close()
+        # The file's bytes, read once: intake and the value reader see the same content even if
+        # the file is replaced or rewritten while it is being read (see calamine_book).
+        self.data = b""
+        # Sheet parts inflated once for both intake and calamine (see ``calamine_bytes``): part
+        # -> (the first bytes as stored, for the prolog checks; the XML with formula text
+        # emptied).
+        self._prepared: dict[str, tuple[bytes, bytes]] = {}
+        self._facts: dict[str, SheetFacts | None] = {}
+        self._cells = 0  # dense cells of the sheets vetted so far (bounds for those in _bounded)
+        self._bounded: dict[str, int] = {}  # sheet -> cells charged as its bound
+        self._ods: dict[str, tuple[int, int]] | None = None
+        # .ods/.xls: each sheet's formula cells (row, column, 1-based), found from the file's
+        # own records (calamine gives values only); a sheet missing here is unknown.
+        self._legacy_formulas: dict[str, set[tuple[int, int]]] | None = None
+        # workbook.xml as calamine is handed it (``_without_defined_names``) and its CRC, or None
+        self._calamine_workbook: tuple[bytes, int] | None = None
 
     @property
     def ok(self) -> bool:

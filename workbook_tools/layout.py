@@ -14,10 +14,10 @@ import functools
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from .normalise import label_key
+from .record import Record
 from .spec import Block, Header, Spec, Table
 
 TITLE_ROW, UNIT_ROW, NOTE_ROW, TABLE_TOP = 0, 1, 2, 3
@@ -98,21 +98,36 @@ class Place(NamedTuple):
         return cell if from_sheet == self.sheet else f"{quote_sheetname(self.sheet)}!{cell}"
 
 
-@dataclass
-class TableLayout:
-    """Where one table sheet puts its labels, data cells, checks and print rows."""
+class TableLayout(Record):
+    """Where one table sheet puts its labels, data cells, checks and print rows. (A record
+    written out, not a dataclass: see ``record``.)"""
 
-    table: Table
-    labels: list[Label] = field(default_factory=list)
-    cells: dict[str, Place] = field(default_factory=dict)
-    header_rows: tuple[int, int] = (0, 0)  # rows to repeat on printed pages
-    bottom: int = 0  # last row of the official table
-    check_cols: dict[str, int] = field(default_factory=dict)
-    check_rows: dict[str, int] = field(default_factory=dict)
-    checks: dict[str, Place] = field(default_factory=dict)  # instance key -> check cell
-    col_widths: list[float] = field(default_factory=list)
-    row_heights: dict[int, float] = field(default_factory=dict)
-    label_keys: list[tuple[int, int, str]] = field(default_factory=list)  # (row, col, match key)
+    _fields = (
+        "table",
+        "labels",
+        "cells",
+        "header_rows",
+        "bottom",
+        "check_cols",
+        "check_rows",
+        "checks",
+        "col_widths",
+        "row_heights",
+        "label_keys",
+    )
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.labels: list[Label] = []
+        self.cells: dict[str, Place] = {}
+        self.header_rows: tuple[int, int] = (0, 0)  # rows to repeat on printed pages
+        self.bottom = 0  # last row of the official table
+        self.check_cols: dict[str, int] = {}
+        self.check_rows: dict[str, int] = {}
+        self.checks: dict[str, Place] = {}  # instance key -> check cell
+        self.col_widths: list[float] = []
+        self.row_heights: dict[int, float] = {}
+        self.label_keys: list[tuple[int, int, str]] = []  # (row, col, match key)
 
     @property
     def sheet(self) -> str:
@@ -123,13 +138,19 @@ class TableLayout:
         return self.table.width
 
 
-@dataclass
-class WorkbookLayout:
-    """Where a spec's workbook puts everything: the table sheets and each place by key."""
+class WorkbookLayout(Record):
+    """Where a spec's workbook puts everything: the table sheets and each place by key. (A
+    record written out, not a dataclass: see ``record``.)"""
 
-    spec: Spec
-    tables: dict[str, TableLayout]
-    places: dict[str, Place]  # datapoint ids, "info.<id>", narrative field ids, "check.<key>"
+    _fields = ("spec", "tables", "places")
+
+    def __init__(
+        self, spec: Spec, tables: dict[str, TableLayout], places: dict[str, Place]
+    ) -> None:
+        self.spec = spec
+        self.tables = tables
+        # datapoint ids, "info.<id>", narrative field ids, "check.<key>"
+        self.places = places
 
     def place(self, key: str) -> Place:
         return self.places[key]

@@ -14,8 +14,7 @@ import math
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 OPS = ("==", "<=", ">=")
 PASS, FAIL = "✓", "✗"
@@ -32,8 +31,7 @@ class RuleSyntaxError(ValueError):
     """A rule's check expression cannot be parsed; the message names the problem."""
 
 
-@dataclass(frozen=True, slots=True)
-class Term:
+class Term(NamedTuple):
     """A datapoint id pattern, summed over ``over_set`` when ``over_var`` is set."""
 
     pattern: str
@@ -41,16 +39,14 @@ class Term:
     over_set: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Side:
+class Side(NamedTuple):
     """One side of a comparison: terms summed, plus a constant."""
 
     terms: tuple[Term, ...]
     constant: int
 
 
-@dataclass(frozen=True, slots=True)
-class Expression:
+class Expression(NamedTuple):
     """A parsed check expression: ``left op right``."""
 
     left: Side
@@ -95,8 +91,7 @@ def _parse_side(text: str, whole: str) -> Side:
     return Side(tuple(terms), constant)
 
 
-@dataclass(frozen=True, slots=True)
-class Instance:
+class Instance(NamedTuple):
     """One concrete check: a rule under one binding of its ``each`` variables.
 
     For a comparison, ``left``/``right`` hold datapoint ids (summed) plus constants. For the

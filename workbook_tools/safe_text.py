@@ -13,9 +13,9 @@ passes them through the one function here that fits its output, at the point of 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
+import sys
 from typing import Any
 
 # C0 (but tab and newline, which terminal() escapes), DEL, C1; bidirectional embeddings, overrides and isolates.
@@ -99,7 +99,8 @@ def scrub(obj: Any, clean=xml) -> Any:
     every string in it."""
     if isinstance(obj, str):
         return clean(obj)
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+    dataclasses = sys.modules.get("dataclasses")  # (not imported here: a dataclass's is)
+    if dataclasses is not None and dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         changes = {f.name: scrub(getattr(obj, f.name), clean) for f in dataclasses.fields(obj)}
         return dataclasses.replace(obj, **changes)
     if isinstance(obj, list):

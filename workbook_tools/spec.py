@@ -17,13 +17,13 @@ import re
 import sys
 import zlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from . import rules
 from .findings import Failure, Finding, Severity, fail
+from .record import Record
 
 DEFAULT_FORMAT = "gov_disclosure_2021"
 TYPE_KINDS = ("integer", "decimal", "signed")  # signed: whole numbers of any sign (本年增/减)
@@ -179,10 +179,28 @@ class Rule(NamedTuple):
     instances: tuple[rules.Instance, ...]
 
 
-@dataclass(frozen=True)
-class Spec:
-    """A report format, validated and compiled from its YAML file (see ``load``)."""
+class Spec(Record):
+    """A report format, validated and compiled from its YAML file (see ``load``). Immutable.
+    (A record written out, not a frozen dataclass: see ``record``.)"""
 
+    _fields = (
+        "format_id",
+        "version",
+        "revision",
+        "name",
+        "basis",
+        "title",
+        "types",
+        "info",
+        "sections",
+        "tables",
+        "datapoints",
+        "sets",
+        "rules",
+        "totals",
+        "hash",
+        "source",
+    )
     format_id: str
     version: str
     revision: int
@@ -199,6 +217,17 @@ class Spec:
     totals: tuple[tuple[str, tuple[str, ...]], ...]  # (total id, summed ids), dependency order
     hash: str
     source: str
+
+    def __init__(self, **fields: Any) -> None:
+        if fields.keys() != set(self._fields):
+            raise TypeError(f"Spec needs exactly the fields {', '.join(self._fields)}")
+        self.__dict__.update(fields)  # (frozen: see __setattr__)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
 
     @cached_property
     def kinds(self) -> dict[str, str]:

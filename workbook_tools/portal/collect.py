@@ -28,7 +28,7 @@ import time
 import unicodedata
 from collections.abc import Iterable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -477,7 +477,7 @@ def as_seen(portal: Portal, unit: UnitRow, report: check.Report, filename: str) 
 
 
 def _as_seen(report: check.Report, unit: UnitRow | Seen, year: int, filename: str) -> check.Report:
-    findings = [replace(f, file=filename) for f in report.findings]
+    findings = [f.replace(file=filename) for f in report.findings]
     filing = report.filing
     if filing.readable:
         if filing.unit and not _same_unit(filing, unit):
@@ -637,7 +637,7 @@ def refused_report(filename: str, finding: Finding) -> check.Report:
     from ..filing import Filing
 
     name = display_name(filename)
-    return check.Report(name, Filing(name), [replace(finding, file=name)])
+    return check.Report(name, Filing(name), [finding.replace(file=name)])
 
 
 # --- reading back -----------------------------------------------------------------------------
