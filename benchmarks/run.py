@@ -537,21 +537,24 @@ def cli_import_one(b: Bench) -> dict:
     import pickle
 
     from workbook_tools import commands, template
+    from workbook_tools.template import prepared
 
-    recorded = []
-    render = template.render
+    recorded, fitted = [], []
+    render = prepared.render
 
     def recording(*args, **kwargs):
-        recorded.append(replay.record(lambda: render(*args, **kwargs)))
+        # the import fills a prepared workbook; the floor replays what xlsxwriter would write
+        recorded.append(replay.record(lambda: template.render(*args, **kwargs)))
+        fitted.append(prepared.prepared(*args, **kwargs) is not None)
         return render(*args, **kwargs)
 
-    template.render = recording
+    prepared.render = recording
     try:
         commands.run_import(
             published, b.folder / "recorded.xlsx", force=True, echo=lambda *a, **k: None
         )
     finally:
-        template.render = render
+        prepared.render = render
     planned = b.folder / "import.plan"
     planned.write_bytes(pickle.dumps(replay.plan(recorded[0])))
     floor_cmd = [
@@ -562,6 +565,8 @@ def cli_import_one(b: Bench) -> dict:
     ]
     wall(floor_cmd)
     floor = [timed(floor_cmd) for _ in range(b.size(5, 11))]
+    # Python itself: starting the interpreter with its site (the venv's), importing nothing
+    bare = [timed([sys.executable, "-c", "pass"]) for _ in range(b.size(5, 11))]
     return b.result(
         o * 1000,
         at_most=120,
@@ -573,6 +578,9 @@ def cli_import_one(b: Bench) -> dict:
         floor_ms=statistics.median(x[0] for x in floor) * 1000,
         floor_cpu_ms=min(x[1] for x in floor) * 1000,
         floor="a python process writing the same workbook with bare xlsxwriter, nothing else",
+        prepared_workbook=fitted == [True],
+        python_ms=statistics.median(x[0] for x in bare) * 1000,
+        python_cpu_ms=min(x[1] for x in bare) * 1000,
         load_average=load_average(),
     )
 

@@ -172,28 +172,10 @@ def run_import(
             report = check_module.Report(str(published), filing, filing.findings)
             echo(output_module.text([report], spec, lang), err=True)
             return 2
-        from . import template as template_module  # (xlsxwriter: only when a workbook is written)
-        from .roster import Unit
+        from .template import prepared  # (xlsxwriter only when the prepared workbook won't do)
 
-        fspec = filing.spec
-        # Numbers as read; where a cell could not be read, its text, so the unit sees it.
-        values = {
-            i: filing.values.get(i) if filing.values.get(i) is not None else filing.raw.get(i)
-            for i in fspec.inputs
-        }
-        info = {k: v for k, v in filing.info.items() if k not in ("unit", "code", "kind", "year")}
-        printed, missing = importer.kept_in_workbook(filing)
-        data = template_module.render(
-            fspec,
-            Unit(filing.unit or published.stem, "", filing.kind),
-            filing.year,
-            lang=lang,
-            values={k: v for k, v in values.items() if v is not None},
-            texts=filing.texts,
-            info=info,
-            printed=printed,
-            missing=missing,
-        )
+        fspec, owner, year, options = importer.workbook_arguments(filing, published.stem)
+        data = prepared.render(fspec, owner, year, lang=lang, **options)
         make_folder(output.parent)
         atomic_write(output, data)
         report = check_module.Report(str(published), filing, check_module.check_filing(filing))

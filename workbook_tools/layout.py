@@ -50,6 +50,21 @@ def cell_name(row: int, col: int, absolute: bool = False) -> str:
     return f"{mark}{letters}{mark}{row + 1}"
 
 
+@functools.lru_cache(maxsize=64)
+def quote_sheetname(name: str) -> str:
+    """``name`` as a formula refers to it, as xlsxwriter's ``quote_sheetname``: a name of Chinese
+    characters alone stands bare, one with a space is quoted (its first rule: anything but word
+    characters); any other goes to xlsxwriter, whose import costs more than a ``wbtools import``
+    writing a prepared workbook (``template.prepared``)."""
+    if all("\u4e00" <= ch <= "\u9fff" for ch in name) and name:
+        return name
+    if " " in name and not name.startswith("'"):
+        return "'" + name.replace("'", "''") + "'"
+    from xlsxwriter.utility import quote_sheetname as quoted
+
+    return quoted(name)
+
+
 _A1 = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)$")
 
 
@@ -92,8 +107,6 @@ class Place(NamedTuple):
         return cell_name(self.row, self.col)
 
     def ref(self, from_sheet: str | None = None, absolute: bool = False) -> str:
-        from xlsxwriter.utility import quote_sheetname
-
         cell = cell_name(self.row, self.col, absolute)
         return cell if from_sheet == self.sheet else f"{quote_sheetname(self.sheet)}!{cell}"
 

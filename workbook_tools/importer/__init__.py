@@ -49,6 +49,7 @@ __all__ = [
     "read",
     "read_table",
     "tokens",
+    "workbook_arguments",
 ]
 
 
@@ -142,6 +143,31 @@ def kept_in_workbook(filing: Filing) -> tuple[dict[str, Any], set[str]]:
         if any(s in filing.missing for s in sources) or round(stored - summed, 6) != 0:
             printed[target] = stored
     return printed, {i for i in spec.inputs if i in filing.missing}
+
+
+def workbook_arguments(filing: Filing, name: str) -> tuple[Spec, Any, int, dict[str, Any]]:
+    """What ``template.render`` writes an imported filing's workbook from: spec, unit (named
+    ``name`` when the text gave none), year, and the options (numbers as read; where a cell
+    could not be read, its text, so the unit sees it; the contact fields; ``kept_in_workbook``)."""
+    from ..roster import Unit
+
+    spec = filing.spec
+    values = {}
+    for i in spec.inputs:
+        value = filing.values.get(i)
+        value = value if value is not None else filing.raw.get(i)
+        if value is not None:
+            values[i] = value
+    info = {k: v for k, v in filing.info.items() if k not in ("unit", "code", "kind", "year")}
+    printed, missing = kept_in_workbook(filing)
+    options = {
+        "values": values,
+        "texts": filing.texts,
+        "info": info,
+        "printed": printed,
+        "missing": missing,
+    }
+    return spec, Unit(filing.unit or name, "", filing.kind), filing.year, options
 
 
 def _identify(

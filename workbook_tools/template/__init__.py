@@ -6,7 +6,9 @@ thing written: ``cover`` (填报说明), ``info`` (基本信息), ``tables`` (�
 validation and live checks), ``narrative`` (文字部分), ``checks`` (校验结果), ``feedback``
 (问题清单), ``meta`` (the hidden metadata sheet); ``book`` holds one workbook's inputs and what
 the rules say about them, ``styles`` the formats, ``formulas`` the compiled formulas, ``ranges``
-the grouped ranges and conditional formats, ``wording`` the words, ``writer`` the whole.
+the grouped ranges and conditional formats, ``wording`` the words, ``writer`` the whole,
+``locked`` xlsxwriter's workbook with its structure locked, and ``prepared`` an import's workbook
+filled into one written once (without loading xlsxwriter).
 """
 
 from .book import Feedback, FeedbackRow

@@ -13,10 +13,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-import xlsxwriter
-
 from .. import layout, rules
-from ..files import legacy_password_hash
 from ..layout import Place, WorkbookLayout
 from ..normalise import normalise
 from ..roster import Unit
@@ -49,27 +46,6 @@ def status_text(t: Mapping[str, str], blank: int, errors: int, warnings: int) ->
     return t["status_blank"].format(b=blank) + (t["status_joiner"] + bad if bad else "")
 
 
-class LockedWorkbook(xlsxwriter.Workbook):
-    """A workbook with its structure locked (``<workbookProtection lockStructure="1"/>``, and the
-    password's verifier when there is one): sheets cannot be added, removed or renamed.
-
-    xlsxwriter protects sheets but not the workbook structure (its author declines to add it), so
-    the element is written where the schema puts it, just before ``<bookViews>``. Adding it to
-    the finished file instead meant unzipping and recompressing every part (some 8 % of writing a
-    roster's templates)."""
-
-    structure_password = ""
-
-    def _write_book_views(self) -> None:
-        attributes = [("lockStructure", 1)]
-        if self.structure_password:
-            attributes.insert(
-                0, ("workbookPassword", legacy_password_hash(self.structure_password))
-            )
-        self._xml_empty_tag("workbookProtection", attributes)
-        super()._write_book_views()
-
-
 class Book:
     def __init__(
         self,
@@ -84,7 +60,10 @@ class Book:
         feedback: Feedback | None = None,
         printed: Mapping[str, Any] | None = None,
         missing: Iterable[str] = (),
+        workbook: Any = None,
     ):
+        """``workbook``: what the sheets are written to, by default a new ``LockedWorkbook``
+        (``template.prepared`` gives one that records the calls instead)."""
         self.spec = spec
         self.printed = dict(printed or {})
         self.missing = set(missing)
@@ -135,15 +114,22 @@ class Book:
             self.t, self.blank, self.failing["error"], self.failing["warning"]
         )
         self.buffer = io.BytesIO()
-        self.wb = LockedWorkbook(
-            self.buffer,
-            {
-                "in_memory": True,
-                "strings_to_numbers": False,
-                "strings_to_formulas": False,
-                "strings_to_urls": False,
-            },
-        )
+        self.worksheet_class: Any = None  # the class of every sheet (a recorder makes its own)
+        if workbook is None:
+            from .locked import LockedWorkbook  # (xlsxwriter: only when it writes)
+
+            self.worksheet_class = formulas.worksheet_class()
+
+            workbook = LockedWorkbook(
+                self.buffer,
+                {
+                    "in_memory": True,
+                    "strings_to_numbers": False,
+                    "strings_to_formulas": False,
+                    "strings_to_urls": False,
+                },
+            )
+        self.wb = workbook
         self.wb.structure_password = password
         self.styles = Styles(self.wb)
         self.f = self.styles.f

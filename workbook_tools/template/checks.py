@@ -3,10 +3,8 @@ are still empty, and the status line the cover shows."""
 
 from __future__ import annotations
 
-from xlsxwriter.utility import quote_sheetname, xl_rowcol_to_cell
-
 from .. import layout, rules
-from ..layout import Place
+from ..layout import Place, cell_name, quote_sheetname
 from .book import Book
 from .ranges import check_formats, rectangles
 from .wording import SEVERITY_TEXT
@@ -81,7 +79,7 @@ def blank_formula(b: Book) -> str:
         places = [p for dp_id, p in tl.cells.items() if not b.spec.datapoints[dp_id].computed]
         sheet = quote_sheetname(tl.table.sheet)
         for r1, c1, r2, c2 in rectangles(places):
-            area = xl_rowcol_to_cell(r1, c1) + ":" + xl_rowcol_to_cell(r2, c2)
+            area = cell_name(r1, c1) + ":" + cell_name(r2, c2)
             terms.append(f'SUMPRODUCT(--(TRIM({sheet}!{area})=""))')
     required = [b.layout.place(f.id) for f in b.spec.fields if f.required]
     if required:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from xlsxwriter.utility import quote_sheetname
-
 from .. import layout
+from ..layout import quote_sheetname
 from .book import Book
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import functools
 import re
+from pathlib import Path
 from typing import NamedTuple
-
-from xlsxwriter.worksheet import Worksheet
 
 from .. import layout, rules
 from ..normalise import excel_readable
@@ -60,22 +59,44 @@ def _prepared(formula: str, expand_future: bool) -> str:
         and PLAIN_FUNCTIONS.issuperset(_CALLED.findall(formula))
     ):
         return formula[1:] if formula.startswith("=") else formula  # what xlsxwriter strips
-    return Worksheet._prepare_formula(_PLAIN, formula, expand_future)
+    from xlsxwriter.worksheet import Worksheet
+
+    return Worksheet._prepare_formula(_plain(), formula, expand_future)
 
 
-class CachedFormulas(LiteralStrings, Worksheet):
-    """A worksheet that remembers prepared formulas across workbooks.
+@functools.cache
+def worksheet_class() -> type:
+    """``CachedFormulas``: made on first use, so that importing the template does not import
+    xlsxwriter (a prepared workbook is filled without it: ``template.prepared``)."""
+    from xlsxwriter.worksheet import Worksheet
 
-    xlsxwriter runs some thirty regular expressions over every formula to add ``_xlfn.``
-    prefixes; our formulas are the same for every unit of a roster, so preparing each once per
-    process roughly halves the time to write a template (see benchmarks/).
-    """
+    class CachedFormulas(LiteralStrings, Worksheet):
+        """A worksheet that remembers prepared formulas across workbooks.
 
-    def _prepare_formula(self, formula, expand_future_functions=False):
-        return _prepared(formula, bool(expand_future_functions or self.use_future_functions))
+        xlsxwriter runs some thirty regular expressions over every formula to add ``_xlfn.``
+        prefixes; our formulas are the same for every unit of a roster, so preparing each once
+        per process roughly halves the time to write a template (see benchmarks/).
+        """
+
+        def _prepare_formula(self, formula, expand_future_functions=False):
+            return _prepared(formula, bool(expand_future_functions or self.use_future_functions))
+
+    CachedFormulas.__module__ = __name__
+    CachedFormulas.__qualname__ = "CachedFormulas"
+    return CachedFormulas
 
 
-_PLAIN = Worksheet()
+@functools.cache
+def _plain():
+    from xlsxwriter.worksheet import Worksheet
+
+    return Worksheet()
+
+
+def __getattr__(name: str):
+    if name == "CachedFormulas":
+        return worksheet_class()
+    raise AttributeError(name)
 
 
 class Formulas(NamedTuple):
@@ -97,11 +118,9 @@ def compiled(spec: Spec) -> Formulas:
     spec's hash (as the in-process cache) and the code that compiles them, xlsxwriter's
     version included (it prepares formulas that call other functions)."""
     if spec.hash not in _FORMULAS:
-        import xlsxwriter
-
         from .. import spec as spec_module
 
-        parts = [spec.hash.encode(), xlsxwriter.__version__.encode()]
+        parts = [spec.hash.encode(), xlsxwriter_version()]
         parts += spec_module.code_parts(
             "template/formulas.py", "layout.py", "rules.py", "normalise.py", "spec.py"
         )
@@ -111,6 +130,19 @@ def compiled(spec: Spec) -> Formulas:
         _PREPARED.update(found.prepared)
         _FORMULAS[spec.hash] = found
     return _FORMULAS[spec.hash]
+
+
+@functools.cache
+def xlsxwriter_version() -> bytes:
+    """The installed xlsxwriter's ``__init__.py`` (its version line), read without importing it:
+    a cache key part for what xlsxwriter wrote or prepared."""
+    import importlib.util
+
+    found = importlib.util.find_spec("xlsxwriter")
+    try:
+        return Path(found.origin).read_bytes() if found and found.origin else b"?"
+    except OSError:
+        return b"?"
 
 
 def _compile(spec: Spec) -> Formulas:

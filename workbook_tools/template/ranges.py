@@ -3,10 +3,8 @@ orange): data validation and formatting apply per range, so fewer ranges make sm
 
 from __future__ import annotations
 
-from xlsxwriter.utility import xl_rowcol_to_cell
-
 from .. import rules
-from ..layout import Place
+from ..layout import Place, cell_name
 from .book import Book
 
 
@@ -37,8 +35,7 @@ def cell_format(ws, places: list[Place], value: str, fmt) -> None:
 
 def multi_range(rects: list[tuple[int, int, int, int]]) -> str:
     return " ".join(
-        xl_rowcol_to_cell(r1, c1)
-        + ("" if (r1, c1) == (r2, c2) else ":" + xl_rowcol_to_cell(r2, c2))
+        cell_name(r1, c1) + ("" if (r1, c1) == (r2, c2) else ":" + cell_name(r2, c2))
         for r1, c1, r2, c2 in rects
     )
 

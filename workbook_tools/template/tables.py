@@ -3,11 +3,9 @@ cells with data validation, total formulas, and the live ✓/✗ cells beside an
 
 from __future__ import annotations
 
-from xlsxwriter.utility import xl_rowcol_to_cell
-
 from .. import layout, rules
 from ..findings import LENIENT, PLAIN_NUMBER, Severity
-from ..layout import Place, TableLayout
+from ..layout import Place, TableLayout, cell_name
 from ..normalise import excel_readable
 from .book import Book
 from .ranges import check_formats, multi_range, rectangles
@@ -96,7 +94,7 @@ def data_cells(b: Book, ws, tl: TableLayout) -> None:
         # One rule over every range: its relative reference is to the first range's
         # top-left cell, and Excel and LibreOffice shift it for every other cell.
         r1, c1 = rects[0][:2]
-        first = xl_rowcol_to_cell(r1, c1)
+        first = cell_name(r1, c1)
         predicate = rules.excel_type_predicate(first, vtype.kind, excel_readable)
         ws.conditional_format(
             *rects[0],

@@ -16,7 +16,6 @@ from . import checks, cover, meta, narrative, tables
 from . import feedback as feedback_sheet
 from . import info as info_sheet
 from .book import Book, Feedback
-from .formulas import CachedFormulas
 from .wording import FEEDBACK_SHEET
 
 
@@ -57,7 +56,7 @@ def _write(b: Book) -> bytes:
     )
 
     def sheet(name: str):
-        return wb.add_worksheet(name, worksheet_class=CachedFormulas)
+        return wb.add_worksheet(name, worksheet_class=b.worksheet_class)
 
     instructions = sheet(layout.INSTRUCTIONS_SHEET)
     info_ws = sheet(layout.INFO_SHEET)

@@ -1,0 +1,163 @@
+"""The prepared workbook of ``wbtools import`` (template.prepared): the workbook xlsxwriter writes,
+byte for byte, for every import it takes; xlsxwriter for every other."""
+
+from __future__ import annotations
+
+import os
+import random
+from datetime import date
+from pathlib import Path
+
+import pytest
+from xlsxwriter.utility import quote_sheetname as xlsxwriter_quote
+
+from workbook_tools import importer, layout, synth
+from workbook_tools import spec as spec_module
+from workbook_tools.roster import Unit
+from workbook_tools.template import prepared, writer
+
+from .conftest import ROOT, SHARED
+
+CASES = ROOT / "tests" / "import_cases"
+REPORTS = sorted(
+    [p for p in CASES.iterdir() if p.suffix in (".txt", ".md", ".html", ".pdf")]
+    + [p for p in (SHARED / "examples" / "published").glob("*") if p.suffix in (".txt", ".pdf")]
+)
+
+
+def _both(spec, unit, year, **options) -> tuple[bytes | None, bytes]:
+    """(the prepared workbook or None, xlsxwriter's) for the same arguments."""
+    missing = options.pop("missing", set())
+    return (
+        prepared.prepared(spec, unit, year, missing=missing, **options),
+        writer.render(spec, unit, year, missing=missing, **options),
+    )
+
+
+@pytest.mark.parametrize("path", REPORTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_imported_report_is_the_workbook_xlsxwriter_writes(path, lang, spec21):
+    filing = importer.read(path, spec21)
+    if not filing.readable or not filing.year:
+        pytest.skip("no workbook is written for it")
+    spec, unit, year, options = importer.workbook_arguments(filing, path.stem)
+    fast, slow = _both(spec, unit, year, lang=lang, **options)
+    assert prepared.render(spec, unit, year, lang=lang, **options) == slow
+    if options["missing"]:
+        assert fast is None  # a comment and the hatched format on each missing cell: xlsxwriter
+    else:
+        assert fast == slow
+
+
+def _published(spec, seed: int) -> tuple[dict, dict]:
+    rng = random.Random(seed)
+    values = synth.consistent_values(spec, rng, rng.choice(["乡镇", "街道", "部门"]))
+    texts = {f.id: f"第{seed}号：依法公开。" for f in spec.fields}
+    return spec.compute(values), texts
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_generated_filings_in_both_formats_and_languages(seed, spec21):
+    spec = spec21 if seed % 2 else spec_module.load("gov_disclosure_2019")
+    values, texts = _published(spec, seed)
+    values = {i: values[i] for i in spec.inputs}
+    lang = ("zh", "en")[seed % 3 == 0]
+    year = 2019 + seed
+    unit = Unit(f"测试单位{seed}", "", ["乡镇", "街道", "部门"][seed % 3])
+    fast, slow = _both(spec, unit, year, lang=lang, values=values, texts=texts)
+    assert fast is not None and fast == slow
+
+
+def test_odd_cells_texts_and_names_are_written_as_xlsxwriter_writes_them(spec21):
+    """Text in number cells, a wrong printed total, blanks, narrative with markup, escapes,
+    control characters and surrounding spaces, a unit named with &, < and >."""
+    values, texts = _published(spec21, 7)
+    values = {i: values[i] for i in spec21.inputs}
+    inputs = list(spec21.inputs)
+    values[inputs[0]] = "12件"
+    values[inputs[1]] = "１２"
+    values[inputs[2]] = 2.5
+    values[inputs[3]] = -4
+    values[inputs[4]] = 10**15 + 1
+    del values[inputs[5]]
+    values[inputs[6]] = " 3 "
+    fields = [f.id for f in spec21.fields]
+    texts[fields[0]] = "  开头有空格，&<>\"' 与 _x0041_ 与 \x01 控制字符\n第二行  "
+    texts[fields[1]] = "<b>不是标记</b>"
+    texts[fields[2]] = ""
+    texts[fields[3]] = "\t"
+    total = spec21.totals[0][0]
+    unit = Unit("A&B <县> 某某局", "", "部门")
+    info = {"contact": "张三 & 李四", "phone": "0123-4567"}
+    fast, slow = _both(
+        spec21, unit, 2025, values=values, texts=texts, info=info, printed={total: 999999}
+    )
+    assert fast is not None and fast == slow
+
+
+def test_what_the_recorder_does_not_model_goes_to_xlsxwriter(spec21):
+    values, texts = _published(spec21, 3)
+    values = {i: values[i] for i in spec21.inputs}
+    unit = Unit("某某镇", "", "乡镇")
+    first = next(iter(spec21.inputs))
+    rich = {**texts, spec21.fields[0].id: "<r>原文如此</r>"}
+    cases = [
+        {"texts": rich},  # xlsxwriter's rich-string markup: written in runs (safe_text)
+        {"texts": texts, "missing": {first}},  # a comment and the hatched format
+        {"texts": {**texts, spec21.fields[0].id: "长" * 20000}},  # past xlsxwriter's limit
+        {"texts": texts, "info": {"filled_on": date(2025, 1, 2)}},  # a date
+    ]
+    for case in cases:
+        fast = prepared.prepared(spec21, unit, 2024, values=values, **case)
+        assert fast is None
+        assert prepared.render(spec21, unit, 2024, values=values, **case) == writer.render(
+            spec21, unit, 2024, values=values, **case
+        )
+
+
+def _entries(folder: Path) -> list[Path]:
+    return sorted(folder.glob("prepared-*.pickle"))
+
+
+def test_the_prepared_workbook_is_cached_and_a_broken_entry_rebuilt(tmp_path, monkeypatch, spec21):
+    monkeypatch.setenv("WBTOOLS_CACHE_DIR", str(tmp_path))
+    values, texts = _published(spec21, 5)
+    values = {i: values[i] for i in spec21.inputs}
+    unit = Unit("某某镇", "", "乡镇")
+    expected = writer.render(spec21, unit, 2024, values=values, texts=texts)
+    assert prepared.prepared(spec21, unit, 2024, values=values, texts=texts) == expected
+    (entry,) = _entries(tmp_path)
+    for broken in (b"", b"not a pickle", entry.read_bytes()[:100]):
+        entry.write_bytes(broken)
+        assert prepared.prepared(spec21, unit, 2024, values=values, texts=texts) == expected
+    assert _entries(tmp_path) == [entry] and entry.stat().st_size > 1000
+    # another year or language is another prepared workbook
+    prepared.prepared(spec21, unit, 2023, values=values, texts=texts, lang="en")
+    assert len(_entries(tmp_path)) == 2
+
+
+def test_no_cache_folder_means_xlsxwriter(tmp_path, monkeypatch, spec21):
+    values, texts = _published(spec21, 2)
+    unit = Unit("某某镇", "", "乡镇")
+    expected = writer.render(spec21, unit, 2024, values=values, texts=texts)
+    monkeypatch.setenv("WBTOOLS_CACHE_DIR", "")
+    assert prepared.prepared(spec21, unit, 2024, values=values, texts=texts) is None
+    assert prepared.render(spec21, unit, 2024, values=values, texts=texts) == expected
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"")
+    monkeypatch.setenv("WBTOOLS_CACHE_DIR", str(blocker / "cache"))  # cannot be a folder
+    assert prepared.render(spec21, unit, 2024, values=values, texts=texts) == expected
+    if os.geteuid() != 0:  # root writes into a read-only folder anyway
+        readonly = tmp_path / "ro"
+        readonly.mkdir(mode=0o555)
+        monkeypatch.setenv("WBTOOLS_CACHE_DIR", str(readonly))
+        assert prepared.render(spec21, unit, 2024, values=values, texts=texts) == expected
+
+
+def test_sheet_names_are_quoted_as_xlsxwriter_quotes_them(spec21):
+    names = [t.sheet for t in spec21.tables]
+    names += [t.sheet for t in spec_module.load("gov_disclosure_2019").tables]
+    names += [layout.INSTRUCTIONS_SHEET, layout.INFO_SHEET, layout.NARRATIVE_SHEET]
+    names += [layout.CHECKS_SHEET, layout.META_SHEET, "Sheet1", "A1", "表 二's", "R1C1", "1表"]
+    for name in names:
+        assert layout.quote_sheetname(name) == xlsxwriter_quote(name), name
