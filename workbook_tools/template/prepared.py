@@ -28,6 +28,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -219,7 +220,7 @@ class SheetPart(NamedTuple):
     places: list[tuple]  # (row, col, format index or None) of each cell, in the file's order
     chunks: list[str]  # the XML around the cells: len(places) + 1 pieces
     starts: list[str]  # each cell's '<c r=".." s=".."' as xlsxwriter wrote it
-    formulas: list[tuple[str, str] | None]  # a formula cell's text and its <f> element
+    formulas: list[tuple[int, str] | None]  # a formula cell's text (checksum), its <f> element
 
 
 class Prototype(NamedTuple):
@@ -269,7 +270,9 @@ def prepared(
     no cache folder to keep it in: building it costs more than writing the workbook)."""
     from .. import spec as spec_module
 
-    if spec_module.cache_dir() is None:
+    if spec_module.cache_dir() is None or missing:
+        # A missing cell is marked with a comment and a format of its own: xlsxwriter writes
+        # it (said before recording, so that such an import costs what it did before).
         return None
     options = dict(lang=lang, values=values, texts=texts, info=info)
     try:
@@ -361,8 +364,11 @@ def build(spec: Spec, unit: Unit, year: int, options: dict) -> Prototype:
         for ((row, col), (fmt, kind, value)), cell_xml in zip(cells, written[i], strict=True):
             places.append((row, col, fmt))
             starts.append(_CELL_START.match(cell_xml).group())
-            formulas.append((value[0], _FORMULA.search(cell_xml).group()) if kind == "f" else None)
+            formula = _FORMULA.search(cell_xml).group() if kind == "f" else None
+            formulas.append((_checksum(value[0]), formula) if kind == "f" else None)
         sheets[name] = SheetPart(sheet.name, sheet.calls, places, chunks, starts, formulas)
+    # (the sheets and shared strings are written anew: only their names are kept)
+    parts = [(n, b"" if n in sheets or n == _SHARED else raw) for n, raw in parts]
     return Prototype(
         recorder.formats,
         recorder.calls,
@@ -409,7 +415,7 @@ def fill(prototype: Prototype, recorded: Recorder, unit: Unit) -> bytes | None:
             else:
                 formula, result = value
                 known = part.formulas[k]
-                if known is None or known[0] != formula:
+                if known is None or known[0] != _checksum(formula):
                     return None
                 if isinstance(result, str):
                     kind_attr = ' t="str"' if result else ""
@@ -432,6 +438,13 @@ def fill(prototype: Prototype, recorded: Recorder, unit: Unit) -> bytes | None:
         archive.writestr(info, filled.get(part_name, raw))
     archive.close()
     return out_buffer.getvalue()
+
+
+def _checksum(text: str) -> int:
+    """A formula's text as the prototype keeps it (half the size of the prototype otherwise):
+    its length and two checksums, which another text of the same cell would have to match."""
+    data = text.encode()
+    return (len(data) << 64) | (zlib.crc32(data) << 32) | zlib.adler32(data)
 
 
 def _escape(text: str) -> str:
