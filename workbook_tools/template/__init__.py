@@ -7,8 +7,8 @@ validation and live checks), ``narrative`` (文字部分), ``checks`` (校验结
 (问题清单), ``meta`` (the hidden metadata sheet); ``book`` holds one workbook's inputs and what
 the rules say about them, ``styles`` the formats, ``formulas`` the compiled formulas, ``ranges``
 the grouped ranges and conditional formats, ``wording`` the words, ``writer`` the whole,
-``locked`` xlsxwriter's workbook with its structure locked, and ``prepared`` an import's workbook
-filled into one written once (without loading xlsxwriter).
+``locked`` xlsxwriter's workbook with its structure locked, ``prepared`` an import's workbook
+filled into one written once (without loading xlsxwriter), ``recorder`` what it is filled from.
 """
 
 from .book import Feedback, FeedbackRow
