@@ -38,8 +38,9 @@ def _both(spec, unit, year, **options) -> tuple[bytes | None, bytes]:
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_an_imported_report_is_the_workbook_xlsxwriter_writes(path, lang, spec21):
     filing = importer.read(path, spec21)
-    if not filing.readable or not filing.year:
-        pytest.skip("no workbook is written for it")
+    if not filing.year:  # the text names no year: given, as I106 asks (`--year`)
+        filing = importer.read(path, spec21, year=2025)
+    assert filing.readable
     spec, unit, year, options = importer.workbook_arguments(filing, path.stem)
     fast, slow = _both(spec, unit, year, lang=lang, **options)
     assert prepared.render(spec, unit, year, lang=lang, **options) == slow
