@@ -69,26 +69,13 @@ class Prototype(NamedTuple):
     sheets: dict[str, SheetPart]  # part name -> its sheet
 
 
-def render(
-    spec: Spec,
-    unit: Unit,
-    year: int,
-    *,
-    lang: str = "zh",
-    values: Mapping[str, Any] | None = None,
-    texts: Mapping[str, str] | None = None,
-    info: Mapping[str, Any] | None = None,
-    printed: Mapping[str, Any] | None = None,
-    missing: Iterable[str] = (),
-) -> bytes:
+def render(spec: Spec, unit: Unit, year: int, **options: Any) -> bytes:
     """What ``writer.render`` returns for the same arguments (an import's workbook: no feedback,
-    no password): from the prepared workbook when it fits, else from xlsxwriter."""
-    options = dict(lang=lang, values=values, texts=texts, info=info, printed=printed)
-    missing = set(missing)
-    data = prepared(spec, unit, year, missing=missing, **options)
-    if data is None:
-        data = writer.render(spec, unit, year, missing=missing, **options)
-    return data
+    no password; ``prepared``'s keywords): from the prepared workbook when it fits, else from
+    xlsxwriter."""
+    options["missing"] = set(options.get("missing", ()))  # (read by both)
+    data = prepared(spec, unit, year, **options)
+    return data if data is not None else writer.render(spec, unit, year, **options)
 
 
 def prepared(
