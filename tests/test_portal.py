@@ -415,7 +415,11 @@ def test_a_new_blob_folder_is_flushed_into_its_parent(portal, monkeypatch, flush
 
     def syncfs(fd):
         synced.append(
-            frozenset(str(p.resolve()) for p in portal.folder.rglob("*") if "db" not in p.name)
+            frozenset(
+                str(p.resolve())
+                for p in portal.folder.rglob("*")
+                if not p.name.startswith("portal.db")
+            )
         )
         return real_syncfs(fd)
 
