@@ -8,6 +8,8 @@ import functools
 import re
 import unicodedata
 
+from .simplify import simplified
+
 LABEL_VARIANTS = {  # known variants in published reports (FORMAT.md §7)
     # 规范性档案: mirrors that convert a page to Taiwan phrasing write 文件 as 檔案
     "行政规范性文件": ("规范性文件", "规范性档案"),
@@ -15,18 +17,6 @@ LABEL_VARIANTS = {  # known variants in published reports (FORMAT.md §7)
     "现行有效件数": ("现行有效件",),
 }
 MATCH = 0.85  # similarity a label must reach to count as the official one (typos pass)
-
-
-@functools.cache
-def _to_simplified():
-    import opencc  # a maintained converter: every traditional form, not a hand-made table
-
-    return opencc.OpenCC("t2s")
-
-
-def simplified(text: str) -> str:
-    """``text`` with traditional characters as simplified ones (OpenCC), nothing else changed."""
-    return _to_simplified().convert(text)
 
 
 _ITEM_MARK = re.compile(r"(?<=\d)、")  # “3、其他” is how many reports number “3.其他”
@@ -37,7 +27,7 @@ def fold(text: str) -> str:
     """How labels are compared: NFKC, traditional to simplified (OpenCC), no whitespace, “3、” as
     “3.”."""
     plain = "".join(unicodedata.normalize("NFKC", text).split())
-    folded = _to_simplified().convert(plain) if not plain.isascii() else plain
+    folded = simplified(plain) if not plain.isascii() else plain
     return _ITEM_MARK.sub(".", folded)
 
 
