@@ -54,9 +54,7 @@ def test_every_character_outside_the_keys_is_left_as_it_is_by_opencc(fresh):
     chars, longer = simplify._keys()
     assert "體" in chars and "説" in chars and "总" not in chars
     assert all(len(k) > 1 and chars.isdisjoint(k) for k in longer)
-    others = [
-        chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000 and chr(c) not in chars
-    ]
+    others = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000 and chr(c) not in chars]
     converter = simplify.converter()
     for at in range(0, len(others), 8192):
         text = "".join(others[at : at + 8192])
