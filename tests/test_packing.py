@@ -323,3 +323,32 @@ def test_the_breakdown_made_by_a_second_process_is_the_same_workbook(
     assert taken == [failure == "none"]
     assert pair == single
     assert [p.name for p in (tmp_path / "tmp").iterdir()] == []
+
+
+def test_a_childs_outcome_is_taken_before_it_exits(monkeypatch):
+    """The part a forked child made is taken as soon as the child has sent it: tearing the
+    child down (a few milliseconds; more where the disk frees the blocks of its files) is not
+    waited for until ``reap``, which ``Book`` calls once the workbook is packed."""
+    import os
+
+    from workbook_tools import bounded
+
+    hold, release = os.pipe()
+    real_exit = os._exit
+
+    def held_exit(status: int) -> None:  # in the child: it exits once the test lets it
+        os.read(hold, 1)
+        real_exit(status)
+
+    monkeypatch.setattr(os, "_exit", held_exit)
+    try:
+        child = bounded.start(lambda: 42)
+        assert child.result(reap=False) == 42
+        assert os.waitpid(child.pid, os.WNOHANG) == (0, 0)  # still there, not waited for
+        assert child.status is None
+    finally:
+        os.write(release, b"x")
+        os.close(release)
+    child.reap()
+    assert child.status == 0 and child.result() == 42
+    os.close(hold)

@@ -52,19 +52,23 @@ class Child:
 
     def __init__(self, pid: int, pipe: int, cpu_seconds: int, memory: int) -> None:
         self.pid, self.pipe, self.cpu_seconds, self.memory = pid, pipe, cpu_seconds, memory
-        self.waited: tuple[bytes, int] | None = None
-        self.cpu = 0.0  # the child's CPU time (user and system), once waited for
+        self.data: bytes | None = None  # what the child sent (nothing: it died first)
+        self.status: int | None = None  # its wait status, once reaped
+        self.cpu = 0.0  # the child's CPU time (user and system), once reaped
 
-    def result(self) -> T:
+    def result(self, reap: bool = True) -> T:
         """As ``run``: the work's result, or its exception, or ``Exhausted``. Waits once; a
-        second call says the same."""
-        if self.waited is None:
+        second call says the same. ``reap=False`` returns as soon as the child has sent its
+        outcome, without waiting for it to exit (tearing a forked process down takes a few
+        milliseconds, more where its files' blocks are freed): ``reap()`` later."""
+        if self.data is None:
             with os.fdopen(self.pipe, "rb") as pipe:
-                data = pipe.read()
-            _, wait_status, usage = os.wait4(self.pid, 0)
-            self.waited, self.cpu = (data, wait_status), usage.ru_utime + usage.ru_stime
-        data, wait_status = self.waited
+                self.data = pipe.read()
+        if reap or not self.data:
+            self.reap()
+        data = self.data
         if not data:
+            wait_status = self.status
             if os.WIFSIGNALED(wait_status):
                 sig = os.WTERMSIG(wait_status)
                 if sig in (signal.SIGXCPU, signal.SIGKILL):
@@ -79,6 +83,12 @@ class Child:
         if kind == "unpicklable":
             raise Raised(value)
         raise value
+
+    def reap(self) -> None:
+        """Wait for the child to exit (once); its CPU time is then known."""
+        if self.status is None:
+            _, self.status, usage = os.wait4(self.pid, 0)
+            self.cpu = usage.ru_utime + usage.ru_stime
 
 
 def start(

@@ -459,6 +459,8 @@ def merge(
     figures = Figures(list(spec.datapoints))
     rendered = Rendered() if render is not None else None
     shape = _spooled if render is None else functools.partial(_spooled, render=render)
+    if jobs > 1:
+        _warm(spec, render is not None)
     for fields, line, row, texts in check.iter_reports(
         files, spec, previous=previous, jobs=jobs, shape=shape, names=names
     ):
@@ -506,6 +508,17 @@ def merge(
     _sum(result, include_failing)
     result.similar = similar_narratives(result) + same_as_last_year(result, previous)
     return result
+
+
+def _warm(spec: Spec, packing: bool) -> None:
+    """Before the pool's workers fork from this process: what each would otherwise make with
+    its first file (~4 ms) and this process needs later anyway -- the spec's layout (the
+    reader's and the county workbook's), the datapoints' homes (sums, sources), and ISA-L where
+    the county workbook is packed (intake inflates with it) -- made once here, inherited."""
+    layout.build(spec)
+    _homes(spec)
+    if packing:
+        from isal import isal_zlib  # noqa: F401
 
 
 def _common_year(entries: list[Entry]) -> int | None:

@@ -459,11 +459,13 @@ class _Elsewhere:
         from . import bounded
 
         try:
-            return self.child.result()
+            # not waiting for the child to exit: the parent goes on packing meanwhile
+            return self.child.result(reap=False)
         except (bounded.Exhausted, Exception):  # killed, out of its bounds, or raised
             return None
 
     def clean(self) -> None:
+        self.child.reap()  # (it may still be writing in its folder until it exits)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
