@@ -597,25 +597,47 @@ def counted(self, *args):
     elsewhere.append(child)
     return child
 packing.Book.finish_elsewhere = counted
+# the phases' wall times: the files read (the last one in: merge matches them to the roster
+# next), and the wait for the child's sheet
+marks = {}
+match = merge._match
+def matching(*args):
+    marks["pool"] = time.perf_counter()
+    return match(*args)
+merge._match = matching
+adopt = packing.Book.adopt
+def adopting(self, child, ws):
+    at = time.perf_counter()
+    taken = adopt(self, child, ws)
+    marks["wait"] = time.perf_counter() - at
+    return taken
+packing.Book.adopt = adopting
 start = time.perf_counter()
 cpu, main = time.process_time(), time.thread_time()
 result = merge.merge(
     sorted(folder.iterdir()), spec.load(), None, name="bench", jobs=jobs, render=county.prepare
 )
 read, read_main = time.process_time(), time.thread_time()
+merged = time.perf_counter()
 county.write(result, out)
 result.close()
+written = time.perf_counter()
 kids = resource.getrusage(resource.RUSAGE_CHILDREN)
 now, now_main = time.process_time(), time.thread_time()
 child = sum(c.child.cpu for c in elsewhere if c is not None)
-print(time.perf_counter() - start, now - cpu, now - read, kids.ru_utime + kids.ru_stime - child,
-      now_main - main, now_main - read_main, child)
+pool = marks["pool"]
+print(written - start, now - cpu, now - read, kids.ru_utime + kids.ru_stime - child,
+      now_main - main, now_main - read_main, child, pool - start, merged - pool,
+      written - merged, marks.get("wait", 0.0))
 """
 
 # (folder, jobs) -> (write, workers, parent's main thread, its write, the write's child): the
 # parent's other threads deflate the county workbook's big sheets (packing) beside its main
 # thread; with two processes a forked child makes 分单位明细 beside it too
 _MERGE_PARTS: dict[tuple[str, int], tuple[float, float, float, float, float]] = {}
+# (folder, jobs) -> wall seconds of (the pool: files read; after it, until merge returns: statuses,
+# sums, N5; the county workbook written; of which waiting for the child's sheet)
+_MERGE_PHASES: dict[tuple[str, int], tuple[float, ...]] = {}
 
 
 def _merge(b: Bench, folder: Path, jobs: int) -> tuple[float, float, float]:
@@ -634,10 +656,11 @@ def _merge(b: Bench, folder: Path, jobs: int) -> tuple[float, float, float]:
             ],
             stdout=fh,
         )
-    seconds, parent_cpu, write_cpu, workers_cpu, main_cpu, main_write, child = map(
+    seconds, parent_cpu, write_cpu, workers_cpu, main_cpu, main_write, child, *phases = map(
         float, out.read_text().split()
     )
     _MERGE_PARTS[(str(folder), jobs)] = (write_cpu, workers_cpu, main_cpu, main_write, child)
+    _MERGE_PHASES[(str(folder), jobs)] = tuple(phases)
     return seconds, parent_cpu, peak
 
 
@@ -710,11 +733,19 @@ def merge_pool(b: Bench) -> dict:
     load = load_average()
     ones, runs = [], []
     for _ in range(3):  # alternated; the faster run's parts: the parent's and the workers' CPU
-        ones.append((*_merge(b, folder, 1)[:2], _MERGE_PARTS[(str(folder), 1)][0]))
-        runs.append((*_merge(b, folder, 2), *_MERGE_PARTS[(str(folder), 2)]))
-    one = min(x[0] for x in ones)
+        ones.append(
+            (*_merge(b, folder, 1)[:2], _MERGE_PARTS[(str(folder), 1)][0])
+            + _MERGE_PHASES[(str(folder), 1)]
+        )
+        runs.append(
+            (*_merge(b, folder, 2), *_MERGE_PARTS[(str(folder), 2)])
+            + _MERGE_PHASES[(str(folder), 2)]
+        )
+    one, _, _, one_read_s, one_sums_s, one_write_s, _ = min(ones)
     one_cpu, one_write = min((x[1], x[2]) for x in ones)  # the same runs' CPU, not another's
-    two, parent_two, _, two_write, two_workers, main_two, main_write, child = min(runs)
+    best = min(runs)
+    two, parent_two, _, two_write, two_workers, main_two, main_write, child = best[:8]
+    pool_s, sums_s, write_s, wait_s = best[8:]
     default = min(_merge(b, folder, 0)[0] for _ in range(2))
     # Where the time goes with 2 workers: the parent's main thread (the spool while the pool
     # runs; statuses and the county workbook put together after it) is serial; the workers' CPU
@@ -751,6 +782,18 @@ def merge_pool(b: Bench) -> dict:
         # the same, were the parent's every thread serial (the model before packing)
         cpu_model_all_parent_serial=one_cpu / (two_workers / 2 + parent_two),
         limit_without_parent=one_cpu / (two_workers / 2),
+        # The faster runs' wall by phase: the files read (the pool, or one process alone), the
+        # statuses, sums and N5 after it, the county workbook written (with two processes: of
+        # which waiting for the child that makes 分单位明细); what is left after the pool is
+        # the tail no second worker shortens.
+        one_process_read_s=one_read_s,
+        one_process_after_read_s=one_sums_s + one_write_s,
+        pool_s=pool_s,
+        after_pool_s=sums_s + write_s,
+        after_pool_sums_s=sums_s,
+        after_pool_write_s=write_s,
+        waiting_for_child_s=wait_s,
+        pool_speedup=one_read_s / pool_s,
         load_average_before=load,
         load_average_after=load_average(),
     )
