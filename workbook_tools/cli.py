@@ -890,6 +890,26 @@ def portal_serve(
             "that the connection is cut (P109).",
         ),
     ] = 300,
+    header_timeout: Annotated[
+        float,
+        typer.Option(
+            "--header-timeout",
+            min=1,
+            max=600,
+            help="一次请求的请求头须在多少秒内传完，超过即断开（408） / Seconds a request's "
+            "headers may take to arrive; past that the connection is closed (408).",
+        ),
+    ] = 20,
+    max_connections: Annotated[
+        int,
+        typer.Option(
+            "--max-connections",
+            min=1,
+            max=100_000,
+            help="同时保持的连接数上限；满时先断开等待请求头最久的连接 / Connections held at "
+            "once; when full, the one waiting longest for its headers is closed.",
+        ),
+    ] = 1000,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -912,8 +932,7 @@ def portal_serve(
     lang: LangOption = Lang.zh,
 ) -> None:
     """启动收集平台。 / Run the portal."""
-    import uvicorn
-
+    from .portal.connections import serve
     from .portal.store import Portal
     from .portal.web import Config, create_app
 
@@ -932,7 +951,7 @@ def portal_serve(
     )
     app_ = create_app(portal, config)
     _print(_portal_say(lang, "serving", host=host, port=port), err=True)
-    uvicorn.run(app_, host=host, port=port, log_level="warning", server_header=False)
+    serve(app_, host, port, header_timeout, max_connections)
 
 
 def _version(value: bool) -> None:
