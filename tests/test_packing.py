@@ -209,20 +209,27 @@ def _sheets(book, names, fmts):
 def _forked(path: Path, mode: str) -> bool | None:
     """A workbook whose second sheet is made in a forked child (``finish_elsewhere``) while
     this process writes the third: ``mode`` "plain" (no child, every part in close(): the
-    reference), "fork", or "clash" (the third sheet numbers a format of its own meanwhile).
-    Whether the child's part was taken (None: no child)."""
+    reference), "fork", or "clash" (the third sheet numbers a format of its own meanwhile);
+    "early": the child forked before the first sheet is written too, told the format that
+    sheet numbers meanwhile ("untold": not told). Whether the child's part was taken (None:
+    no child)."""
     book = packing.Book(str(path), {"constant_memory": True})
     book.set_properties({"created": datetime(2026, 1, 1)})
     fmts = [book.add_format({"border": 1, "bold": s == 1, "italic": s == 2}) for s in range(3)]
     (first, made, last), (w0, w1, w2) = _sheets(book, ["甲", "乙", "丙"], fmts)
-    w0(first)
+    early = mode in ("early", "untold")
+    if not early:
+        w0(first)
     if mode == "plain":
         w1(made)
         w2(last)
         book.close()
         return None
-    child = book.finish_elsewhere(made, w1, lambda: None)
+    told = [fmts[0]] if mode == "early" else []
+    child = book.finish_elsewhere(made, w1, lambda: None, told)
     assert child is not None
+    if early:
+        w0(first)
     w2(last)
     if mode == "clash":
         last.write_number(2000, 5, 1, fmts[2])  # a format numbered here meanwhile
@@ -264,6 +271,21 @@ def test_a_child_whose_formats_would_clash_is_not_taken(tmp_path, monkeypatch):
     w1(made)
     book.close()
     assert (tmp_path / "clash.xlsx").read_bytes() == (tmp_path / "order.xlsx").read_bytes()
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_child_forked_before_the_sheets_ahead_of_its_own_is_taken(tmp_path, monkeypatch):
+    """The child can be forked before this process writes the sheets ahead of its own, told
+    the formats they number meanwhile (in their order): its own formats then get the numbers
+    one process gives them, and its part is taken. Untold, the numbers would clash: the sheet
+    is written here. The same file either way, nothing left behind."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    assert _forked(tmp_path / "plain.xlsx", "plain") is None
+    assert _forked(tmp_path / "early.xlsx", "early") is True
+    assert _forked(tmp_path / "untold.xlsx", "untold") is False
+    assert _parts(tmp_path / "early.xlsx") == _parts(tmp_path / "plain.xlsx")
+    assert (tmp_path / "untold.xlsx").read_bytes() == (tmp_path / "plain.xlsx").read_bytes()
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
@@ -319,7 +341,22 @@ def test_the_breakdown_made_by_a_second_process_is_the_same_workbook(
         return taken[-1]
 
     monkeypatch.setattr(packing.Book, "adopt", adopting)
+    # forked before the sheets ahead of 分单位明细 are written: they are written meanwhile
+    order: list[str] = []
+    elsewhere, summary = packing.Book.finish_elsewhere, county._Writer._summary
+
+    def forking(self, *args):
+        order.append("fork")
+        return elsewhere(self, *args)
+
+    def summing_up(self, ws):
+        order.append("summary")
+        return summary(self, ws)
+
+    monkeypatch.setattr(packing.Book, "finish_elsewhere", forking)
+    monkeypatch.setattr(county._Writer, "_summary", summing_up)
     pair = written(2)
+    assert order == ["fork", "summary"]
     assert taken == [failure == "none"]
     assert pair == single
     assert [p.name for p in (tmp_path / "tmp").iterdir()] == []

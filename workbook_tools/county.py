@@ -702,6 +702,25 @@ FINDINGS_WIDTHS = [20, 26, 6, 6, 16, 60]
 # Files from which, read by two processes, 分单位明细 is made by a second one (a fork costs a
 # few ms; at 16 files the sheet costs about as much)
 ELSEWHERE_FROM = 16
+# The formats the sheets before 分单位明细 (汇总说明 to 报送情况) number, in the order they
+# first use them, with the official spec: the child making 分单位明细 numbers them so first
+# (Book.finish_elsewhere). Where a spec or a change makes them number others, the child's part
+# is not taken and the parent writes the sheet itself: the same file, made more slowly.
+_NUMBERED_BEFORE = (
+    "title",
+    "plain",
+    "section",
+    "header",
+    "cell",
+    "label",
+    "value",
+    "caption",
+    "corner",
+    "stub",
+    "number",
+    "total",
+    "wrap",
+)
 TEXTS_WIDTHS = [20, 10]  # then NARRATIVE_WIDTH per field
 NARRATIVE_WIDTH = 44
 
@@ -1054,12 +1073,13 @@ class _Writer:
 
     def write(self) -> None:
         r = self.r
-        self._summary(self.sheet(SUMMARY_SHEET))
-        self._charts(self.sheet(CHARTS_SHEET))
-        self._info(self.sheet(layout.INFO_SHEET))
-        for table in self.spec.tables:
-            self._table(self.sheet(table.sheet), self.layout.tables[table.id])
-        self._narrative(self.sheet(layout.NARRATIVE_SHEET))
+        # every sheet added first, in the workbook's order, so that 分单位明细 can be made
+        # elsewhere from the start
+        summary, charts_ws, info = (
+            self.sheet(name) for name in (SUMMARY_SHEET, CHARTS_SHEET, layout.INFO_SHEET)
+        )
+        tables = [(self.sheet(t.sheet), self.layout.tables[t.id]) for t in self.spec.tables]
+        narrative = self.sheet(layout.NARRATIVE_SHEET)
         sheets = {
             name: (self.sheet(name, per_file=True), write)
             for name, write in (
@@ -1069,12 +1089,21 @@ class _Writer:
                 (TEXTS_SHEET, self._texts),
             )
         }
-        # 分单位明细, the biggest, made by a second process beside the other sheets where the
-        # files were read by two (the pool is done: the second core is idle)
+        # 分单位明细, the biggest, made by a second process beside all the other sheets where
+        # the files were read by two (the pool is done: the second core is idle). The child
+        # numbers the formats the sheets before it number here meanwhile (_NUMBERED_BEFORE),
+        # so its own get the numbers one process gives them; adopt checks that they did.
         child, (breakdown, _) = None, sheets[BREAKDOWN_SHEET]
         if r.jobs > 1 and len(r.entries) >= ELSEWHERE_FROM:
             r.before_fork()
-            child = self.wb.finish_elsewhere(breakdown, self._breakdown, r.reopen)
+            first = [self.f[name] for name in _NUMBERED_BEFORE]
+            child = self.wb.finish_elsewhere(breakdown, self._breakdown, r.reopen, first)
+        self._summary(summary)
+        self._charts(charts_ws)
+        self._info(info)
+        for ws, table_layout in tables:
+            self._table(ws, table_layout)
+        self._narrative(narrative)
         for ws, write in sheets.values():
             if ws is breakdown and child is not None:
                 continue

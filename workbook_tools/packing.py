@@ -43,13 +43,14 @@ import threading
 import time
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from io import StringIO
 from typing import Any
 
 import xlsxwriter
 import xlsxwriter.workbook
+from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
 _CHUNK = 1 << 18  # bytes read, copied and deflated at a time (256 KiB: memory stays small)
@@ -296,13 +297,20 @@ class Book(xlsxwriter.Workbook):
         self._finished.append(ws)
 
     def finish_elsewhere(
-        self, ws: Worksheet, write: Callable[[Worksheet], None], setup: Callable[[], None]
+        self,
+        ws: Worksheet,
+        write: Callable[[Worksheet], None],
+        setup: Callable[[], None],
+        first: Sequence[Format] = (),
     ) -> _Elsewhere | None:
         """Write ``ws`` by ``write(ws)``, put it together and deflate it (as ``finish``) in a
         forked child process, while this one writes the other sheets: a merge's second core,
         idle once its pool is done. ``setup()`` runs first in the child (files it reads get
-        handles of their own: a handle shared with this process shares its offset). ``adopt``
-        takes the part in; until then nothing but ``adopt`` and ``discard`` may touch ``ws``.
+        handles of their own: a handle shared with this process shares its offset). ``first``
+        are the formats this process numbers meanwhile, in the order it numbers them (the
+        sheets before ``ws``, written after the fork): the child numbers them so before its
+        own, and ``adopt`` checks that this process did exactly that. ``adopt`` takes the
+        part in; until then nothing but ``adopt`` and ``discard`` may touch ``ws``.
         None, having done nothing, where no child can be forked safely (not Linux, or threads
         running: a fork copies only the calling thread, and a lock another one holds stays held
         in the child), or ``ws`` could not be finished: the caller writes it itself."""
@@ -320,7 +328,9 @@ class Book(xlsxwriter.Workbook):
         # the child's files in a folder of their own, removed by this process however the child
         # ends (killed, it cleans up nothing)
         folder = tempfile.mkdtemp(dir=self.tmpdir, prefix="wbtools-sheet-")
-        work = functools.partial(_write_elsewhere, self, ws, write, setup, before, folder)
+        work = functools.partial(
+            _write_elsewhere, self, ws, write, setup, tuple(first), before, folder
+        )
         child = _Elsewhere(bounded.start(work), before, folder)
         self._children.append(child)
         return child
@@ -329,14 +339,15 @@ class Book(xlsxwriter.Workbook):
         """Wait for ``child`` (``finish_elsewhere``) and take its part in as a part made ahead
         of ``ws``: the formats the child numbered numbered the same here, the settings of the
         sheet the workbook's other parts read (print titles, filters) copied. False where it
-        failed, or this process numbered formats of its own meanwhile (the numbers would
-        clash): the part is dropped and the caller writes ``ws`` itself, as if never sent."""
+        failed, or this process numbered formats meanwhile other than the child's ``first``
+        in their order (the numbers would clash): the part is dropped and the caller writes
+        ``ws`` itself, as if never sent."""
         made = child.made()
-        if made is None or not child.formats.unchanged(self):
+        if made is None or not child.formats.unchanged(self, made[5]):
             self._children.remove(child)
             child.clean()
             return False
-        path, crc, size, numbered, state = made
+        path, crc, size, numbered, state, _ = made
         for key, index in numbered[0]:
             self.xf_format_indices[key] = index
         for i, index in numbered[1]:
@@ -438,12 +449,13 @@ class _Formats:
         formats = [(i, book.formats[i].xf_index) for i in self.unnumbered]
         return keys, [(i, x) for i, x in formats if x is not None]
 
-    def unchanged(self, book: xlsxwriter.Workbook) -> bool:
+    def unchanged(self, book: xlsxwriter.Workbook, expected: tuple[list, list]) -> bool:
+        """Whether ``book`` numbered exactly ``expected`` since (``numbered_since``: the
+        child's ``first``), in that order, and nothing else."""
         return (
-            len(book.xf_format_indices) == self.count
-            and len(book.dxf_format_indices) == self.dxf
+            len(book.dxf_format_indices) == self.dxf
             and len(book.formats) == self.formats
-            and all(book.formats[i].xf_index is None for i in self.unnumbered)
+            and self.numbered_since(book) == expected
         )
 
 
@@ -474,6 +486,7 @@ def _write_elsewhere(
     ws: Ahead,
     write: Callable[[Worksheet], None],
     setup: Callable[[], None],
+    first: tuple[Format, ...],
     before: _Formats,
     folder: str,
 ) -> tuple:
@@ -482,6 +495,9 @@ def _write_elsewhere(
     parent's stays untouched."""
     book.tmpdir = folder
     setup()
+    for fmt in first:  # numbered as the parent numbers them meanwhile (adopt checks it did)
+        fmt._get_xf_index()
+    expected = before.numbered_since(book)
     fd, rows = tempfile.mkstemp(dir=folder)
     os.close(fd)
     ws.row_data_filename = rows
@@ -491,4 +507,4 @@ def _write_elsewhere(
         raise RuntimeError("the sheet cannot be made ahead")
     path, crc, size = _pack(book._put_together(ws), folder)
     state = {a: getattr(ws, a) for a in _SHEET_STATE}
-    return path, crc, size, before.numbered_since(book), state
+    return path, crc, size, before.numbered_since(book), state, expected
