@@ -890,6 +890,16 @@ def portal_serve(
             "that the connection is cut (P109).",
         ),
     ] = 300,
+    min_free_mb: Annotated[
+        float,
+        typer.Option(
+            "--min-free-mb",
+            min=0,
+            help="磁盘剩余空间少于此数（MB，再加上传上限）时不再接收上传（P110），为数据库和导出留出空间 / "
+            "Uploads are refused (P110) while less than this many MB (plus the upload limit) "
+            "is free, keeping room for the database and exports.",
+        ),
+    ] = 256,
     header_timeout: Annotated[
         float,
         typer.Option(
@@ -946,6 +956,7 @@ def portal_serve(
     config = Config(
         max_bytes=int(max_upload_mb * 1024 * 1024),
         body_seconds=body_timeout,
+        min_free_bytes=int(min_free_mb * 1024 * 1024),
         workers=workers,
         freeze_heap=True,
     )

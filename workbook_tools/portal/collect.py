@@ -17,6 +17,7 @@ is this unit's and this year's (P104, P105).
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -135,6 +136,45 @@ def too_large_finding(limit: int) -> Finding:
     mb = limit / 1024 / 1024
     size = f"{mb:g} MB"
     return Finding("F106", {"detail": f"超过上传上限 {size} / over the {size} upload limit"})
+
+
+DEFAULT_MIN_FREE = 256 * 1024 * 1024  # kept free for the database and the office's exports
+
+
+def short_of_space(folder: Path, need: int) -> bool:
+    """Whether the file system of ``folder`` has less than ``need`` bytes free for this user."""
+    if need <= 0:
+        return False
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):  # no statvfs (not a Unix): the write itself will tell
+        return False
+    return st.f_bavail * st.f_frsize < need
+
+
+_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_SQLITE_FULL = 13  # SQLITE_FULL: "database or disk is full"
+_PG_DISK_FULL = "53100"  # SQLSTATE disk_full
+
+
+def out_of_space(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it, or the database driver's error under it) says the
+    disk, a quota or the database is full."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in _FULL_ERRNOS:
+            return True
+        if getattr(e, "sqlite_errorcode", None) == _SQLITE_FULL:
+            return True
+        if _PG_DISK_FULL in (getattr(e, "sqlstate", None), getattr(e, "pgcode", None)):
+            return True
+        stack += [e.__cause__, e.__context__, getattr(e, "orig", None)]
+    return False
 
 
 @dataclass

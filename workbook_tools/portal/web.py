@@ -181,6 +181,9 @@ class Config:
     body_seconds: float = 300.0
     body_idle: float = 60.0
     workers: int | None = None  # checking processes; None: one per core; 0: in the server
+    # Uploads are refused (P110) while less than this, plus the largest upload, is free on the
+    # data folder's disk: a full disk would stop the database, and every unit with it.
+    min_free_bytes: int = collect.DEFAULT_MIN_FREE
     login_delay: float = 1.0  # seconds before answering a wrong secret
     sign_in: guard.Limits = guard.SIGN_IN  # failed sign-ins (form and API) before a lockout
     unit_links: guard.Limits = guard.UNIT_LINKS  # wrong unit links before a lockout
@@ -416,6 +419,8 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
         lang, lq = lang_of(request)
         token = request.path_params["token"]
         as_json = wants_json(request)
+        if collect.short_of_space(portal.folder, config.min_free_bytes + config.max_bytes):
+            return await _refused(request, Finding("P110"), 507, as_json)
         try:
             form = await receiving.read_form(
                 portal,
@@ -435,6 +440,10 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
             return refused
         except ClientDisconnect:  # hung up while sending: nobody to answer, nothing kept
             return Response(status_code=400)
+        except OSError as exc:  # (nothing of it kept)
+            if not collect.out_of_space(exc):
+                raise
+            return await _refused(request, Finding("P110"), 507, as_json)
         staged = form.staged
         if staged is None:
             form.discard()
@@ -442,9 +451,14 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
         if not as_json and not hmac.compare_digest(form.fields.get("csrf", ""), unit_csrf(token)):
             form.discard()
             return render(request, "message.html", 403, heading_key="error", text_key="csrf")
-        upload_id, sha, checked = await intake.receive(
-            unit, staged, form.filename, received_ns=received_ns, lang=lang if as_json else None
-        )
+        try:
+            upload_id, sha, checked = await intake.receive(
+                unit, staged, form.filename, received_ns=received_ns, lang=lang if as_json else None
+            )
+        except Exception as exc:  # no record: the upload is not kept (an original may stay)
+            if not collect.out_of_space(exc):
+                raise
+            return await _refused(request, Finding("P110"), 507, as_json)
         if as_json:
             return Response(checked.answer_with(upload_id, sha), media_type=JSON)
         url = f"{request.scope.get('root_path', '')}/u/{token}/uploads/{upload_id}{lq}"
