@@ -23,6 +23,7 @@ import openpyxl
 import pytest
 
 from workbook_tools import check, template
+from workbook_tools.portal import collect
 
 from .portal_support import SECRET, UNITS, YEAR, Server, chromium_paths, make_portal, workbook
 
@@ -288,3 +289,31 @@ def test_upload_without_javascript(chromium, served, spec21, tmp_path):
         b.shot("unit-verdict-nojs-en", 390)
     finally:
         browser.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_a_full_disk_is_said_plainly_in_the_browser(chromium, spec21, tmp_path, javascript):
+    """The portal's disk short of space: the clerk's upload is refused with P110 in plain words,
+    under the upload form (with the script) or on the unit's page (without it)."""
+    portal = make_portal(tmp_path / "portal")
+    server = Server(portal.folder, "--workers", "0", "--min-free-mb", "1000000000").start()
+    path = tmp_path / "县财政局.xlsx"
+    path.write_bytes(workbook(spec21))
+    browser = Browser(chromium, tmp_path, javascript=javascript)
+    try:
+        b = browser
+        b.driver.get(server.url(portal, 0))
+        b.find("#file-input").send_keys(str(path))
+        b.find("#upload-form button[type=submit]").click()
+        if javascript:
+            b.wait(lambda: "P110" in b.find("#upload-status").text)
+            assert "磁盘空间不足" in b.find("#upload-status").text
+        else:
+            b.wait(lambda: "P110" in b.driver.page_source)
+            assert "磁盘空间不足" in b.find("main").text
+        b.shot(f"unit-disk-full-{'js' if javascript else 'nojs'}", 390)
+        assert collect.states(portal)[0].uploads == 0
+    finally:
+        browser.close()
+        server.stop()
+        portal.close()
