@@ -249,8 +249,8 @@ CODES: dict[str, Code] = {c.code: c for c in [
        "文中找不到{table}（可能是图片或被截断）。该表作缺失处理，不按0计。",
        "{table} is not in the text (an image, or cut off); it is treated as missing, not as zeros."),
     _c("I104", "rows-missing", E,
-       "{table}中有 {count} 行在文中找不到（“{first}”至“{last}”，可能被截断），作缺失处理，不按0计。请核对原文。",
-       "{table}: {count} rows are not in the text (“{first}” to “{last}”, perhaps cut off); treated as missing, not as zeros. Check the source."),
+       "{table}中有 {count} 行在文中找不到（{rows}可能被截断），作缺失处理，不按0计。请核对原文。",
+       "{table}: {count} row(s) not in the text ({rows}perhaps cut off); treated as missing, not as zeros. Check the source."),
     _c("I105", "values-missing", E,
        "“{row}”一行只有 {found} 个数，应为 {expected} 个；缺少的作缺失处理。请核对原文。",
        "Row “{row}” has {found} values where {expected} belong; the missing ones are treated as missing. Check the source."),
@@ -455,6 +455,19 @@ class Finding(Record):
         elif self.cell:
             parts.append(self.cell)
         return terminal(" ".join(parts))
+
+
+def row_span(rows: list[str], table: str) -> dict[str, str]:
+    """The ``rows`` argument of I104 in both languages: the rows not found, by their labels
+    (the first and the last of a run, or the one); nothing where the only row is the table's
+    own (a table of one unlabelled row, 表四: the table names it)."""
+    named = [r for r in rows if r != table]
+    if not named:
+        return {"rows": "", "rows_en": ""}
+    if len(named) == 1:
+        return {"rows": f"“{named[0]}”，", "rows_en": f"“{named[0]}”, "}
+    first, last = named[0], named[-1]
+    return {"rows": f"“{first}”至“{last}”，", "rows_en": f"“{first}” to “{last}”, "}
 
 
 class _Lenient(dict):

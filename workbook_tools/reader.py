@@ -17,7 +17,7 @@ from typing import Any
 from . import intake, layout
 from . import spec as spec_module
 from .filing import Filing, Source
-from .findings import Finding
+from .findings import Finding, row_span
 from .normalise import label_key as key
 from .normalise import normalise, shown
 from .spec import Block, Spec, Table
@@ -397,7 +397,8 @@ class _Reader:
                     rows.append(row)
         for table_id, rows in by_table.items():
             table = self.spec.table(table_id).name
-            self.note("I104", table=table, count=len(rows), first=rows[0], last=rows[-1])
+            span = row_span(rows, table)
+            self.note("I104", table=table, count=len(rows), first=rows[0], last=rows[-1], **span)
 
     # -- basic information and narrative --------------------------------------------------------
 

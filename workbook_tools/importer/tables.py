@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import rules
-from ..findings import Finding
+from ..findings import Finding, row_span
 from ..normalise import NONE_MARKS, Value, normalise, number_text
 from ..spec import Block, Spec
 from .labels import MATCH, fold, match, simplified, tail_score
@@ -383,6 +383,7 @@ def read_table(spec: Spec, table_id: str, lines: list[Line], path: str) -> Impor
     def report_lost() -> None:
         if lost:
             args = {"table": table.name, "count": len(lost), "first": lost[0], "last": lost[-1]}
+            args.update(row_span(lost, table.name))
             result.findings.append(Finding("I104", args, file=path))
             lost.clear()
 
