@@ -117,3 +117,21 @@ def test_a_full_database_gives_p110_and_no_record(portal, spec21):
     with TestClient(create_app(portal, Config(workers=0))) as client:
         assert _post(client, portal, workbook(spec21)).status_code == 200
         assert collect.states(portal)[0].uploads == kept + 1
+
+
+def test_the_office_sees_when_units_cannot_upload(portal):
+    """While the disk is short, the office's status page says so (P110, free and needed space),
+    in either language; with room, it says nothing."""
+    from .test_portal import office
+
+    free = shutil.disk_usage(portal.folder).free
+    short = Config(workers=0, min_free_bytes=free + 10 * 1024**3)
+    with TestClient(create_app(portal, short)) as client:
+        office(client)
+        page = client.get("/office")
+        assert "disk-short" in page.text and "各单位现在无法上传" in page.text
+        assert " MB" in page.text.split('id="disk-short"', 1)[1].split("</div>", 1)[0]
+        assert "units cannot upload now" in client.get("/office?lang=en").text
+    with TestClient(create_app(portal, Config(workers=0, min_free_bytes=0))) as client:
+        office(client)
+        assert "disk-short" not in client.get("/office").text

@@ -141,15 +141,21 @@ def too_large_finding(limit: int) -> Finding:
 DEFAULT_MIN_FREE = 256 * 1024 * 1024  # kept free for the database and the office's exports
 
 
+def free_bytes(folder: Path) -> int | None:
+    """Bytes free for this user on the file system of ``folder`` (None: not known)."""
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):  # no statvfs (not a Unix): the write itself will tell
+        return None
+    return st.f_bavail * st.f_frsize
+
+
 def short_of_space(folder: Path, need: int) -> bool:
     """Whether the file system of ``folder`` has less than ``need`` bytes free for this user."""
     if need <= 0:
         return False
-    try:
-        st = os.statvfs(folder)
-    except (OSError, AttributeError):  # no statvfs (not a Unix): the write itself will tell
-        return False
-    return st.f_bavail * st.f_frsize < need
+    free = free_bytes(folder)
+    return free is not None and free < need
 
 
 _FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}

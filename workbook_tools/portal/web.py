@@ -651,7 +651,15 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
             wanted=wanted,
             q=text,
             message=request.query_params.get("done", ""),
+            disk=_disk_short(),
         )
+
+    def _disk_short() -> dict[str, str] | None:
+        """Free and needed space, shown to the office while units cannot upload (P110)."""
+        need = config.min_free_bytes + config.max_bytes
+        if not collect.short_of_space(portal.folder, need):
+            return None
+        return {"free": _mb(collect.free_bytes(portal.folder) or 0), "need": _mb(need)}
 
     async def office_unit(request: Request) -> Response:
         csrf = await office_csrf(request)
@@ -951,6 +959,10 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
     app.add_middleware(BodyDeadline, seconds=config.body_seconds, idle=config.body_idle)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:,.0f} MB"
 
 
 def body_timeout_finding(exc: BodyTimeout) -> Finding:
