@@ -15,7 +15,6 @@ import io
 import json
 import math
 import os
-import re
 from array import array
 from collections import defaultdict
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from typing import Any
 from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name
 from xlsxwriter.xmlwriter import XMLwriter
 
-from . import __version__, charts, layout, packing, safe_text, template
+from . import __version__, charts, layout, packing, patterns, safe_text, template
 from .files import replacing
 from .findings import Severity
 from .merge import STATUS_TEXT, Figures, Result
@@ -225,7 +224,7 @@ def _file_name(path: str) -> str:
     return Path(path).name
 
 
-_NARROW = re.compile("[\x00-\u2e7f]")  # drawn half as wide as a CJK character
+_NARROW = patterns.compile("[\x00-\u2e7f]")  # drawn half as wide as a CJK character
 
 
 def text_width(text: str) -> float:

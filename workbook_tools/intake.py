@@ -40,6 +40,7 @@ from collections.abc import Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
 
+from . import patterns
 from .findings import Finding
 from .record import Record
 
@@ -57,18 +58,18 @@ MAX_SHEETS = 200  # a report has about ten sheets; each one read costs a dense g
 CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE compound file: .xls, or an encrypted .xlsx
 ZIP_MAGIC = b"PK\x03\x04"
 
-_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?"')
-_SHEET_PROTECTION = re.compile(rb'<(?:\w+:)?sheetProtection\b[^>]*\bsheet="(1|true)"')
+_DIMENSION = patterns.compile(rb'<(?:\w+:)?dimension\s+ref="([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?"')
+_SHEET_PROTECTION = patterns.compile(rb'<(?:\w+:)?sheetProtection\b[^>]*\bsheet="(1|true)"')
 # Excel drops the element when a user unprotects the structure; LibreOffice (7.x) keeps an empty
 # one and loses the attribute on every save, so the element's presence is what counts.
-_WORKBOOK_PROTECTION = re.compile(rb"<(?:\w+:)?workbookProtection\b")
-_SHEET_ENTRY = re.compile(rb"<(?:\w+:)?sheet\b[^>]*>")
-_PLAIN_SHEET_ENTRY = re.compile(rb"<sheet\b[^>]*>")
-_ATTR = re.compile(rb'([\w:]+)="([^"]*)"')
-_RELATIONSHIP = re.compile(rb"<Relationship\b[^>]*>")
-_UNIQUE_COUNT = re.compile(rb"<(?:\w+:)?sst\b[^>]*\buniqueCount=\"(\d{1,20})\"")
-_MODIFIED = re.compile(rb"<dcterms:modified[^>]*>([^<]+)<")
-_FORMULA_START = re.compile(rb"\s*<(?:\w+:)?f[\s>/]")
+_WORKBOOK_PROTECTION = patterns.compile(rb"<(?:\w+:)?workbookProtection\b")
+_SHEET_ENTRY = patterns.compile(rb"<(?:\w+:)?sheet\b[^>]*>")
+_PLAIN_SHEET_ENTRY = patterns.compile(rb"<sheet\b[^>]*>")
+_ATTR = patterns.compile(rb'([\w:]+)="([^"]*)"')
+_RELATIONSHIP = patterns.compile(rb"<Relationship\b[^>]*>")
+_UNIQUE_COUNT = patterns.compile(rb"<(?:\w+:)?sst\b[^>]*\buniqueCount=\"(\d{1,20})\"")
+_MODIFIED = patterns.compile(rb"<dcterms:modified[^>]*>([^<]+)<")
+_FORMULA_START = patterns.compile(rb"\s*<(?:\w+:)?f[\s>/]")
 
 
 MAX_REPORT_BYTES = 10 * 1024 * 1024  # a published report as text or HTML: a few hundred KB
@@ -145,7 +146,9 @@ def read_input(path: Path, max_bytes: int) -> bytes:
 
 _SNIFF_HEAD = 1 << 16
 _SNIFF_CFB = 1 << 20  # a compound file's stream names sit in its directory sectors
-_HTML_START = re.compile(rb"<(?:!doctype\s+html|html|head|body|meta|table|div|p|title)[\s>/]", re.I)
+_HTML_START = patterns.compile(
+    rb"<(?:!doctype\s+html|html|head|body|meta|table|div|p|title)[\s>/]", re.I
+)
 
 
 def sniff(path: Path) -> str:
@@ -366,7 +369,7 @@ def zip_names(zf: zipfile.ZipFile) -> InputRefused | None:
     return None
 
 
-_DRIVE = re.compile(r"[A-Za-z]:")
+_DRIVE = patterns.compile(r"[A-Za-z]:")
 _XML_PARTS = (".xml", ".rels", ".vml")
 _PROLOG_LIMIT = 1 << 20  # a prolog (declaration, comments) longer than this is not an Office file
 
@@ -802,9 +805,9 @@ _PREPARE_BYTES = 32 * 1024 * 1024  # inflated sheets kept for calamine: real rep
 # WPS) or ``<f`` with plain attributes (LibreOffice's ``aca="false"``, Excel's shared and array
 # formulas ``t="shared" ref=".." si=".."``): each a space, a name, "=", a double-quoted value
 # without "<" or ">" or a quote -- so the tag ends at its first ">" -- then text and the end tag.
-_FORMULA_TEXT = re.compile(rb"<f>[^<]*</f>")
-_ANY_FORMULA_TEXT = re.compile(rb'<f((?: [A-Za-z_:]++="[^"<>]*+")*+)>[^<]*+</f>')
-_FORMULA_ATTRIBUTES = re.compile(rb'(?: [A-Za-z_:]++="[^"<>]*+")++>')
+_FORMULA_TEXT = patterns.compile(rb"<f>[^<]*</f>")
+_ANY_FORMULA_TEXT = patterns.compile(rb'<f((?: [A-Za-z_:]++="[^"<>]*+")*+)>[^<]*+</f>')
+_FORMULA_ATTRIBUTES = patterns.compile(rb'(?: [A-Za-z_:]++="[^"<>]*+")++>')
 
 
 def _empty_formulas(xml: bytes) -> bytes:
@@ -1318,13 +1321,13 @@ _UTF8_DECLARATION = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
 # Markup before the defined names that an XML reader tokenizes as these patterns do: text, and
 # tags whose attribute values are double-quoted and hold no "<" or ">" (so each tag ends at its
 # first ">"). Comments, CDATA and other processing instructions are refused already.
-_PLAIN_MARKUP = re.compile(rb"""(?:[^<>]++|<[^<>"']*+(?:"[^"<>]*+"[^<>"']*+)*+>)*+""")
+_PLAIN_MARKUP = patterns.compile(rb"""(?:[^<>]++|<[^<>"']*+(?:"[^"<>]*+"[^<>"']*+)*+>)*+""")
 # Defined names as Excel, WPS, LibreOffice and the Python writers write them: no markup inside,
 # no entity but the five XML predefines (LibreOffice writes a quoted sheet name &apos;...&apos;),
 # which an XML reader unescapes without fail.
 _VALUE_TEXT = rb'[^<>&"]*+(?:&(?:amp|lt|gt|quot|apos);[^<>&"]*+)*+'  # (in double quotes)
 _ELEMENT_TEXT = rb"[^<>&]*+(?:&(?:amp|lt|gt|quot|apos);[^<>&]*+)*+"
-_DEFINED_NAMES = re.compile(
+_DEFINED_NAMES = patterns.compile(
     rb'<definedNames>(?:<definedName(?: [A-Za-z_:]++="'
     + _VALUE_TEXT
     + rb'")++>'
@@ -1415,12 +1418,12 @@ def _found_from_name(xml: bytes, name: bytes, pattern: re.Pattern) -> bool:
 # three lowercase letters other than r (s, t, cm, vm, ph), double-quoted. When there is none (and no prefixed cell), every cell calamine can
 # read lies within _PLAIN_BOUND: one search, no match object per cell. Otherwise the sheet is
 # walked tag by tag (``_xlsx_extent``), as it is when the bound would not fit the budget.
-_ODD_CELL = re.compile(  # (possessive: no part of a plain cell can be given back to match)
+_ODD_CELL = patterns.compile(  # (possessive: no part of a plain cell can be given back to match)
     rb'<c(?:[\t\n\r/>]| (?!r="[A-Z][1-9][0-9]{0,3}+"(?: (?:[a-qs-z]|[a-z]{2,3}+)="[^"]*+")*+/?>))'
 )
-_PREFIXED_CELL = re.compile(rb":c[\s/>]")
+_PREFIXED_CELL = patterns.compile(rb":c[\s/>]")
 _PLAIN_BOUND = (9999, 26)
-_TOKEN = re.compile(  # (one "<" in front: the engine skips straight to each "<")
+_TOKEN = patterns.compile(  # (one "<" in front: the engine skips straight to each "<")
     rb"<(?:!--.*?-->|!\[CDATA\[.*?\]\]>|\?.*?\?>|![^>]*>"  # skipped as quick-xml skips them
     rb"|/([^\s>]*)[^>]*>"  # an end tag: its name
     # a whole cell holding a plain value, as one token (its attributes): the usual cell
@@ -1429,9 +1432,9 @@ _TOKEN = re.compile(  # (one "<" in front: the engine skips straight to each "<"
     rb"|([^\s/>]*)((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>)",  # a start tag: its name and the rest
     re.S,
 )
-_R_ATTRIBUTE = re.compile(rb"""r(?<=[\s"']r)\s*=\s*("[^"]*"|'[^']*')""")
-_CELL_PLACE = re.compile(rb"([A-Za-z]+)([0-9]+)")
-_ROW_PLACE = re.compile(rb"[A-Za-z]*([0-9]+)")
+_R_ATTRIBUTE = patterns.compile(rb"""r(?<=[\s"']r)\s*=\s*("[^"]*"|'[^']*')""")
+_CELL_PLACE = patterns.compile(rb"([A-Za-z]+)([0-9]+)")
+_ROW_PLACE = patterns.compile(rb"[A-Za-z]*([0-9]+)")
 
 
 def _plain_bound(xml: bytes) -> tuple[int, int] | None:
@@ -1548,11 +1551,11 @@ def _xlsx_extent(xml: bytes) -> tuple[int, int]:
     return max(rows, loose_rows), max(cols, loose_cols)
 
 
-_ODS_TAG = re.compile(
+_ODS_TAG = patterns.compile(
     rb"<table:(table|table-row|table-cell|covered-table-cell)(?=[\s/>])([^>]*?)(/?)>|</table:table>"
 )
-_ODS_REPEAT = re.compile(rb'number-(?:rows|columns)-repeated="(\d{1,12})"')
-_ODS_NAME = re.compile(rb'table:name="([^"]*)"')
+_ODS_REPEAT = patterns.compile(rb'number-(?:rows|columns)-repeated="(\d{1,12})"')
+_ODS_NAME = patterns.compile(rb'table:name="([^"]*)"')
 
 
 def _ods_runs(xml: bytes) -> Iterator[tuple[str, str, int, int, int, int, bytes, bool]]:
@@ -1597,7 +1600,7 @@ def _ods_extents(xml: bytes) -> dict[str, tuple[int, int]]:
     return out
 
 
-_ODS_FORMULA = re.compile(rb"\stable:formula=")
+_ODS_FORMULA = patterns.compile(rb"\stable:formula=")
 _MAX_FORMULA_CELLS = 200_000  # beyond this, formulas of a sheet are left unknown
 
 
@@ -1717,7 +1720,7 @@ def _has_formula(xml: bytes, cell: str, start: int = 0) -> tuple[bool, int]:
     return bool(_FORMULA_START.match(xml, end + 1)), end
 
 
-_A1 = re.compile(r"([A-Z]+)(\d+)")
+_A1 = patterns.compile(r"([A-Z]+)(\d+)")
 
 
 def row_col(cell: str) -> tuple[int, int]:
@@ -1742,9 +1745,9 @@ _short_attrs = functools.lru_cache(maxsize=1024)(_read_attrs)
 
 # Any tag whose local name is sheet or Relationship, in any case (what a looser reader of the
 # XML could take for one), and an attribute value in single quotes.
-_ANY_SHEET_TAG = re.compile(rb"<(?:[\w.-]+:)?sheet\b", re.IGNORECASE)
-_ANY_RELATIONSHIP_TAG = re.compile(rb"<(?:[\w.-]+:)?Relationship\b", re.IGNORECASE)
-_SINGLE_QUOTED = re.compile(rb"=\s*'")
+_ANY_SHEET_TAG = patterns.compile(rb"<(?:[\w.-]+:)?sheet\b", re.IGNORECASE)
+_ANY_RELATIONSHIP_TAG = patterns.compile(rb"<(?:[\w.-]+:)?Relationship\b", re.IGNORECASE)
+_SINGLE_QUOTED = patterns.compile(rb"=\s*'")
 
 
 def _unusual_sheet_map(workbook: bytes, rels: bytes, sheets: list[bytes]) -> str | None:
@@ -1827,7 +1830,7 @@ def _sheet_map(rels: bytes, sheets: tuple[bytes, ...]) -> dict[str, str]:
     return out
 
 
-_CHARACTER_REFERENCE = re.compile(r"&#(?:x([0-9A-Fa-f]{1,6})|([0-9]{1,7}));")
+_CHARACTER_REFERENCE = patterns.compile(r"&#(?:x([0-9A-Fa-f]{1,6})|([0-9]{1,7}));")
 
 
 def _unescape(text: str) -> str:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from . import patterns
 from .normalise import label_key
 from .record import Record
 from .spec import Block, Header, Spec, Table
@@ -65,7 +65,7 @@ def quote_sheetname(name: str) -> str:
     return quoted(name)
 
 
-_A1 = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)$")
+_A1 = patterns.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)$")
 
 
 def cell_position(name: str) -> tuple[int, int]:

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
+from . import patterns
 from .filing import Filing
 from .findings import Finding
 from .normalise import number_text
@@ -36,7 +37,7 @@ _CN_DIGITS = {
     "九": 9,
 }
 NUM = r"(\d+|[零〇一二两三四五六七八九十百]+)"
-_SENTENCE_END = re.compile(r"(?<=[。；;！!？?\n])")
+_SENTENCE_END = patterns.compile(r"(?<=[。；;！!？?\n])")
 
 
 def chinese_number(text: str) -> int | None:
@@ -75,7 +76,7 @@ class Claim(NamedTuple):
 
 
 def _p(text: str) -> re.Pattern:
-    return re.compile(text)
+    return patterns.compile(text)
 
 
 _GAP = r"[^。；;，,\d]{0,12}?"
@@ -132,14 +133,14 @@ CLAIMS = (
     ),
 )
 
-_NONE_RECEIVED = re.compile(
+_NONE_RECEIVED = patterns.compile(
     r"(?:未|没有|无)(?:收到|受理|接到|发生|有)?[^。；;，,]{0,10}?(?:依申请|公开申请|信息公开申请)"
 )
-_FEE_WORDS = re.compile(r"信息处理费|收费|收取费用|费用")
-_NO_FEE = re.compile(r"(?:未|没有|不|无)(?:向申请人)?(?:收取|收费|产生)")
-_FEE_NOTICE = re.compile(r"收费通知|缴费通知|通知.{0,6}缴纳")
-_YEAR_OPENING = re.compile(r"^(\d{4})\s*年")
-_YEAR_REPORT = re.compile(r"(\d{4})\s*年(?:度)?(?:政府信息公开|政务公开)")
+_FEE_WORDS = patterns.compile(r"信息处理费|收费|收取费用|费用")
+_NO_FEE = patterns.compile(r"(?:未|没有|不|无)(?:向申请人)?(?:收取|收费|产生)")
+_FEE_NOTICE = patterns.compile(r"收费通知|缴费通知|通知.{0,6}缴纳")
+_YEAR_OPENING = patterns.compile(r"^(\d{4})\s*年")
+_YEAR_REPORT = patterns.compile(r"(\d{4})\s*年(?:度)?(?:政府信息公开|政务公开)")
 # A unit name in running text, when no roster says which names exist: a two- or three-character
 # place name and the suffix of the report's own kind (镇, 乡, 街道), standing as a word — at the
 # start, after punctuation or a connecting word, not inside a phrase (门户网站镇政府专栏 has no

@@ -11,18 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
-import re
 import unicodedata
 from typing import Any, NamedTuple
 
-from . import rules
+from . import patterns, rules
 
 NONE_MARKS = {"/", "-", "—", "–", "－", "——", "无", "没有", "空", "\\"}
-_NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
-_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+_NUMBER = patterns.compile(r"^[+-]?\d+(?:\.\d+)?$")
+_THOUSANDS = patterns.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 # The units a number may carry (V106), by the kind of value: a count in 件, an amount in 万元.
 UNITS = {"integer": ("件", "个", "项", "次", "条", "宗", "份"), "decimal": ("万元",)}
-_UNIT = re.compile(
+_UNIT = patterns.compile(
     r"^([+-]?\d+(?:\.\d+)?)\s*(" + "|".join(UNITS["integer"] + UNITS["decimal"]) + ")$"
 )
 

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import __version__
+from . import __version__, patterns
 from .check import Report
 from .findings import Severity
 from .safe_text import terminal
@@ -211,7 +211,7 @@ def _dumps(value: Any) -> str:
 
 @functools.cache
 def _unsafe_in_json() -> re.Pattern:
-    return re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+    return patterns.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _head(spec: Spec) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import unicodedata
 from pathlib import Path
 from typing import NamedTuple
 
-from . import intake
+from . import intake, patterns
 from .findings import Failure, Finding
 from .safe_text import FORMULA_START
 from .spec import UNIT_KINDS
@@ -50,14 +50,14 @@ MAX_NAME = 100
 # Compiled on first use: a check imports this module for ``identity`` and needs neither.
 @functools.cache
 def _bad_chars() -> re.Pattern:
-    return re.compile(r'[/\\<>:"|?*\x00-\x1f\x7f]')
+    return patterns.compile(r'[/\\<>:"|?*\x00-\x1f\x7f]')
 
 
 @functools.cache
 def _invisible() -> re.Pattern:
     """Zero-width characters, soft hyphen, and direction marks, embeddings, overrides and
     isolates."""
-    return re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+    return patterns.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 MAX_ROSTER_BYTES = 20 * 1024 * 1024  # a county's roster is a few KB; 100,000 units fit in 20 MB

@@ -18,8 +18,10 @@ import re
 import sys
 from typing import Any
 
+from . import patterns
+
 # C0 (but tab and newline, which terminal() escapes), DEL, C1; bidirectional embeddings, overrides and isolates.
-_TERMINAL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_TERMINAL = patterns.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _BREAKS = {0x0A: "\\n", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
@@ -29,7 +31,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "
 def _not_xml() -> re.Pattern:
     """What XML 1.0 does not allow in character data (tab, newline and carriage return it does),
     and the direction overrides that make a document show text in another order than it holds."""
-    return re.compile(
+    return patterns.compile(
         "[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff\u202a-\u202e\u2066-\u2069]"
     )
 
@@ -40,13 +42,13 @@ def _markdown() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
     setext underline: a number such as 195.24 or -5 is not, list markers need a space after
     them); an ordered list item."""
     return (
-        re.compile(r"([\\`*_\[\]{}|~!])"),
-        re.compile(r"^(\s*)(#{1,6}(?=\s|$)|>|[-+](?=\s|$)|=+(?=\s*$)|-+(?=\s*$))", re.M),
-        re.compile(r"^(\s*\d{1,9})([.)])(?=\s|$)", re.M),
+        patterns.compile(r"([\\`*_\[\]{}|~!])"),
+        patterns.compile(r"^(\s*)(#{1,6}(?=\s|$)|>|[-+](?=\s|$)|=+(?=\s*$)|-+(?=\s*$))", re.M),
+        patterns.compile(r"^(\s*\d{1,9})([.)])(?=\s|$)", re.M),
     )
 
 
-_SURROGATE = re.compile("[\udc80-\udcff]")
+_SURROGATE = patterns.compile("[\udc80-\udcff]")
 
 
 def undecoded(text: str) -> str:

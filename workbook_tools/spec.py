@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from . import rules
+from .cache import cache_dir
 from .findings import Failure, Finding, Severity, fail
 from .record import Record
 
@@ -371,20 +372,6 @@ def load(format_arg: str | Path | None = None) -> Spec:
     if key not in _CACHE:
         _CACHE[key] = compiled(raw_bytes, source=str(path))
     return _CACHE[key]
-
-
-def cache_dir() -> Path | None:
-    """Where compiled specs are kept: $WBTOOLS_CACHE_DIR (empty: no cache), else the platform's
-    user cache folder (XDG_CACHE_HOME or ~/.cache, %LOCALAPPDATA%, ~/Library/Caches)."""
-    if "WBTOOLS_CACHE_DIR" in os.environ:
-        given = os.environ["WBTOOLS_CACHE_DIR"]
-        return Path(given) if given else None
-    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
-        return Path(os.environ["LOCALAPPDATA"]) / "wbtools" / "cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "wbtools"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "wbtools"
 
 
 def code_parts(*names: str) -> list[bytes]:

@@ -17,7 +17,7 @@ import zipfile
 from collections.abc import Callable
 from typing import Any
 
-from . import intake, layout
+from . import intake, layout, patterns
 from .spec import Spec
 
 
@@ -97,7 +97,7 @@ def replace_cell(data: bytes, sheet: str, ref: str, cell_xml: str) -> bytes:
     """Replace the <c r="ref"> element of ``sheet`` by ``cell_xml`` (use {s} for its style)."""
 
     def change(xml: bytes) -> bytes:
-        pattern = re.compile(
+        pattern = patterns.compile(
             rb'<c r="' + ref.encode() + rb'"( s="(\d+)")?[^>]*?(/>|>.*?</c>)', re.S
         )
         m = pattern.search(xml)
@@ -114,7 +114,9 @@ def type_over_formula(data: bytes, sheet: str, ref: str, number: float) -> bytes
 
 def stale_cached_value(data: bytes, sheet: str, ref: str, number: float) -> bytes:
     def change(xml: bytes) -> bytes:
-        pattern = re.compile(rb'(<c r="' + ref.encode() + rb'"[^>]*><f>[^<]*</f><v>)[^<]*(</v>)')
+        pattern = patterns.compile(
+            rb'(<c r="' + ref.encode() + rb'"[^>]*><f>[^<]*</f><v>)[^<]*(</v>)'
+        )
         assert pattern.search(xml)
         return pattern.sub(lambda m: m.group(1) + str(number).encode() + m.group(2), xml, count=1)
 

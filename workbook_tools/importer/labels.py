@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import difflib
 import functools
-import re
 import unicodedata
 
+from .. import patterns
 from .simplify import simplified
 
 LABEL_VARIANTS = {  # known variants in published reports (FORMAT.md §7)
@@ -19,7 +19,7 @@ LABEL_VARIANTS = {  # known variants in published reports (FORMAT.md §7)
 MATCH = 0.85  # similarity a label must reach to count as the official one (typos pass)
 
 
-_ITEM_MARK = re.compile(r"(?<=\d)、")  # “3、其他” is how many reports number “3.其他”
+_ITEM_MARK = patterns.compile(r"(?<=\d)、")  # “3、其他” is how many reports number “3.其他”
 
 
 @functools.lru_cache(maxsize=65536)
@@ -40,12 +40,12 @@ def tail_score(label: str, text: str) -> float:
     return best
 
 
-_NUMBERING = re.compile(r"^(?:[(][一二三四五六七八九十]+[)]|\d+[.、])")
+_NUMBERING = patterns.compile(r"^(?:[(][一二三四五六七八九十]+[)]|\d+[.、])")
 
 
 # A note in brackets after a row's label (“规范性文件（指…的文件）”, “行政许可(含变更)”), up to the
 # format's own filling notes that some pages print in full (80 characters and more).
-_NOTE = re.compile(r"[(（][^()（）]{1,160}[)）]$")
+_NOTE = patterns.compile(r"[(（][^()（）]{1,160}[)）]$")
 
 
 def match(label: str, text: str) -> float:

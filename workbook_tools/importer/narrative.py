@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from .. import patterns
 from ..spec import Spec
 from .sources import FOOTER, Line
 
-_SUB = re.compile(r"^[（(]([一二三四五六七八九])[）)]")
-_PLACEHOLDER = re.compile(r"^(【待填写：.*】|\[To be written: .*\])$")
+_SUB = patterns.compile(r"^[（(]([一二三四五六七八九])[）)]")
+_PLACEHOLDER = patterns.compile(r"^(【待填写：.*】|\[To be written: .*\])$")
 
 
 def read_narrative(spec: Spec, section_id: str, lines: list[Line]) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from .. import patterns
 from .labels import fold
 from .sources import HEADING_FORMS, PAGE_TITLE, Line
 
@@ -20,26 +21,28 @@ SECTION_WORDS = {  # besides its numeral, a heading has one of these words
 
 _REPORT = r"(?:政府)?信息公开(?:工作)?(?:年度)?(?:报告|年报|情况的?报告)"
 _TITLES = (  # the title forms seen on real reports, tried on one to three joined lines
-    re.compile(r"^(.*?)关于(\d{4})年度?" + _REPORT),  # …关于2022年度政府信息公开情况的报告
-    re.compile(r"^(.*?)(\d{4})年度?" + _REPORT),  # <unit>2023年(度)(政府)信息公开(工作)年度报告
+    patterns.compile(r"^(.*?)关于(\d{4})年度?" + _REPORT),  # …关于2022年度政府信息公开情况的报告
+    patterns.compile(
+        r"^(.*?)(\d{4})年度?" + _REPORT
+    ),  # <unit>2023年(度)(政府)信息公开(工作)年度报告
     # <unit>2022 / 政府信息公开工作年度报告: broken right after the year, its 年 lost
-    re.compile(r"^(.*?\D)(\d{4})" + _REPORT),
-    re.compile(r"^()(\d{4})年度?(.+?)" + _REPORT),  # 2023年度<unit>政府信息公开工作年度报告
+    patterns.compile(r"^(.*?\D)(\d{4})" + _REPORT),
+    patterns.compile(r"^()(\d{4})年度?(.+?)" + _REPORT),  # 2023年度<unit>政府信息公开工作年度报告
     # …特向社会公布2024年<unit>政府信息公开工作情况报告: the unit after the year, in a sentence
-    re.compile(r"^(.*?)(\d{4})年度?(.{2,30}?)" + _REPORT),
+    patterns.compile(r"^(.*?)(\d{4})年度?(.{2,30}?)" + _REPORT),
     # <unit>政府信息公开工作2022年度报告: the year after the words
-    re.compile(r"^(.*?)(?:政府)?信息公开(?:工作)?(\d{4})年度?(?:工作)?(?:报告|年报)"),
+    patterns.compile(r"^(.*?)(?:政府)?信息公开(?:工作)?(\d{4})年度?(?:工作)?(?:报告|年报)"),
 )
 # A title that names no year (“某市农业农村局 / 政府信息公开工作年度报告”), the year then comes
 # from the statistics period or the body.
-_NO_YEAR = re.compile(r"^(.{2,30}?)" + _REPORT + "$")
-_NOT_UNIT = re.compile(r"^(?:Page\d+-|标题[:：]|题目[:：]|[#《》“”\s])+|[《》“”\s]+$")
-_HEADING = re.compile(r"^\s*[一二三四五六七八九十]+、")
+_NO_YEAR = patterns.compile(r"^(.{2,30}?)" + _REPORT + "$")
+_NOT_UNIT = patterns.compile(r"^(?:Page\d+-|标题[:：]|题目[:：]|[#《》“”\s])+|[《》“”\s]+$")
+_HEADING = patterns.compile(r"^\s*[一二三四五六七八九十]+、")
 # What stands before 信息公开 in a report's own name, not a unit's name.
 _NOT_NAMES = ("政府", "人民政府", "政务")
-_PERIOD = re.compile(r"统计期限(?:为|是)?(?:自|从)?(\d{4})年1月1日")
-_BODY_YEAR = re.compile(r"^(\d{4})年(?:度|以来)?[，,、]")
-_FILE_YEAR = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
+_PERIOD = patterns.compile(r"统计期限(?:为|是)?(?:自|从)?(\d{4})年1月1日")
+_BODY_YEAR = patterns.compile(r"^(\d{4})年(?:度|以来)?[，,、]")
+_FILE_YEAR = patterns.compile(r"(?<!\d)(20\d{2})(?!\d)")
 # The verb of the sentence that publishes or compiles the report (“现公布区统计局2023年…”,
 # “…特编制2023年度<unit>…报告”, “编制了…”); 编制 in a name (机构编制委员会办公室) is no verb. The
 # last verb before the name counts: a notice cited earlier in the sentence (“《关于做好2024年…报告
@@ -48,36 +51,38 @@ _VERB = (
     r"现公布|现予公布|特发布|现发布|现将|向社会公布|公布|现公开|现予公开|特公开"
     r"|(?<!机构)编制(?!委员会|办公室)(?:形成)?了?"
 )
-_INTRO = re.compile(rf"^(.*)(?:{_VERB})(?!的)")
+_INTRO = patterns.compile(rf"^(.*)(?:{_VERB})(?!的)")
 # The unit that compiles the report, named before the verb: “由<unit>编制的2024年度…报告”, and
 # “<unit>编制了县某局2020年…报告” whose name after the verb is a shorter form of the same.
 # (“某街道特编制…”: the words before 特编制 are left alone, as the sentence may go on.)
-_BY = re.compile(
+_BY = patterns.compile(
     r"(?:^|[,;:，；：。])由?([^,;:，；：。、]{1,29}[^,;:，；：。、特现])(?:负责)?编制(?:了|的)?$"
 )
 # The report said to be compiled by a unit, with no name of the report after it.
-_COMPILED_BY = re.compile(
+_COMPILED_BY = patterns.compile(
     r"(?:本年度报告|本报告|本年报)[^。]*?由([^,;:，；：。、由]{2,30}?)编制(?![的了])"
 )
 # Where a report names no title, its unit may still be named: in the line for questions
 # (“如本报告有疑问，请联系：某区某街道办事处，地址…”, “…请与某局联系”) — an office inside a
 # township or street (党政综合办公室) answers for it — or as the subject of the body's first
 # sentence (“2025年度，某街道全面贯彻落实…”).
-_CONTACT = re.compile(
+_CONTACT = patterns.compile(
     r"(?:疑问|意见|建议)[^。]{0,12}?请(?:与|联系|致电)[:：]?\s*"
     r"([^,;:，；：。、()（）\s]{2,40}?)(?:联系|咨询|反映|[,;，；。(（]|$)"
 )
-_INNER_OFFICE = re.compile(  # (a government's 办公室 is a unit of its own: left whole)
+_INNER_OFFICE = patterns.compile(  # (a government's 办公室 is a unit of its own: left whole)
     r"^(.+?(?:(?:街道|镇|乡)(?:办事处|人民政府|政府)?|局|委员会))[\u4e00-\u9fff]{0,6}?办(?:公室)?$"
 )
-_SUBJECT = re.compile(
+_SUBJECT = patterns.compile(
     r"^\d{4}年(?:度|以来)?[，,、]\s*"
     r"([^\s，,。；;、：:“”《》()（）]{2,20}?(?:街道办事处|街道|人民政府|镇|乡|局|委员会|办公室|中心))"
     r"(?=全面|深入|认真|坚持|持续|紧紧|紧密|扎实|进一步|严格|高度|始终|积极|围绕|按照|根据|"
     r"依托|结合|聚焦|着力|不断|切实|以)"
 )
 _LEVELS = "省市县区州盟旗镇乡"  # a name that starts with its level has lost its place
-_QUALIFIER = re.compile(r"[(（][^()（）]{1,4}[)）]$")  # “某镇政府（机关）”: not part of the name
+_QUALIFIER = patterns.compile(
+    r"[(（][^()（）]{1,4}[)）]$"
+)  # “某镇政府（机关）”: not part of the name
 # How an agency's name ends. A name read out of a sentence must end so: after a verb a sentence
 # may go on with words (“…关于编制发布2021年…报告的函”), not a name.
 _NAME_END = "局委办室府镇乡街道处厅部署院所队站心会区县市旗馆社场园关司校团州村居组"
@@ -102,7 +107,7 @@ def _plausible(year: int) -> bool:
 
 
 # How a report speaks of itself (“现公布我局2022年…报告”): no name to take as the unit.
-_SELF = re.compile(
+_SELF = patterns.compile(
     r"^[我本](?:局|委|办|镇|乡|街道|街|区|县|市|厅|单位|机关|部门|中心|院|队|所|处|级)$"
 )
 
@@ -338,9 +343,9 @@ def _heading(text: str, n: int, sid: str, arabic: bool = False) -> bool:
 # that kept the page's paragraphs and tables but not its own headings): 表二's first item, 表三's
 # note on its sums, 表四's two group headings.
 _TABLE_OPENS = {
-    "s2": re.compile(r"^[*#|\s]*第二十条第\(一\)项"),
-    "s3": re.compile(r"^[*#|\s(]*本列数据的勾稽关系"),
-    "s4": re.compile(r"^[*#|\s]*行政复议[|·\s]*(?:行政诉讼|结果维持)"),
+    "s2": patterns.compile(r"^[*#|\s]*第二十条第\(一\)项"),
+    "s3": patterns.compile(r"^[*#|\s(]*本列数据的勾稽关系"),
+    "s4": patterns.compile(r"^[*#|\s]*行政复议[|·\s]*(?:行政诉讼|结果维持)"),
 }
 
 

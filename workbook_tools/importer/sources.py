@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import intake
+from .. import intake, patterns
 from .radicals import unify
 
 if TYPE_CHECKING:  # (loaded by _parse_html: a Markdown or text report does not need it)
@@ -37,18 +37,18 @@ ARCHIVED_PAGES = (".mht", ".mhtml")
 OFFICE = (".doc", ".wps", ".odt", ".rtf")
 IMPORTABLE = (".txt", ".text", ".md", *PAGES, *ARCHIVED_PAGES, ".docx", *OFFICE, ".pdf")
 # Where a portal page's own text ends and the site's footer begins.
-FOOTER = re.compile(
+FOOTER = patterns.compile(
     r"^(主办单位|承办单位|主办：|版权所有|网站标识码|技术支持|联系我们|打印本页|关闭窗口|【打印】|ICP备)"
 )
 # What a folder given to check or merge contributes besides workbooks: published reports in the
 # forms they are published in. Loose .txt/.md files in a folder are notes, not reports (a report
 # in plain text is still read when it is named).
 FOLDER_REPORTS = tuple(s for s in IMPORTABLE if s not in (".txt", ".text", ".md"))
-IMAGE = re.compile(r"^\[\[image:(.*)\]\]$")
+IMAGE = patterns.compile(r"^\[\[image:(.*)\]\]$")
 # A saved page's own <title>: where the unit is named when the report has no title line.
-PAGE_TITLE = re.compile(r"^\[\[title:(.*)\]\]$")
+PAGE_TITLE = patterns.compile(r"^\[\[title:(.*)\]\]$")
 # A pinyin gloss after a character, as some mirrors print them: 規(guī)章 → 規章.
-_GLOSS = re.compile(r"[(（]\s*[a-zA-Zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹ]+\s*[)）]")
+_GLOSS = patterns.compile(r"[(（]\s*[a-zA-Zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹ]+\s*[)）]")
 
 
 # Characters that print as nothing (zero-width spaces and joiners, a stray BOM, soft hyphens) or
@@ -58,7 +58,7 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), Non
     map(ord, "\u00a0\u2007\u202f"), " "
 )
 
-_CJK_GAP = re.compile(r"(?<=[^\x00-\xff]) (?=[^\x00-\xff])")
+_CJK_GAP = patterns.compile(r"(?<=[^\x00-\xff]) (?=[^\x00-\xff])")
 
 
 class NeedsProgram(RuntimeError):
@@ -226,8 +226,10 @@ def _vet_old_word(path: Path, head: bytes) -> None:
     )
 
 
-_MARKUP = re.compile(rb"<[A-Za-z!/?]")
-_SITE_PARTS = re.compile(r"foot|menu|\bnav|header|copyright|bottom|crumb|share|sidebar|banner")
+_MARKUP = patterns.compile(rb"<[A-Za-z!/?]")
+_SITE_PARTS = patterns.compile(
+    r"foot|menu|\bnav|header|copyright|bottom|crumb|share|sidebar|banner"
+)
 _FURNITURE = ("nav", "header", "footer", "script", "style", "head", "noscript", "iframe", "form")
 
 
@@ -386,7 +388,7 @@ def _html_lines(data: bytes) -> list[str]:
 # The start of a comment or of a tag; where the tag ends is found with one search for ">", so
 # the scan is linear (a pattern spanning the whole tag retried from every "<" of a page with no
 # ">": 120 KB of "<a " took 76 s).
-_TAG = re.compile(rb"<(?:(!--)|(/?)([A-Za-z][A-Za-z0-9:-]*))")
+_TAG = patterns.compile(rb"<(?:(!--)|(/?)([A-Za-z][A-Za-z0-9:-]*))")
 # Elements that never nest (void) or that the next sibling closes (so pages leave them open).
 _FLAT = frozenset(
     b"area base br col embed hr img input link meta source track wbr p li dt dd tr td th "
@@ -579,11 +581,11 @@ HEADING_FORMS = (  # the official headings and the variants seen in published re
     "五、政府信息公开工作存在的主要问题及改进情况",
     "六、其他需要报告的事项",
 )
-_HEADING_IN_LINE = re.compile("(" + "|".join(re.escape(h) for h in HEADING_FORMS) + ")")
-_SUB_IN_LINE = re.compile(r"(?<=[。；])\s*(?=[（(][一二三四五][）)])")
+_HEADING_IN_LINE = patterns.compile("(" + "|".join(re.escape(h) for h in HEADING_FORMS) + ")")
+_SUB_IN_LINE = patterns.compile(r"(?<=[。；])\s*(?=[（(][一二三四五][）)])")
 # A section heading standing after a gap or a full stop inside a shorter line: a saved page whose
 # paragraphs were joined with spaces (“…止。 一、总体情况 2021年，… 二、主动公开政府信息情况”).
-_HEADING_AFTER_GAP = re.compile(
+_HEADING_AFTER_GAP = patterns.compile(
     r"(?:(?<=\s)|(?<=[。；]))(" + "|".join(re.escape(h) for h in HEADING_FORMS) + ")"
 )
 

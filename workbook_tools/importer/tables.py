@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import rules
+from .. import patterns, rules
 from ..findings import Finding, row_span
 from ..normalise import NONE_MARKS, Value, normalise, number_text
 from ..spec import Block, Spec
@@ -47,19 +47,19 @@ class Group:
 
 
 # A figure with its unit written in the cell (“12件”, “0.5万元”, “251000元”): still one cell.
-_WITH_UNIT = re.compile(r"[+-]?\d[\d,]*(\.\d+)?(?:件|个|项|次|条|宗|份|万元|元)?")
+_WITH_UNIT = patterns.compile(r"[+-]?\d[\d,]*(\.\d+)?(?:件|个|项|次|条|宗|份|万元|元)?")
 # A label cell with a figure after a space, in a row of cells: “行政规范性文件 564”; or with
 # two cells' figures, a column's gap narrower than a character (“…政府信 315 3”).
-_LABEL_AND_FIGURE = re.compile(
+_LABEL_AND_FIGURE = patterns.compile(
     r"^(.*[^\d\s.,、(（])\s+(\d[\d,]*(?:\.\d+)?(?:\s+\d[\d,]*(?:\.\d+)?)*)$"
 )
 # An amount printed in 元 where the format counts in 万元.
-_YUAN = re.compile(r"(\d[\d,]*(?:\.\d+)?)元")
+_YUAN = patterns.compile(r"(\d[\d,]*(?:\.\d+)?)元")
 
 
 # A change printed in words in the 2019 layout's 本年增/减 column: “减4” is −4, “增3” is 3; a
 # sign typed twice (“--253”) is the sign.
-_CHANGE = re.compile(r"(增加?|减少?|--|\+\+)(\d+)")
+_CHANGE = patterns.compile(r"(增加?|减少?|--|\+\+)(\d+)")
 
 
 def _number(text: str, kind: str) -> Value:
@@ -78,14 +78,14 @@ def _value_like(text: str) -> bool:
 # header “本年增/减”). Such a cell keeps its column — read, or reported as unreadable — instead of
 # ending the row's figures as if it were the next row's label. Never taken from a text without
 # delimiters, where a header word broken over lines (“本年增/” “减”) looks the same.
-_ODD_CELL = re.compile(r"增加?|减少?|\d{1,7}(?:/\d{1,7})+")
+_ODD_CELL = patterns.compile(r"增加?|减少?|\d{1,7}(?:/\d{1,7})+")
 
 
 def _cell_like(text: str) -> bool:
     return _value_like(text) or bool(_ODD_CELL.fullmatch(fold(text)))
 
 
-_DIGITS = re.compile(r"\d+(?:\.\d+)?")
+_DIGITS = patterns.compile(r"\d+(?:\.\d+)?")
 _OPENS = "(（〔【[第"
 _CLOSES = ")）〕】]年月日号%％条项款期次个件人"
 
@@ -145,7 +145,7 @@ def _bars_close_cells(lines: list[Line]) -> bool:
 # column a merged cell spans, all at the row's end. They are not empty cells (those are “| |”):
 # they say the row printed fewer cells than it has columns, and not which columns those cells
 # cover. After a label alone (“行政许可 | ||||”) they are a row printed blank.
-_PADDING = re.compile(r"\s*\|{2,}\s*$")
+_PADDING = patterns.compile(r"\s*\|{2,}\s*$")
 
 
 def _pad(out: list[Token], since: int) -> None:

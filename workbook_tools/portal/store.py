@@ -22,7 +22,6 @@ import hashlib
 import hmac
 import json
 import os
-import re
 import secrets
 import threading
 import time
@@ -34,6 +33,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from .. import patterns
 from .. import spec as spec_module
 from ..findings import Failure, Finding, fail
 from ..roster import Unit, identity
@@ -45,7 +45,7 @@ SPEC_COPY = "spec.yaml"
 SESSION_NS = 12 * 3600 * 10**9  # an office sign-in lasts a working day
 LINK_CACHE_S = 10.0  # how long a found unit link is remembered (see Portal.unit_by_token)
 DEFAULT_TZ = "Asia/Shanghai"  # times are stored in UTC and shown in China time unless set
-_DIGEST = re.compile(r"[0-9a-f]{64}")  # a sha256 as this process writes it
+_DIGEST = patterns.compile(r"[0-9a-f]{64}")  # a sha256 as this process writes it
 
 
 def zone(name: str):

@@ -4,11 +4,10 @@ and a worksheet class that prepares each formula text once per process."""
 from __future__ import annotations
 
 import functools
-import re
 from pathlib import Path
 from typing import NamedTuple
 
-from .. import layout, rules
+from .. import layout, patterns, rules
 from ..normalise import excel_readable
 from ..safe_text import LiteralStrings
 from ..spec import Spec
@@ -41,7 +40,7 @@ PLAIN_FUNCTIONS = frozenset(
 )
 # The whole run of name characters before each parenthesis (text in quotes included: a string
 # that looks like a call makes the formula go the long way, never the wrong way).
-_CALLED = re.compile(r"([A-Za-z0-9_.]+)\(")
+_CALLED = patterns.compile(r"([A-Za-z0-9_.]+)\(")
 
 
 # Formula text -> what xlsxwriter writes for it, seeded from the compiled formulas (see compiled).

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .. import __version__
+from .. import __version__, patterns
 from ..roster import Unit
 from ..spec import Spec
 from . import writer
@@ -44,8 +44,8 @@ from .recorder import Recorder, Unsupported, escape, shared_strings
 UNIT = "\ue000wbtools-unit\ue001"
 _DOC_PROPS = ("docProps/core.xml", "docProps/app.xml")
 _SHARED = "xl/sharedStrings.xml"
-_CELL_START = re.compile(r'<c r="[A-Z]+[0-9]+"(?: s="[0-9]+")?')
-_FORMULA = re.compile(r"<f>.*</f>", re.S)
+_CELL_START = patterns.compile(r'<c r="[A-Z]+[0-9]+"(?: s="[0-9]+")?')
+_FORMULA = patterns.compile(r"<f>.*</f>", re.S)
 _HERE = Path(__file__).parent
 
 

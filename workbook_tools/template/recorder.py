@@ -5,16 +5,17 @@ Anything it does not model raises ``Unsupported``: that workbook is written by x
 
 from __future__ import annotations
 
-import re
 from typing import Any
+
+from .. import patterns
 
 _STRING_MAX = 32767  # xlsxwriter's xls_strmax, in UTF-16 units
 _ERRORS = ("#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!")
 # xlsxwriter's escapes of shared strings (xmlwriter._escape_control_characters, _escape_data;
 # utility._preserve_whitespace).
-_ESCAPED_ESCAPE = re.compile("(_x[0-9a-fA-F]{4}_)")
-_CONTROL = re.compile(r"([\x00-\x08\x0b-\x1f])")
-_LEADING, _TRAILING = re.compile(r"^\s"), re.compile(r"\s$")
+_ESCAPED_ESCAPE = patterns.compile("(_x[0-9a-fA-F]{4}_)")
+_CONTROL = patterns.compile(r"([\x00-\x08\x0b-\x1f])")
+_LEADING, _TRAILING = patterns.compile(r"^\s"), patterns.compile(r"\s$")
 
 
 class Unsupported(Exception):
