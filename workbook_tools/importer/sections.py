@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 
 from .. import patterns
+from ..record import Record
 from .labels import fold
 from .sources import HEADING_FORMS, PAGE_TITLE, Line
 
@@ -93,13 +93,24 @@ KINDS_BY_WORD = (  # how a report speaks of its own unit: 我镇 …
 )
 
 
-@dataclass
-class Title:
-    unit: str = ""
-    year: int | None = None
-    line: int | None = None  # where the title (or the sentence naming the unit) is
-    year_from: str = ""  # title, period, body, file name
-    unit_from: str = ""  # title, first sentence
+class Title(Record):
+    """What a report says of its unit and year, and where. (A record written out, not a dataclass: see ``record``.)"""
+
+    _fields = ("unit", "year", "line", "year_from", "unit_from")
+
+    def __init__(
+        self,
+        unit: str = "",
+        year: int | None = None,
+        line: int | None = None,  # where the title (or the sentence naming the unit) is
+        year_from: str = "",  # title, period, body, file name
+        unit_from: str = "",  # title, first sentence
+    ) -> None:
+        self.unit = unit
+        self.year = year
+        self.line = line
+        self.year_from = year_from
+        self.unit_from = unit_from
 
 
 def _plausible(year: int) -> bool:
@@ -255,7 +266,7 @@ def find_title(lines: list[Line], file_name: str = "") -> Title:
             None,
         )
         if fuller:
-            found = replace(found, unit=fuller)
+            found = Title(fuller, found.year, found.line, found.year_from, found.unit_from)
     period = next(
         (
             int(m.group(1))

@@ -19,11 +19,11 @@ import io
 import re
 import zipfile
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import intake, patterns
+from ..record import Record
 from .radicals import unify
 
 if TYPE_CHECKING:  # (loaded by _parse_html: a Markdown or text report does not need it)
@@ -65,10 +65,14 @@ class NeedsProgram(RuntimeError):
     """The input kind needs a program that is not installed (its name is the message)."""
 
 
-@dataclass
-class Line:
-    no: int
-    text: str
+class Line(Record):
+    """One numbered line of a report's text. (A record written out, not a dataclass: see ``record``.)"""
+
+    _fields = ("no", "text")
+
+    def __init__(self, no: int, text: str) -> None:
+        self.no = no
+        self.text = text
 
 
 # --- inputs --------------------------------------------------------------------------------

@@ -13,12 +13,12 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from .. import patterns, rules
 from ..findings import Finding, row_span
 from ..normalise import NONE_MARKS, Value, normalise, number_text
+from ..record import Record
 from ..spec import Block, Spec
 from .labels import MATCH, fold, match, simplified, tail_score
 from .sources import IMAGE, Line
@@ -26,24 +26,48 @@ from .sources import IMAGE, Line
 LOOKAHEAD = 8  # a row may be missing: look this many rows ahead for the next label
 
 
-@dataclass
-class Token:
-    text: str
-    line: int
-    value: bool
-    glued: bool = False  # a number that was written onto its label with no separator
-    blank_row: bool = False  # a label whose table row has only empty cells after it
-    parts: tuple[str, ...] = ()  # figures with spaces inside one cell (“1 23”, “13612 252”)
-    padded: bool = False  # the row's last printed cell: bars for merged (spanned) cells follow
-    empty_before: int = 0  # empty cells written as extra blank lines right before this figure
+class Token(Record):
+    """A label or a figure of a table row. (A record written out, not a dataclass: see ``record``.)"""
+
+    _fields = ("text", "line", "value", "glued", "blank_row", "parts", "padded", "empty_before")
+
+    def __init__(
+        self,
+        text: str,
+        line: int,
+        value: bool,
+        glued: bool = False,  # a number that was written onto its label with no separator
+        blank_row: bool = False,  # a label whose table row has only empty cells after it
+        parts: tuple[str, ...] = (),  # figures with spaces inside one cell (“1 23”, “13612 252”)
+        padded: bool = False,  # the row's last printed cell: bars for merged cells follow
+        empty_before: int = 0,  # empty cells written as extra blank lines right before it
+    ) -> None:
+        self.text = text
+        self.line = line
+        self.value = value
+        self.glued = glued
+        self.blank_row = blank_row
+        self.parts = parts
+        self.padded = padded
+        self.empty_before = empty_before
 
 
-@dataclass
-class Group:
-    label: str  # label tokens joined, folded
-    values: list[Token]
-    line: int  # where the label ends
-    label_tokens: list[Token] | None = None
+class Group(Record):
+    """A row: its label and its figures. (A record written out, not a dataclass: see ``record``.)"""
+
+    _fields = ("label", "values", "line", "label_tokens")
+
+    def __init__(
+        self,
+        label: str,  # label tokens joined, folded
+        values: list[Token],
+        line: int,  # where the label ends
+        label_tokens: list[Token] | None = None,
+    ) -> None:
+        self.label = label
+        self.values = values
+        self.line = line
+        self.label_tokens = label_tokens
 
 
 # A figure with its unit written in the cell (“12件”, “0.5万元”, “251000元”): still one cell.
@@ -340,15 +364,27 @@ def _with_unreadable_cells(label: str, group: Group, width: int) -> tuple[Group,
     return None
 
 
-@dataclass
-class Imported:
-    values: dict[str, Any]
-    raw: dict[str, Any]
-    lines: dict[str, int]
-    findings: list[Finding]
-    missing: set[str]
-    # a group printed as one row: (its rows' ids in one column) -> the printed figure
-    group_sums: dict[tuple[str, ...], Any] = field(default_factory=dict)
+class Imported(Record):
+    """What one table gave. (A record written out, not a dataclass: see ``record``.)"""
+
+    _fields = ("values", "raw", "lines", "findings", "missing", "group_sums")
+
+    def __init__(
+        self,
+        values: dict[str, Any],
+        raw: dict[str, Any],
+        lines: dict[str, int],
+        findings: list[Finding],
+        missing: set[str],
+        # a group printed as one row: (its rows' ids in one column) -> the printed figure
+        group_sums: dict[tuple[str, ...], Any] | None = None,
+    ) -> None:
+        self.values = values
+        self.raw = raw
+        self.lines = lines
+        self.findings = findings
+        self.missing = missing
+        self.group_sums = {} if group_sums is None else group_sums
 
 
 def read_table(spec: Spec, table_id: str, lines: list[Line], path: str) -> Imported:
@@ -659,12 +695,22 @@ def splits(runs: list[str], width: int, sums: list[tuple[int, list[int]]]) -> li
     return found
 
 
-@dataclass
-class Ambiguous:
-    ids: list[str]
-    values: list[Token]
-    candidates: list[list[str]]  # [] when too many to list
-    row: str = ""
+class Ambiguous(Record):
+    """A row whose run-together figures split more than one way. (A record written out, not a dataclass: see ``record``.)"""
+
+    _fields = ("ids", "values", "candidates", "row")
+
+    def __init__(
+        self,
+        ids: list[str],
+        values: list[Token],
+        candidates: list[list[str]],  # [] when too many to list
+        row: str = "",
+    ) -> None:
+        self.ids = ids
+        self.values = values
+        self.candidates = candidates
+        self.row = row
 
 
 def _split_row(values: list[Token], ids: list[str], spec: Spec) -> list[Token] | Ambiguous:
