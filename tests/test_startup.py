@@ -332,3 +332,40 @@ def test_a_template_from_cached_formulas_is_the_same_file(tmp_path):
     assert written(str(tmp_path)) == plain  # compiles, writes the entry
     assert list(tmp_path.glob("formulas-*.pickle"))
     assert written(str(tmp_path)) == plain  # from the entry
+
+
+def test_the_fast_path_works_with_the_collector_on(tmp_path, spec21):
+    """The entry point stops the cyclic collector only while a command's modules load: the
+    files are checked (and the report imported) with it running, past the frozen start-up."""
+    _published_report(spec21, tmp_path)
+    book = tmp_path / "unit.xlsx"
+    code = (
+        "import gc, sys\n"
+        "from workbook_tools import commands, launch\n"
+        "seen = []\n"
+        "for name in ('run_check', 'run_import'):\n"
+        "    def spy(*a, _run=getattr(commands, name), **k):\n"
+        "        seen.append(gc.isenabled())\n"
+        "        code = _run(*a, **k)\n"
+        "        seen.append(gc.isenabled())\n"
+        "        return code\n"
+        "    setattr(commands, name, spy)\n"
+        "import workbook_tools.check as check\n"
+        "read = check.check_file\n"
+        "check.check_file = lambda *a, **k: seen.append(gc.isenabled()) or read(*a, **k)\n"
+        "sys.argv = ['wbtools', *sys.argv[1:]]\n"
+        "try:\n    launch.main()\nexcept SystemExit:\n    pass\n"
+        "print(seen, gc.get_freeze_count() > 0, file=sys.stderr)\n"
+    )
+    env = {**os.environ, "WBTOOLS_CACHE_DIR": str(tmp_path / "cache")}
+    for args, want in [
+        (["check", str(book)], "[False, True, True] True"),
+        (
+            ["import", str(tmp_path / "report.md"), "-o", str(tmp_path / "o.xlsx")],
+            "[False, True] True",
+        ),
+    ]:
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env
+        )
+        assert done.stderr.splitlines()[-1] == want, done.stderr

@@ -61,12 +61,17 @@ def run_check(
     style: Callable | None = None,
     echo: Callable[..., None] = _write,
     progress_for: Callable[[int], Callable | None] | None = None,
+    settle: Callable[[], None] | None = None,
 ) -> int:
-    """``wbtools check``: check files and print each report as it arrives; the exit code."""
+    """``wbtools check``: check files and print each report as it arrives; the exit code.
+    ``settle``: called once the command's modules are loaded (see ``launch.settled``)."""
     from . import check as check_module
     from . import output
     from . import spec as spec_module
     from .findings import Failure
+
+    if settle is not None:
+        settle()
 
     spec = None
     try:
@@ -150,14 +155,19 @@ def run_import(
     lang: str = "zh",
     *,
     echo: Callable[..., None] = _write,
+    settle: Callable[[], None] | None = None,
 ) -> int:
-    """``wbtools import``: a published report into a workbook, and its check; the exit code."""
+    """``wbtools import``: a published report into a workbook, and its check; the exit code.
+    ``settle``: called once the command's modules are loaded (see ``launch.settled``)."""
     from . import check as check_module
     from . import importer
     from . import output as output_module
     from . import spec as spec_module
     from .files import atomic_write, guard_output, make_folder
     from .findings import Failure, fail
+
+    if settle is not None:
+        settle()
 
     spec = None
     try:
