@@ -27,7 +27,8 @@ import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from operator import attrgetter
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 
 from .. import bounded, intake
@@ -77,20 +78,15 @@ class NoTextLayer(PdfError):
         super().__init__("I120", pages=pages)
 
 
+# One character: (text, x0, x1, baseline y, font size). A plain tuple, not an object: a report
+# has some 1,000 characters a page and each is handled a few times, so building and reading them
+# is most of the reader's own work. Its middle (for placing it in a cell) is y - size * 0.35.
+Char = tuple[str, float, float, float, float]
+_C, _X0, _X1, _Y, _SIZE = (itemgetter(i) for i in range(5))
+_baseline_then_left = itemgetter(3, 1)
+
+
 @dataclass(slots=True)
-class Char:
-    c: str
-    x0: float
-    x1: float
-    y: float  # baseline
-    size: float
-
-    @property
-    def mid(self) -> float:  # the middle of the glyph's height, for placing it in a cell
-        return self.y - self.size * 0.35
-
-
-@dataclass
 class TextLine:
     chars: list[Char]
     y: float
@@ -103,18 +99,20 @@ class TextLine:
 
     @classmethod
     def of(cls, chars: list[Char], page: int = 0) -> TextLine:
-        chars.sort(key=_left)
+        chars.sort(key=_X0)
         n = len(chars) // 2
-        size = sorted([c.size for c in chars])[n]
-        line = cls(chars, sorted([c.y for c in chars])[n], chars[0].x0, chars[-1].x1, size)
-        line.text, widest = _join(chars)
-        line.page = page
-        line.wide = widest > 0.9 * size
-        return line
-
-
-_left = attrgetter("x0")
-_baseline_then_left = attrgetter("y", "x0")
+        size = sorted(map(_SIZE, chars))[n]
+        text, widest = _join(chars)
+        return cls(
+            chars,
+            sorted(map(_Y, chars))[n],
+            chars[0][1],
+            chars[-1][2],
+            size,
+            text,
+            page,
+            widest > 0.9 * size,
+        )
 
 
 @dataclass
@@ -134,30 +132,26 @@ def _join(chars: list[Char]) -> tuple[str, float]:
     the widest gap between two shown (non-space) characters, space characters between them
     included (0 for fewer than two)."""
     out: list[str] = []
-    prev: Char | None = None  # the character before, space or not
-    shown: Char | None = None  # the last non-space character
     widest = 0.0
-    for ch in chars:
-        c = ch.c
+    shown_c, shown_x1 = "", None  # the last non-space character: its text and right edge
+    after = 0  # what the last character was: 0 none yet, 1 a space, 2 a shown one
+    for c, x0, x1, _, size in chars:
         if c.isspace():
-            if out and out[-1] != " ":
+            if after == 2:  # (a run of spaces is one; leading spaces are none)
                 out.append(" ")
-            prev = ch
+                after = 1
             continue
-        if shown is not None and ch.x0 - shown.x1 > widest:
-            widest = ch.x0 - shown.x1
-        # A gap between Chinese characters is justification or letter spacing, not a word break.
-        if (
-            prev is not None
-            and prev is shown
-            and ch.x0 - prev.x1 > 0.25 * ch.size
-            and (prev.c.isascii() or c.isascii())
-            and out
-            and out[-1] != " "
-        ):
-            out.append(" ")
+        if shown_x1 is not None:
+            gap = x0 - shown_x1
+            if gap > widest:
+                widest = gap
+            # A gap between Chinese characters is justification or letter spacing, not a word
+            # break.
+            if after == 2 and gap > 0.25 * size and (shown_c.isascii() or c.isascii()):
+                out.append(" ")
         out.append(c)
-        prev = shown = ch
+        after = 2
+        shown_c, shown_x1 = c, x1
     return "".join(out).strip(), widest
 
 
@@ -181,7 +175,7 @@ def _content_size(doc, page) -> int:
         data = page.read_contents() if x == 0 else (doc.xref_stream(x) or b"")
         kids = children.get(0 if x in inherits else x, set()) - path - {x}
         worst = max((size(k, path | {x}) for k in kids), default=0)
-        sizes[x] = len(data) + len(_DO.findall(data)) * worst
+        sizes[x] = len(data) + (len(_DO.findall(data)) * worst if worst else 0)
         return sizes[x]
 
     return size(0, frozenset())
@@ -195,25 +189,26 @@ def _chars(page) -> list[Char]:
     raw = page.get_text("rawdict", flags=0)
     for block in raw["blocks"]:
         for line in block.get("lines", ()):
-            if abs(line["dir"][1]) <= 0.5:
-                chars = ()
-            else:
+            if abs(line["dir"][1]) > 0.5:
                 chars = [
                     (ch, span["size"] or 1.0) for span in line["spans"] for ch in span["chars"]
                 ]
-            if chars:
+                if not chars:
+                    continue
                 x0, y0, x1, y1 = line["bbox"]
                 size = min((x1 - x0), max(size for _, size in chars))
                 step = (x1 - x0) / len(chars)
-                base = (y0 + y1) / 2 + 0.35 * size  # its middle (Char.mid) is the line's middle
+                base = (y0 + y1) / 2 + 0.35 * size  # its middle is the line's middle
                 for i, (ch, _) in enumerate(chars):
-                    out.append(Char(ch["c"], x0 + i * step, x0 + (i + 1) * step, base, size))
+                    out.append((ch["c"], x0 + i * step, x0 + (i + 1) * step, base, size))
                 continue
             for span in line["spans"]:
                 size = span["size"] or 1.0
-                for ch in span["chars"]:
-                    box = ch["bbox"]
-                    out.append(Char(ch["c"], box[0], box[2], ch["origin"][1], size))
+                out += [
+                    (ch["c"], box[0], box[2], ch["origin"][1], size)
+                    for ch in span["chars"]
+                    for box in (ch["bbox"],)
+                ]
     return out
 
 
@@ -221,16 +216,20 @@ def _lines(chars: list[Char], page_no: int) -> list[TextLine]:
     """Group characters into lines by baseline."""
     lines: list[list[Char]] = []
     last: list[Char] = []
+    at = 0.0  # the baseline of the last character placed
     for ch in sorted(chars, key=_baseline_then_left):
-        if last and abs(ch.y - last[-1].y) <= max(TOL, 0.3 * ch.size):
+        y = ch[3]
+        if last and abs(y - at) <= max(TOL, 0.3 * ch[4]):
             last.append(ch)
         else:
             last = [ch]
             lines.append(last)
+        at = y
     out = []
     for group in lines:
-        if any(not c.c.isspace() for c in group):
-            out.append(TextLine.of(group, page_no))
+        line = TextLine.of(group, page_no)
+        if line.text or not "".join(map(_C, group)).isspace():  # (spaces only: no line)
+            out.append(line)
     return out
 
 
@@ -254,23 +253,34 @@ def _segments(page) -> Segments:
             h.extend([(y0, x0, x1), (y1, x0, x1)])
             v.extend([(x0, y0, y1), (x1, y0, y1)])
 
-    for path in page.get_drawings():
+    # The paths as MuPDF gives them, points as (x, y) tuples (get_drawings makes Point, Rect and
+    # Quad objects of them: a third of the time, for nothing read here).
+    for path in page.get_cdrawings():
         if path.get("type") == "f" and _white(path.get("fill")):
             continue  # a white fill paints the page, not a rule
         for item in path["items"]:
             kind = item[0]
             if kind == "l":
-                p, q = item[1], item[2]
-                if abs(p.y - q.y) <= 1:
-                    h.append(((p.y + q.y) / 2, min(p.x, q.x), max(p.x, q.x)))
-                elif abs(p.x - q.x) <= 1:
-                    v.append(((p.x + q.x) / 2, min(p.y, q.y), max(p.y, q.y)))
+                (px, py), (qx, qy) = item[1], item[2]
+                if abs(py - qy) <= 1:
+                    h.append(((py + qy) / 2, min(px, qx), max(px, qx)))
+                elif abs(px - qx) <= 1:
+                    v.append(((px + qx) / 2, min(py, qy), max(py, qy)))
             elif kind == "re":
-                r = item[1]
-                rect(r.x0, r.y0, r.x1, r.y1)
-            elif kind == "qu":
-                r = item[1].rect
-                rect(r.x0, r.y0, r.x1, r.y1)
+                x0, y0, x1, y1 = item[1]
+                if x1 < x0:  # normalised, as Rect.normalize does
+                    x0, x1 = x1, x0
+                if y1 < y0:
+                    y0, y1 = y1, y0
+                rect(x0, y0, x1, y1)
+            elif kind == "qu":  # its bounding box, as Quad.rect
+                ul, ur, ll, lr = item[1]
+                rect(
+                    min(ul[0], ur[0], lr[0], ll[0]),
+                    min(ul[1], ur[1], lr[1], ll[1]),
+                    max(ul[0], ur[0], lr[0], ll[0]),
+                    max(ul[1], ur[1], lr[1], ll[1]),
+                )
         if len(h) + len(v) > MAX_SEGMENTS:
             return Segments([], [])  # a drawing, not a table: read the page as text
     return Segments(h, v)
@@ -417,17 +427,19 @@ def _table_rows(grid: Grid, chars: list[Char]) -> list[str]:
             if r + 1 < nr and not horizontals.has(ys[r + 1], xs[c], xs[c + 1]):
                 union.union((r, c), (r + 1, c))
     cells: dict = {}
+    roots = [[union.find((r, c)) for c in range(nc)] for r in range(nr)]
     for r in range(nr):
         for c in range(nc):
-            cells.setdefault(union.find((r, c)), []).append((r, c))
+            cells.setdefault(roots[r][c], []).append((r, c))
     first = {root: min(members) for root, members in cells.items()}
     left = {root: min(c for _, c in members) for root, members in cells.items()}
     content: dict = {}
     for ch in chars:
-        c = bisect.bisect_right(xs, (ch.x0 + ch.x1) / 2) - 1
-        r = bisect.bisect_right(ys, ch.mid) - 1
+        _, x0, x1, y, size = ch
+        c = bisect.bisect_right(xs, (x0 + x1) / 2) - 1
+        r = bisect.bisect_right(ys, y - size * 0.35) - 1
         if 0 <= r < nr and 0 <= c < nc:
-            content.setdefault(union.find((r, c)), []).append(ch)
+            content.setdefault(roots[r][c], []).append(ch)
     texts = {root: _cell_text(chs) for root, chs in content.items()}
     # Label columns: those left of the first column holding a number anywhere, as far right as
     # a label reaches in a row of figures (表四 has none: its first column may be all blank).
@@ -451,7 +463,7 @@ def _table_rows(grid: Grid, chars: list[Char]) -> list[str]:
     for r in range(nr):
         out: list[str] = []
         for c in range(nc):
-            root = union.find((r, c))
+            root = roots[r][c]
             top = first[root]
             if top == (r, c):
                 text = texts.get(root, "")
@@ -508,18 +520,19 @@ def _pieces(line: TextLine) -> list[Piece]:
         # A label run up to the first figure with less than a character between them (a narrow
         # column, a label cell filled to its edge): the figure after a visible gap is a cell.
         k = len(run)
-        while k > 0 and (run[k - 1].c.isdigit() or run[k - 1].c in ",."):
+        while k > 0 and (run[k - 1][0].isdigit() or run[k - 1][0] in ",."):
             k -= 1
-        gap = run[k].x0 - run[k - 1].x1 if 0 < k < len(run) else 0.0
-        if gap >= 0.25 * line.size and run[k].c.isdigit() and not run[k - 1].c.isdigit():
-            out.append(Piece(_join(run[:k])[0], run[0].x0, run[k - 1].x1, line.y))
+        gap = run[k][1] - run[k - 1][2] if 0 < k < len(run) else 0.0
+        if gap >= 0.25 * line.size and run[k][0].isdigit() and not run[k - 1][0].isdigit():
+            out.append(Piece(_join(run[:k])[0], run[0][1], run[k - 1][2], line.y))
             del run[:k]
-        out.append(Piece(_join(run)[0], run[0].x0, run[-1].x1, line.y))
+        out.append(Piece(_join(run)[0], run[0][1], run[-1][2], line.y))
 
+    wide = 0.9 * line.size
     for ch in line.chars:
-        if ch.c.isspace():
+        if ch[0].isspace():
             continue
-        if run and ch.x0 - run[-1].x1 > 0.9 * line.size:
+        if run and ch[1] - run[-1][2] > wide:
             cut()
             run = []
         run.append(ch)
@@ -688,7 +701,7 @@ def _position_part(lines, cut, is_row) -> list[Block]:
 
 
 def _sub_line(line: TextLine, pieces: list[Piece]) -> TextLine:
-    chars = [c for c in line.chars if any(p.x0 <= c.x0 and c.x1 <= p.x1 + 0.1 for p in pieces)]
+    chars = [c for c in line.chars if any(p.x0 <= c[1] and c[2] <= p.x1 + 0.1 for p in pieces)]
     return TextLine.of(chars or list(line.chars), line.page)
 
 
@@ -751,7 +764,7 @@ def _has_text(pages: list[list[Char]], count: int) -> None:
     """A scan has no text layer, or a few characters a page (a stamped page number). A PDF whose
     fonts map glyphs to no characters gives U+FFFD, private-use codes or the raw glyph numbers
     (which read as some unrelated script). Either way there is nothing to import."""
-    text = "".join(c.c for chars in pages for c in chars)
+    text = "".join(map(_C, chain.from_iterable(pages)))
     shown = len(text) - sum(1 for c in text if c.isspace())
     if shown < 5 * max(1, count) or len(_UNREADABLE.findall(text)) > 0.3 * shown:
         raise NoTextLayer(count)
@@ -856,15 +869,16 @@ def _layout(page_lines, page_chars, grids, heights, work: _Work) -> list[str]:
         inside: set[int] = set()
         if grids[n]:  # each grid looks only at the characters level with it
             here = page_chars[n]
-            order = sorted(range(len(here)), key=lambda i: here[i].mid)
-            mids = [here[i].mid for i in order]
+            middle = [y - size * 0.35 for _, _, _, y, size in here]
+            order = sorted(range(len(here)), key=middle.__getitem__)
+            mids = list(map(middle.__getitem__, order))
         for grid in grids[n]:
             x0, y0, x1, y1 = grid.box
             band = order[bisect.bisect_left(mids, y0 - 1) : bisect.bisect_right(mids, y1 + 1)]
             work.spend(len(band) + len(lines))
             band.sort()  # the page's own order: characters drawn twice keep theirs
             chars = [
-                c for c in map(here.__getitem__, band) if x0 - 1 <= (c.x0 + c.x1) / 2 <= x1 + 1
+                c for c in map(here.__getitem__, band) if x0 - 1 <= (c[1] + c[2]) / 2 <= x1 + 1
             ]
             if not chars:
                 continue
