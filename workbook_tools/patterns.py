@@ -25,7 +25,7 @@ from pathlib import Path
 from .cache import cache_dir
 
 FORMAT = "1"  # of the stored entries: a change makes another file
-LIMIT = 4096  # entries kept: patterns made from data (a spec's labels) must not grow it forever
+LIMIT = 600  # entries kept (~0.7 KB each, ~120 in use): old patterns must not pile up
 
 _known: dict | None = None  # (pattern, flags) -> the engine's arguments, read at the first use
 _new: list[tuple[str | bytes, int]] = []  # compiled by re.compile in this process
