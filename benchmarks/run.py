@@ -664,6 +664,41 @@ def _merge(b: Bench, folder: Path, jobs: int) -> tuple[float, float, float]:
     return seconds, parent_cpu, peak
 
 
+# What two cores give a job that shares nothing: python-calamine reading every sheet of the files
+# in one forked process, or in two each reading every other file, started together (the merge
+# cannot do better than the machine does for this; on a shared host it varies from run to run).
+_TWO_CORES = """
+import os, sys, time
+from pathlib import Path
+from python_calamine import CalamineWorkbook
+paths, jobs = sorted(Path(sys.argv[1]).iterdir()), int(sys.argv[2])
+start = time.perf_counter()
+pids = []
+for k in range(jobs):
+    pid = os.fork()
+    if pid == 0:
+        for p in paths[k::jobs]:
+            book = CalamineWorkbook.from_path(str(p))
+            for name in book.sheet_names:
+                book.get_sheet_by_name(name).to_python()
+        os._exit(0)
+    pids.append(pid)
+for pid in pids:
+    os.waitpid(pid, 0)
+print(time.perf_counter() - start)
+"""
+
+
+def _calamine_wall(folder: Path, jobs: int) -> float:
+    done = subprocess.run(
+        [sys.executable, "-c", _TWO_CORES, str(folder), str(jobs)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(done.stdout)
+
+
 def _bare_cells(path: Path, cells: int, width: int = 23) -> None:
     import xlsxwriter
 
@@ -731,8 +766,9 @@ def merge_pool(b: Bench) -> dict:
     n = b.size(200, 2000)
     folder = b.workbooks(n)
     load = load_average()
-    ones, runs = [], []
+    ones, runs, bare = [], [], []
     for _ in range(3):  # alternated; the faster run's parts: the parent's and the workers' CPU
+        bare.append((_calamine_wall(folder, 1), _calamine_wall(folder, 2)))
         ones.append(
             (*_merge(b, folder, 1)[:2], _MERGE_PARTS[(str(folder), 1)][0])
             + _MERGE_PHASES[(str(folder), 1)]
@@ -747,6 +783,7 @@ def merge_pool(b: Bench) -> dict:
     two, parent_two, _, two_write, two_workers, main_two, main_write, child = best[:8]
     pool_s, sums_s, write_s, wait_s = best[8:]
     default = min(_merge(b, folder, 0)[0] for _ in range(2))
+    machine = min(x[0] for x in bare) / min(x[1] for x in bare)
     # Where the time goes with 2 workers: the parent's main thread (the spool while the pool
     # runs; statuses and the county workbook put together after it) is serial; the workers' CPU
     # is shared out, and so is the parent's deflating thread (packing: it runs on the core the
@@ -794,6 +831,13 @@ def merge_pool(b: Bench) -> dict:
         after_pool_write_s=write_s,
         waiting_for_child_s=wait_s,
         pool_speedup=one_read_s / pool_s,
+        # What the machine gives two processes sharing nothing, in the same minutes (python-
+        # calamine reading the same files in one process, or two each reading half): the
+        # merge's ratio against it
+        calamine_one_process_s=min(x[0] for x in bare),
+        calamine_two_processes_s=min(x[1] for x in bare),
+        machine_two_core_speedup=machine,
+        of_machine_speedup=one / two / machine,
         load_average_before=load,
         load_average_after=load_average(),
     )
