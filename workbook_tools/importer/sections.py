@@ -19,7 +19,8 @@ SECTION_WORDS = {  # besides its numeral, a heading has one of these words
     "s6": ("其他",),
 }
 
-_REPORT = r"(?:政府)?信息公开(?:工作)?(?:年度)?(?:报告|年报|情况的?报告)"
+# (…信息公开工作年度报告, …年报, …情况的报告, …工作的年度报告, …年度工作报告)
+_REPORT = r"(?:政府)?信息公开(?:工作)?(?:情况)?的?(?:年度)?(?:工作)?(?:报告|年报)"
 _TITLES = (  # the title forms seen on real reports, tried on one to three joined lines
     patterns.compile(r"^(.*?)关于(\d{4})年度?" + _REPORT),  # …关于2022年度政府信息公开情况的报告
     patterns.compile(
@@ -32,11 +33,14 @@ _TITLES = (  # the title forms seen on real reports, tried on one to three joine
     patterns.compile(r"^(.*?)(\d{4})年度?(.{2,30}?)" + _REPORT),
     # <unit>政府信息公开工作2022年度报告: the year after the words
     patterns.compile(r"^(.*?)(?:政府)?信息公开(?:工作)?(\d{4})年度?(?:工作)?(?:报告|年报)"),
+    # <unit>2021—2022学年信息公开年度报告: an academic year, reported in the year it ends
+    patterns.compile(r"^(.*?\D)\d{4}[—–\-－~～至](\d{4})学?年度?" + _REPORT),
 )
 # A title that names no year (“某市农业农村局 / 政府信息公开工作年度报告”), the year then comes
 # from the statistics period or the body.
 _NO_YEAR = patterns.compile(r"^(.{2,30}?)" + _REPORT + "$")
-_NOT_UNIT = patterns.compile(r"^(?:Page\d+-|标题[:：]|题目[:：]|[#《》“”\s])+|[《》“”\s]+$")
+# (before a title: a page number, a label, Markdown's # and > marks, a breadcrumb's arrows)
+_NOT_UNIT = patterns.compile(r"^(?:Page\d+-|标题[:：]|题目[:：]|[#《》“”>»›\s])+|[《》“”\s]+$")
 _HEADING = patterns.compile(r"^\s*[一二三四五六七八九十]+、")
 # What stands before 信息公开 in a report's own name, not a unit's name.
 _NOT_NAMES = ("政府", "人民政府", "政务")
@@ -85,7 +89,7 @@ _QUALIFIER = patterns.compile(
 )  # “某镇政府（机关）”: not part of the name
 # How an agency's name ends. A name read out of a sentence must end so: after a verb a sentence
 # may go on with words (“…关于编制发布2021年…报告的函”), not a name.
-_NAME_END = "局委办室府镇乡街道处厅部署院所队站心会区县市旗馆社场园关司校团州村居组"
+_NAME_END = "局委办室府镇乡街道处厅部署院所队站心会区县市旗馆社场园关司校团州村居组省盟"
 KINDS_BY_WORD = (  # how a report speaks of its own unit: 我镇 …
     ("乡镇", ("我镇", "我乡", "全镇", "全乡")),
     ("街道", ("我街道", "全街道", "本街道")),
@@ -123,9 +127,15 @@ _SELF = patterns.compile(
 )
 
 
+_LETTERS = patterns.compile(r"[^\W\d_]{2}")  # a name has words: not “>>” or “--” alone
+# What no name holds: a breadcrumb's marks (首页 > 政务公开 > …), a page title's separator
+# (…年度报告_某县人民政府网), and the symbols of spam that mirrors put into names.
+_NOT_IN_NAME = patterns.compile(r"[<>«»‹›|_¥$@#=*]")
+
+
 def _unit(text: str) -> str:
     unit = _QUALIFIER.sub("", _NOT_UNIT.sub("", text))
-    return "" if _SELF.match(unit) else unit
+    return "" if _SELF.match(unit) or not _LETTERS.search(unit) else unit
 
 
 MAX_YEARS = 6  # years tried per title form on one line: a sentence cites a few documents first
@@ -157,6 +167,7 @@ def _title_at(part: list[Line]) -> Title | None:
     if (
         (m := _NO_YEAR.match(text))
         and not re.search(r"\d{4}年|[,.;:，。；：|]", m.group(1))
+        and not _NOT_IN_NAME.search(_unit(m.group(1)))
         and _unit(m.group(1)) not in ("政府", "人民政府")
     ):
         return Title(_unit(m.group(1)), None, part[0].no, "", "title")
@@ -188,7 +199,12 @@ def _title_from(n: int, text: str, m: re.Match[str], line: int) -> Title | None:
         # “某县某局编制了县某局2023年…”: the compiling unit, named more fully before the verb
         if (by := _BY.search(named)) and (subject := _unit(by.group(1))).endswith(unit):
             unit = subject
-    if len(unit) > 30 or re.search(r"[，。；：,;:《》]|\d{4}年", unit) or unit in _NOT_NAMES:
+    if (
+        len(unit) > 30
+        or re.search(r"[，。；：,;:《》]|\d{4}年", unit)
+        or _NOT_IN_NAME.search(unit)
+        or unit in _NOT_NAMES
+    ):
         # a sentence (citing a document by its title), or “现将2024年政务信息公开…” (no name)
         return None
     if source == "first sentence" and unit and unit[-1] not in _NAME_END:
@@ -253,7 +269,9 @@ def find_title(lines: list[Line], file_name: str = "") -> Title:
     )
     # A site's list of its own reports drops its place from the title (“市人民政府办公室2025年…”
     # on the city's site): the sentence that publishes it names the unit in full.
-    if found.unit[:1] in _LEVELS:
+    # (and a sentence may drop the place its title gives: “特向社会公布2025年林业社区管委会…”
+    # under the title “2025年某县林业社区管委会…”)
+    if found.unit[:1] in _LEVELS or found.unit_from != "title":
         fuller = next(
             (
                 t.unit
@@ -267,6 +285,8 @@ def find_title(lines: list[Line], file_name: str = "") -> Title:
         )
         if fuller:
             found = Title(fuller, found.year, found.line, found.year_from, found.unit_from)
+    if full := _defined_short_form(head, found.unit):
+        found = Title(full, found.year, found.line, found.year_from, found.unit_from)
     period = next(
         (
             int(m.group(1))
@@ -290,6 +310,27 @@ def find_title(lines: list[Line], file_name: str = "") -> Title:
     if not found.year and (m := _FILE_YEAR.search(file_name)):
         found.year, found.year_from = int(m.group(1)), "file name"
     return found
+
+
+# “国家税务总局某市某区税务局(以下简称“某区税务局”)”: the report defines a short form of its
+# name and speaks of itself by it. (The words before the name that begin the sentence go.)
+_SHORT_FORM = patterns.compile(
+    r"([^\s，,。；;：:“”‘’\"《》()（）]{4,40}?)[(（]以下简称[:：]?[“\"‘「]?"
+    r"([^\s”\"’」()（）]{2,20}?)[”\"’」]?[)）]"
+)
+_LEAD_IN = patterns.compile(r"^(?:结合|根据|依据|按照|现将|经|由|在|对|是|为|将)+")
+
+
+def _defined_short_form(head: list[Line], unit: str) -> str:
+    """The full name a report defines ``unit`` as the short form of, or ""."""
+    if not unit:
+        return ""
+    for line in head:
+        for m in _SHORT_FORM.finditer(fold(line.text)):
+            full = _LEAD_IN.sub("", m.group(1))
+            if m.group(2) == unit and full != unit and full[-1:] in _NAME_END:
+                return full
+    return ""
 
 
 def _named_elsewhere(lines: list[Line]) -> list[Title]:
@@ -318,6 +359,7 @@ def _plain_name(name: str) -> bool:
         and name[:1] not in "我本全各该" + _LEVELS  # (区发改局: a name that lost its place)
         and name not in _NOT_NAMES
         and not re.search(r"\d{4}年|各级", name)
+        and not _NOT_IN_NAME.search(name)
     )
 
 

@@ -588,10 +588,13 @@ HEADING_FORMS = (  # the official headings and the variants seen in published re
 _HEADING_IN_LINE = patterns.compile("(" + "|".join(re.escape(h) for h in HEADING_FORMS) + ")")
 _SUB_IN_LINE = patterns.compile(r"(?<=[。；])\s*(?=[（(][一二三四五][）)])")
 # A section heading standing after a gap or a full stop inside a shorter line: a saved page whose
-# paragraphs were joined with spaces (“…止。 一、总体情况 2021年，… 二、主动公开政府信息情况”).
+# paragraphs were joined with spaces (“…止。 一、总体情况 2021年，… 二、主动公开政府信息情况”), or
+# at the start of a line that goes on with its paragraph (“一、总体情况 2020年，全局…”).
 _HEADING_AFTER_GAP = patterns.compile(
-    r"(?:(?<=\s)|(?<=[。；]))(" + "|".join(re.escape(h) for h in HEADING_FORMS) + ")"
+    r"(?:^|(?<=\s)|(?<=[。；]))(" + "|".join(re.escape(h) for h in HEADING_FORMS) + ")"
 )
+# What stands between a heading and the paragraph run into it (“一、总体情况：2020年，…”).
+_AFTER_HEADING = "。：:，,；; \u3000"
 
 
 def _cut(pattern: re.Pattern, text: str) -> list[str]:
@@ -623,12 +626,21 @@ def _split_long(lines: list[Line]) -> list[Line]:
         if len(line.text) < 300:
             parts = _cut(_HEADING_AFTER_GAP, line.text)
             if len(parts) > 1:
-                out.extend(Line(line.no, p.strip()) for p in parts if p.strip())
+                out.extend(Line(line.no, p) for p in _after_headings(parts) if p)
             else:
                 out.append(line)
             continue
-        for part in _cut(_HEADING_IN_LINE, line.text):
+        for part in _after_headings(_cut(_HEADING_IN_LINE, line.text)):
             for piece in _SUB_IN_LINE.split(part):
                 if piece.strip():
                     out.append(Line(line.no, piece.strip()))
     return out
+
+
+def _after_headings(parts: list[str]) -> list[str]:
+    """The pieces of a cut line (headings at odd places), stripped, each paragraph that follows
+    a heading without the punctuation that joined it to the heading."""
+    return [
+        p.strip().lstrip(_AFTER_HEADING) if k and not k % 2 else p.strip()
+        for k, p in enumerate(parts)
+    ]
