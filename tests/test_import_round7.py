@@ -128,3 +128,36 @@ def test_spam_in_a_contact_name_is_no_unit(tmp_path):
     )
     filing = _read(tmp_path, text)
     assert filing.unit == "" and "I101" in {f.code for f in filing.findings}
+
+
+@pytest.mark.parametrize("layout", ["pipes", "cell per line"])
+@pytest.mark.parametrize("lost", ["?", "？", "\ufffd"])
+def test_a_figure_behind_a_lost_character_keeps_its_column(tmp_path, layout, lost):
+    """“规章 | 0 | ? 0 | 0 |”: a character the page's encoding lost stands before a figure (a
+    non-breaking space, or a minus sign). The cell is reported as it is (R5), never guessed, and
+    the figure after it is read in its own column (was: the row ended at it, both lost, I105)."""
+    rows = [("规章", "4", f"{lost} 1", "7"), ("行政规范性文件", "2", "0", "5")]
+    head = ["信息内容", "本年制发件数", "本年废止件数", "现行有效件数"]
+    if layout == "pipes":
+        table = "\n".join(" | ".join(r) + " |" for r in [head, *rows])
+    else:
+        table = "\n".join(c + " |" for r in [head, *rows] for c in r)
+    text = (
+        "青禾县司法局2021年政府信息公开工作年度报告\n一、总体情况\n（略）\n"
+        "二、主动公开政府信息情况\n第二十条第（一）项 | |||\n" + table + "\n"
+        "三、收到和处理政府信息公开申请情况\n（略）\n"
+    )
+    filing = _read(tmp_path, text)
+    v = filing.values
+    assert (v["t2.rules.issued"], v["t2.rules.in_force"]) == (4, 7)
+    assert v.get("t2.rules.repealed") is None
+    assert [v["t2.normative.issued"], v["t2.normative.repealed"], v["t2.normative.in_force"]] == [
+        2,
+        0,
+        5,
+    ]
+    r5 = [f for f in filing.findings if f.code == "R5"]
+    assert (
+        len(r5) == 1 and r5[0].args["value"].endswith("1") and "本年废止件数" in r5[0].args["where"]
+    )
+    assert "I105" not in {f.code for f in filing.findings}

@@ -101,8 +101,12 @@ def _value_like(text: str) -> bool:
 # tabs): a change word without its figure (“增”) or figures paired by a slash (“0/0” under the
 # header “本年增/减”). Such a cell keeps its column — read, or reported as unreadable — instead of
 # ending the row's figures as if it were the next row's label. Never taken from a text without
-# delimiters, where a header word broken over lines (“本年增/” “减”) looks the same.
-_ODD_CELL = patterns.compile(r"增加?|减少?|\d{1,7}(?:/\d{1,7})+")
+# delimiters, where a header word broken over lines (“本年增/” “减”) looks the same. A figure
+# behind a character the page's encoding lost (“? 0”: a non-breaking space or a minus sign that
+# became “?”) is such a cell too: reported, never guessed, and the cells after it keep theirs.
+_ODD_CELL = patterns.compile(
+    r"增加?|减少?|\d{1,7}(?:/\d{1,7})+|[?？\ufffd]+[+-]?\d[\d,]*(?:\.\d+)?"
+)
 
 
 def _cell_like(text: str) -> bool:
