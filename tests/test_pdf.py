@@ -329,3 +329,167 @@ def test_a_dense_drawing_is_not_taken_for_a_table(tmp_path):
     page.insert_text((72, 100), "二、主动公开政府信息情况", fontname="cjk", fontsize=12)
     doc.save(tmp_path / "hatch.pdf")
     assert pdf.pdf_lines(tmp_path / "hatch.pdf") == ["二、主动公开政府信息情况"]
+
+
+# --- the reader's shortcuts read what its rules say, character by character ----------------------
+
+
+def _join_by_character(chars):
+    """pdf._join as its rule reads, one character at a time (as it was written before it took a
+    shortcut for lines of Chinese text)."""
+    out, prev, shown, widest = [], None, None, 0.0
+    for ch in chars:
+        c, x0, _, _, size = ch
+        if c.isspace():
+            if out and out[-1] != " ":
+                out.append(" ")
+            prev = ch
+            continue
+        if shown is not None and x0 - shown[2] > widest:
+            widest = x0 - shown[2]
+        if (
+            prev is not None
+            and prev is shown
+            and x0 - prev[2] > 0.25 * size
+            and (prev[0].isascii() or c.isascii())
+            and out[-1] != " "
+        ):
+            out.append(" ")
+        out.append(c)
+        prev = shown = ch
+    return "".join(out).strip(), widest
+
+
+def _lines_by_character(chars):
+    """pdf._lines as its rule reads: characters by baseline then left, each joining the line
+    before if within the tolerance of the one placed before it."""
+    groups, last = [], []
+    for ch in sorted(chars, key=lambda ch: (ch[3], ch[1])):
+        if last and abs(ch[3] - last[-1][3]) <= max(pdf.TOL, 0.3 * ch[4]):
+            last.append(ch)
+        else:
+            last = [ch]
+            groups.append(last)
+    out = []
+    for group in groups:
+        if all(c[0].isspace() for c in group):
+            continue
+        group.sort(key=lambda ch: ch[1])
+        n = len(group) // 2
+        size = sorted(c[4] for c in group)[n]
+        text, widest = _join_by_character(group)
+        y = sorted(c[3] for c in group)[n]
+        out.append((text, y, group[0][1], group[-1][2], size, widest > 0.9 * size, group))
+    return out
+
+
+def _random_line(pick: random.Random, odd: bool):
+    chars, x = [], pick.choice([0.0, 50.0, 300.25])
+    base = pick.choice([100.0, 100.5, 103.0, 140.0])
+    size = pick.choice([10.5, 12.0, 0.75])
+    for _ in range(pick.randint(0, 30)):
+        c = pick.choice("中文表格数据总计年度一二三，。" * 3 + "ab19,. \u3000\t")
+        x += pick.choice([0.0, 0.5, 1.0, 3.0, 8.0, 20.0, -2.0])
+        w = pick.choice([size, size / 2, 0.0])
+        y = base + pick.choice([0.0, 0.0, 0.0, 0.25, -0.5, 2.0])
+        ch = [c, x, x + w, y, size]
+        if odd and pick.random() < 0.08:  # what a damaged or hostile file's matrices can give
+            ch[pick.randint(1, 4)] = pick.choice([float("nan"), float("inf"), -float("inf"), -0.0])
+        chars.append(tuple(ch))
+        x += w
+    return chars
+
+
+def test_joining_characters_reads_as_the_rule_for_each_character():
+    """_join takes lines of Chinese text (no space, nothing Latin) as a whole; _lines places a
+    baseline's characters together and sorts twice by one number each. Both read exactly what the
+    rule for each character reads, on random lines with spaces, Latin, overlaps, zero widths, and
+    (as a hostile file gives) NaN, infinite and negative-zero coordinates."""
+    pick = random.Random(13)
+    for round_ in range(3000):
+        odd = round_ % 3 == 0
+        line = _random_line(pick, odd)
+        assert repr(pdf._join(line)) == repr(_join_by_character(line))
+        page = [ch for _ in range(pick.randint(1, 6)) for ch in _random_line(pick, odd)]
+        pick.shuffle(page)
+        got = [
+            (t.text, t.y, t.x0, t.x1, t.size, t.wide, t.chars) for t in pdf._lines(list(page), 0)
+        ]
+        assert repr(got) == repr(_lines_by_character(list(page)))
+
+
+def _segments_by_drawings(page):
+    """pdf._segments as written against get_drawings (Point, Rect and Quad objects)."""
+    h, v = [], []
+    area = page.rect.width * page.rect.height
+
+    def rect(x0, y0, x1, y1):
+        if x1 - x0 <= 3 and y1 - y0 > 3:
+            v.append(((x0 + x1) / 2, y0, y1))
+        elif y1 - y0 <= 3 and x1 - x0 > 3:
+            h.append(((y0 + y1) / 2, x0, x1))
+        elif x1 - x0 > 3 and y1 - y0 > 3 and (x1 - x0) * (y1 - y0) < 0.8 * area:
+            h.extend([(y0, x0, x1), (y1, x0, x1)])
+            v.extend([(x0, y0, y1), (x1, y0, y1)])
+
+    for path in page.get_drawings():
+        if path.get("type") == "f" and pdf._white(path.get("fill")):
+            continue
+        for item in path["items"]:
+            if item[0] == "l":
+                p, q = item[1], item[2]
+                if abs(p.y - q.y) <= 1:
+                    h.append(((p.y + q.y) / 2, min(p.x, q.x), max(p.x, q.x)))
+                elif abs(p.x - q.x) <= 1:
+                    v.append(((p.x + q.x) / 2, min(p.y, q.y), max(p.y, q.y)))
+            elif item[0] in ("re", "qu"):
+                r = item[1] if item[0] == "re" else item[1].rect
+                rect(r.x0, r.y0, r.x1, r.y1)
+    return h, v
+
+
+def test_rules_read_from_mupdf_paths_as_from_drawing_objects():
+    """_segments reads MuPDF's paths as plain tuples: the same rules as from get_drawings' Point,
+    Rect (normalised) and Quad objects, for lines, rectangles drawn either way round, rotated
+    rectangles (quads) and white fills."""
+    pick = random.Random(5)
+    doc = pymupdf.open()
+    for _ in range(12):
+        page = doc.new_page()
+        shape = page.new_shape()
+        for _ in range(40):
+            x, y = pick.uniform(0, 550), pick.uniform(0, 780)
+            w, h = pick.choice([0.5, 2, 50, 200, -30]), pick.choice([0.5, 2, 40, 300, -20])
+            kind = pick.random()
+            if kind < 0.3:
+                shape.draw_line((x, y), (x + w, y + pick.choice([0, 0.5, 3])))
+            elif kind < 0.5:
+                shape.draw_line((x, y), (x + pick.choice([0, 0.7, 5]), y + h))
+            elif kind < 0.75:
+                shape.draw_rect(pymupdf.Rect(x, y, x + w, y + h))
+            else:
+                turn = pymupdf.Matrix(pick.choice([15, 90, 180, 33]))
+                quad = pymupdf.Rect(x, y, x + abs(w), y + abs(h)).quad
+                shape.draw_quad(quad.morph(pymupdf.Point(x, y), turn))
+            shape.finish(color=(0, 0, 0), fill=pick.choice([None, (1, 1, 1), (0.5, 0.5, 0.5)]))
+        shape.commit()
+        kinds = {item[0] for path in page.get_cdrawings() for item in path["items"]}
+        assert {"l", "re", "qu"} <= kinds
+        segments = pdf._segments(page)
+        assert (segments.h, segments.v) == _segments_by_drawings(page)
+    # A content stream's own rectangles, of negative width or height: MuPDF gives some reversed.
+    page = doc.new_page()
+    ops = [
+        f"{pick.randint(0, 500)} {pick.randint(0, 700)} {pick.choice([-80, -2, 2, 60])} "
+        f"{pick.choice([-90, -1, 1, 40])} re {pick.choice('Sf')}"
+        for _ in range(60)
+    ]
+    content = doc.get_new_xref()
+    doc.update_object(content, "<<>>")
+    doc.update_stream(content, " ".join(ops).encode())
+    doc.xref_set_key(page.xref, "Contents", f"{content} 0 R")
+    page = doc.reload_page(page)
+    rects = [item[1] for path in page.get_cdrawings() for item in path["items"]]
+    assert any(r[2] < r[0] for r in rects)  # (MuPDF turns them upright, not round)
+    segments = pdf._segments(page)
+    assert (segments.h, segments.v) == _segments_by_drawings(page)

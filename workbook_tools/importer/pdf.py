@@ -27,8 +27,8 @@ import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import chain
-from operator import itemgetter
+from itertools import chain, groupby
+from operator import itemgetter, sub
 from pathlib import Path
 
 from .. import bounded, intake
@@ -84,6 +84,7 @@ class NoTextLayer(PdfError):
 Char = tuple[str, float, float, float, float]
 _C, _X0, _X1, _Y, _SIZE = (itemgetter(i) for i in range(5))
 _baseline_then_left = itemgetter(3, 1)
+_ASCII_OR_SPACE = re.compile(r"[\x00-\x7f\s]")  # (\s: what str.isspace calls a space)
 
 
 @dataclass(slots=True)
@@ -131,6 +132,16 @@ def _join(chars: list[Char]) -> tuple[str, float]:
     """Characters of one line, left to right; a gap wider than a space's becomes one space. Also
     the widest gap between two shown (non-space) characters, space characters between them
     included (0 for fewer than two)."""
+    texts = list(map(_C, chars))
+    text = "".join(texts)
+    if len(chars) > 1 and not _ASCII_OR_SPACE.search(text) and min(map(len, texts)) == 1:
+        # No space and nothing Latin (a line of Chinese text): nothing to insert, and the widest
+        # gap is that of neighbours — taken without a step per character unless a gap is no
+        # number (NaN: the loop below passes it over).
+        gaps = list(map(sub, map(_X0, chars[1:]), map(_X1, chars)))
+        total = sum(gaps)
+        if total == total:
+            return text, max(0.0, max(gaps))
     out: list[str] = []
     widest = 0.0
     shown_c, shown_x1 = "", None  # the last non-space character: its text and right edge
@@ -217,14 +228,33 @@ def _lines(chars: list[Char], page_no: int) -> list[TextLine]:
     lines: list[list[Char]] = []
     last: list[Char] = []
     at = 0.0  # the baseline of the last character placed
-    for ch in sorted(chars, key=_baseline_then_left):
-        y = ch[3]
-        if last and abs(y - at) <= max(TOL, 0.3 * ch[4]):
-            last.append(ch)
-        else:
-            last = [ch]
-            lines.append(last)
-        at = y
+    # Characters on one baseline come together: the first decides whether they go on the line
+    # before, the rest follow it at distance 0 (within any tolerance) — one step per baseline,
+    # not per character. A baseline that is no number (inf, NaN) goes character by character.
+    total = sum(map(_Y, chars)) + sum(map(_X0, chars))
+    if total - total == 0:  # all numbers: by baseline, then left to right, as two stable sorts
+        ordered = sorted(chars, key=_X0)  # (of single floats, far cheaper than of pairs)
+        ordered.sort(key=_Y)
+    else:  # an inf or a NaN orders no total order: the pair decides, as it always did
+        ordered = sorted(chars, key=_baseline_then_left)
+    for y, run in groupby(ordered, key=_Y):
+        if y - y == 0:
+            group = list(run)
+            if last and abs(y - at) <= max(TOL, 0.3 * group[0][4]):
+                last += group
+            else:
+                last = group
+                lines.append(last)
+            at = y
+            continue
+        for ch in run:
+            y = ch[3]
+            if last and abs(y - at) <= max(TOL, 0.3 * ch[4]):
+                last.append(ch)
+            else:
+                last = [ch]
+                lines.append(last)
+            at = y
     out = []
     for group in lines:
         line = TextLine.of(group, page_no)
@@ -765,7 +795,7 @@ def _has_text(pages: list[list[Char]], count: int) -> None:
     fonts map glyphs to no characters gives U+FFFD, private-use codes or the raw glyph numbers
     (which read as some unrelated script). Either way there is nothing to import."""
     text = "".join(map(_C, chain.from_iterable(pages)))
-    shown = len(text) - sum(1 for c in text if c.isspace())
+    shown = len("".join(text.split()))  # (str.split cuts at what str.isspace calls a space)
     if shown < 5 * max(1, count) or len(_UNREADABLE.findall(text)) > 0.3 * shown:
         raise NoTextLayer(count)
 
