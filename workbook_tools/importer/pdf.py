@@ -231,13 +231,7 @@ def _lines(chars: list[Char], page_no: int) -> list[TextLine]:
     # Characters on one baseline come together: the first decides whether they go on the line
     # before, the rest follow it at distance 0 (within any tolerance) — one step per baseline,
     # not per character. A baseline that is no number (inf, NaN) goes character by character.
-    total = sum(map(_Y, chars)) + sum(map(_X0, chars))
-    if total - total == 0:  # all numbers: by baseline, then left to right, as two stable sorts
-        ordered = sorted(chars, key=_X0)  # (of single floats, far cheaper than of pairs)
-        ordered.sort(key=_Y)
-    else:  # an inf or a NaN orders no total order: the pair decides, as it always did
-        ordered = sorted(chars, key=_baseline_then_left)
-    for y, run in groupby(ordered, key=_Y):
+    for y, run in groupby(sorted(chars, key=_baseline_then_left), key=_Y):
         if y - y == 0:
             group = list(run)
             if last and abs(y - at) <= max(TOL, 0.3 * group[0][4]):
@@ -803,10 +797,13 @@ def _has_text(pages: list[list[Char]], count: int) -> None:
 # --- the document ------------------------------------------------------------------------------
 
 
+_FIGURE = re.compile(r"[+-]?\d[\d,]*(\.\d+)?")
+
+
 def value_like(text: str) -> bool:
     """A cell that holds a figure or a none-mark, as the importer's table reader decides it."""
     t = fold(text)
-    return bool(re.fullmatch(r"[+-]?\d[\d,]*(\.\d+)?", t)) or t in NONE_MARKS
+    return bool(_FIGURE.fullmatch(t)) or t in NONE_MARKS
 
 
 def pdf_lines(path: Path | str) -> list[str]:
