@@ -402,9 +402,9 @@ def _random_line(pick: random.Random, odd: bool):
 
 def test_joining_characters_reads_as_the_rule_for_each_character():
     """_join takes lines of Chinese text (no space, nothing Latin) as a whole; _lines places a
-    baseline's characters together. Both read exactly what the
-    rule for each character reads, on random lines with spaces, Latin, overlaps, zero widths, and
-    (as a hostile file gives) NaN, infinite and negative-zero coordinates."""
+    baseline's characters together. Both read exactly what the rule for each character reads, on
+    random lines with spaces, Latin, overlaps, zero widths, and (as a hostile file gives) NaN,
+    infinite and negative-zero coordinates."""
     pick = random.Random(13)
     for round_ in range(3000):
         odd = round_ % 3 == 0
