@@ -24,6 +24,7 @@ empty import. Work is bounded by page count and text size.
 from __future__ import annotations
 
 import bisect
+import gc
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -833,7 +834,7 @@ def pdf_lines(path: Path | str) -> list[str]:
         if doc.page_count > MAX_PAGES:
             raise PdfError("F106", detail=f"PDF, {doc.page_count} pages > {MAX_PAGES}")
         try:  # in a child with a CPU and a memory limit: MuPDF may meet a shape we do not know
-            return bounded.run(lambda: _titled(doc, _layout(*_read_pages(doc, work), work)))
+            return bounded.run(lambda: _read(doc, work))
         except bounded.Exhausted as exc:
             if exc.what == "crash":
                 raise PdfError("F103", detail=f"PDF: the reader stopped ({exc.detail})") from None
@@ -859,6 +860,20 @@ def _titled(doc, lines: list[str]) -> list[str]:
     title = " ".join(str((doc.metadata or {}).get("title") or "").split())[:200]
     title = _PRINTED_NAME.sub("", title)
     return [f"[[title:{title}]]", *lines] if title else lines
+
+
+def _read(doc, work: _Work) -> list[str]:
+    """The document's lines (in the bounded child), without the cyclic collector: MuPDF's page
+    dictionaries are some twelve objects a character, and collections walking them cost a tenth of
+    the reading, to find the few hundred objects in cycles a document leaves (pages), which the
+    child's exit frees anyway."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _titled(doc, _layout(*_read_pages(doc, work), work))
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _read_pages(doc, work: _Work):
