@@ -150,14 +150,6 @@ def free_bytes(folder: Path) -> int | None:
     return st.f_bavail * st.f_frsize
 
 
-def short_of_space(folder: Path, need: int) -> bool:
-    """Whether the file system of ``folder`` has less than ``need`` bytes free for this user."""
-    if need <= 0:
-        return False
-    free = free_bytes(folder)
-    return free is not None and free < need
-
-
 _FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _SQLITE_FULL = 13  # SQLITE_FULL: "database or disk is full"
 _PG_DISK_FULL = "53100"  # SQLSTATE disk_full

@@ -411,6 +411,15 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
             spec_version=portal.spec.version,
         )
 
+    def _disk_short() -> dict[str, str] | None:
+        """While uploads are refused for lack of space (P110): the space free and needed, as
+        the office is shown them; else None."""
+        need = config.min_free_bytes + config.max_bytes
+        free = collect.free_bytes(portal.folder)
+        if free is None or free >= need:
+            return None
+        return {"free": _mb(free), "need": _mb(need)}
+
     async def unit_upload(request: Request) -> Response:
         received_ns = time.time_ns()
         unit = await unit_of(request)
@@ -419,7 +428,7 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
         lang, lq = lang_of(request)
         token = request.path_params["token"]
         as_json = wants_json(request)
-        if collect.short_of_space(portal.folder, config.min_free_bytes + config.max_bytes):
+        if _disk_short() is not None:
             return await _refused(request, Finding("P110"), 507, as_json)
         try:
             form = await receiving.read_form(
@@ -653,13 +662,6 @@ def create_app(portal: Portal, config: Config | None = None) -> Starlette:
             message=request.query_params.get("done", ""),
             disk=_disk_short(),
         )
-
-    def _disk_short() -> dict[str, str] | None:
-        """Free and needed space, shown to the office while units cannot upload (P110)."""
-        need = config.min_free_bytes + config.max_bytes
-        if not collect.short_of_space(portal.folder, need):
-            return None
-        return {"free": _mb(collect.free_bytes(portal.folder) or 0), "need": _mb(need)}
 
     async def office_unit(request: Request) -> Response:
         csrf = await office_csrf(request)
