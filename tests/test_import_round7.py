@@ -42,11 +42,7 @@ def test_a_quoted_title_line_names_its_unit(tmp_path):
 @pytest.mark.parametrize("province", ["辽宁省", "江苏省", "内蒙古自治区", "兴安盟"])
 def test_a_province_is_a_unit(tmp_path, province):
     """A province's (or a 盟's) own report, named in the sentence that publishes it."""
-    text = (
-        f"现发布《{province}2019年度政府信息公开工作报告》。\n"
-        "一、总体情况\n（略）"
-        + BODY.replace("二、主动公开政府信息情况", "二、主动公开政府信息情况")
-    )
+    text = f"现发布《{province}2019年度政府信息公开工作报告》。\n一、总体情况\n（略）" + BODY
     filing = _read(tmp_path, text)
     assert (filing.unit, filing.year) == (province, 2019)
 
@@ -161,3 +157,13 @@ def test_a_figure_behind_a_lost_character_keeps_its_column(tmp_path, layout, los
         len(r5) == 1 and r5[0].args["value"].endswith("1") and "本年废止件数" in r5[0].args["where"]
     )
     assert "I105" not in {f.code for f in filing.findings}
+
+
+@pytest.mark.parametrize("words", ["全省", "本省", "我省", "各省", "全县", "各市"])
+def test_a_whole_level_is_no_unit(tmp_path, words):
+    """“现发布《全省2019年度…报告》”: a report speaking of a whole level (or of itself) names no
+    unit — the other side of a province being one."""
+    text = f"现发布《{words}2019年度政府信息公开工作报告》。\n一、总体情况\n（略）" + BODY
+    filing = _read(tmp_path, text)
+    assert (filing.unit, filing.year) == ("", 2019)
+    assert "I101" in {f.code for f in filing.findings}

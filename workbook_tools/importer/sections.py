@@ -122,8 +122,9 @@ def _plausible(year: int) -> bool:
 
 
 # How a report speaks of itself (“现公布我局2022年…报告”): no name to take as the unit.
+# (and of a whole level, “全省”, “各市”: no name either)
 _SELF = patterns.compile(
-    r"^[我本](?:局|委|办|镇|乡|街道|街|区|县|市|厅|单位|机关|部门|中心|院|队|所|处|级)$"
+    r"^[我本全各该](?:局|委|办|镇|乡|街道|街|区|县|市|省|州|盟|旗|厅|单位|机关|部门|中心|院|队|所|处|级)$"
 )
 
 
