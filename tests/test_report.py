@@ -248,3 +248,104 @@ def test_two_workbooks_of_one_unit_give_two_reports_not_one_overwritten(tmp_path
     assert result.exit_code == 0 and len(list(out.iterdir())) == 2
     result = run("report", inputs, "-o", tmp_path / "en", "--to", "md", "--lang", "en")
     assert "same unit" in result.output
+
+
+def _table_by_cell_api(grid, usable_mm: float):
+    """The reference for docx_report's tables: the same table made with python-docx's cell API
+    (add_table, cell widths, Cell.merge, vertical alignment, paragraph format, run text)."""
+    from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Mm
+
+    from workbook_tools import docx_report
+
+    doc = docx.Document()
+    table = doc.add_table(rows=len(grid.rows), cols=grid.width)
+    table.style = "Table Grid"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    table.autofit = False
+    scale = usable_mm / sum(grid.widths)
+    for c, width in enumerate(grid.widths):
+        table.columns[c].width = Mm(width * scale)
+        for r in range(len(grid.rows)):
+            table.cell(r, c).width = Mm(width * scale)
+    size = docx_report.SIZE_SMALL_5 if grid.landscape else docx_report.SIZE_5
+    for r, row in enumerate(grid.rows):
+        for c, cell in enumerate(row):
+            if cell is None:
+                continue
+            target = table.cell(r, c)
+            if cell.rowspan > 1 or cell.colspan > 1:
+                target = target.merge(table.cell(r + cell.rowspan - 1, c + cell.colspan - 1))
+            target.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
+            p = target.paragraphs[0]
+            p.paragraph_format.line_spacing = 1.0
+            left = cell.role in ("stub", "caption") or (
+                cell.kind == "label" and len(cell.text) > 30
+            )
+            p.alignment = WD_ALIGN_PARAGRAPH.LEFT if left else WD_ALIGN_PARAGRAPH.CENTER
+            run = docx_report._run(p, "", docx_report.BODY_FONT, size)
+            run.bold = cell.role in ("header", "caption")
+            run.text = cell.text
+    for r in range(grid.header_rows):
+        trpr = table.rows[r]._tr.get_or_add_trPr()
+        flag = docx.oxml.OxmlElement("w:tblHeader")
+        flag.set(docx.oxml.ns.qn("w:val"), "true")
+        trpr.append(flag)
+    return table._tbl
+
+
+@pytest.mark.parametrize("landscape", [False, True])
+def test_word_tables_are_the_xml_python_docx_cell_api_writes(spec21, landscape):
+    """docx_report builds a table's rows as one XML string: it must be exactly what python-docx's
+    own cell API writes for the same grid — spans both ways, an empty position, continuation
+    cells, header rows, and text with tabs, line breaks, edge spaces and markup characters."""
+    from lxml import etree
+
+    from workbook_tools import docx_report
+    from workbook_tools.document import Grid, GridCell
+
+    odd = [
+        "a\tb",
+        "first\nsecond\r\nthird",
+        "  padded ",
+        "<&> \"'",
+        "规章" * 16,
+        "",
+    ]
+    rows = [
+        [GridCell("caption", colspan=4, role="caption"), None, None, None],
+        [
+            GridCell("corner", rowspan=2, colspan=2, role="corner"),
+            None,
+            GridCell("h", role="header"),
+            GridCell(odd[0], role="header"),
+        ],
+        [None, None, GridCell(odd[1], kind="value"), GridCell(odd[2], kind="value")],
+        [GridCell(odd[3], role="stub"), None, GridCell(odd[4]), GridCell(odd[5], kind="value")],
+        [
+            GridCell("tall", rowspan=2),
+            GridCell("x", kind="value"),
+            GridCell("wide", colspan=2),
+            None,
+        ],
+        [
+            None,
+            GridCell("y", kind="value"),
+            GridCell("1", kind="value"),
+            GridCell("2", kind="value"),
+        ],
+    ]
+    grids = [
+        Grid("tx", "odd", rows, header_rows=2, landscape=landscape, width=4, widths=[3, 1, 1.5, 1])
+    ]
+    values = spec21.compute({i: 0 for i in spec21.inputs})
+    grids += [report.grid(spec21, t, values) for t in ("t2", "t3", "t4")]
+    for grid in grids:
+        grid.landscape = landscape
+        doc = docx.Document()
+        style = doc.styles["Table Grid"].style_id
+        docx_report._table(doc, grid, 154.0, style)
+        ours = doc.tables[0]._tbl
+        want = _table_by_cell_api(grid, 154.0)
+        assert etree.tostring(ours) == etree.tostring(want), grid.table_id
