@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from .. import patterns
@@ -39,8 +40,12 @@ _TITLES = (  # the title forms seen on real reports, tried on one to three joine
 # A title that names no year (“某市农业农村局 / 政府信息公开工作年度报告”), the year then comes
 # from the statistics period or the body.
 _NO_YEAR = patterns.compile(r"^(.{2,30}?)" + _REPORT + "$")
-# (before a title: a page number, a label, Markdown's # and > marks, a breadcrumb's arrows)
-_NOT_UNIT = patterns.compile(r"^(?:Page\d+-|标题[:：]|题目[:：]|[#《》“”>»›\s])+|[《》“”\s]+$")
+# (before a title: a page number, a label, a site's tag in brackets (【图文】, [置顶]), Markdown's
+# # and > marks, a breadcrumb's arrows)
+_NOT_UNIT = patterns.compile(
+    r"^(?:Page\d+-|标题[:：]|题目[:：]|【[^【】]{1,6}】|\[[^\[\]]{1,6}\]|[#《》“”>»›\s])+"
+    r"|[《》“”\s]+$"
+)
 _HEADING = patterns.compile(r"^\s*[一二三四五六七八九十]+、")
 # What stands before 信息公开 in a report's own name, not a unit's name.
 _NOT_NAMES = ("政府", "人民政府", "政务")
@@ -244,6 +249,8 @@ def find_title(lines: list[Line], file_name: str = "") -> Title:
         if (t := _title_at(head[i : i + span]))
     ]
     if not any(t.unit for t in titles):
+        titles.extend(_named_under_title(head))
+    if not any(t.unit for t in titles):
         for page_title in page_titles:  # “某局2024年…年度报告_某县人民政府网”
             name = re.split(r"[_|—–-]", page_title.text)[0]
             if t := _title_at([Line(page_title.no, name)]):
@@ -311,6 +318,25 @@ def find_title(lines: list[Line], file_name: str = "") -> Title:
     if not found.year and (m := _FILE_YEAR.search(file_name)):
         found.year, found.year_from = int(m.group(1)), "file name"
     return found
+
+
+# A title naming no unit (“政府信息公开工作年度报告”, “2020年度信息公开工作年度报告”), the
+# unit's name alone on the line under it, as a signature (then often the date).
+_UNITLESS_TITLE = patterns.compile(r"^(?:(\d{4})年度?)?" + _REPORT + "$")
+_TRAILING_NOTE = patterns.compile(r"[(（][^()（）]{1,20}[)）]$")  # “某管委会（某商务区管委会）”
+
+
+def _named_under_title(head: list[Line]) -> list[Title]:
+    for line, under in itertools.pairwise(head):
+        if not (m := _UNITLESS_TITLE.match(fold(line.text))):
+            continue
+        name = _unit(fold(under.text))
+        bare = _TRAILING_NOTE.sub("", name)
+        # (a university signs so too: 大学 ends no name read out of a sentence)
+        if len(name) <= 40 and _plain_name(bare[:-1] + "校" if bare.endswith("大学") else bare):
+            year = int(m.group(1)) if m.group(1) and _plausible(int(m.group(1))) else None
+            return [Title(name, year, line.no, "title" if year else "", "title")]
+    return []
 
 
 # “国家税务总局某市某区税务局(以下简称“某区税务局”)”: the report defines a short form of its

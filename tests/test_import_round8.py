@@ -1,0 +1,67 @@
+"""Real reports of the eighth round (a corpus of reports gathered from government sites in
+session 9): layouts not seen before. Each text is written here in our own words in the layout
+the real report has."""
+
+from __future__ import annotations
+
+import pytest
+
+from workbook_tools import importer
+
+BODY = "\n二、主动公开政府信息情况\n（略）\n三、收到和处理政府信息公开申请情况\n（略）\n"
+
+
+def _read(tmp_path, text: str, name: str = "report.txt"):
+    path = tmp_path / name
+    path.write_text(text, "utf-8")
+    return importer.read(path)
+
+
+@pytest.mark.parametrize(
+    ("head", "unit", "year"),
+    [
+        # a title without unit or year; the unit signs under it, then the date of signing
+        (
+            "政府信息公开工作年度报告\n青禾经开区管委会（滨江商务区管委会）\n2026年1月8日\n",
+            "青禾经开区管委会(滨江商务区管委会)",
+            2025,
+        ),
+        # a title with the year only, the unit on the next line, then the date in brackets
+        ("2020年度信息公开工作年度报告\n青禾农业大学\n（2020年10月30日）\n", "青禾农业大学", 2020),
+        ("2024年政府信息公开工作年度报告\n\n青禾县林业局\n\n", "青禾县林业局", 2024),
+    ],
+)
+def test_the_unit_under_a_title_without_one(tmp_path, head, unit, year):
+    """A title that names no unit (“政府信息公开工作年度报告”, “2020年度信息公开工作年度报告”)
+    with the unit's name alone on the next line: that name is the unit."""
+    text = head + "一、总体情况\n2025年，管委会主动公开政府信息30条。" + BODY
+    filing = _read(tmp_path, text.replace("2025年，", f"{year}年，"))
+    assert (filing.unit, filing.year) == (unit, year)
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        "发布日期：2024-01-09",  # metadata, no name
+        "一、总体情况",  # the first heading
+        "市卫生健康委员会",  # a name that lost its place: the user is asked (I101)
+        "我局",  # how a report speaks of itself
+        "2024年1月9日",  # a date
+    ],
+)
+def test_no_unit_under_a_title_from_other_lines(tmp_path, second):
+    """What follows a title without unit and is no full name is not taken as the unit."""
+    text = f"2024年政府信息公开工作年度报告\n{second}\n一、总体情况\n2024年，我局主动公开。" + BODY
+    filing = _read(tmp_path, text.replace("\n一、总体情况\n一、总体情况", "\n一、总体情况"))
+    assert filing.unit == "" and filing.year == 2024
+
+
+@pytest.mark.parametrize("label", ["【图文】", "【图解】", "【置顶】", "[图文]", "［公告］"])
+def test_a_label_before_the_title_is_not_part_of_the_unit(tmp_path, label):
+    """A site's label in brackets before the title (“【图文】某局2022年度…报告”) is no part of
+    the unit's name."""
+    text = (
+        f"{label}青禾市市场监督管理局2022年度政府信息公开工作年度报告\n一、总体情况\n（略）" + BODY
+    )
+    filing = _read(tmp_path, text)
+    assert (filing.unit, filing.year) == ("青禾市市场监督管理局", 2022)
