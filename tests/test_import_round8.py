@@ -65,3 +65,25 @@ def test_a_label_before_the_title_is_not_part_of_the_unit(tmp_path, label):
     )
     filing = _read(tmp_path, text)
     assert (filing.unit, filing.year) == ("青禾市市场监督管理局", 2022)
+
+
+def test_a_title_calling_itself_a_report_on_key_work(tmp_path):
+    """“<unit>2020年政府信息公开重点工作年度报告”: a title form some units use."""
+    text = "青禾县教育和科学技术局2020年政府信息公开重点工作年度报告\n一、总体情况\n（略）" + BODY
+    filing = _read(tmp_path, text)
+    assert (filing.unit, filing.year) == ("青禾县教育和科学技术局", 2020)
+
+
+@pytest.mark.parametrize("unit", ["青禾旗宝力苏木人民政府", "青禾旗宝力苏木", "宝力苏木政府"])
+def test_a_sumu_is_a_township(tmp_path, unit):
+    """A 苏木 (Inner Mongolia's township-level unit) reports as a township does, not as a
+    county's government."""
+    text = f"{unit}2025年政府信息公开工作年度报告\n一、总体情况\n（略）" + BODY
+    filing = _read(tmp_path, text)
+    assert (filing.unit, filing.year, filing.kind) == (unit, 2025, "乡镇")
+
+
+def test_a_sumu_speaking_of_itself_is_a_township(tmp_path):
+    """“我苏木” tells the kind when no title names the unit."""
+    text = "一、总体情况\n2025年，我苏木主动公开政府信息279条。" + BODY
+    assert _read(tmp_path, text).kind == "乡镇"

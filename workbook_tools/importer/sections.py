@@ -20,8 +20,8 @@ SECTION_WORDS = {  # besides its numeral, a heading has one of these words
     "s6": ("其他",),
 }
 
-# (…信息公开工作年度报告, …年报, …情况的报告, …工作的年度报告, …年度工作报告)
-_REPORT = r"(?:政府)?信息公开(?:工作)?(?:情况)?的?(?:年度)?(?:工作)?(?:报告|年报)"
+# (…信息公开工作年度报告, …年报, …情况的报告, …工作的年度报告, …年度工作报告, …重点工作年度报告)
+_REPORT = r"(?:政府)?信息公开(?:重点)?(?:工作)?(?:情况)?的?(?:年度)?(?:工作)?(?:报告|年报)"
 _TITLES = (  # the title forms seen on real reports, tried on one to three joined lines
     patterns.compile(r"^(.*?)关于(\d{4})年度?" + _REPORT),  # …关于2022年度政府信息公开情况的报告
     patterns.compile(
@@ -95,8 +95,8 @@ _QUALIFIER = patterns.compile(
 # How an agency's name ends. A name read out of a sentence must end so: after a verb a sentence
 # may go on with words (“…关于编制发布2021年…报告的函”), not a name.
 _NAME_END = "局委办室府镇乡街道处厅部署院所队站心会区县市旗馆社场园关司校团州村居组省盟"
-KINDS_BY_WORD = (  # how a report speaks of its own unit: 我镇 …
-    ("乡镇", ("我镇", "我乡", "全镇", "全乡")),
+KINDS_BY_WORD = (  # how a report speaks of its own unit: 我镇 … (苏木: Inner Mongolia's townships)
+    ("乡镇", ("我镇", "我乡", "全镇", "全乡", "我苏木", "全苏木")),
     ("街道", ("我街道", "全街道", "本街道")),
     ("部门", ("我局", "我委", "我办", "本局", "本委", "我中心", "我院", "我队")),
 )
@@ -495,6 +495,8 @@ def table2_format(lines: list[Line]) -> str:
 
 def guess_kind(unit: str) -> str:
     if unit.endswith(("镇", "乡", "镇人民政府", "乡人民政府", "镇政府", "乡政府")):
+        return "乡镇"
+    if unit.endswith(("苏木", "苏木人民政府", "苏木政府")):  # Inner Mongolia's townships
         return "乡镇"
     if unit.endswith(("街道", "街道办事处", "街", "街道办")):
         return "街道"
