@@ -25,7 +25,7 @@ def read_narrative(spec: Spec, section_id: str, lines: list[Line]) -> dict[str, 
             break  # the site's footer: the report has ended
         if not text or text.startswith("#") or _PLACEHOLDER.match(text):
             continue  # blank, a comment line, or a report's placeholder for an empty part
-        m = _SUB.match(unicodedata.normalize("NFKC", text).replace("(", "（").replace(")", "）"))
+        m = _SUB.match(_opening(text))
         if m and official:
             index = "一二三四五六七八九".index(m.group(1))
             if index < len(official):
@@ -42,6 +42,16 @@ def read_narrative(spec: Spec, section_id: str, lines: list[Line]) -> dict[str, 
         texts[fees] = [t for t in everything if "费" in t]
         texts[other] = [t for t in everything if "费" not in t]
     return {k: "\n".join(v) for k, v in texts.items() if v}
+
+
+def _opening(text: str) -> str:
+    """The line as _SUB reads it: NFKC with ASCII brackets as full-width ones. Only a line whose
+    first character's NFKC opens a bracket can match (that character's compatibility decomposition
+    leads the line's, and a bracket composes with nothing), so any other line is not normalised:
+    NFKC of a paragraph of Chinese text with its full-width commas is most of reading it."""
+    if not unicodedata.normalize("NFKC", text[:1]).startswith("("):
+        return ""
+    return unicodedata.normalize("NFKC", text).replace("(", "（").replace(")", "）")
 
 
 def _after_subheading(text: str) -> str:

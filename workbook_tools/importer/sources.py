@@ -57,6 +57,7 @@ _GLOSS = patterns.compile(r"[(（]\s*[a-zA-Zāáǎàēéěèīíǐìōóǒòūú
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None) | dict.fromkeys(
     map(ord, "\u00a0\u2007\u202f"), " "
 )
+_ANY_INVISIBLE = patterns.compile("[" + "".join(map(chr, _INVISIBLE)) + "]")
 
 _CJK_GAP = patterns.compile(r"(?<=[^\x00-\xff]) (?=[^\x00-\xff])")
 
@@ -108,7 +109,10 @@ def load_lines(path: Path) -> list[Line]:
         texts = pdf_lines(path)
     else:
         texts = _text_lines(intake.read_input(path, intake.MAX_REPORT_BYTES), suffix)
-    texts = [_GLOSS.sub("", unify(t.translate(_INVISIBLE))) for t in texts]
+    texts = [
+        _GLOSS.sub("", unify(t.translate(_INVISIBLE) if _ANY_INVISIBLE.search(t) else t))
+        for t in texts
+    ]
     return _split_long([Line(i, t) for i, t in enumerate(texts, start=1)])
 
 
@@ -601,8 +605,11 @@ def _cut(pattern: re.Pattern, text: str) -> list[str]:
     """``pattern.split(text)`` (headings kept), the headings found in traditional characters too
     (“一、總體情況”, a traditional mirror flattened onto one line): they are found in the line's
     simplified view and the line is cut at the same places."""
-    parts = pattern.split(text)
-    if len(parts) > 1 or "、" not in text:  # every heading has its “、”
+    if "、" not in text:  # every heading has its “、”
+        return [text]
+    # (the pattern finds a heading only where one is written: a search tries it at every place)
+    parts = pattern.split(text) if any(h in text for h in HEADING_FORMS) else [text]
+    if len(parts) > 1:
         return parts
     from .labels import simplified
 
