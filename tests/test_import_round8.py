@@ -87,3 +87,25 @@ def test_a_sumu_speaking_of_itself_is_a_township(tmp_path):
     """“我苏木” tells the kind when no title names the unit."""
     text = "一、总体情况\n2025年，我苏木主动公开政府信息279条。" + BODY
     assert _read(tmp_path, text).kind == "乡镇"
+
+
+@pytest.mark.parametrize(
+    ("contact", "unit"),
+    [
+        # the office to write to is a division inside a general office: not the reporting unit
+        ("请联系青禾省人民政府办公厅政务公开处，地址：青禾路1号", ""),
+        ("请与青禾市人民政府办公室政府信息公开处联系", ""),
+        # a 管理处 is a unit of its own, and a 办事处 is a street's office
+        ("请与青禾县公路管理处联系", "青禾县公路管理处"),
+        ("请联系：青禾区人民政府新安街道办事处，电话1234", "青禾区人民政府新安街道办事处"),
+    ],
+)
+def test_a_division_to_write_to_is_not_the_unit(tmp_path, contact, unit):
+    """A report without a title whose line for questions names a division of a general office
+    (“…办公厅政务公开处”) has no unit from that line (I101 asks), never the division."""
+    text = (
+        f"本报告根据条例编制。如对报告有疑问，{contact}。\n"
+        "一、总体情况\n2020年，全系统深入学习贯彻条例。" + BODY
+    )
+    filing = _read(tmp_path, text)
+    assert (filing.unit, filing.year) == (unit, 2020)

@@ -79,6 +79,9 @@ _CONTACT = patterns.compile(
     r"(?:疑问|意见|建议)[^。]{0,12}?请(?:与|联系|致电)[:：]?\s*"
     r"([^,;:，；：。、()（）\s]{2,40}?)(?:联系|咨询|反映|[,;，；。(（]|$)"
 )
+# A division inside a general office (“…办公厅政务公开处”, “…办公室政府信息公开处”): where to
+# write, not who reports — a government's report and its general office's own both name it.
+_DIVISION = patterns.compile(r"(?:办公厅|办公室)[\u4e00-\u9fff]{1,12}处$")
 _INNER_OFFICE = patterns.compile(  # (a government's 办公室 is a unit of its own: left whole)
     r"^(.+?(?:(?:街道|镇|乡)(?:办事处|人民政府|政府)?|局|委员会))[\u4e00-\u9fff]{0,6}?办(?:公室)?$"
 )
@@ -371,6 +374,8 @@ def _named_elsewhere(lines: list[Line]) -> list[Title]:
     for line in lines[:_HEAD_CELLS]:
         if m := _CONTACT.search(fold(line.text)):
             name = m.group(1)
+            if _DIVISION.search(name):
+                break
             if inner := _INNER_OFFICE.match(name):
                 name = inner.group(1)
             if _plain_name(name):
