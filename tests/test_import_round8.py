@@ -109,3 +109,28 @@ def test_a_division_to_write_to_is_not_the_unit(tmp_path, contact, unit):
     )
     filing = _read(tmp_path, text)
     assert (filing.unit, filing.year) == (unit, 2020)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        # a spam mirror puts its own words where the unit's name was
+        "青禾VIP\n2020-2021学年信息公开工作年度报告\n",
+        "青禾APP官网人民政府合作交流办公室\n2022年政府信息公开工作年度报告\n",
+        # a template's placeholder
+        "xx县中医院2022年政府信息公开工作年度报告\n",
+    ],
+)
+def test_latin_letters_are_no_part_of_a_unit_name(tmp_path, head):
+    """No Chinese organ's name holds Latin letters: a “unit” with them (spam, a placeholder) is
+    none, and the user is asked (I101) instead of being given a wrong one."""
+    filing = _read(tmp_path, head + "一、总体情况\n2022年，我局主动公开政府信息。" + BODY)
+    assert filing.unit == ""
+    assert "I101" in {f.code for f in filing.findings}
+
+
+def test_an_academic_year_alone_is_no_unit(tmp_path):
+    """A title line that starts with its academic year (“2020-2021学年信息公开工作年度报告”)
+    names no unit: the years are not taken as one."""
+    text = "2020-2021学年信息公开工作年度报告\n一、总体情况\n2021年，我校主动公开信息。" + BODY
+    assert _read(tmp_path, text).unit == ""

@@ -139,7 +139,9 @@ _SELF = patterns.compile(
 _LETTERS = patterns.compile(r"[^\W\d_]{2}")  # a name has words: not “>>” or “--” alone
 # What no name holds: a breadcrumb's marks (首页 > 政务公开 > …), a page title's separator
 # (…年度报告_某县人民政府网), and the symbols of spam that mirrors put into names.
-_NOT_IN_NAME = patterns.compile(r"[<>«»‹›|_¥$@#=*]")
+# (and Latin letters: no Chinese organ's name has them, a spam mirror's “VIP”/“APP” and a
+# template's “xx县” do)
+_NOT_IN_NAME = patterns.compile(r"[<>«»‹›|_¥$@#=*A-Za-z]")
 
 
 def _unit(text: str) -> str:
@@ -175,7 +177,7 @@ def _title_at(part: list[Line]) -> Title | None:
                 return title
     if (
         (m := _NO_YEAR.match(text))
-        and not re.search(r"\d{4}年|[,.;:，。；：|]", m.group(1))
+        and not re.search(r"\d{4}|[,.;:，。；：|]", m.group(1))
         and not _NOT_IN_NAME.search(_unit(m.group(1)))
         and _unit(m.group(1)) not in ("政府", "人民政府")
     ):
