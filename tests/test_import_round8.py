@@ -134,3 +134,34 @@ def test_an_academic_year_alone_is_no_unit(tmp_path):
     names no unit: the years are not taken as one."""
     text = "2020-2021学年信息公开工作年度报告\n一、总体情况\n2021年，我校主动公开信息。" + BODY
     assert _read(tmp_path, text).unit == ""
+
+
+@pytest.mark.parametrize(
+    ("head", "unit"),
+    [
+        # the title's last words garbled by the site
+        ("青禾县七家子镇2023年政府信息公开 工作告年度报\n", "青禾县七家子镇"),
+        # the title cut short by a portal's list
+        ("青禾县水利局2023年政府信息公开工作年…\n", "青禾县水利局"),
+        ("青禾县水利局2023年度政府信息公开...\n", "青禾县水利局"),
+    ],
+)
+def test_a_title_whose_last_words_are_lost(tmp_path, head, unit):
+    """A title line whose words after 政府信息公开 are garbled or cut still names its unit and
+    year when nothing else does."""
+    text = head + "一、总体情况\n2023年，我镇认真贯彻落实条例。" + BODY
+    filing = _read(tmp_path, text)
+    assert (filing.unit, filing.year) == (unit, 2023)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        "2023年政府信息公开工作要点\n",  # no unit before the year
+        "根据条例，青禾县2023年政府信息公开工作稳步推进\n",  # a sentence
+        "关于青禾县2023年政府信息公开工作的通知\n",  # another document's name
+    ],
+)
+def test_no_unit_from_lines_that_are_no_cut_title(tmp_path, head):
+    text = head + "一、总体情况\n2023年，我镇认真贯彻落实条例。" + BODY
+    assert _read(tmp_path, text).unit == ""

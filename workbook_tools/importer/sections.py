@@ -275,6 +275,8 @@ def find_title(lines: list[Line], file_name: str = "") -> Title:
                 titles.append(Title(name, None, line.no, "", "first sentence"))
                 break
     if not any(t.unit for t in titles):
+        titles.extend(_cut_title(head))
+    if not any(t.unit for t in titles):
         titles.extend(_named_elsewhere(lines))
     found = next(
         (t for t in titles if t.unit and t.year),
@@ -341,6 +343,24 @@ def _named_under_title(head: list[Line]) -> list[Title]:
         if len(name) <= 40 and _plain_name(bare[:-1] + "校" if bare.endswith("大学") else bare):
             year = int(m.group(1)) if m.group(1) and _plausible(int(m.group(1))) else None
             return [Title(name, year, line.no, "title" if year else "", "title")]
+    return []
+
+
+# A title whose words after 信息公开 were lost — garbled by the site (“…政府信息公开 工作告年度
+# 报”) or cut short by a portal's list (“某局2023年政府信息公开工作年…”): what is left of them is
+# made of the title's own characters (not “…工作要点”, “…工作的通知”: other documents).
+_CUT_TITLE = patterns.compile(
+    r"^(.{2,30}?)(\d{4})年度?(?:政府)?信息公开([工作年度报告情况.]{0,8})$"
+)
+
+
+def _cut_title(head: list[Line]) -> list[Title]:
+    for line in head:
+        text = fold(line.text)
+        if len(text) <= 40 and (m := _CUT_TITLE.match(text)) and _plausible(int(m.group(2))):
+            unit = _unit(m.group(1))
+            if _plain_name(unit) and not unit.startswith("关于"):
+                return [Title(unit, int(m.group(2)), line.no, "title", "title")]
     return []
 
 
