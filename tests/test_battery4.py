@@ -195,6 +195,37 @@ def test_the_reader_runs_in_a_child_bounded_in_cpu_and_memory(tmp_path, monkeypa
     assert raised.value.code == "F106" and "CPU" in raised.value.args_["detail"]
 
 
+def test_a_child_leaves_what_it_keeps_to_its_exit():
+    """The reader's child hands a document's characters to its exit (bounded.keep) instead of
+    freeing them one by one: there they stay alive, out of the collector's sight, until the exit;
+    without a fork (the work in this process) keep holds nothing."""
+    import gc
+    import weakref
+
+    from workbook_tools import bounded
+
+    class Thing:
+        pass
+
+    def work():
+        thing = Thing()
+        ref = weakref.ref(thing)
+        frozen = gc.get_freeze_count()
+        bounded.keep([thing])
+        del thing
+        gc.collect()
+        return ref() is not None, gc.get_freeze_count() > frozen
+
+    held, frozen = bounded.run(work)
+    assert held and frozen
+    assert bounded._kept is None  # (the parent keeps nothing)
+    thing = Thing()
+    ref = weakref.ref(thing)
+    bounded.keep([thing])
+    del thing
+    assert ref() is None
+
+
 # --- what reaches a real terminal ---------------------------------------------------------------
 
 # An operating-system command (set the window title) and a blink: never from our own colouring.

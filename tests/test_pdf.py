@@ -389,6 +389,8 @@ def _random_line(pick: random.Random, odd: bool):
     size = pick.choice([10.5, 12.0, 0.75])
     for _ in range(pick.randint(0, 30)):
         c = pick.choice("中文表格数据总计年度一二三，。" * 3 + "ab19,. \u3000\t")
+        if odd and pick.random() < 0.03:  # (MuPDF gives one character; the rule takes any text)
+            c = pick.choice(["", "中文", "ab", " 中"])
         x += pick.choice([0.0, 0.5, 1.0, 3.0, 8.0, 20.0, -2.0])
         w = pick.choice([size, size / 2, 0.0])
         y = base + pick.choice([0.0, 0.0, 0.0, 0.25, -0.5, 2.0])

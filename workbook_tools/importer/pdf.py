@@ -100,14 +100,16 @@ class TextLine:
     wide: bool = False  # has a gap wider than a character: perhaps cells of a table row
 
     @classmethod
-    def of(cls, chars: list[Char], page: int = 0) -> TextLine:
+    def of(cls, chars: list[Char], page: int = 0, level: bool = False) -> TextLine:
+        """The line of ``chars``; ``level``: they are on one baseline (equal y, a number), so
+        that its middle one's y is the median."""
         chars.sort(key=_X0)
         n = len(chars) // 2
         size = sorted(map(_SIZE, chars))[n]
         text, widest = _join(chars)
         return cls(
             chars,
-            sorted(map(_Y, chars))[n],
+            chars[n][3] if level else sorted(map(_Y, chars))[n],
             chars[0][1],
             chars[-1][2],
             size,
@@ -135,11 +137,13 @@ def _join(chars: list[Char]) -> tuple[str, float]:
     included (0 for fewer than two)."""
     texts = list(map(_C, chars))
     text = "".join(texts)
-    if len(chars) > 1 and not _ASCII_OR_SPACE.search(text) and min(map(len, texts)) == 1:
+    if len(chars) > 1 and not _ASCII_OR_SPACE.search(text) and "" not in texts:
         # No space and nothing Latin (a line of Chinese text): nothing to insert, and the widest
         # gap is that of neighbours — taken without a step per character unless a gap is no
         # number (NaN: the loop below passes it over).
-        gaps = list(map(sub, map(_X0, chars[1:]), map(_X1, chars)))
+        after = iter(chars)
+        next(after)
+        gaps = list(map(sub, map(_X0, after), map(_X1, chars)))
         total = sum(gaps)
         if total == total:
             return text, max(0.0, max(gaps))
@@ -227,6 +231,7 @@ def _chars(page) -> list[Char]:
 def _lines(chars: list[Char], page_no: int) -> list[TextLine]:
     """Group characters into lines by baseline."""
     lines: list[list[Char]] = []
+    level: list[bool] = []  # each line: its characters are of one baseline (TextLine.of)
     last: list[Char] = []
     at = 0.0  # the baseline of the last character placed
     # Characters on one baseline come together: the first decides whether they go on the line
@@ -237,22 +242,26 @@ def _lines(chars: list[Char], page_no: int) -> list[TextLine]:
             group = list(run)
             if last and abs(y - at) <= max(TOL, 0.3 * group[0][4]):
                 last += group
+                level[-1] = False
             else:
                 last = group
                 lines.append(last)
+                level.append(True)
             at = y
             continue
         for ch in run:
             y = ch[3]
             if last and abs(y - at) <= max(TOL, 0.3 * ch[4]):
                 last.append(ch)
+                level[-1] = False
             else:
                 last = [ch]
                 lines.append(last)
+                level.append(False)
             at = y
     out = []
-    for group in lines:
-        line = TextLine.of(group, page_no)
+    for group, flat in zip(lines, level, strict=True):
+        line = TextLine.of(group, page_no, flat)
         if line.text or not "".join(map(_C, group)).isspace():  # (spaces only: no line)
             out.append(line)
     return out
@@ -443,16 +452,23 @@ def _table_rows(grid: Grid, chars: list[Char]) -> list[str]:
     xs, ys = grid.xs, grid.ys
     nr, nc = len(ys) - 1, len(xs) - 1
     verticals, horizontals = _Rules(grid.v, xs[1:-1]), _Rules(grid.h, ys[1:-1])
-    union = _Union()
+    parent = list(range(nr * nc))  # cells joined (union-find): cell (r, c) is r * nc + c
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
     for r in range(nr):
         for c in range(nc):
-            union.find((r, c))
+            k = r * nc + c
             if c + 1 < nc and not verticals.has(xs[c + 1], ys[r], ys[r + 1]):
-                union.union((r, c), (r, c + 1))
+                parent[find(k)] = find(k + 1)
             if r + 1 < nr and not horizontals.has(ys[r + 1], xs[c], xs[c + 1]):
-                union.union((r, c), (r + 1, c))
+                parent[find(k)] = find(k + nc)
     cells: dict = {}
-    roots = [[union.find((r, c)) for c in range(nc)] for r in range(nr)]
+    roots = [[find(r * nc + c) for c in range(nc)] for r in range(nr)]
     for r in range(nr):
         for c in range(nc):
             cells.setdefault(roots[r][c], []).append((r, c))
@@ -870,7 +886,9 @@ def _read(doc, work: _Work) -> list[str]:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _titled(doc, _layout(*_read_pages(doc, work), work))
+        pages = _read_pages(doc, work)
+        bounded.keep(pages)  # (every character of the document: the child's exit frees them)
+        return _titled(doc, _layout(*pages, work))
     finally:
         if collecting:
             gc.enable()
