@@ -18,7 +18,6 @@ import os
 import stat as stat_module
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from pathlib import Path, PurePath, PureWindowsPath
-from typing import Any
 
 from . import intake, layout, narrative, reader, rules
 from .filing import Filing
@@ -27,6 +26,10 @@ from .normalise import number_text
 from .record import Record
 from .roster import identity
 from .spec import Spec
+
+TYPE_CHECKING = False  # (typing is not imported at run time: see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 CHECKED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 # Files in a folder that are not read as workbooks but must not pass unnoticed either: a unit's

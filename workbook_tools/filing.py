@@ -7,16 +7,27 @@ at cell addresses except to tell a person where to look.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections import namedtuple
 
 from .findings import Finding
 from .record import Record
 from .spec import Spec
 
+TYPE_CHECKING = False  # (typing is not imported at run time: see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
-class Source(NamedTuple):
-    sheet: str
-    cell: str  # A1
+
+class Source(
+    namedtuple(
+        "Source",
+        (
+            "sheet",  # str
+            "cell",  # str: A1
+        ),
+    )
+):
+    __slots__ = ()
 
 
 class Filing(Record):

@@ -13,19 +13,22 @@ X = against last year, I = importing published reports, P = the collection porta
 
 from __future__ import annotations
 
+from collections import namedtuple
 from enum import StrEnum
-from typing import Any, NamedTuple, Protocol
 
 from .record import Record
 from .safe_text import terminal
 
+TYPE_CHECKING = False  # (typing is not imported at run time: see record.py)
+if TYPE_CHECKING:
+    from typing import Any, Protocol
 
-class Spec(Protocol):
-    """What the registry needs of a format spec: its rules, each with code, name, severity and
-    message. (A protocol, not the spec module's class: the spec imports this registry.)"""
+    class Spec(Protocol):
+        """What the registry needs of a format spec: its rules, each with code, name, severity
+        and message. (A protocol, not the spec module's class: the spec imports this registry.)"""
 
-    @property
-    def rules(self) -> Any: ...
+        @property
+        def rules(self) -> Any: ...
 
 
 class Severity(StrEnum):
@@ -44,14 +47,21 @@ _SEVERITY_LABELS = {
 }
 
 
-class Code(NamedTuple):
+class Code(
+    namedtuple(
+        "Code",
+        (
+            "code",  # str
+            "name",  # str
+            "severity",  # Severity
+            "zh",  # str
+            "en",  # str
+        ),
+    )
+):
     """One entry of the registry. Messages end with what the user should do."""
 
-    code: str
-    name: str
-    severity: Severity
-    zh: str
-    en: str
+    __slots__ = ()
 
 
 def _c(code: str, name: str, severity: Severity, zh: str, en: str) -> Code:

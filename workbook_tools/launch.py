@@ -18,7 +18,10 @@ import gc
 import os
 import sys
 from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # (typing is not imported at run time: see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 # Each command's options as cli.py declares them: flag -> (parameter, kind), where kind is
 # "path", "str", "int" (plain digits), "flag" (no value) or a tuple of the allowed values.

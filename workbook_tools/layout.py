@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import functools
 import math
+from collections import namedtuple
 from collections.abc import Sequence
-from typing import NamedTuple
 
 from . import patterns
 from .normalise import label_key
@@ -79,28 +79,43 @@ def cell_position(name: str) -> tuple[int, int]:
     return int(m.group(2)) - 1, col - 1
 
 
-class Label(NamedTuple):
+class Label(
+    namedtuple(
+        "Label",
+        (
+            "row",  # int
+            "col",  # int
+            "last_row",  # int
+            "last_col",  # int
+            "text",  # str
+            "role",  # str: caption | header | stub | corner
+        ),
+    )
+):
     """A label cell (caption, header, stub or corner) of a table sheet, merged or not."""
 
-    row: int
-    col: int
-    last_row: int
-    last_col: int
-    text: str
-    role: str  # caption | header | stub | corner
+    __slots__ = ()
 
     @property
     def merged(self) -> bool:
         return (self.row, self.col) != (self.last_row, self.last_col)
 
 
-class Place(NamedTuple):
+class Place(
+    namedtuple(
+        "Place",
+        (
+            "sheet",  # str
+            "row",  # int
+            "col",  # int
+            "last_col",  # int | None
+        ),
+        defaults=(None,),
+    )
+):
     """A cell on a sheet; ``last_col`` > ``col`` for a data cell merged across columns."""
 
-    sheet: str
-    row: int
-    col: int
-    last_col: int | None = None
+    __slots__ = ()
 
     @property
     def a1(self) -> str:

@@ -1,4 +1,5 @@
 """Checks on the narrative text against the tables (FORMAT.md N1–N4). All are warnings that
+
 quote the sentence concerned: text is free-form, so these ask a person to look, never block.
 
 N1: numbers stated in the text (applications received, carried over or forward, 行政复议 and
@@ -14,13 +15,17 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import namedtuple
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
 
 from . import patterns
 from .filing import Filing
 from .findings import Finding
 from .normalise import number_text
+
+TYPE_CHECKING = False  # (typing is not imported at run time: see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 _CN_DIGITS = {
     "零": 0,
@@ -66,13 +71,20 @@ def sentences(text: str) -> Iterator[str]:
             yield part
 
 
-class Claim(NamedTuple):
+class Claim(
+    namedtuple(
+        "Claim",
+        (
+            "pattern",  # re.Pattern
+            "what",  # str
+            "bases",  # tuple[tuple[str, tuple[str, ...]], ...]: (base name, datapoints summed)
+            "needle",  # str: text every match holds: a sentence without it is not searched
+        ),
+    )
+):
     """A number the text states about a table quantity."""
 
-    pattern: re.Pattern
-    what: str
-    bases: tuple[tuple[str, tuple[str, ...]], ...]  # (base name, datapoints summed)
-    needle: str  # text every match holds: a sentence without it is not searched
+    __slots__ = ()
 
 
 def _p(text: str) -> re.Pattern:
@@ -137,6 +149,7 @@ _NONE_RECEIVED = patterns.compile(
     r"(?:未|没有|无)(?:收到|受理|接到|发生|有)?[^。；;，,]{0,10}?(?:依申请|公开申请|信息公开申请)"
 )
 _FEE_WORDS = patterns.compile(r"信息处理费|收费|收取费用|费用")
+_DIGIT = patterns.compile(r"\d")
 _NO_FEE = patterns.compile(r"(?:未|没有|不|无)(?:向申请人)?(?:收取|收费|产生)")
 _FEE_NOTICE = patterns.compile(r"收费通知|缴费通知|通知.{0,6}缴纳")
 _YEAR_OPENING = patterns.compile(r"^(\d{4})\s*年")
@@ -190,7 +203,7 @@ def check(filing: Filing, values: Mapping[str, Any], names: Sequence[str] = ()) 
                 received
                 and "申请" in sentence  # (in every sentence _NONE_RECEIVED matches)
                 and _NONE_RECEIVED.search(sentence)
-                and not re.search(r"\d", sentence)
+                and not _DIGIT.search(sentence)
             ):
                 out.append(Finding("N2", {"sentence": sentence, "count": received}, **where))
             out += _names(filing, sentence, where, names)

@@ -12,9 +12,13 @@ import datetime as dt
 import functools
 import math
 import unicodedata
-from typing import Any, NamedTuple
+from collections import namedtuple
 
 from . import patterns, rules
+
+TYPE_CHECKING = False  # (typing is not imported at run time: see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 NONE_MARKS = {"/", "-", "—", "–", "－", "——", "无", "没有", "空", "\\"}
 _NUMBER = patterns.compile(r"^[+-]?\d+(?:\.\d+)?$")
@@ -26,12 +30,20 @@ _UNIT = patterns.compile(
 )
 
 
-class Value(NamedTuple):
+class Value(
+    namedtuple(
+        "Value",
+        (
+            "number",  # int | float | None
+            "code",  # str | None: V101..V107 (reader codes) or R5 (not a valid value)
+            "raw",  # str: the cell as the unit typed it, for messages
+        ),
+        defaults=(None, ""),
+    )
+):
     """The outcome for one cell: the number to use (None when unusable) and the code, if any."""
 
-    number: int | float | None
-    code: str | None = None  # V101..V107 (reader codes) or R5 (not a valid value)
-    raw: str = ""  # the cell as the unit typed it, for messages
+    __slots__ = ()
 
 
 def shown(raw: Any) -> str:

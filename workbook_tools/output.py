@@ -6,13 +6,16 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from . import __version__, patterns
 from .check import Report
 from .findings import Severity
 from .safe_text import terminal
 from .spec import Spec
+
+TYPE_CHECKING = False  # (typing is not imported at run time: see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 WORDS = {
     "zh": {

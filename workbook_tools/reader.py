@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from . import intake, layout
 from . import spec as spec_module
@@ -21,6 +20,10 @@ from .findings import Finding, row_span
 from .normalise import label_key as key
 from .normalise import normalise, shown
 from .spec import Block, Spec, Table
+
+TYPE_CHECKING = False  # (typing is not imported at run time: see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 NON_TABLE_SHEETS = {layout.CHECKS_SHEET, layout.META_SHEET, layout.INSTRUCTIONS_SHEET}
 

@@ -6,11 +6,21 @@ Why not dataclasses: ``wbtools check one.xlsx`` is called once per file, and imp
 process, each class it builds 2-4 M more (it compiles every generated method separately) -- a
 quarter of a one-file check. These classes write their ``__init__`` out instead; this mixin
 gives them the rest. (No import here: it is the bottom of the package.)
+
+Why not ``typing.NamedTuple`` for the tuple records (Place, Source, Value, the spec's parts): it
+compiles every field's annotation (a string, under ``from __future__ import annotations``) into a
+``ForwardRef``, about 1 M instructions per class on top of ``collections.namedtuple``'s own ~0.5
+M, and importing ``typing`` is 12 M more. They subclass ``collections.namedtuple`` (same tuple,
+fields, defaults, ``_replace``, pickling), their field types written as comments; modules that
+name ``typing``'s types in annotations import it only for type checkers (``TYPE_CHECKING``).
+A one-file import (tests/test_startup.py keeps it so) loads neither ``typing`` nor ``dataclasses``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # (typing is not imported at run time: see above)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Record:

@@ -9,7 +9,6 @@ Nothing is invented: an empty narrative field becomes a visible placeholder and 
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 from . import layout, safe_text
 
@@ -28,6 +27,10 @@ from .document import (  # noqa: F401
 from .filing import Filing
 from .normalise import number_text
 from .spec import Spec
+
+TYPE_CHECKING = False  # (typing is not imported at run time: see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 TEXT = {
     "zh": {

@@ -12,8 +12,8 @@ import functools
 import io
 import re
 import unicodedata
+from collections import namedtuple
 from pathlib import Path
-from typing import NamedTuple
 
 from . import intake, patterns
 from .findings import Failure, Finding
@@ -65,15 +65,24 @@ MAX_ROSTER_BYTES = 20 * 1024 * 1024  # a county's roster is a few KB; 100,000 un
 # and reading it cell by cell would cost minutes (one line of "a,a,a…" in 2 MB: 21 s).
 MAX_ROSTER_ROWS = 100_000
 MAX_ROSTER_COLUMNS = 100
+_SPACES = patterns.compile(r"\s+")
 
 
-class Unit(NamedTuple):
+class Unit(
+    namedtuple(
+        "Unit",
+        (
+            "name",  # str
+            "code",  # str
+            "kind",  # str: one of spec.UNIT_KINDS, or "" when the roster does not say
+            "row",  # int: the roster row it came from (1 = header), 0 when given on the command line
+        ),
+        defaults=("", "", 0),
+    )
+):
     """A reporting unit: its name, code and kind, and the roster row it came from."""
 
-    name: str
-    code: str = ""
-    kind: str = ""  # one of spec.UNIT_KINDS, or "" when the roster does not say
-    row: int = 0  # the roster row it came from (1 = header), 0 when given on the command line
+    __slots__ = ()
 
 
 def clean(text: object) -> str:
@@ -82,13 +91,13 @@ def clean(text: object) -> str:
         return ""
     if isinstance(text, float) and text.is_integer():
         text = int(text)  # a numeric code read from a workbook: 101.0 -> "101"
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", str(text))).strip()
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", str(text))).strip()
 
 
 def identity(name: str) -> str:
     """What makes two names the same unit: NFKC (full-width = half-width), no whitespace, no
     case (two such names would also collide as file names on Windows and macOS)."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name)).casefold()
+    return _SPACES.sub("", unicodedata.normalize("NFKC", name)).casefold()
 
 
 def unsafe_part(name: str) -> str | None:

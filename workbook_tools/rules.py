@@ -13,8 +13,12 @@ import itertools
 import math
 import operator
 import re
+from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+
+TYPE_CHECKING = False  # (typing is not imported at run time: see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 OPS = ("==", "<=", ">=")
 PASS, FAIL = "✓", "✗"
@@ -31,27 +35,49 @@ class RuleSyntaxError(ValueError):
     """A rule's check expression cannot be parsed; the message names the problem."""
 
 
-class Term(NamedTuple):
+class Term(
+    namedtuple(
+        "Term",
+        (
+            "pattern",  # str
+            "over_var",  # str | None
+            "over_set",  # str | None
+        ),
+        defaults=(None, None),
+    )
+):
     """A datapoint id pattern, summed over ``over_set`` when ``over_var`` is set."""
 
-    pattern: str
-    over_var: str | None = None
-    over_set: str | None = None
+    __slots__ = ()
 
 
-class Side(NamedTuple):
+class Side(
+    namedtuple(
+        "Side",
+        (
+            "terms",  # tuple[Term, ...]
+            "constant",  # int
+        ),
+    )
+):
     """One side of a comparison: terms summed, plus a constant."""
 
-    terms: tuple[Term, ...]
-    constant: int
+    __slots__ = ()
 
 
-class Expression(NamedTuple):
+class Expression(
+    namedtuple(
+        "Expression",
+        (
+            "left",  # Side
+            "op",  # str
+            "right",  # Side
+        ),
+    )
+):
     """A parsed check expression: ``left op right``."""
 
-    left: Side
-    op: str
-    right: Side
+    __slots__ = ()
 
     def variables(self) -> set[str]:
         """Placeholders that must be bound by ``each`` (summation variables excluded)."""
@@ -91,24 +117,32 @@ def _parse_side(text: str, whole: str) -> Side:
     return Side(tuple(terms), constant)
 
 
-class Instance(NamedTuple):
+class Instance(
+    namedtuple(
+        "Instance",
+        (
+            "code",  # str
+            "key",  # str
+            "binding",  # tuple[tuple[str, str], ...]
+            "op",  # str
+            "left",  # tuple[str, ...]
+            "left_constant",  # int
+            "right",  # tuple[str, ...]
+            "right_constant",  # int
+            "at",  # str
+            "cells",  # tuple[str, ...]
+            "when_kinds",  # tuple[str, ...]
+        ),
+        defaults=((),),
+    )
+):
     """One concrete check: a rule under one binding of its ``each`` variables.
 
     For a comparison, ``left``/``right`` hold datapoint ids (summed) plus constants. For the
     type rule (``op == "type"``), ``cells`` are the input datapoints whose values are checked.
     """
 
-    code: str
-    key: str
-    binding: tuple[tuple[str, str], ...]
-    op: str
-    left: tuple[str, ...]
-    left_constant: int
-    right: tuple[str, ...]
-    right_constant: int
-    at: str
-    cells: tuple[str, ...]
-    when_kinds: tuple[str, ...] = ()
+    __slots__ = ()
 
 
 def expand(

@@ -16,9 +16,12 @@ from __future__ import annotations
 import functools
 import re
 import sys
-from typing import Any
 
 from . import patterns
+
+TYPE_CHECKING = False  # (typing is not imported at run time: see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 # C0 (but tab and newline, which terminal() escapes), DEL, C1; bidirectional embeddings, overrides and isolates.
 _TERMINAL = patterns.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

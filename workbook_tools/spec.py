@@ -16,15 +16,19 @@ import pickle
 import re
 import sys
 import zlib
+from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NamedTuple
 
 from . import rules
 from .cache import cache_dir
 from .findings import Failure, Finding, Severity, fail
 from .record import Record
+
+TYPE_CHECKING = False  # (typing is not imported at run time: see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_FORMAT = "gov_disclosure_2021"
 TYPE_KINDS = ("integer", "decimal", "signed")  # signed: whole numbers of any sign (本年增/减)
@@ -32,35 +36,57 @@ SHOW = ("row", "column")
 UNIT_KINDS = ("乡镇", "街道", "部门", "政府", "其他")
 
 
-class Text(NamedTuple):
+class Text(
+    namedtuple(
+        "Text",
+        (
+            "zh",  # str
+            "en",  # str
+        ),
+    )
+):
     """A text in both languages."""
 
-    zh: str
-    en: str
+    __slots__ = ()
 
     def get(self, lang: str = "zh") -> str:
         return self.zh if lang == "zh" else self.en
 
 
-class ValueType(NamedTuple):
+class ValueType(
+    namedtuple(
+        "ValueType",
+        (
+            "id",  # str
+            "kind",  # str: integer | decimal
+            "unit",  # str
+            "hint",  # Text
+            "error",  # Text
+        ),
+    )
+):
     """A type of datapoint value (integer or decimal) and its unit."""
 
-    id: str
-    kind: str  # integer | decimal
-    unit: str
-    hint: Text
-    error: Text
+    __slots__ = ()
 
 
-class Header(NamedTuple):
+class Header(
+    namedtuple(
+        "Header",
+        (
+            "label",  # str | None
+            "key",  # str | None
+            "children",  # tuple[Header, ...]
+            "span",  # int
+            "computed",  # bool
+            "type",  # str | None: a column leaf's own value type, where it differs from its block's
+        ),
+        defaults=((), 1, False, None),
+    )
+):
     """A node of a row or column header tree. Leaves carry data; ``span`` is a leaf's width."""
 
-    label: str | None
-    key: str | None
-    children: tuple[Header, ...] = ()
-    span: int = 1
-    computed: bool = False
-    type: str | None = None  # a column leaf's own value type, where it differs from its block's
+    __slots__ = ()
 
     def leaves(self) -> Iterator[tuple[tuple[Header, ...], Header]]:
         """Yield (path from this node down, leaf) for every leaf under this node."""
@@ -76,14 +102,21 @@ class Header(NamedTuple):
         return 1 + max((c.depth for c in self.children), default=0)
 
 
-class Block(NamedTuple):
+class Block(
+    namedtuple(
+        "Block",
+        (
+            "caption",  # str | None
+            "corner",  # str | None
+            "type",  # str
+            "columns",  # tuple[Header, ...]
+            "rows",  # tuple[Header, ...]
+        ),
+    )
+):
     """One block of a table: its caption, corner label, value type and header trees."""
 
-    caption: str | None
-    corner: str | None
-    type: str
-    columns: tuple[Header, ...]
-    rows: tuple[Header, ...]
+    __slots__ = ()
 
     def column_leaves(self) -> list[tuple[tuple[Header, ...], Header]]:
         return [item for top in self.columns for item in top.leaves()]
@@ -107,15 +140,22 @@ class Block(NamedTuple):
         return self.stub_width + sum(leaf.span for _, leaf in self.column_leaves())
 
 
-class Table(NamedTuple):
+class Table(
+    namedtuple(
+        "Table",
+        (
+            "id",  # str
+            "sheet",  # str
+            "title",  # str
+            "heading",  # str: the section heading the table belongs to, e.g. 三、收到和处理…
+            "landscape",  # bool
+            "blocks",  # tuple[Block, ...]
+        ),
+    )
+):
     """One of the official tables (表二–表四): its sheet, title and blocks."""
 
-    id: str
-    sheet: str
-    title: str
-    heading: str  # the section heading the table belongs to, e.g. 三、收到和处理…
-    landscape: bool
-    blocks: tuple[Block, ...]
+    __slots__ = ()
 
     @property
     def width(self) -> int:
@@ -127,57 +167,86 @@ class Table(NamedTuple):
         return f"表{self.heading[0]}“{self.title}”"
 
 
-class Datapoint(NamedTuple):
+class Datapoint(
+    namedtuple(
+        "Datapoint",
+        (
+            "id",  # str
+            "table",  # str
+            "block",  # int
+            "row",  # int: index among the block's row leaves
+            "col",  # int: index among the block's column leaves
+            "type",  # str
+            "computed",  # bool
+            "row_key",  # str: keys along the row header path, joined by "." ("" for an unlabelled row)
+            "col_key",  # str
+            "row_labels",  # tuple[tuple[str | None, str], ...]: (key, label) along the row header path
+            "col_labels",  # tuple[tuple[str | None, str], ...]
+        ),
+    )
+):
     """One table cell a unit reports (or a computed total), with its labels and place."""
 
-    id: str
-    table: str
-    block: int
-    row: int  # index among the block's row leaves
-    col: int  # index among the block's column leaves
-    type: str
-    computed: bool
-    row_key: str  # keys along the row header path, joined by "." ("" for an unlabelled row)
-    col_key: str
-    row_labels: tuple[tuple[str | None, str], ...]  # (key, label) along the row header path
-    col_labels: tuple[tuple[str | None, str], ...]
+    __slots__ = ()
 
     def label(self, sep: str = " / ") -> str:
         parts = [lab for _, lab in self.row_labels] + [lab for _, lab in self.col_labels]
         return sep.join(parts)
 
 
-class Field(NamedTuple):
+class Field(
+    namedtuple(
+        "Field",
+        (
+            "id",  # str
+            "label",  # str
+            "label_en",  # str
+            "required",  # bool
+            "hint",  # Text
+            "prefilled",  # bool
+            "type",  # str
+        ),
+        defaults=(False, "text"),
+    )
+):
     """A narrative field (text a unit writes) or a basic-information field."""
 
-    id: str
-    label: str
-    label_en: str
-    required: bool
-    hint: Text
-    prefilled: bool = False
-    type: str = "text"
+    __slots__ = ()
 
 
-class Section(NamedTuple):
+class Section(
+    namedtuple(
+        "Section",
+        (
+            "id",  # str
+            "heading",  # str
+            "fields",  # tuple[Field, ...]
+            "table",  # str | None
+        ),
+    )
+):
     """A section of the report: its heading, narrative fields and table, if any."""
 
-    id: str
-    heading: str
-    fields: tuple[Field, ...]
-    table: str | None
+    __slots__ = ()
 
 
-class Rule(NamedTuple):
+class Rule(
+    namedtuple(
+        "Rule",
+        (
+            "code",  # str
+            "severity",  # Severity
+            "name",  # Text
+            "message",  # Text
+            "show",  # str
+            "defines",  # bool
+            "instances",  # tuple[rules.Instance, ...]
+        ),
+    )
+):
     """A rule of the spec (R1, W1, …): its code, severity, words and concrete instances."""
 
-    code: str
-    severity: Severity
-    name: Text
-    message: Text
-    show: str
-    defines: bool
-    instances: tuple[rules.Instance, ...]
+    __slots__ = ()
 
 
 class Spec(Record):

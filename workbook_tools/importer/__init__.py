@@ -15,7 +15,6 @@ never filled with zeros; every value remembers its line.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from .. import intake
 from .. import spec as spec_module
@@ -36,6 +35,10 @@ from .sections import (
 )
 from .sources import FOLDER_REPORTS, IMPORTABLE, Line, NeedsProgram, load_lines
 from .tables import Imported, groups, read_table, tokens
+
+TYPE_CHECKING = False  # (typing is not imported at run time: see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "FOLDER_REPORTS",

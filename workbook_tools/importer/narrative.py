@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 
 from .. import patterns
 from ..spec import Spec
 from .sources import FOOTER, Line
+
+_STOP = patterns.compile(r"[。：:]")
 
 _SUB = patterns.compile(r"^[（(]([一二三四五六七八九])[）)]")
 _PLACEHOLDER = patterns.compile(r"^(【待填写：.*】|\[To be written: .*\])$")
@@ -56,7 +57,7 @@ def _opening(text: str) -> str:
 
 def _after_subheading(text: str) -> str:
     """The text after a sub-heading such as “（一）主动公开情况。”; empty when the line is only that."""
-    stop = re.search(r"[。：:]", text)
+    stop = _STOP.search(text)
     if stop and stop.start() <= 16:
         return text[stop.end() :].strip()
     return "" if len(text) <= 16 else text

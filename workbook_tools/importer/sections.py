@@ -142,6 +142,10 @@ _LETTERS = patterns.compile(r"[^\W\d_]{2}")  # a name has words: not “>>” or
 # (and Latin letters: no Chinese organ's name has them, a spam mirror's “VIP”/“APP” and a
 # template's “xx县” do)
 _NOT_IN_NAME = patterns.compile(r"[<>«»‹›|_¥$@#=*A-Za-z]")
+_YEAR_OR_STOP = patterns.compile(r"\d{4}|[,.;:，。；：|]")  # (no unit name holds these)
+_STOP_OR_YEAR = patterns.compile(r"[，。；：,;:《》]|\d{4}年")
+_YEAR_OR_LEVELS = patterns.compile(r"\d{4}年|各级")
+_SITE_SEPARATOR = patterns.compile(r"[_|—–-]")  # between a page title and the site's name
 
 
 def _unit(text: str) -> str:
@@ -177,7 +181,7 @@ def _title_at(part: list[Line]) -> Title | None:
                 return title
     if (
         (m := _NO_YEAR.match(text))
-        and not re.search(r"\d{4}|[,.;:，。；：|]", m.group(1))
+        and not _YEAR_OR_STOP.search(m.group(1))
         and not _NOT_IN_NAME.search(_unit(m.group(1)))
         and _unit(m.group(1)) not in ("政府", "人民政府")
     ):
@@ -212,7 +216,7 @@ def _title_from(n: int, text: str, m: re.Match[str], line: int) -> Title | None:
             unit = subject
     if (
         len(unit) > 30
-        or re.search(r"[，。；：,;:《》]|\d{4}年", unit)
+        or _STOP_OR_YEAR.search(unit)
         or _NOT_IN_NAME.search(unit)
         or unit in _NOT_NAMES
     ):
@@ -257,7 +261,7 @@ def find_title(lines: list[Line], file_name: str = "") -> Title:
         titles.extend(_named_under_title(head))
     if not any(t.unit for t in titles):
         for page_title in page_titles:  # “某局2024年…年度报告_某县人民政府网”
-            name = re.split(r"[_|—–-]", page_title.text)[0]
+            name = _SITE_SEPARATOR.split(page_title.text)[0]
             if t := _title_at([Line(page_title.no, name)]):
                 titles.append(t)
     if not any(t.unit for t in titles):
@@ -417,7 +421,7 @@ def _plain_name(name: str) -> bool:
         and not _SELF.match(name)
         and name[:1] not in "我本全各该" + _LEVELS  # (区发改局: a name that lost its place)
         and name not in _NOT_NAMES
-        and not re.search(r"\d{4}年|各级", name)
+        and not _YEAR_OR_LEVELS.search(name)
         and not _NOT_IN_NAME.search(name)
     )
 

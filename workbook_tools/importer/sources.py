@@ -20,12 +20,12 @@ import re
 import zipfile
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .. import intake, patterns
 from ..record import Record
 from .radicals import unify
 
+TYPE_CHECKING = False  # (typing is not imported at run time: see record.py)
 if TYPE_CHECKING:  # (loaded by _parse_html: a Markdown or text report does not need it)
     from xml.etree import ElementTree
 
@@ -49,6 +49,8 @@ IMAGE = patterns.compile(r"^\[\[image:(.*)\]\]$")
 PAGE_TITLE = patterns.compile(r"^\[\[title:(.*)\]\]$")
 # A pinyin gloss after a character, as some mirrors print them: 規(guī)章 → 規章.
 _GLOSS = patterns.compile(r"[(（]\s*[a-zA-Zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹ]+\s*[)）]")
+_MARKDOWN_MARKS = patterns.compile(r"^\s*#{1,6}\s*|^\s*\*\*(.*)\*\*\s*$")  # heading, emphasis
+_MARKDOWN_IMAGE = patterns.compile(r"!\[[^\]]*\]\(([^)]*)\)")
 
 
 # Characters that print as nothing (zero-width spaces and joiners, a stray BOM, soft hyphens) or
@@ -119,8 +121,8 @@ def load_lines(path: Path) -> list[Line]:
 def _text_lines(raw: bytes, suffix: str) -> list[str]:
     texts = intake.decode_text(raw).splitlines()
     if suffix == ".md":  # headings and emphasis markers are not part of the text
-        texts = [re.sub(r"^\s*#{1,6}\s*|^\s*\*\*(.*)\*\*\s*$", r"\1", t) for t in texts]
-        texts = [re.sub(r"!\[[^\]]*\]\(([^)]*)\)", r"[[image:\1]]", t) for t in texts]
+        texts = [_MARKDOWN_MARKS.sub(r"\1", t) for t in texts]
+        texts = [_MARKDOWN_IMAGE.sub(r"[[image:\1]]", t) for t in texts]
     return texts
 
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
-from typing import Any
 
 from .. import patterns, rules
 from ..findings import Finding, row_span
@@ -22,6 +20,10 @@ from ..record import Record
 from ..spec import Block, Spec
 from .labels import MATCH, fold, match, simplified, tail_score
 from .sources import IMAGE, Line
+
+TYPE_CHECKING = False  # (typing is not imported at run time: see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 LOOKAHEAD = 8  # a row may be missing: look this many rows ahead for the next label
 
@@ -84,6 +86,11 @@ _YUAN = patterns.compile(r"(\d[\d,]*(?:\.\d+)?)元")
 # A change printed in words in the 2019 layout's 本年增/减 column: “减4” is −4, “增3” is 3; a
 # sign typed twice (“--253”) is the sign.
 _CHANGE = patterns.compile(r"(增加?|减少?|--|\+\+)(\d+)")
+_BARS = patterns.compile(r"\|{2,}")
+_CELL_EDGE = patterns.compile(r"[|\t]")
+_RULE_CELL = patterns.compile(r":?-+:?")  # a Markdown table's rule row
+_SPACED_DIGITS = patterns.compile(r"\d[\d ]*\d")
+_ZERO_PAIR = patterns.compile(r"0+(?:/0+)+")  # 0/0
 
 
 def _number(text: str, kind: str) -> Value:
@@ -232,7 +239,7 @@ def tokens(lines: list[Line]) -> list[Token]:
         # Cells separated by blank lines: each blank line beyond the usual gap is an empty cell
         # (a page's converter writes an empty cell as one more blank line).
         extra, blank = (blank - gap if gap and blank > gap else 0), 0
-        if re.fullmatch(r"\|{2,}", text.strip()):
+        if _BARS.fullmatch(text.strip()):
             _pad(out, 0)  # padding on a line of its own, after a row written one cell per line
             continue
         start = len(out)
@@ -251,7 +258,7 @@ def tokens(lines: list[Line]) -> list[Token]:
             if was_closed or not closers:
                 out.append(Token("", line.no, True))
         elif "|" in text or "\t" in text.strip():
-            pieces = [p.strip() for p in re.split(r"[|\t]", text)]
+            pieces = [p.strip() for p in _CELL_EDGE.split(text)]
             if "|" in text and any(p and _cell_like(p) for p in pieces):
                 # A row of figures, “a | b |” or “| a | b |”: only the pipes at its two ends are
                 # edges; every other empty piece is an empty cell, kept in its place.
@@ -280,10 +287,10 @@ def tokens(lines: list[Line]) -> list[Token]:
             cells = any(_cell_like(p) for p in pieces)
             # A Markdown rule row (“| --- | :-: |”) is dashes only; one dash among figures is a
             # cell printed as “none”.
-            rule = all(re.fullmatch(r":?-+:?", p.replace(" ", "")) for p in pieces if p)
+            rule = all(_RULE_CELL.fullmatch(p.replace(" ", "")) for p in pieces if p)
             for p in pieces:
                 parts: tuple[str, ...] = ()
-                if re.fullmatch(r"\d[\d ]*\d", p) and " " in p:
+                if _SPACED_DIGITS.fullmatch(p) and " " in p:
                     # One number with stray spaces, or two cells run together: the row decides
                     parts = tuple(p.split())
                     p = "".join(parts)
@@ -605,7 +612,7 @@ def _in_words(text: str, spec: Spec, dp_id: str) -> Value | None:
     else."""
     if spec.kinds[dp_id] != "signed":
         return None
-    if re.fullmatch(r"0+(?:/0+)+", fold(text)):
+    if _ZERO_PAIR.fullmatch(fold(text)):
         return Value(0, None, text)
     if not (m := _CHANGE.fullmatch(fold(text))):
         return None

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import io
 import math
+from collections import namedtuple
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
 
 from .. import layout, rules
 from ..layout import Place, WorkbookLayout
@@ -22,20 +22,38 @@ from . import formulas
 from .styles import Styles
 from .wording import TEXT
 
-
-class FeedbackRow(NamedTuple):
-    severity: str
-    code: str
-    key: str | None  # the datapoint or field the finding is at (a link target), if any
-    where: str
-    message: str
+TYPE_CHECKING = False  # (typing is not imported at run time: see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
-class Feedback(NamedTuple):
+class FeedbackRow(
+    namedtuple(
+        "FeedbackRow",
+        (
+            "severity",  # str
+            "code",  # str
+            "key",  # str | None: the datapoint or field the finding is at (a link target), if any
+            "where",  # str
+            "message",  # str
+        ),
+    )
+):
+    __slots__ = ()
+
+
+class Feedback(
+    namedtuple(
+        "Feedback",
+        (
+            "marks",  # dict[str, tuple[str, str]]
+            "rows",  # list[FeedbackRow]
+        ),
+    )
+):
     """What a feedback workbook shows: marked cells (key -> (severity, comment)) and all rows."""
 
-    marks: dict[str, tuple[str, str]]
-    rows: list[FeedbackRow]
+    __slots__ = ()
 
 
 def status_text(t: Mapping[str, str], blank: int, errors: int, warnings: int) -> str:

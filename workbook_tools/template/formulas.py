@@ -4,8 +4,8 @@ and a worksheet class that prepares each formula text once per process."""
 from __future__ import annotations
 
 import functools
+from collections import namedtuple
 from pathlib import Path
-from typing import NamedTuple
 
 from .. import layout, patterns, rules
 from ..normalise import excel_readable
@@ -98,13 +98,20 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-class Formulas(NamedTuple):
+class Formulas(
+    namedtuple(
+        "Formulas",
+        (
+            "totals",  # dict[str, str]: computed datapoint id -> =SUM(...)
+            "checks",  # dict[str, str]: rule instance key -> =IF(...,"✓","✗")
+            "names",  # dict[str, str]: defined name -> ='Sheet'!$A$1
+            "prepared",  # dict[str, str]: each total and check formula as xlsxwriter writes it
+        ),
+    )
+):
     """Everything in a template that depends on the spec alone, compiled once per spec."""
 
-    totals: dict[str, str]  # computed datapoint id -> =SUM(...)
-    checks: dict[str, str]  # rule instance key -> =IF(...,"✓","✗")
-    names: dict[str, str]  # defined name -> ='Sheet'!$A$1
-    prepared: dict[str, str]  # each total and check formula as xlsxwriter writes it
+    __slots__ = ()
 
 
 _FORMULAS: dict[str, Formulas] = {}

@@ -26,12 +26,13 @@ cache only means xlsxwriter writes the workbook (``spec.cached``).
 from __future__ import annotations
 
 import io
+import os
 import re
 import zipfile
 import zlib
+from collections import namedtuple
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
 
 from .. import __version__, patterns
 from ..roster import Unit
@@ -39,6 +40,10 @@ from ..spec import Spec
 from . import writer
 from .book import Book
 from .recorder import Recorder, Unsupported, escape, shared_strings
+
+TYPE_CHECKING = False  # (typing is not imported at run time: see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 # The unit's name in the prototype: private-use characters, escaped as themselves.
 UNIT = "\ue000wbtools-unit\ue001"
@@ -49,24 +54,38 @@ _FORMULA = patterns.compile(r"<f>.*</f>", re.S)
 _HERE = Path(__file__).parent
 
 
-class SheetPart(NamedTuple):
+class SheetPart(
+    namedtuple(
+        "SheetPart",
+        (
+            "name",  # str
+            "calls",  # list[tuple]: every call but a cell's content, as the recorder kept them
+            "places",  # list[tuple]: (row, col, format index or None) of each cell, in the file's order
+            "chunks",  # list[str]: the XML around the cells: len(places) + 1 pieces
+            "starts",  # list[str]: each cell's '<c r=".." s=".."' as xlsxwriter wrote it
+            "formulas",  # list[tuple[int, str] | None]: a formula cell's text (checksum), its <f> element
+        ),
+    )
+):
     """One worksheet of the prototype: its XML cut at every cell, and what each cell was."""
 
-    name: str
-    calls: list[tuple]  # every call but a cell's content, as the recorder kept them
-    places: list[tuple]  # (row, col, format index or None) of each cell, in the file's order
-    chunks: list[str]  # the XML around the cells: len(places) + 1 pieces
-    starts: list[str]  # each cell's '<c r=".." s=".."' as xlsxwriter wrote it
-    formulas: list[tuple[int, str] | None]  # a formula cell's text (checksum), its <f> element
+    __slots__ = ()
 
 
-class Prototype(NamedTuple):
-    formats: list[dict]
-    calls: list[tuple]
-    properties: dict[str, Any]
-    structure_password: str
-    parts: list[tuple[str, bytes]]  # every part in xlsxwriter's order
-    sheets: dict[str, SheetPart]  # part name -> its sheet
+class Prototype(
+    namedtuple(
+        "Prototype",
+        (
+            "formats",  # list[dict]
+            "calls",  # list[tuple]
+            "properties",  # dict[str, Any]
+            "structure_password",  # str
+            "parts",  # list[tuple[str, bytes]]: every part in xlsxwriter's order
+            "sheets",  # dict[str, SheetPart]: part name -> its sheet
+        ),
+    )
+):
+    __slots__ = ()
 
 
 def render(spec: Spec, unit: Unit, year: int, **options: Any) -> bytes:
@@ -115,7 +134,7 @@ def _prototype(spec: Spec, unit: Unit, year: int, options: dict) -> Prototype:
     from .. import spec as spec_module
     from .formulas import xlsxwriter_version
 
-    names = sorted(p.name for p in _HERE.glob("*.py"))
+    names = sorted(n for n in os.listdir(_HERE) if n.endswith(".py"))  # (glob compiles a regex)
     parts = [b"prepared", spec.hash.encode(), options["lang"].encode(), str(year).encode()]
     parts += [__version__.encode(), xlsxwriter_version()]
     parts += spec_module.code_parts(

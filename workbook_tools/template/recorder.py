@@ -5,9 +5,11 @@ Anything it does not model raises ``Unsupported``: that workbook is written by x
 
 from __future__ import annotations
 
-from typing import Any
-
 from .. import patterns
+
+TYPE_CHECKING = False  # (typing is not imported at run time: see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 _STRING_MAX = 32767  # xlsxwriter's xls_strmax, in UTF-16 units
 _ERRORS = ("#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!")

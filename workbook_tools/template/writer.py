@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 from .. import __version__, layout
 from ..files import atomic_write, make_folder
@@ -17,6 +16,10 @@ from . import feedback as feedback_sheet
 from . import info as info_sheet
 from .book import Book, Feedback
 from .wording import FEEDBACK_SHEET
+
+TYPE_CHECKING = False  # (typing is not imported at run time: see record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def render(
