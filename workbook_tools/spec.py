@@ -12,7 +12,6 @@ import contextlib
 import functools
 import math
 import os
-import pickle
 import re
 import sys
 import zlib
@@ -25,6 +24,13 @@ from . import rules
 from .cache import cache_dir
 from .findings import Failure, Finding, Severity, fail
 from .record import Record
+
+try:  # pickle's C half, which pickle.loads and dumps are: pickle.py itself costs ~5 M instructions
+    from _pickle import dumps as _dumps
+    from _pickle import loads as _loads
+except ImportError:  # (a Python without it)
+    from pickle import dumps as _dumps
+    from pickle import loads as _loads
 
 TYPE_CHECKING = False  # (typing is not imported at run time: see record.py)
 if TYPE_CHECKING:
@@ -463,7 +469,7 @@ def cached(prefix: str, parts: list[bytes], build: Callable[[], Any], valid: Cal
     data = b"\0".join([sys.version.encode(), *parts])
     entry = folder / f"{prefix}-{zlib.crc32(data):08x}{zlib.adler32(data):08x}{len(data):x}.pickle"
     try:
-        value = pickle.loads(entry.read_bytes())
+        value = _loads(entry.read_bytes())
         if valid(value):
             return value
     except Exception:  # missing, truncated or from another version: rebuild below
@@ -476,7 +482,7 @@ def cached(prefix: str, parts: list[bytes], build: Callable[[], Any], valid: Cal
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{prefix}-", delete=False) as fh:
             temp = Path(fh.name)
-            fh.write(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+            fh.write(_dumps(value, protocol=5))  # (pickle.HIGHEST_PROTOCOL)
         os.replace(temp, entry)  # atomic: a concurrent reader sees the whole entry or none
     except OSError:  # a read-only home: no cache, same result
         with contextlib.suppress(OSError):
