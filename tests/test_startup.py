@@ -374,3 +374,34 @@ def test_the_fast_path_works_with_the_collector_on(tmp_path, spec21):
             [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env
         )
         assert done.stderr.splitlines()[-1] == want, done.stderr
+
+
+def test_the_layout_is_cached_and_equal(tmp_path, monkeypatch, spec21):
+    """The workbook's layout (every label, cell and check placed) is kept in the cache folder:
+    read back equal, the spec's own tables in it; other code is another entry; a broken entry
+    is rebuilt."""
+    from workbook_tools import layout
+
+    monkeypatch.setenv("WBTOOLS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(layout, "_LAYOUTS", {})
+    built = layout.build(spec21)
+    (entry,) = tmp_path.glob("layout-*.pickle")
+    monkeypatch.setattr(layout, "_LAYOUTS", {})
+    monkeypatch.setattr(layout, "_placed", lambda *a: pytest.fail("placed again, not cached"))
+    cached = layout.build(spec21)
+    assert cached == built and cached is not built
+    assert all(cached.tables[t.id].table is t for t in spec21.tables)
+    assert pickle.loads(entry.read_bytes()) == (built.tables, built.places)
+    monkeypatch.undo()
+    monkeypatch.setenv("WBTOOLS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(layout, "_LAYOUTS", {})
+    code = spec_module.code_parts
+    monkeypatch.setattr(spec_module, "code_parts", lambda *n: [*code(*n), b"changed"])
+    assert layout.build(spec21) == built
+    assert len(list(tmp_path.glob("layout-*.pickle"))) == 2
+    monkeypatch.undo()
+    monkeypatch.setenv("WBTOOLS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(layout, "_LAYOUTS", {})
+    entry.write_bytes(b"not a pickle")
+    assert layout.build(spec21) == built
+    assert pickle.loads(entry.read_bytes()) == (built.tables, built.places)
