@@ -647,3 +647,28 @@ def test_files_sent_zipped_or_in_another_form_are_reported_not_skipped(tmp_path,
     assert sent and any("F114" in r for r in sent)  # said unreadable as an archive
     assert not any("未报送" in r for r in sent)  # not counted as sending nothing
     assert any("丙镇" in r and "丙镇.et" in " ".join(r) for r in rows)
+
+
+def test_a_temporary_output_is_new_exclusive_and_gets_the_umask(tmp_path, monkeypatch):
+    """``files.temp_beside`` (mkstemp's guarantees without loading tempfile): a name of its own
+    beside the output, never one that exists (tried again), the mode a new file gets."""
+    from workbook_tools import files
+
+    out = tmp_path / "out.xlsx"
+    taken = tmp_path / f".out.xlsx.{b'AAAAAA'.hex()}.part"
+    taken.write_bytes(b"someone else's")
+    draws = iter([b"AAAAAA", b"BBBBBB"])
+    monkeypatch.setattr(files.os, "urandom", lambda n: next(draws))
+    old = os.umask(0o027)
+    try:
+        fd, name = files.temp_beside(out)
+    finally:
+        os.umask(old)
+    os.close(fd)
+    assert Path(name) == tmp_path / f".out.xlsx.{b'BBBBBB'.hex()}.part"
+    assert taken.read_bytes() == b"someone else's"
+    assert _mode(Path(name)) == 0o640
+    monkeypatch.undo()
+    fd2, other = files.temp_beside(out)
+    os.close(fd2)
+    assert other != name and Path(other).parent == tmp_path

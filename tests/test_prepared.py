@@ -3,12 +3,16 @@ byte for byte, for every import it takes; xlsxwriter for every other."""
 
 from __future__ import annotations
 
+import io
 import os
 import random
+import zipfile
 from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from xlsxwriter.utility import quote_sheetname as xlsxwriter_quote
 
 from workbook_tools import importer, layout, synth
@@ -162,3 +166,26 @@ def test_sheet_names_are_quoted_as_xlsxwriter_quotes_them(spec21):
     names += [layout.CHECKS_SHEET, layout.META_SHEET, "Sheet1", "A1", "表 二's", "R1C1", "1表"]
     for name in names:
         assert layout.quote_sheetname(name) == xlsxwriter_quote(name), name
+
+
+_NAMES = st.text(st.sampled_from("abcXYZ019/._-[]表二文字部分"), min_size=1, max_size=24)
+_PARTS = st.lists(
+    st.tuples(_NAMES, st.one_of(st.binary(max_size=3000), st.text(max_size=3000).map(str.encode))),
+    max_size=8,
+    unique_by=lambda entry: entry[0],
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(entries=_PARTS)
+def test_the_archive_is_what_zipfile_writes_for_xlsxwriter(entries):
+    """``prepared.archive`` writes the bytes zipfile writes for xlsxwriter's in-memory entries
+    (ZIP_DEFLATED, no zip64, each part a ZipInfo of 1 January 1980), names in ASCII or not."""
+    buffer = io.BytesIO()
+    archive = zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=False)
+    for name, data in entries:
+        info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
+        info.compress_type = archive.compression
+        archive.writestr(info, data)
+    archive.close()
+    assert prepared.archive([(n, prepared.deflated(d)) for n, d in entries]) == buffer.getvalue()

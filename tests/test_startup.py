@@ -235,8 +235,10 @@ def test_importing_one_report_loads_no_cli_framework(tmp_path, spec21):
     _modules_after(args, env)  # compiles the spec and prepares the workbook into the cache
     loaded = _modules_after(args, env)
     # xlsxwriter neither: the workbook is the prepared one, filled (template.prepared); nor
-    # typing and dataclasses (their classes cost more than a report's reading: see record.py)
+    # typing and dataclasses (their classes cost more than a report's reading: see record.py);
+    # nor zipfile, tempfile and what they load (prepared.archive, files.temp_beside), pickle.py
     heavy = {"typer", "click", "pydantic", "yaml", "xlsxwriter", "typing", "dataclasses"}
+    heavy |= {"zipfile", "tempfile", "shutil", "threading", "random", "bz2", "lzma", "pickle"}
     assert not loaded & heavy, loaded & heavy
 
 

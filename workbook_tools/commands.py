@@ -65,6 +65,8 @@ def run_check(
 ) -> int:
     """``wbtools check``: check files and print each report as it arrives; the exit code.
     ``settle``: called once the command's modules are loaded (see ``launch.settled``)."""
+    import zipfile  # noqa: F401 (a workbook is a zip: loaded with the modules, before settle)
+
     from . import check as check_module
     from . import output
     from . import spec as spec_module

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import tempfile
 from collections.abc import Container, Iterable, Iterator
 from pathlib import Path
 
@@ -26,29 +25,26 @@ def guard_output(out: Path, inputs: Iterable[Path]) -> None:
             raise fail("O101", path=str(out))
 
 
-def new_file_mode() -> int:
-    """The mode a new file of this user gets: 0666 less the umask (read without changing it
-    where the platform allows, else by setting it back at once)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return 0o666 & ~int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
+# How a temporary file is made: as tempfile.mkstemp makes one (a fresh random name, created
+# exclusively, never through a link), but with the mode any new file of this user gets (0666
+# less the umask, which os.open applies; mkstemp's 0600, which a rename would keep, would hide
+# the output from colleagues or a web server), and without loading tempfile (which loads random
+# and shutil: more than a one-file import's writing).
+_TEMP_FLAGS = (
+    os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+)  # (and not inherited by child processes: os.open's default)
 
 
 def temp_beside(path: Path) -> tuple[int, str]:
-    """A temporary file in ``path``'s folder (so renaming it over ``path`` is atomic) with the
-    permissions a new file gets: ``mkstemp`` makes it 0600, which a rename would keep, and
-    colleagues or a web server could not read the output."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    with contextlib.suppress(OSError):  # a file system without modes keeps its default
-        os.chmod(tmp, new_file_mode())
-    return fd, tmp
+    """A temporary file in ``path``'s folder (so renaming it over ``path`` is atomic), named
+    ``.<name>.<random>.part``, with the permissions a new file gets (see ``_TEMP_FLAGS``)."""
+    for _ in range(100):  # (mkstemp's TMP_MAX tries too: an existing name is tried again)
+        tmp = os.path.join(path.parent, f".{path.name}.{os.urandom(6).hex()}.part")
+        try:
+            return os.open(tmp, _TEMP_FLAGS, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(path.parent))
 
 
 def unwritable(path: Path, exc: OSError) -> Failure:

@@ -26,6 +26,7 @@ free of a DTD, and the sheet map read from workbook.xml and its rels, are rememb
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import functools
 import io
@@ -33,8 +34,6 @@ import os
 import re
 import stat as stat_module
 import struct
-import threading
-import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from functools import cached_property
@@ -43,6 +42,10 @@ from pathlib import Path
 from . import patterns
 from .findings import Finding
 from .record import Record
+
+TYPE_CHECKING = False  # (typing is not imported at run time: see record.py)
+if TYPE_CHECKING:  # (zipfile is loaded by the functions that open a package: see open_package)
+    import zipfile
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_ENTRIES = 2_000
@@ -310,6 +313,8 @@ def vet_docx(path: Path) -> bytes:
     parses the XML whole): file size, entries, unpacked size, each XML part's size, and the
     compression ratio. Raises InputRefused; returns the bytes vetted, for the parser to read
     (the path may name another file by then)."""
+    import zipfile  # (loaded with the first package: an import of a text needs none)
+
     data = read_input(path, MAX_DOCX_BYTES)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
@@ -398,6 +403,8 @@ def _part_head(data: bytes, info: zipfile.ZipInfo, size: int = 256) -> bytes | N
     """The first ``size`` bytes of a stored or deflated part, read from the archive's bytes
     (None when the local header is not what the central directory says: zipfile then opens
     the part and says what is wrong)."""
+    import zipfile  # (loaded with the first package: an import of a text needs none)
+
     start = _part_start(data, info)
     if start is None:
         return None
@@ -436,6 +443,8 @@ def _plain_head(data: bytes, info: zipfile.ZipInfo) -> bool:
     stream's end (not for want of input), so any part that begins with them inflates to the
     same first 256 bytes, without an error, whatever follows. (Asked for 256 bytes, zlib never
     takes its fast path, which wants room for 258: it takes each byte when it needs it.)"""
+    import zipfile  # (loaded with the first package: an import of a text needs none)
+
     start = _part_start(data, info)
     if start is None:
         return False
@@ -620,6 +629,8 @@ class Package(Record):
         more cells than a workbook may cost in all, are refused (raises Refused). The facts kept
         are those python-calamine cannot give: formulas and protection. None for a sheet not in
         an .xlsx package (calamine reads .xls itself; .ods is bounded by ``vet_ods``)."""
+        import zipfile  # (loaded with the first package: an import of a text needs none)
+
         if sheet in self._facts:
             return self._facts[sheet]
         if self.kind == "ods":  # bounded (all tables) when the package was opened
@@ -717,6 +728,8 @@ class Package(Record):
             raise self.refuse("F108", sheet=sheet, ref=_a1(rows, cols))
 
     def _ods_extents(self) -> dict[str, tuple[int, int]]:
+        import zipfile  # (loaded with the first package: an import of a text needs none)
+
         if self._ods is None:
             self._ods = {}
             with zipfile.ZipFile(io.BytesIO(self.data)) as zf:
@@ -750,6 +763,8 @@ class Package(Record):
         return out
 
     def _legacy_formula_cells(self) -> dict[str, set[tuple[int, int]]]:
+        import zipfile  # (loaded with the first package: an import of a text needs none)
+
         if self._legacy_formulas is None:
             self._legacy_formulas = {}
             try:
@@ -769,6 +784,8 @@ class Package(Record):
     def explain(self, error: Exception) -> Finding:
         """The finding for a file the value reader failed on: an entity declaration somewhere, a
         password, or plainly unreadable."""
+        import zipfile  # (loaded with the first package: an import of a text needs none)
+
         name, text = type(error).__name__, str(error)
         if isinstance(error, ReaderPanic):
             return self.refuse("F103", detail=f"reader stopped: {text}").finding
@@ -907,6 +924,8 @@ def _inflated(raw: bytes, info: zipfile.ZipInfo) -> bytes | None:
     not exactly what the directory says (size, CRC) or not readable here (zipfile then reads it
     and says what is wrong). Inflated by ISA-L: the same bytes as zlib, in about half the time on
     a table sheet (and no more on a small part)."""
+    import zipfile  # (loaded with the first package: an import of a text needs none)
+
     if info.compress_type == zipfile.ZIP_STORED:
         xml = raw
     elif info.compress_type == zipfile.ZIP_DEFLATED:
@@ -957,7 +976,7 @@ class _Quiet:
     first to enter saves and redirects it, the last to leave restores it (threads that overlap
     would otherwise restore each other's /dev/null and leave stderr lost for good)."""
 
-    lock = threading.Lock()
+    lock = _thread.allocate_lock()  # (threading.Lock itself: threading is not loaded for it)
     depth = 0
     saved = -1
     devnull = -1
@@ -1029,6 +1048,8 @@ def calamine_book(path: Path, data: bytes = b""):
 def open_package(path: Path) -> Package:
     """Vet ``path``; never raises for a bad file (the findings say what is wrong). The caller
     closes the package when done with it."""
+    import zipfile  # (loaded with the first package: an import of a text needs none)
+
     pkg = Package(path)
 
     def bad(code: str, **args: object) -> Package:

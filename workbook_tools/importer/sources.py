@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
 import zlib
 from pathlib import Path
 
@@ -183,6 +182,8 @@ def _office_lines(path: Path) -> list[str]:
 def _vet_odt(path: Path) -> None:
     """An OpenDocument text is a zip package: bounded as a .docx is (entries, unpacked size,
     ratio, names, DOCTYPE) before LibreOffice unpacks it, and it must say it is a text."""
+    import zipfile  # (a text or a page is no package: loaded for this one)
+
     try:
         with zipfile.ZipFile(io.BytesIO(intake.read_input(path, intake.MAX_DOCX_BYTES))) as zf:
             problem = (

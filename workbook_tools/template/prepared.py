@@ -16,7 +16,9 @@ written once by xlsxwriter as usual, except that every cell is left as a marker 
    xlsxwriter's string limit), the workbook is written by xlsxwriter as before;
 3. writes each cell as xlsxwriter writes it, the shared strings in the order xlsxwriter numbers
    them (the order of the calls), the unit's name into the document properties, and zips the
-   parts as xlsxwriter does.
+   parts as xlsxwriter does (``archive``: zipfile's bytes for xlsxwriter's entries, written out
+   because loading zipfile, with the threading, shutil, bz2 and lzma it loads, cost more than
+   the zip; the parts no import changes, styles and theme among them, are kept deflated).
 
 The result is byte for byte the workbook ``writer.render`` writes (tests/test_prepared.py holds
 that over the published reports and the import corpora). A missing, stale, corrupt or unwritable
@@ -28,7 +30,8 @@ from __future__ import annotations
 import io
 import os
 import re
-import zipfile
+import struct
+import sys
 import zlib
 from collections import namedtuple
 from collections.abc import Iterable, Mapping
@@ -80,7 +83,10 @@ class Prototype(
             "calls",  # list[tuple]
             "properties",  # dict[str, Any]
             "structure_password",  # str
-            "parts",  # list[tuple[str, bytes]]: every part in xlsxwriter's order
+            # list[tuple[str, bytes | tuple]]: every part in xlsxwriter's order: those filled per
+            # workbook as XML (the sheets and shared strings empty), the others deflated once
+            # (``deflated``: CRC-32, size, raw deflate)
+            "parts",
             "sheets",  # dict[str, SheetPart]: part name -> its sheet
         ),
     )
@@ -136,7 +142,7 @@ def _prototype(spec: Spec, unit: Unit, year: int, options: dict) -> Prototype:
 
     names = sorted(n for n in os.listdir(_HERE) if n.endswith(".py"))  # (glob compiles a regex)
     parts = [b"prepared", spec.hash.encode(), options["lang"].encode(), str(year).encode()]
-    parts += [__version__.encode(), xlsxwriter_version()]
+    parts += [__version__.encode(), xlsxwriter_version(), zlib.ZLIB_RUNTIME_VERSION.encode()]
     parts += spec_module.code_parts(
         *(f"template/{n}" for n in names),
         "layout.py",
@@ -188,6 +194,8 @@ def build(spec: Spec, unit: Unit, year: int, options: dict) -> Prototype:
     writer._write(Book(*args, options["info"], None, {}, (), workbook=recorder))
     written = [ws.written for ws in book.wb.worksheets()]
 
+    import zipfile  # (only here: a prototype is built once)
+
     sheets: dict[str, SheetPart] = {}
     parts = []
     with zipfile.ZipFile(io.BytesIO(data)) as z:
@@ -210,8 +218,12 @@ def build(spec: Spec, unit: Unit, year: int, options: dict) -> Prototype:
             formula = _FORMULA.search(cell_xml).group() if kind == "f" else None
             formulas.append((_checksum(value[0]), formula) if kind == "f" else None)
         sheets[name] = SheetPart(sheet.name, sheet.calls, places, chunks, starts, formulas)
-    # (the sheets and shared strings are written anew: only their names are kept)
-    parts = [(n, b"" if n in sheets or n == _SHARED else raw) for n, raw in parts]
+    # The sheets and shared strings are written anew (only their names are kept), the document
+    # properties filled; every other part is the same in every workbook: deflated here, once.
+    parts = [
+        (n, b"" if n in sheets or n == _SHARED else raw if n in _DOC_PROPS else deflated(raw))
+        for n, raw in parts
+    ]
     return Prototype(
         recorder.formats,
         recorder.calls,
@@ -272,15 +284,60 @@ def fill(prototype: Prototype, recorded: Recorder, unit: Unit) -> bytes | None:
     escaped = escape(name).encode()
     for doc in _DOC_PROPS:
         filled[doc] = dict(prototype.parts)[doc].replace(UNIT.encode(), escaped)
-    out_buffer = io.BytesIO()
-    # As xlsxwriter's Workbook._store_workbook zips an in-memory workbook.
-    archive = zipfile.ZipFile(out_buffer, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=False)
-    for part_name, raw in prototype.parts:
-        info = zipfile.ZipInfo(part_name, (1980, 1, 1, 0, 0, 0))
-        info.compress_type = archive.compression
-        archive.writestr(info, filled.get(part_name, raw))
-    archive.close()
-    return out_buffer.getvalue()
+    return archive(
+        [(n, deflated(filled[n]) if n in filled else packed) for n, packed in prototype.parts]
+    )
+
+
+# The zip as xlsxwriter's Workbook._store_workbook makes it in memory: zipfile.ZipFile(buffer,
+# "w", ZIP_DEFLATED, allowZip64=False), each part written by writestr(ZipInfo(name, (1980, 1,
+# 1, 0, 0, 0)), data) with the archive's compression. What zipfile writes for that (Python 3.11
+# to 3.13; tests/test_prepared.py compares the two for any entries): a local header (version 20,
+# the time 00:00 1 January 1980, CRC-32 and sizes) then the deflated bytes per part; then a
+# central directory entry per part (made by version 20 on this system: 3, Unix, or 0 on
+# Windows, as ZipInfo says; attributes ?rw------- as zipfile gives an entry without them); then
+# the end record. A name not in ASCII is UTF-8 with flag 0x800.
+_MADE_ON = 0 if sys.platform == "win32" else 3
+_DOS_DATE = (1 << 5) | 1  # (1980 - 1980) << 9 | January << 5 | 1
+_ATTRIBUTES = 0o600 << 16
+_ZIP32 = 0x7FFFFFFF  # zipfile's ZIP64_LIMIT: beyond it, allowZip64=False refuses to write
+
+
+def deflated(data: bytes) -> tuple[int, int, bytes]:
+    """A part as zipfile deflates it (zlib at its default level, raw deflate): its CRC-32, size
+    and deflated bytes."""
+    packer = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+    return zlib.crc32(data), len(data), packer.compress(data) + packer.flush()
+
+
+def archive(entries: list[tuple[str, tuple[int, int, bytes]]]) -> bytes:
+    """The zip of ``entries`` (name, ``deflated`` part), byte for byte as zipfile writes them
+    for xlsxwriter (above)."""
+    out, central, offset = [], [], 0
+    for name, (crc, size, body) in entries:
+        if name.isascii():
+            encoded, flags = name.encode("ascii"), 0
+        else:
+            encoded, flags = name.encode("utf-8"), 0x800
+        if max(size, len(body), offset) > _ZIP32:
+            raise Unsupported("a zip beyond 2 GiB")
+        fixed = struct.pack("<HHHHIIIH", flags, 8, 0, _DOS_DATE, crc, len(body), size, len(encoded))
+        local = b"PK\x03\x04\x14\x00" + fixed + b"\x00\x00" + encoded
+        central.append(
+            b"PK\x01\x02"
+            + bytes((20, _MADE_ON, 20, 0))
+            + fixed
+            + struct.pack("<HHHHII", 0, 0, 0, 0, _ATTRIBUTES, offset)
+            + encoded
+        )
+        out += (local, body)
+        offset += len(local) + len(body)
+    directory = b"".join(central)
+    if len(central) > 0xFFFF or offset + len(directory) > _ZIP32:
+        raise Unsupported("a zip beyond zip32")
+    count = len(central)
+    end = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, count, count, len(directory), offset, 0)
+    return b"".join([*out, directory, end])
 
 
 def _checksum(text: str) -> int:
