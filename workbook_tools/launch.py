@@ -132,6 +132,19 @@ def settled() -> None:
     gc.enable()
 
 
+# A one-file import reads one bounded report and writes one workbook, making its objects in a
+# few bursts (the report's lines, the cached spec, layout and prepared workbook, the recorded
+# cells): the young generation is collected after this many new objects instead of 700, which
+# walked the same young objects again and again (~3 % of an import). Cycles are still collected.
+IMPORT_YOUNG = 20_000
+
+
+def settled_for_import() -> None:
+    """``settled``, the young generation collected less often (``IMPORT_YOUNG``)."""
+    gc.set_threshold(IMPORT_YOUNG, *gc.get_threshold()[1:])
+    settled()
+
+
 def _run() -> None:
     args = sys.argv[1:]
     if args[:1] in (["check"], ["import"]) and not sys.stdout.isatty() and not sys.stderr.isatty():
@@ -145,8 +158,13 @@ def _run() -> None:
             from . import commands
 
             commands.safe_streams()
-            run = commands.run_check if args[0] == "check" else commands.run_import
-            code = run(**parsed, settle=settled)
+            if args[0] == "check":
+                code = commands.run_check(**parsed, settle=settled)
+            else:
+                code = commands.run_import(**parsed, settle=settled_for_import)
+            # Done: what is left goes with the process. Frozen, it is not walked once more by
+            # the collections the interpreter makes on its way out (~1 % of a one-file command).
+            gc.freeze()
             sys.stdout.flush()
             sys.exit(code)
     from .cli import main as typer_main
