@@ -19,10 +19,10 @@ import stat as stat_module
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from pathlib import Path, PurePath, PureWindowsPath
 
-from . import intake, layout, narrative, reader, rules
+from . import intake, layout, narrative, rules
 from .filing import Filing
 from .findings import Finding, Severity
-from .normalise import number_text
+from .normalise import number_text, shown
 from .record import Record
 from .roster import identity
 from .spec import Spec
@@ -108,7 +108,7 @@ def views(filing: Filing) -> tuple[dict[str, Any], dict[str, Any], list[Finding]
             # Typed over the formula: the typed value is what the sheet shows and sums on.
             sheet[target] = stored if stored is not None else recomputed
             same = same and _identical(sheet[target], recomputed)
-            value = reader.shown(filing.raw.get(target))
+            value = shown(filing.raw.get(target))
             where = spec.datapoints[target].label()
             found.append(Finding("T107", {"where": where, "value": value}, **filing.at(target)))
         elif has_formula is None and stored is not None:
@@ -420,6 +420,8 @@ def read_any(path: Path, spec: Spec) -> Filing:
     """A workbook through the reader; a published report (text, HTML, Word) through the importer.
     A file named as a report whose bytes are a workbook (saved or renamed .pdf, .doc, .txt) is
     read as the workbook it is."""
+    from . import reader  # (an import, which checks the filing it read, needs no reader)
+
     if path.suffix.lower() in CHECKED_SUFFIXES:
         return reader.read(path, spec)  # (the importer is not loaded for a workbook)
     from . import importer

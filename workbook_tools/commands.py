@@ -68,7 +68,7 @@ def run_check(
     import zipfile  # noqa: F401 (a workbook is a zip: loaded with the modules, before settle)
 
     from . import check as check_module
-    from . import output
+    from . import output, reader  # noqa: F401 (reader: loaded by check_file, before settle)
     from . import spec as spec_module
     from .findings import Failure
 
