@@ -351,4 +351,4 @@ def _checksum(text: str) -> int:
     """A formula's text as the prototype keeps it (half the size of the prototype otherwise):
     its length and two checksums, which another text of the same cell would have to match."""
     data = text.encode()
-    return (len(data) << 64) | (zlib.crc32(data) << 32) | zlib.adler32(data)
+    return (len(data) << 64) | (isal_zlib.crc32(data) << 32) | isal_zlib.adler32(data)
