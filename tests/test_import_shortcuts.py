@@ -108,3 +108,25 @@ def test_invisible_characters_are_dropped_as_translate_drops_them():
             text.translate(sources._INVISIBLE) if sources._ANY_INVISIBLE.search(text) else text
         )
         assert shortcut == text.translate(sources._INVISIBLE), text
+
+
+def test_full_width_forms_put_as_their_decomposition_leave_nfkc_as_it_is():
+    """labels.fold hands NFKC the text with each full-width form (and the ideographic space) as
+    its compatibility decomposition: every such character, and random lines of them among
+    combining marks (Latin, kana voicing, enclosing), Hangul jamo, compatibility ideographs and
+    text, come out of NFKC as they did."""
+    from workbook_tools.importer import labels
+
+    assert set(labels.WIDE) == {0x3000, *range(0xFF01, 0xFF5F)}
+    marks = ["\u0300", "\u0301", "\u0308", "\u0327", "\u3099", "\u309a", "\u20dd", "\u0338"]
+    others = ["\u1100", "\u1161", "\u11a8", "\uf900", "\u2460", "\u00bd", "ﾊ", "か", "ｶ", "e"]
+    pieces = [*map(chr, labels.WIDE), *marks, *others, *_PIECES]
+    for cp in labels.WIDE:
+        assert unicodedata.normalize("NFKC", labels.WIDE[cp]) == unicodedata.normalize(
+            "NFKC", chr(cp)
+        )
+    pick = random.Random(43)
+    for _ in range(20000):
+        text = "".join(pick.choice(pieces) for _ in range(pick.randint(0, 8)))
+        got = unicodedata.normalize("NFKC", text.translate(labels.WIDE))
+        assert got == unicodedata.normalize("NFKC", text), ascii(text)
