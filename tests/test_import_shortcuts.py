@@ -130,3 +130,18 @@ def test_full_width_forms_put_as_their_decomposition_leave_nfkc_as_it_is():
         text = "".join(pick.choice(pieces) for _ in range(pick.randint(0, 8)))
         got = unicodedata.normalize("NFKC", text.translate(labels.WIDE))
         assert got == unicodedata.normalize("NFKC", text), ascii(text)
+
+
+def test_a_title_form_matches_only_a_text_that_says_its_words():
+    """sections._title_at searches the title forms only where the text says 信息公开: no form
+    (nor _NO_YEAR) matches random lines without it, built from the forms' own words."""
+    words = ["政府", "信息", "公开", "信息公", "开", "工作", "年度", "报告", "年报", "关于", "情况"]
+    words += ["的", "2023", "2024年", "年", "度", "学年", "—", "某某县人民政府", "特编制", "现公布"]
+    forms = [*sections._TITLES, sections._NO_YEAR]
+    pick = random.Random(47)
+    for _ in range(20000):
+        text = "".join(pick.choice(words) for _ in range(pick.randint(0, 10)))
+        if sections._NAMED not in text:
+            assert not any(form.search(text) for form in forms), text
+    assert forms[1].search("某某县2024年政府信息公开工作年度报告")  # (the words do match)
+    assert forms[-1].search("某某县农业农村局政府信息公开工作年度报告")

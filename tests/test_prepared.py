@@ -19,7 +19,7 @@ from xlsxwriter.utility import quote_sheetname as xlsxwriter_quote
 from workbook_tools import importer, layout, synth
 from workbook_tools import spec as spec_module
 from workbook_tools.roster import Unit
-from workbook_tools.template import prepared, writer
+from workbook_tools.template import prepared, writer, zipped
 
 from .conftest import ROOT, SHARED
 
@@ -205,7 +205,7 @@ def _zlib_deflated(data: bytes) -> tuple[int, int, bytes]:
 @settings(max_examples=60, deadline=None)
 @given(entries=_PARTS)
 def test_the_archive_is_what_zipfile_writes_for_xlsxwriter(entries):
-    """``prepared.archive`` writes the bytes zipfile writes for xlsxwriter's in-memory entries
+    """``zipped.archive`` writes the bytes zipfile writes for xlsxwriter's in-memory entries
     (ZIP_DEFLATED, no zip64, each part a ZipInfo of 1 January 1980), names in ASCII or not,
     given the same deflated bytes; its own deflated parts inflate to the part, CRC and all."""
     buffer = io.BytesIO()
@@ -215,7 +215,7 @@ def test_the_archive_is_what_zipfile_writes_for_xlsxwriter(entries):
         info.compress_type = archive.compression
         archive.writestr(info, data)
     archive.close()
-    assert prepared.archive([(n, _zlib_deflated(d)) for n, d in entries]) == buffer.getvalue()
+    assert zipped.archive([(n, _zlib_deflated(d)) for n, d in entries]) == buffer.getvalue()
     for _, data in entries:
-        crc, size, body = prepared.deflated(data)
+        crc, size, body = zipped.deflated(data)
         assert (zlib.decompress(body, -15), crc, size) == (data, zlib.crc32(data), len(data))

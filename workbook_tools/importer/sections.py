@@ -37,6 +37,7 @@ _TITLES = (  # the title forms seen on real reports, tried on one to three joine
     # <unit>2021—2022学年信息公开年度报告: an academic year, reported in the year it ends
     patterns.compile(r"^(.*?\D)\d{4}[—–\-－~～至](\d{4})学?年度?" + _REPORT),
 )
+_NAMED = "信息公开"  # what every title form says (in _REPORT or in so many words)
 # A title that names no year (“某市农业农村局 / 政府信息公开工作年度报告”), the year then comes
 # from the statistics period or the body.
 _NO_YEAR = patterns.compile(r"^(.{2,30}?)" + _REPORT + "$")
@@ -174,6 +175,8 @@ def _title_at(part: list[Line]) -> Title | None:
     if len(part) > 1 and any(len(fold(p.text)) > 40 or _HEADING.match(p.text) for p in part):
         return None  # a title is split over short lines, never over paragraphs or headings
     text = fold("".join(p.text for p in part))
+    if _NAMED not in text:  # (every title form, and _NO_YEAR, holds it: one search, not eight)
+        return None
     for n, form in enumerate(_TITLES):
         for m in _matches(form, text):
             title = _title_from(n, text, m, part[0].no)

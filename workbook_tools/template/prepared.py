@@ -16,17 +16,12 @@ written once by xlsxwriter as usual, except that every cell is left as a marker 
    xlsxwriter's string limit), the workbook is written by xlsxwriter as before;
 3. writes each cell as xlsxwriter writes it, the shared strings in the order xlsxwriter numbers
    them (the order of the calls), the unit's name into the document properties, and zips the
-   parts as xlsxwriter does (``archive``: zipfile's bytes for xlsxwriter's entries, written out
-   because loading zipfile, with the threading, shutil, bz2 and lzma it loads, cost more than
-   the zip; the parts no import changes, styles and theme among them, are kept deflated).
+   parts as xlsxwriter does (``zipped``; the parts no import changes are kept deflated).
 
 The result is the workbook ``writer.render`` writes, part for part: every part's XML byte for
 byte xlsxwriter's, in the same zip entries (tests/test_prepared.py holds that over the published
-reports and the import corpora). Only the deflated bytes differ, on purpose: the parts are
-deflated by ISA-L (``isal``, as the merge's county workbook is, and what intake inflates with) at
-its default level, ~7 times faster than zlib's level 6, which zipfile uses, for parts ~12 %
-bigger (3 ms of zlib was a sixth of an import's CPU). A missing, stale, corrupt or unwritable
-cache only means xlsxwriter writes the workbook (``spec.cached``).
+reports and the import corpora); only the deflated bytes differ, on purpose (ISA-L: ``zipped``).
+A missing, stale, corrupt or unwritable cache only means xlsxwriter writes the workbook.
 """
 
 from __future__ import annotations
@@ -34,9 +29,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import struct
-import sys
-import zlib
 from collections import namedtuple
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -50,6 +42,7 @@ from ..spec import Spec
 from . import writer
 from .book import Book
 from .recorder import Recorder, Unsupported, escape, shared_strings
+from .zipped import archive, deflated
 
 TYPE_CHECKING = False  # (typing is not imported at run time: see record.py)
 if TYPE_CHECKING:
@@ -294,57 +287,6 @@ def fill(prototype: Prototype, recorded: Recorder, unit: Unit) -> bytes | None:
     return archive(
         [(n, deflated(filled[n]) if n in filled else packed) for n, packed in prototype.parts]
     )
-
-
-# The zip as xlsxwriter's Workbook._store_workbook makes it in memory: zipfile.ZipFile(buffer,
-# "w", ZIP_DEFLATED, allowZip64=False), each part written by writestr(ZipInfo(name, (1980, 1,
-# 1, 0, 0, 0)), data) with the archive's compression. What zipfile writes for that (Python 3.11
-# to 3.13; tests/test_prepared.py compares the two for any entries): a local header (version 20,
-# the time 00:00 1 January 1980, CRC-32 and sizes) then the deflated bytes per part; then a
-# central directory entry per part (made by version 20 on this system: 3, Unix, or 0 on
-# Windows, as ZipInfo says; attributes ?rw------- as zipfile gives an entry without them); then
-# the end record. A name not in ASCII is UTF-8 with flag 0x800.
-_MADE_ON = 0 if sys.platform == "win32" else 3
-_DOS_DATE = (1 << 5) | 1  # (1980 - 1980) << 9 | January << 5 | 1
-_ATTRIBUTES = 0o600 << 16
-_ZIP32 = 0x7FFFFFFF  # zipfile's ZIP64_LIMIT: beyond it, allowZip64=False refuses to write
-
-
-def deflated(data: bytes) -> tuple[int, int, bytes]:
-    """A part as a zip entry holds it (raw deflate, by ISA-L at its default level: see above):
-    its CRC-32, size and deflated bytes."""
-    packer = isal_zlib.compressobj(isal_zlib.ISAL_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
-    return isal_zlib.crc32(data), len(data), packer.compress(data) + packer.flush()
-
-
-def archive(entries: list[tuple[str, tuple[int, int, bytes]]]) -> bytes:
-    """The zip of ``entries`` (name, ``deflated`` part), byte for byte as zipfile writes them
-    for xlsxwriter (above)."""
-    out, central, offset = [], [], 0
-    for name, (crc, size, body) in entries:
-        if name.isascii():
-            encoded, flags = name.encode("ascii"), 0
-        else:
-            encoded, flags = name.encode("utf-8"), 0x800
-        if max(size, len(body), offset) > _ZIP32:
-            raise Unsupported("a zip beyond 2 GiB")
-        fixed = struct.pack("<HHHHIIIH", flags, 8, 0, _DOS_DATE, crc, len(body), size, len(encoded))
-        local = b"PK\x03\x04\x14\x00" + fixed + b"\x00\x00" + encoded
-        central.append(
-            b"PK\x01\x02"
-            + bytes((20, _MADE_ON, 20, 0))
-            + fixed
-            + struct.pack("<HHHHII", 0, 0, 0, 0, _ATTRIBUTES, offset)
-            + encoded
-        )
-        out += (local, body)
-        offset += len(local) + len(body)
-    directory = b"".join(central)
-    if len(central) > 0xFFFF or offset + len(directory) > _ZIP32:
-        raise Unsupported("a zip beyond zip32")
-    count = len(central)
-    end = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, count, count, len(directory), offset, 0)
-    return b"".join([*out, directory, end])
 
 
 def _checksum(text: str) -> int:
