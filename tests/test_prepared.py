@@ -219,3 +219,46 @@ def test_the_archive_is_what_zipfile_writes_for_xlsxwriter(entries):
     for _, data in entries:
         crc, size, body = zipped.deflated(data)
         assert (zlib.decompress(body, -15), crc, size) == (data, zlib.crc32(data), len(data))
+
+
+def _xlsxwriters_shared_strings(strings: list[str]) -> str:
+    from xlsxwriter.sharedstrings import SharedStrings, SharedStringTable
+
+    table = SharedStringTable()
+    for string in strings:
+        table._get_shared_string_index(string)
+    table._sort_string_data()
+    writer_ = SharedStrings()
+    writer_.string_table = table
+    writer_._set_filehandle(io.StringIO())
+    writer_._assemble_xml_file()
+    return writer_.fh.getvalue()
+
+
+_TEXTS = st.text(
+    st.sampled_from("甲 \t\n\u3000\u00a0\x01\x1f_x0041_&<>\ufffe\uffffAz"), max_size=12
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(strings=st.lists(_TEXTS, max_size=6))
+def test_shared_strings_are_written_as_xlsxwriter_writes_them(strings):
+    """``recorder.shared_strings`` (escapes looked for once in all the strings, leading and
+    trailing whitespace by str.isspace) writes what xlsxwriter's SharedStrings writes."""
+    from workbook_tools.template.recorder import Recorder, shared_strings
+
+    recorded = Recorder()
+    for string in strings:
+        recorded.shared(string)
+    assert shared_strings(recorded) == _xlsxwriters_shared_strings(strings)
+
+
+def test_whitespace_is_what_xlsxwriter_preserves_in_every_character():
+    from xlsxwriter.utility import _preserve_whitespace
+
+    for cp in range(0x110000):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        c = chr(cp)
+        assert bool(_preserve_whitespace(f"{c}a")) == c.isspace(), hex(cp)
+        assert bool(_preserve_whitespace(f"a{c}")) == c.isspace(), hex(cp)

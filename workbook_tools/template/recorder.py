@@ -17,7 +17,6 @@ _ERRORS = ("#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!")
 # utility._preserve_whitespace).
 _ESCAPED_ESCAPE = patterns.compile("(_x[0-9a-fA-F]{4}_)")
 _CONTROL = patterns.compile(r"([\x00-\x08\x0b-\x1f])")
-_LEADING, _TRAILING = patterns.compile(r"^\s"), patterns.compile(r"\s$")
 
 
 class Unsupported(Exception):
@@ -190,17 +189,22 @@ def shared_strings(recorded: Recorder) -> str:
         '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
         f' count="{recorded.string_count}" uniqueCount="{len(recorded.strings)}">'
     ]
+    # What needs escaping is looked for once in all the strings (most workbooks have none).
+    joined = "".join(recorded.strings)
+    plain = not ("_x" in joined or "\ufffe" in joined or "\uffff" in joined)
+    plain = plain and not _CONTROL.search(joined)
     for string in recorded.strings:
-        if "_x" in string:
-            string = _ESCAPED_ESCAPE.sub(r"_x005F\1", string)
-        if _CONTROL.search(string):
-            string = _CONTROL.sub(lambda m: f"_x{ord(m.group(1)):04X}_", string)
-        string = string.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
+        if not plain:
+            if "_x" in string:
+                string = _ESCAPED_ESCAPE.sub(r"_x005F\1", string)
+            if _CONTROL.search(string):
+                string = _CONTROL.sub(lambda m: f"_x{ord(m.group(1)):04X}_", string)
+            string = string.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
         if string.startswith("<r>") and string.endswith("</r>"):
             raise Unsupported("rich text")
-        space = (
-            ' xml:space="preserve"' if _LEADING.search(string) or _TRAILING.search(string) else ""
-        )
+        # (xlsxwriter's ^\s and \s$: re's \s is str.isspace, and $ before a last newline
+        # follows a space too)
+        space = ' xml:space="preserve"' if string[:1].isspace() or string[-1:].isspace() else ""
         out.append(f"<si><t{space}>{escape(string)}</t></si>")
     out.append("</sst>")
     return "".join(out)
