@@ -15,6 +15,7 @@ import pytest
 from workbook_tools import patterns
 
 from .conftest import ROOT
+from .workbooks import same_parts
 
 REPORT = ROOT / "tests" / "import_cases" / "township_bars_on_own_lines.txt"
 
@@ -59,8 +60,9 @@ def test_patterns_from_the_cache_are_the_ones_re_compiles(tmp_path):
     cache = tmp_path / "cache"
     first = _import(tmp_path, str(cache))
     again = _import(tmp_path, str(cache))
-    alone = _import(tmp_path, "")  # no cache at all
-    assert first[:3] == again[:3] == alone[:3]
+    alone = _import(tmp_path, "")  # no cache at all (xlsxwriter writes the workbook)
+    assert first[:3] == again[:3]
+    assert same_parts(alone[0], first[0]) and alone[1:3] == first[1:3]
     assert not again[2]
     # the second call compiled (almost) nothing: its patterns came from the cache
     assert again[3] < first[3] // 4, (first[3], again[3])
@@ -113,7 +115,7 @@ def test_an_unwritable_cache_is_no_error(tmp_path):
     blocker.write_text("x")
     want = _import(tmp_path, "")
     got = _import(tmp_path, str(blocker / "cache"))  # cannot be a folder
-    assert got[:3] == want[:3]
+    assert same_parts(got[0], want[0]) and got[1:3] == want[1:3]
     assert not got[2]  # nothing said at exit
 
 

@@ -22,27 +22,13 @@ from workbook_tools.roster import Unit
 from workbook_tools.template import prepared, writer, zipped
 
 from .conftest import ROOT, SHARED
+from .workbooks import same_parts
 
 CASES = ROOT / "tests" / "import_cases"
 REPORTS = sorted(
     [p for p in CASES.iterdir() if p.suffix in (".txt", ".md", ".html", ".pdf")]
     + [p for p in (SHARED / "examples" / "published").glob("*") if p.suffix in (".txt", ".pdf")]
 )
-
-
-_FIELDS = ("filename", "date_time", "compress_type", "create_system", "create_version")
-_FIELDS += ("extract_version", "flag_bits", "external_attr", "internal_attr", "CRC", "file_size")
-
-
-def _same(ours: bytes | None, xlsxwriters: bytes) -> bool:
-    """Part for part the same workbook: the same zip entries in the same order, each with the
-    same fields and the same bytes once inflated (zipfile checks each part's CRC). The deflated
-    bytes differ on purpose (ISA-L: see template.prepared)."""
-    if ours is None:
-        return False
-    with zipfile.ZipFile(io.BytesIO(ours)) as a, zipfile.ZipFile(io.BytesIO(xlsxwriters)) as b:
-        fields = [[tuple(getattr(i, f) for f in _FIELDS) for i in z.infolist()] for z in (a, b)]
-        return fields[0] == fields[1] and all(a.read(n) == b.read(n) for n in b.namelist())
 
 
 def _both(spec, unit, year, **options) -> tuple[bytes | None, bytes]:
@@ -68,7 +54,7 @@ def test_an_imported_report_is_the_workbook_xlsxwriter_writes(path, lang, spec21
         assert fast is None  # a comment and the hatched format on each missing cell: xlsxwriter
         assert rendered == slow
     else:
-        assert _same(fast, slow) and rendered == fast
+        assert same_parts(fast, slow) and rendered == fast
 
 
 def _published(spec, seed: int) -> tuple[dict, dict]:
@@ -87,7 +73,7 @@ def test_generated_filings_in_both_formats_and_languages(seed, spec21):
     year = 2019 + seed
     unit = Unit(f"测试单位{seed}", "", ["乡镇", "街道", "部门"][seed % 3])
     fast, slow = _both(spec, unit, year, lang=lang, values=values, texts=texts)
-    assert _same(fast, slow)
+    assert same_parts(fast, slow)
 
 
 def test_odd_cells_texts_and_names_are_written_as_xlsxwriter_writes_them(spec21):
@@ -114,7 +100,7 @@ def test_odd_cells_texts_and_names_are_written_as_xlsxwriter_writes_them(spec21)
     fast, slow = _both(
         spec21, unit, 2025, values=values, texts=texts, info=info, printed={total: 999999}
     )
-    assert _same(fast, slow)
+    assert same_parts(fast, slow)
 
 
 def test_what_the_recorder_does_not_model_goes_to_xlsxwriter(spec21):
@@ -148,7 +134,7 @@ def test_the_prepared_workbook_is_cached_and_a_broken_entry_rebuilt(tmp_path, mo
     unit = Unit("某某镇", "", "乡镇")
     expected = writer.render(spec21, unit, 2024, values=values, texts=texts)
     first = prepared.prepared(spec21, unit, 2024, values=values, texts=texts)
-    assert _same(first, expected)
+    assert same_parts(first, expected)
     assert prepared.prepared(spec21, unit, 2024, values=values, texts=texts) == first  # cached
     (entry,) = _entries(tmp_path)
     for broken in (b"", b"not a pickle", entry.read_bytes()[:100]):
@@ -171,12 +157,12 @@ def test_no_cache_folder_means_xlsxwriter(tmp_path, monkeypatch, spec21):
     blocker.write_bytes(b"")
     monkeypatch.setenv("WBTOOLS_CACHE_DIR", str(blocker / "cache"))  # cannot be a folder
     # (built each time, not kept: the same workbook)
-    assert _same(prepared.render(spec21, unit, 2024, values=values, texts=texts), expected)
+    assert same_parts(prepared.render(spec21, unit, 2024, values=values, texts=texts), expected)
     if os.geteuid() != 0:  # root writes into a read-only folder anyway
         readonly = tmp_path / "ro"
         readonly.mkdir(mode=0o555)
         monkeypatch.setenv("WBTOOLS_CACHE_DIR", str(readonly))
-        assert _same(prepared.render(spec21, unit, 2024, values=values, texts=texts), expected)
+        assert same_parts(prepared.render(spec21, unit, 2024, values=values, texts=texts), expected)
 
 
 def test_sheet_names_are_quoted_as_xlsxwriter_quotes_them(spec21):

@@ -3,7 +3,9 @@ template writer; the edits units make live in ``workbook_tools.synth``."""
 
 from __future__ import annotations
 
+import io
 import random
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +88,19 @@ def breakdown_values(ws) -> dict[int, dict]:
         for no, values in chunk["data"].items():
             out.setdefault(no, {}).update(values)
     return out
+
+
+# What a zip entry says of its part, but how it is deflated.
+_ENTRY = ("filename", "date_time", "compress_type", "create_system", "create_version")
+_ENTRY += ("extract_version", "flag_bits", "external_attr", "internal_attr", "CRC", "file_size")
+
+
+def same_parts(ours: bytes | None, theirs: bytes) -> bool:
+    """Part for part the same workbook: the same zip entries in the same order, each with the
+    same fields and the same bytes once inflated (zipfile checks each part's CRC), however the
+    parts are deflated (an import's prepared workbook by ISA-L, xlsxwriter's by zlib)."""
+    if ours is None:
+        return False
+    with zipfile.ZipFile(io.BytesIO(ours)) as a, zipfile.ZipFile(io.BytesIO(theirs)) as b:
+        fields = [[tuple(getattr(i, f) for f in _ENTRY) for i in z.infolist()] for z in (a, b)]
+        return fields[0] == fields[1] and all(a.read(n) == b.read(n) for n in b.namelist())
