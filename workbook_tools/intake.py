@@ -83,6 +83,12 @@ MAX_DEPTH = 400  # element nesting in a published HTML report (real pages: under
 # Word export: tens of thousands; a 100-page Word report: a few thousand blocks).
 MAX_ELEMENTS = 300_000
 MAX_BLOCKS = 100_000
+# Lines of a published report, whatever its kind (the longest real ones: a few hundred; each
+# line costs the section finder a dozen heading tests, and 10 MB of blank lines is 10 million).
+MAX_LINES = 100_000
+# Attributes of one element of a published HTML page (real pages: a few). The HTML parser looks
+# each new attribute up among the element's others: 300,000 on one element ran for minutes.
+MAX_ATTRIBUTES = 1_000
 
 
 class InputRefused(Exception):

@@ -110,6 +110,7 @@ def load_lines(path: Path) -> list[Line]:
         texts = pdf_lines(path)
     else:
         texts = _text_lines(intake.read_input(path, intake.MAX_REPORT_BYTES), suffix)
+    _vet_lines(texts)
     texts = [
         _GLOSS.sub("", unify(t.translate(_INVISIBLE) if _ANY_INVISIBLE.search(t) else t))
         for t in texts
@@ -117,8 +118,17 @@ def load_lines(path: Path) -> list[Line]:
     return _split_long([Line(i, t) for i, t in enumerate(texts, start=1)])
 
 
+def _vet_lines(texts: list[str]) -> None:
+    if len(texts) > intake.MAX_LINES:
+        raise intake.InputRefused(
+            f"over {intake.MAX_LINES:,} lines ({len(texts):,})",
+            f"超过 {intake.MAX_LINES:,} 行（{len(texts):,} 行）",
+        )
+
+
 def _text_lines(raw: bytes, suffix: str) -> list[str]:
     texts = intake.decode_text(raw).splitlines()
+    _vet_lines(texts)  # before the per-line work below
     if suffix == ".md":  # headings and emphasis markers are not part of the text
         texts = [_MARKDOWN_MARKS.sub(r"\1", t) for t in texts]
         texts = [_MARKDOWN_IMAGE.sub(r"[[image:\1]]", t) for t in texts]
@@ -425,6 +435,12 @@ def _vet_markup(data: bytes) -> None:
         end = data.find(b">", m.end())
         if end < 0:
             break  # a tag left open at the end of the page: nothing after it is a tag
+        if not m.group(2) and (
+            end - m.end() > 2 * intake.MAX_ATTRIBUTES
+            or data.find(b'"', m.end(), end) >= 0
+            or data.find(b"'", m.end(), end) >= 0
+        ):
+            end = _start_tag_end(data, m.end(), end)
         pos = end + 1
         name = m.group(3).lower()
         if m.group(2):
@@ -450,6 +466,34 @@ def _vet_markup(data: bytes) -> None:
                 f"over {intake.MAX_ELEMENTS:,} elements in the page",
                 f"网页元素超过 {intake.MAX_ELEMENTS:,} 个",
             )
+
+
+# One attribute of a start tag as the HTML tokenizer reads it: separators, a name (its first
+# character may be "="), then optionally "=" and a value, quoted (">" inside does not end the
+# tag) or not.
+_ATTRIBUTE = patterns.compile(
+    rb"""[\t\n\f\r /]*+[^\t\n\f\r />][^\t\n\f\r />=]*+"""
+    rb"""(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:"[^"]*+"|'[^']*+'|[^\t\n\f\r >]*+))?"""
+)
+_ATTRIBUTES = patterns.compile(rb"(?:" + _ATTRIBUTE.pattern + rb""")*+[\t\n\f\r /]*+""")
+
+
+def _start_tag_end(data: bytes, start: int, first: int) -> int:
+    """Where the start tag whose attributes begin at ``start`` ends (its ">"), ``first`` (the
+    first ">" after it) when its attributes do not run to a ">" (a quote left open); refused when
+    it has over ``intake.MAX_ATTRIBUTES`` attributes. Only tags with quotes or long ones come
+    here: in others the first ">" ends the tag and each attribute takes two bytes at least."""
+    end = _ATTRIBUTES.match(data, start).end()
+    if data[end : end + 1] != b">":
+        end = first
+    if end - start > 2 * intake.MAX_ATTRIBUTES:
+        for count, _ in enumerate(_ATTRIBUTE.finditer(data, start, end), start=1):
+            if count > intake.MAX_ATTRIBUTES:
+                raise intake.InputRefused(
+                    f"an element with over {intake.MAX_ATTRIBUTES:,} attributes",
+                    f"有元素的属性超过 {intake.MAX_ATTRIBUTES:,} 个",
+                )
+    return end
 
 
 def _open_docx(data: bytes):
