@@ -4,6 +4,9 @@ limits (tests/hostile.py), so a hang, an abort or a traceback fails the test."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from tests import hostile
@@ -91,3 +94,76 @@ def test_a_text_report_of_millions_of_lines_is_refused(tmp_path, spec21, suffix)
     good = wb.write(tmp_path, wb.render(spec21), "good.xlsx")
     result = hostile.wbtools("check", good, "--previous", page, timeout=60)
     hostile.assert_clean(result, (0, 1))
+
+
+# --- file names longer than a file system allows ------------------------------------------------
+
+LONG = "镇" * 82  # 246 bytes in UTF-8: a name that fits, whose derived names do not
+
+
+def _fits(folder: Path) -> list[str]:
+    names = sorted(p.name for p in folder.iterdir())
+    assert all(len(os.fsencode(n)) <= 255 for n in names), names
+    return names
+
+
+def test_outputs_named_after_long_inputs_and_units_fit_a_file_name(tmp_path, spec21):
+    """File systems take 255 bytes a name; a Chinese character is 3. A returned file named with 82
+    characters is a legal name, but its feedback workbook's (“…_反馈.xlsx”) is not; a unit named
+    with the 100 characters a roster allows names a template and a report that are not either.
+    Each ended in a traceback (ENAMETOOLONG). Now a derived name too long is shortened and tagged
+    with a checksum of the whole name (two names differing only at the end stay two files), and
+    the outputs are written."""
+    from workbook_tools import template
+    from workbook_tools.roster import Unit
+
+    returned = tmp_path / "returned"
+    returned.mkdir()
+    data = wb.render(spec21)
+    (returned / f"{LONG}.xlsx").write_bytes(data)
+    (returned / "good.xlsx").write_bytes(data)
+    before = hostile.digest([returned])
+    result = hostile.wbtools("check", returned, "-a", tmp_path / "feedback", timeout=60)
+    hostile.assert_clean(result, (0, 1))
+    names = _fits(tmp_path / "feedback")
+    assert len(names) == 2 and names[1].startswith(LONG[:60]), names
+
+    roster = tmp_path / "roster.csv"
+    twins = ["甲" * 99 + "镇", "甲" * 99 + "乡"]
+    roster.write_text(
+        "单位名称,单位代码,单位类型\n" + "".join(f"{n},{i},乡镇\n" for i, n in enumerate(twins)),
+        encoding="utf-8",
+    )
+    result = hostile.wbtools("template", "-y", 2025, "--roster", roster, "-o", tmp_path / "t")
+    hostile.assert_clean(result, (0,))
+    assert len(_fits(tmp_path / "t")) == 2
+    result = hostile.wbtools("template", "-y", 2025, "-u", twins[0], "-o", tmp_path / "t")
+    hostile.assert_clean(result, (0,))
+
+    unit = Unit(twins[0], "1", "乡镇")
+    book = tmp_path / "long-unit.xlsx"
+    book.write_bytes(template.render(spec21, unit, 2024))
+    result = hostile.wbtools(
+        "report", book, "-o", tmp_path / "reports", "--to", "md", "--allow-errors"
+    )
+    hostile.assert_clean(result, (0, 1))
+    assert len(_fits(tmp_path / "reports")) == 1
+    assert hostile.digest([returned]) == before
+
+
+def test_an_output_path_too_long_for_the_file_system_is_o102(tmp_path, spec21, shared_dir):
+    """An output name the user typed longer than a file name may be: O102 with the system's
+    reason, not a traceback, for every command that writes."""
+    good = wb.write(tmp_path, wb.render(spec21), "good.xlsx")
+    report = shared_dir / "examples" / "published" / "xuying-2024.txt"
+    too_long = tmp_path / (LONG * 2)
+    for command in (
+        ["template", "-y", 2025, "-u", "徐营镇", "-o", f"{too_long}.xlsx"],
+        ["check", good, "-a", too_long],
+        ["merge", good, "-o", f"{too_long}.xlsx"],
+        ["report", good, "-o", f"{too_long}.md"],
+        ["import", report, "-o", f"{too_long}.xlsx"],
+    ):
+        result = hostile.wbtools(*command, timeout=60)
+        hostile.assert_clean(result, (2,), "O102")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.xlsx"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import template
 from .check import Report
-from .files import guard_output
+from .files import fit_name, guard_output
 from .findings import Severity
 from .roster import Unit, unsafe_part
 from .spec import Spec
@@ -62,7 +62,7 @@ def out_name(report: Report, lang: str) -> str:
     stem = Path(report.path).stem
     if unsafe_part(stem):
         stem = report.filing.code or "unit"
-    return f"{stem}{SUFFIX[lang]}.xlsx"
+    return fit_name(f"{stem}{SUFFIX[lang]}.xlsx")
 
 
 def stream(

@@ -200,7 +200,7 @@ def template(
     """生成加锁的 Excel 填报模板（单个单位或按名册批量）。 / Generate the locked Excel template(s)."""
     from . import roster as roster_module
     from . import template as template_module
-    from .files import guard_output
+    from .files import guard_output, vet_output
 
     spec = None
     try:
@@ -209,6 +209,7 @@ def template(
             raise typer.Exit(2)
         if not 2000 <= year <= 2100:
             raise fail("U109", detail=f"年度 {year} 不在 2000–2100 之间", detail_en=f"year {year}")
+        vet_output(output)
         if roster is not None:
             if output.exists() and not output.is_dir():
                 raise fail("O103", path=str(output), **_O103["roster_file"])
@@ -381,12 +382,13 @@ def report(
     from . import check as check_module
     from . import output as output_module
     from . import report as report_module
-    from .files import atomic_write, free_name, guard_output, make_folder
+    from .files import atomic_write, free_name, guard_output, make_folder, vet_output
 
     spec = None
     code = 0
     try:
         spec = _load_spec(spec_)
+        vet_output(output)
         files = check_module.expand(workbooks)
         to_folder = len(files) > 1 or output.is_dir() or output.suffix == ""
         if to_folder and not output.is_dir() and output.suffix.lower() in FILE_SUFFIXES:

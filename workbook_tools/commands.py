@@ -165,7 +165,7 @@ def run_import(
     from . import importer
     from . import output as output_module
     from . import spec as spec_module
-    from .files import atomic_write, guard_output, make_folder
+    from .files import atomic_write, guard_output, make_folder, vet_output
     from .findings import Failure, fail
 
     if settle is not None:
@@ -176,6 +176,7 @@ def run_import(
         spec = spec_module.load(spec_name)
         if output.suffix.lower() != ".xlsx":
             raise fail("O103", path=str(output), **O103["xlsx"])
+        vet_output(output)
         guard_output(output, [published])
         if output.exists() and not force:
             raise fail("O104", path=str(output))

@@ -10,6 +10,39 @@ from pathlib import Path
 
 from .findings import Failure, fail
 
+# Bytes of one file name: 255 on Linux, macOS and Windows file systems, where a Chinese character
+# takes 3 (UTF-8), so 85 of them fill a name.
+NAME_MAX = 255
+
+
+def fit_name(name: str, most: int = NAME_MAX) -> str:
+    """``name`` when it fits a file name (``most`` bytes), else its stem shortened to fit and
+    tagged with a checksum of the whole stem, its suffix kept: names made from a long unit or
+    input name stay legal, and two that differ only past the cut stay two files."""
+    if len(os.fsencode(name)) <= most:
+        return name
+    import zlib
+
+    path = Path(name)
+    stem, suffix = (path.stem, path.suffix) if len(path.suffix) < 16 else (name, "")
+    tag = f"~{zlib.crc32(os.fsencode(stem)):08x}{suffix}"
+    room = most - len(os.fsencode(tag))
+    kept, used = [], 0
+    for ch in stem:
+        size = len(os.fsencode(ch))
+        if used + size > room:
+            break
+        kept.append(ch)
+        used += size
+    return "".join(kept) + tag
+
+
+def vet_output(out: Path) -> None:
+    """O102 for an output path with a name longer than a file system takes (typed so), before
+    its checks ask the system about it (which raises for such a name)."""
+    if any(len(os.fsencode(part)) > NAME_MAX for part in out.parts):
+        raise fail("O102", path=str(out), detail=os.strerror(errno.ENAMETOOLONG))
+
 
 def same_file(a: Path, b: Path) -> bool:
     try:
@@ -38,8 +71,9 @@ _TEMP_FLAGS = (
 def temp_beside(path: Path) -> tuple[int, str]:
     """A temporary file in ``path``'s folder (so renaming it over ``path`` is atomic), named
     ``.<name>.<random>.part``, with the permissions a new file gets (see ``_TEMP_FLAGS``)."""
+    name = fit_name(path.name, NAME_MAX - 19)  # room for the dots, the random part and ".part"
     for _ in range(100):  # (mkstemp's TMP_MAX tries too: an existing name is tried again)
-        tmp = os.path.join(path.parent, f".{path.name}.{os.urandom(6).hex()}.part")
+        tmp = os.path.join(path.parent, f".{name}.{os.urandom(6).hex()}.part")
         try:
             return os.open(tmp, _TEMP_FLAGS, 0o666), tmp
         except FileExistsError:
@@ -57,9 +91,9 @@ def replacing(out: Path) -> Iterator[Path]:
     """A temporary file beside ``out`` for writers that want a file name (xlsxwriter, pandas),
     renamed over ``out`` when the block ends. On any failure it is removed, so a failed run
     leaves no ``.part`` behind, and an OSError becomes O102 with its reason."""
-    if out.is_dir():  # os.replace would say so only after the whole output was written
-        raise fail("O102", path=str(out), detail=os.strerror(errno.EISDIR))
-    try:
+    try:  # (a name longer than the file system takes is O102 too)
+        if out.is_dir():  # os.replace would say so only after the whole output was written
+            raise fail("O102", path=str(out), detail=os.strerror(errno.EISDIR))
         fd, tmp = temp_beside(out)
         os.close(fd)
     except OSError as exc:
@@ -85,9 +119,9 @@ def atomic_write(path: Path, data: bytes) -> None:
 def make_folder(folder: Path) -> Path:
     """An output folder, made if missing; O102 with the reason when it cannot be (a file or a
     device such as /dev/null by that name, no permission)."""
-    if folder.exists() and not folder.is_dir():
-        raise fail("O102", path=str(folder), detail=os.strerror(errno.ENOTDIR))
     try:
+        if folder.exists() and not folder.is_dir():
+            raise fail("O102", path=str(folder), detail=os.strerror(errno.ENOTDIR))
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise unwritable(folder, exc) from None
@@ -100,7 +134,7 @@ def free_name(path: Path, taken: Container[Path]) -> Path:
     folders) both keep theirs."""
     n, free = 2, path
     while free in taken:
-        free = path.with_name(f"{path.stem} ({n}){path.suffix}")
+        free = path.with_name(fit_name(f"{path.stem} ({n}){path.suffix}"))
         n += 1
     return free
 

@@ -256,10 +256,11 @@ def render(doc: Document, fmt: str) -> bytes:
 
 
 def file_name(doc: Document, fmt: str) -> str:
+    from .files import fit_name
     from .roster import unsafe_part
 
     stem = doc.title if not unsafe_part(doc.title) else f"report_{doc.year}"
-    return f"{stem}.{fmt}"
+    return fit_name(f"{stem}.{fmt}")
 
 
 @functools.cache

@@ -124,7 +124,9 @@ def normalise_kind(kind: str) -> str | None:
 
 def file_name(unit: Unit, year: int) -> str:
     stem = f"{unit.code}_{unit.name}" if unit.code else unit.name
-    return f"{stem}_{year}.xlsx"
+    from .files import fit_name
+
+    return fit_name(f"{stem}_{year}.xlsx")
 
 
 def make_unit(name: str, code: str = "", kind: str = "") -> Unit:
