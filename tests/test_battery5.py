@@ -167,3 +167,49 @@ def test_an_output_path_too_long_for_the_file_system_is_o102(tmp_path, spec21, s
         result = hostile.wbtools(*command, timeout=60)
         hostile.assert_clean(result, (2,), "O102")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["good.xlsx"]
+
+
+# --- part names that differ only in case ---------------------------------------------------------
+
+
+def test_parts_named_alike_but_for_case_are_a_damaged_package(tmp_path, spec21, shared_dir):
+    """A package's part names are compared without case (ECMA-376 part 2: a package holding two
+    that differ only in case is invalid). A workbook with its table sheet twice, “sheet3.xml” and
+    “Sheet3.xml” with other numbers, passed the check on one copy while another reader could show
+    the other; a Word report likewise. Both are now a damaged file (F103), as an entry named twice
+    already was."""
+    from tests import attacks
+
+    data = wb.render(spec21)
+    sheet = wb.sheet_part(data, spec21.tables[0].sheet)
+    parts = dict(attacks.entries(data))
+    other = parts[sheet].replace(b"<v>", b"<v>9", 1)
+    folder = tmp_path / "returned"
+    folder.mkdir()
+    shadow = sheet.rsplit("/", 1)[0] + "/" + sheet.rsplit("/", 1)[1].capitalize()
+    (folder / "case-first.xlsx").write_bytes(
+        attacks.build([(shadow, other), *attacks.entries(data)])
+    )
+    (folder / "case-last.xlsx").write_bytes(
+        attacks.build([*attacks.entries(data), (sheet.upper(), other)])
+    )
+    (folder / "good.xlsx").write_bytes(data)
+    text = (shared_dir / "examples" / "published" / "xuying-2024.txt").read_text(encoding="utf-8")
+    document = attacks.word_document(b"".join(attacks.para(t) for t in text.splitlines()[:40]))
+    word = tmp_path / "case.docx"
+    word.write_bytes(
+        attacks.build([*attacks.entries(attacks.docx(document)), ("Word/Document.xml", document)])
+    )
+    before = hostile.digest([folder, word])
+    import json
+
+    result = hostile.wbtools("check", "-f", "json", folder, timeout=60)
+    hostile.assert_clean(result, (1, 2))
+    files = {Path(f["path"]).name: f for f in json.loads(result.out)["files"]}
+    for name in ("case-first.xlsx", "case-last.xlsx"):
+        assert files[name]["status"] == "unreadable", files[name]
+        assert [f["code"] for f in files[name]["findings"]] == ["F103"], files[name]
+    assert files["good.xlsx"]["status"] == "passed"
+    result = hostile.wbtools("import", word, "-o", tmp_path / "out.xlsx", timeout=60)
+    hostile.assert_clean(result, (2,), "F103")
+    assert hostile.digest([folder, word]) == before

@@ -363,13 +363,16 @@ def zip_bounds(zf: zipfile.ZipFile, max_unpacked: int = 0) -> InputRefused | Non
 
 
 def zip_names(zf: zipfile.ZipFile) -> InputRefused | None:
-    """Entry names no Office file has (F103): the same name twice (readers disagree on which
-    one counts, so the file checked would not be the file the leader opens), or a name that
-    leaves the package (absolute, a drive letter, "..", a backslash)."""
+    """Entry names no Office file has (F103): the same name twice, also in another case (part
+    names compare without case, ECMA-376 part 2; readers disagree on which one counts, so the
+    file checked would not be the file the leader opens), or a name that leaves the package
+    (absolute, a drive letter, "..", a backslash)."""
     infos = zf.infolist()
-    if len(zf.NameToInfo) != len(infos):
+    if len(zf.NameToInfo) != len(infos) or len({n.lower() for n in zf.NameToInfo}) != len(infos):
         seen: set[str] = set()
-        twice = next(i.filename for i in infos if i.filename in seen or seen.add(i.filename))
+        twice = next(
+            i.filename for i in infos if i.filename.lower() in seen or seen.add(i.filename.lower())
+        )
         return InputRefused(
             f"{twice}: entry twice in the zip", f"{twice}：压缩包内重复出现", "F103"
         )
