@@ -213,3 +213,75 @@ def test_parts_named_alike_but_for_case_are_a_damaged_package(tmp_path, spec21, 
     result = hostile.wbtools("import", word, "-o", tmp_path / "out.xlsx", timeout=60)
     hostile.assert_clean(result, (2,), "F103")
     assert hostile.digest([folder, word]) == before
+
+
+# --- documents that link to the network ----------------------------------------------------------
+
+
+def _odt_linking(url: str, text: str) -> bytes:
+    """An OpenDocument text whose picture is linked (not embedded) from ``url``."""
+    import html
+    import io
+    import zipfile
+
+    paras = "".join(f"<text:p>{html.escape(line)}</text:p>" for line in text.splitlines())
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+        'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" '
+        'xmlns:xlink="http://www.w3.org/1999/xlink" '
+        'xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" '
+        'office:version="1.2"><office:body><office:text><text:p><draw:frame draw:name="i" '
+        f'svg:width="1cm" svg:height="1cm"><draw:image xlink:href="{url}" xlink:type="simple" '
+        'xlink:show="embed" xlink:actuate="onLoad"/></draw:frame></text:p>'
+        f"{paras}</office:text></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:'
+        'names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry '
+        'manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.text"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>"
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
+        z.writestr("content.xml", content)
+        z.writestr("META-INF/manifest.xml", manifest)
+    return out.getvalue()
+
+
+def test_a_document_s_linked_picture_is_not_fetched(tmp_path, shared_dir, soffice):
+    """An .odt (or .doc, .rtf) is converted by LibreOffice, which loaded a picture linked from the
+    network while converting: a report sent by a stranger made the office's machine call an
+    address of the sender's choosing. LibreOffice's profile now blocks links from documents
+    outside trusted locations and never updates links; the report still imports."""
+    import http.server
+    import threading
+
+    asked: list[str] = []
+
+    class Listener(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # (the name http.server calls)
+            asked.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Listener)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/picture.png"
+        text = (shared_dir / "examples" / "published" / "xuying-2024.txt").read_text("utf-8")
+        odt = tmp_path / "linked.odt"
+        odt.write_bytes(_odt_linking(url, text))
+        result = hostile.wbtools("import", odt, "-o", tmp_path / "out.xlsx", timeout=180)
+        hostile.assert_clean(result, (0, 1))
+        assert (tmp_path / "out.xlsx").exists()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert asked == []

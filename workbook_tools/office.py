@@ -17,11 +17,16 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-# 0 = always recalculate, for OOXML (.xlsx) and ODF (.ods) files alike.
+# 0 = always recalculate, for OOXML (.xlsx) and ODF (.ods) files alike. Documents converted
+# come from strangers (a published report to import): links in them to other places (a picture
+# linked from a web address) are blocked (no document is in a trusted location) and never
+# updated, so converting one makes no call to an address of the sender's choosing.
 _PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
 <oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
 <item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>
 <item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="ODFRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="BlockUntrustedRefererLinks" oor:op="fuse"><value>true</value></prop></item>
+<item oor:path="/org.openoffice.Office.Writer/Content/Update"><prop oor:name="Link" oor:op="fuse"><value>2</value></prop></item>
 </oor:items>
 """
 
