@@ -408,3 +408,37 @@ def test_the_layout_is_cached_and_equal(tmp_path, monkeypatch, spec21):
     entry.write_bytes(b"not a pickle")
     assert layout.build(spec21) == built
     assert pickle.loads(entry.read_bytes()) == (built.tables, built.places)
+
+
+def test_every_use_of_zipfile_in_intake_loads_it():
+    """intake loads zipfile in the functions that open a package (an import of a text loads
+    none): a function naming zipfile outside its annotations imports it itself (the module's
+    own import is for type checkers only, so a linter would not see one missing)."""
+    import ast
+    from pathlib import Path
+
+    from workbook_tools import intake
+
+    tree = ast.parse(Path(intake.__file__).read_text("utf-8"))
+    missing = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        annotations = {
+            id(n)
+            for a in ast.walk(node)
+            if isinstance(a, ast.AnnAssign)
+            for n in ast.walk(a.annotation)
+        }
+        named = any(
+            isinstance(n, ast.Name) and n.id == "zipfile" and id(n) not in annotations
+            for stmt in node.body
+            for n in ast.walk(stmt)
+        )
+        imports = any(
+            isinstance(n, ast.Import) and any(a.name == "zipfile" for a in n.names)
+            for n in node.body
+        )
+        if named and not imports:
+            missing.append(node.name)
+    assert missing == [], missing
