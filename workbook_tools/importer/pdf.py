@@ -29,6 +29,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import chain, groupby
+from math import isfinite
 from operator import itemgetter, sub
 from pathlib import Path
 
@@ -100,10 +101,12 @@ class TextLine:
     wide: bool = False  # has a gap wider than a character: perhaps cells of a table row
 
     @classmethod
-    def of(cls, chars: list[Char], page: int = 0, level: bool = False) -> TextLine:
-        """The line of ``chars``; ``level``: they are on one baseline (equal y, a number), so
-        that its middle one's y is the median."""
-        chars.sort(key=_X0)
+    def of(cls, chars: list[Char], page: int = 0, level: int = 0) -> TextLine:
+        """The line of ``chars``; ``level`` 1: they are on one baseline (equal y, a number), so
+        that its middle one's y is the median; 2: and already in order of their left edges
+        (numbers: sorting them again would keep them as they are)."""
+        if level < 2:
+            chars.sort(key=_X0)
         n = len(chars) // 2
         size = sorted(map(_SIZE, chars))[n]
         text, widest = _join(chars)
@@ -231,33 +234,43 @@ def _chars(page) -> list[Char]:
 def _lines(chars: list[Char], page_no: int) -> list[TextLine]:
     """Group characters into lines by baseline."""
     lines: list[list[Char]] = []
-    level: list[bool] = []  # each line: its characters are of one baseline (TextLine.of)
+    # Each line: 0 its characters are of several baselines, 1 of one (TextLine.of takes its
+    # middle one's y), 2 of one and already left to right.
+    level: list[int] = []
     last: list[Char] = []
     at = 0.0  # the baseline of the last character placed
+    # Characters by baseline, then left to right. When every baseline and left edge is a number
+    # (the sums are finite) that is each baseline's characters sorted on their own, by one number
+    # (no key pairs made and compared); else (a damaged or hostile file's inf or NaN) one sort by
+    # both, as NaN compares.
+    if isfinite(sum(map(_Y, chars)) + sum(map(_X0, chars))):
+        runs = ((y, sorted(run, key=_X0), 2) for y, run in groupby(sorted(chars, key=_Y), key=_Y))
+    else:
+        runs = ((y, run, 1) for y, run in groupby(sorted(chars, key=_baseline_then_left), key=_Y))
     # Characters on one baseline come together: the first decides whether they go on the line
     # before, the rest follow it at distance 0 (within any tolerance) — one step per baseline,
     # not per character. A baseline that is no number (inf, NaN) goes character by character.
-    for y, run in groupby(sorted(chars, key=_baseline_then_left), key=_Y):
+    for y, run, flat in runs:
         if y - y == 0:
             group = list(run)
             if last and abs(y - at) <= max(TOL, 0.3 * group[0][4]):
                 last += group
-                level[-1] = False
+                level[-1] = 0
             else:
                 last = group
                 lines.append(last)
-                level.append(True)
+                level.append(flat)
             at = y
             continue
         for ch in run:
             y = ch[3]
             if last and abs(y - at) <= max(TOL, 0.3 * ch[4]):
                 last.append(ch)
-                level[-1] = False
+                level[-1] = 0
             else:
                 last = [ch]
                 lines.append(last)
-                level.append(False)
+                level.append(0)
             at = y
     out = []
     for group, flat in zip(lines, level, strict=True):
