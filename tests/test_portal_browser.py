@@ -91,11 +91,19 @@ class Browser:
         self.find(css).click()
 
         def arrived():
-            new = [p for p in set(self.downloads.iterdir()) - before if p.suffix == suffix]
-            return new[0] if new else None
+            # Chromium reserves the final name with an empty file and writes the bytes to a
+            # .crdownload beside it, renamed over the final name when complete: the download is
+            # there once the file has bytes and no partial file is left.
+            now = set(self.downloads.iterdir())
+            if any(p.suffix == ".crdownload" for p in now):
+                return None
+            new = [p for p in now - before if p.suffix == suffix]
+            if not new:
+                return None
+            data = new[0].read_bytes()
+            return data or None
 
-        path = self.wait(arrived)
-        return path.read_bytes()
+        return self.wait(arrived)
 
     def shot(self, name: str, width: int = 1280) -> None:
         folder = os.environ.get("WBTOOLS_SCREENSHOTS")
