@@ -285,3 +285,57 @@ def test_a_document_s_linked_picture_is_not_fetched(tmp_path, shared_dir, soffic
         server.shutdown()
         server.server_close()
     assert asked == []
+
+
+# --- feedback beside the returned files ----------------------------------------------------------
+
+
+def test_feedback_whose_name_is_taken_by_an_input_gets_a_free_name(tmp_path, spec21):
+    """``check -a folder folder`` writes feedback beside the returned files. Run twice (the first
+    run's “a_反馈.xlsx” is now an input too), or with a unit's file so named, the feedback for
+    “a.xlsx” was named like an input: the whole run stopped on O101 and no file was reported.
+    Now that feedback takes a free name, every file is checked and no input is touched."""
+    import json
+
+    folder = tmp_path / "returned"
+    folder.mkdir()
+    data = wb.render(spec21)
+    for name in ("a.xlsx", "a_反馈.xlsx", "b.xlsx"):
+        (folder / name).write_bytes(data)
+    before = hostile.digest([folder])
+    result = hostile.wbtools("check", "-f", "json", "-a", folder, folder, timeout=60)
+    hostile.assert_clean(result, (0,))
+    files = json.loads(result.out)["files"]
+    assert sorted(Path(f["path"]).name for f in files) == ["a.xlsx", "a_反馈.xlsx", "b.xlsx"]
+    written = sorted(p.name for p in folder.iterdir())
+    assert written == sorted(
+        ["a.xlsx", "a_反馈.xlsx", "b.xlsx", "a_反馈 (2).xlsx", "a_反馈_反馈.xlsx", "b_反馈.xlsx"]
+    ), written
+    for name in before:
+        assert hostile.digest([Path(name)]) == {name: before[name]}
+
+
+def test_an_output_is_told_from_the_inputs_in_one_look_up(tmp_path, monkeypatch):
+    """Each feedback workbook (and each report of a folder) was compared with every input, two
+    path resolutions each: 1,000 files with --annotate took 3 minutes instead of 6 s. The inputs
+    are now known by their identity once, and each output is one look-up."""
+    from workbook_tools import files
+
+    inputs = []
+    for i in range(300):
+        p = tmp_path / f"u{i}.xlsx"
+        p.write_bytes(b"x")
+        inputs.append(p)
+    (tmp_path / "link.xlsx").symlink_to(inputs[7])
+    os.link(inputs[9], tmp_path / "hard.xlsx")
+    known = files.InputSet(inputs)
+    calls = []
+    real_stat = os.stat
+    monkeypatch.setattr(os, "stat", lambda *a, **k: calls.append(a) or real_stat(*a, **k))
+    assert not known.holds(tmp_path / "new.xlsx")
+    assert known.holds(tmp_path / "link.xlsx") and known.holds(tmp_path / "hard.xlsx")
+    assert known.holds(inputs[0])
+    assert len(calls) <= 4 * 2, len(calls)
+    with pytest.raises(files.Failure):
+        files.guard_output(tmp_path / "hard.xlsx", known)
+    files.guard_output(tmp_path / "new.xlsx", known)

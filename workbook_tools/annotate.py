@@ -77,22 +77,35 @@ def stream(
     """Pass reports through, writing each one's feedback workbook on the way (paths appended to
     ``written``), so a long run keeps no report. Files of the same name (from different
     folders) get “ (2)”, “ (3)” … added to their feedback's name, listed in ``renamed``."""
-    from .files import atomic_write, free_name, make_folder
+    from .files import InputSet, atomic_write, free_name, make_folder
 
     make_folder(folder)
-    inputs = list(inputs)
+    known = InputSet(inputs)
     taken: set[Path] = set()
+    unusable = _Unusable(taken, known)
     for report in reports:
         if report.readable and report.filing.year is not None:
             named = folder / out_name(report, lang)
-            path = free_name(named, taken)  # a file of the same name from another folder
+            # a file of the same name from another folder, or an input so named (feedback beside
+            # the returned files, a second time: the first run's feedback is an input now)
+            path = free_name(named, unusable)
             if path != named and renamed is not None:
                 renamed.append((Path(report.path), path.name))
             taken.add(path)
-            guard_output(path, inputs)
+            guard_output(path, known)
             atomic_write(path, render(report, spec, lang))
             written.append(path)
         yield report
+
+
+class _Unusable:
+    """Names a feedback workbook cannot take: written already in this run, or an input's."""
+
+    def __init__(self, taken: set[Path], known) -> None:
+        self.taken, self.known = taken, known
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.taken or (isinstance(path, Path) and self.known.holds(path))
 
 
 def write_all(

@@ -382,7 +382,7 @@ def report(
     from . import check as check_module
     from . import output as output_module
     from . import report as report_module
-    from .files import atomic_write, free_name, guard_output, make_folder, vet_output
+    from .files import InputSet, atomic_write, free_name, guard_output, make_folder, vet_output
 
     spec = None
     code = 0
@@ -390,6 +390,7 @@ def report(
         spec = _load_spec(spec_)
         vet_output(output)
         files = check_module.expand(workbooks)
+        known = InputSet(files)
         to_folder = len(files) > 1 or output.is_dir() or output.suffix == ""
         if to_folder and not output.is_dir() and output.suffix.lower() in FILE_SUFFIXES:
             raise fail(
@@ -441,7 +442,7 @@ def report(
                 )
                 target = free
             written[target] = path
-            guard_output(target, files)
+            guard_output(target, known)
             make_folder(target.parent)
             atomic_write(target, report_module.render(doc, fmt))
             for warning in doc.warnings:

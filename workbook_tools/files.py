@@ -51,11 +51,38 @@ def same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def guard_output(out: Path, inputs: Iterable[Path]) -> None:
+class InputSet:
+    """The inputs of a run, known by their resolved paths and file identities (device, inode)
+    once, so that asking whether an output is one of them is a look-up, not a pass over them all
+    (a run writing a feedback workbook or a report for each of 1,000 files compared each with
+    every input: a million path resolutions)."""
+
+    def __init__(self, inputs: Iterable[Path]) -> None:
+        self.resolved: set[Path] = set()
+        self.ids: set[tuple[int, int]] = set()
+        for src in inputs:
+            src = Path(src)
+            self.resolved.add(src.resolve())
+            with contextlib.suppress(OSError, ValueError):
+                st = os.stat(src)
+                self.ids.add((st.st_dev, st.st_ino))
+
+    def holds(self, out: Path) -> bool:
+        """Whether ``out`` is (or resolves to, or is a link of) one of the inputs."""
+        if out.resolve() in self.resolved:
+            return True
+        try:
+            st = os.stat(out)
+        except (OSError, ValueError):  # not there: no input
+            return False
+        return (st.st_dev, st.st_ino) in self.ids
+
+
+def guard_output(out: Path, inputs: Iterable[Path] | InputSet) -> None:
     """Refuse to write ``out`` when it is (or resolves to) one of ``inputs``."""
-    for src in inputs:
-        if same_file(out, src) or out.resolve() == Path(src).resolve():
-            raise fail("O101", path=str(out))
+    known = inputs if isinstance(inputs, InputSet) else InputSet(inputs)
+    if known.holds(out):
+        raise fail("O101", path=str(out))
 
 
 # How a temporary file is made: as tempfile.mkstemp makes one (a fresh random name, created
