@@ -47,6 +47,25 @@ def test_a_page_element_with_very_many_attributes_is_refused(tmp_path, spec21, s
     assert hostile.digest([page]) == before
 
 
+@pytest.mark.parametrize("filler", ["/", " ", "\n/ "])
+def test_a_tag_padded_with_separators_is_read_in_linear_time(tmp_path, spec21, shared_dir, filler):
+    """A tag padded with 300,000 separators and no attribute after them: counting its attributes
+    retried the search from each separator (quadratic: a 1 MB tag ran for minutes). It has none,
+    so the page reads as the plain page."""
+    from workbook_tools import reader
+
+    html = _report_html(shared_dir)
+    results = []
+    for name, pad in (("plain", ""), ("padded", filler * (300_000 // len(filler)))):
+        page = tmp_path / f"{name}.html"
+        page.write_text(f"<html><body{pad}>{html}</body></html>", encoding="utf-8")
+        out = tmp_path / f"{name}.xlsx"
+        result = hostile.wbtools("import", page, "-o", out, timeout=60)
+        hostile.assert_clean(result, (0, 1))
+        results.append(reader.read(out, spec21))
+    assert results[0].values and results[1].values == results[0].values
+
+
 def test_a_page_with_ordinary_attributes_and_quoted_brackets_still_reads(
     tmp_path, spec21, shared_dir
 ):

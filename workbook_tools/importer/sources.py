@@ -487,7 +487,10 @@ def _start_tag_end(data: bytes, start: int, first: int) -> int:
     if data[end : end + 1] != b">":
         end = first
     if end - start > 2 * intake.MAX_ATTRIBUTES:
-        for count, _ in enumerate(_ATTRIBUTE.finditer(data, start, end), start=1):
+        # Counted up to the last attribute: the separators after it ("<br/////>") match no
+        # attribute, and a search retried from each of them would scan the rest again.
+        stop = start + len(data[start:end].rstrip(b"\t\n\f\r /"))
+        for count, _ in enumerate(_ATTRIBUTE.finditer(data, start, stop), start=1):
             if count > intake.MAX_ATTRIBUTES:
                 raise intake.InputRefused(
                     f"an element with over {intake.MAX_ATTRIBUTES:,} attributes",
