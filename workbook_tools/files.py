@@ -44,13 +44,6 @@ def vet_output(out: Path) -> None:
         raise fail("O102", path=str(out), detail=os.strerror(errno.ENAMETOOLONG))
 
 
-def same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
 class InputSet:
     """The inputs of a run, known by their resolved paths and file identities (device, inode)
     once, so that asking whether an output is one of them is a look-up, not a pass over them all
